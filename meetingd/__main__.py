@@ -1,0 +1,5 @@
+import sys
+
+from meetingd.cli import main
+
+sys.exit(main())

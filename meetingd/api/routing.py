@@ -1,0 +1,386 @@
+"""Declarative routes: each endpoint names its request and response models once.
+
+The same declarations register the aiohttp handlers and generate the OpenAPI 3.1
+document, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.json_schema import models_json_schema
+
+from meetingd.api.context import MAX_BODY
+from meetingd.domain import Principal
+from meetingd.errors import AuthenticationError, PayloadTooLarge, ValidationError
+from meetingd.schemas import ErrorOut
+
+B = TypeVar("B", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
+
+
+class NoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[B, Q]):
+    """What a handler gets: the parsed body and query, path ids and the caller."""
+
+    request: web.Request
+    body: B
+    query: Q
+    path: dict[str, int]
+    principal_or_none: Principal | None
+
+    @property
+    def principal(self) -> Principal:
+        assert self.principal_or_none is not None
+        return self.principal_or_none
+
+
+Handler = Callable[[Call[Any, Any]], Awaitable[BaseModel | list[Any] | None]]
+Authenticator = Callable[[web.Request], Awaitable[Principal]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any  # a model class, list[Model], or None for 204
+    status: int
+    auth: bool
+    errors: tuple[int, ...]
+    description: str = ""
+
+
+@dataclass
+class Routes:
+    """A set of endpoints; ``register`` wires them into an app, ``openapi`` documents them."""
+
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        auth: bool = True,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method,
+                    path=path,
+                    handler=fn,
+                    summary=summary,
+                    tag=tag,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    auth=auth,
+                    errors=errors,
+                    description=(fn.__doc__ or "").strip(),
+                )
+            )
+            return fn
+
+        return deco
+
+    def extend(self, other: Routes) -> None:
+        self.endpoints.extend(other.endpoints)
+
+    def register(self, app: web.Application, authenticate: Authenticator, max_depth: int) -> None:
+        for ep in self.endpoints:
+            app.router.add_route(
+                ep.method, _aiohttp_path(ep.path), _make_handler(ep, authenticate, max_depth)
+            )
+
+
+_PARAM = re.compile(r"{(\w+)}")
+
+
+def _aiohttp_path(path: str) -> str:
+    return _PARAM.sub(lambda m: "{" + m.group(1) + r":\d{1,10}}", path)
+
+
+def _make_handler(
+    ep: Endpoint, authenticate: Authenticator, max_depth: int
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = await authenticate(request) if ep.auth else None
+        path = {k: int(v) for k, v in request.match_info.items()}
+        for k, v in path.items():
+            if v < 1 or v > 2**31 - 1:
+                raise ValidationError(f"path parameter '{k}' is out of range", field=k)
+        body = await parse_body(request, ep.body, max_depth) if ep.body else NoBody()
+        query = parse_query(request, ep.query) if ep.query else _no_query(request)
+        result = await ep.handler(Call(request, body, query, path, principal))
+        if ep.response is None or result is None:
+            return web.Response(status=204)
+        return json_response(_to_jsonable(result), status=ep.status)
+
+    handler.__name__ = ep.handler.__name__
+    return handler
+
+
+def _to_jsonable(result: BaseModel | list[Any]) -> Any:
+    if isinstance(result, list):
+        return [r.model_dump(mode="json") for r in result]
+    return result.model_dump(mode="json")
+
+
+def json_response(data: Any, *, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def _no_query(request: web.Request) -> NoQuery:
+    if request.query:
+        name = next(iter(request.query))
+        raise ValidationError(f"unknown query parameter '{name}'", field=name)
+    return NoQuery()
+
+
+def parse_query(request: web.Request, model: type[Q]) -> Q:
+    raw: dict[str, str] = {}
+    for k, v in request.query.items():
+        if k in raw:
+            raise ValidationError(f"query parameter '{k}' is given twice", field=k)
+        raw[k] = v
+    try:
+        return model.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise _validation_error(exc, "query parameter") from None
+
+
+async def parse_body(request: web.Request, model: type[B], max_depth: int) -> B:
+    """Read and validate a JSON body; every failure names the field or says what is wrong."""
+    ctype = request.content_type
+    if ctype != "application/json":
+        raise ValidationError(
+            f"the body must be JSON (Content-Type: application/json), not {ctype or 'nothing'}",
+            field="body",
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            f"the body is larger than {request.app[MAX_BODY]} bytes", field="body"
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"the body is not valid UTF-8 (byte {exc.start})", field="body"
+        ) from None
+    if not text.strip():
+        raise ValidationError("the body is empty; a JSON object is expected", field="body")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValidationError(
+            f"the JSON is nested deeper than {max_depth} levels", field="body"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            field="body",
+        ) from None
+    if _depth(data, max_depth) > max_depth:
+        raise ValidationError(f"the JSON is nested deeper than {max_depth} levels", field="body")
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", field="body")
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise _validation_error(exc, "field") from None
+
+
+def _depth(value: Any, limit: int, level: int = 0) -> int:
+    """Nesting depth of containers, counted no further than ``limit + 1``."""
+    if not isinstance(value, dict | list):
+        return level
+    level += 1
+    if level > limit:
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, limit, level) for v in items), default=level)
+
+
+def _validation_error(exc: PydanticValidationError, noun: str) -> ValidationError:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "body"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        msg = f"unknown {noun} '{loc}'"
+    elif kind == "missing":
+        msg = f"missing {noun} '{loc}'"
+    else:
+        msg = f"{noun} '{loc}': {err['msg']}"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ValidationError(msg, field=loc)
+
+
+# -- OpenAPI ---------------------------------------------------------------------------
+
+_STATUS_TEXT = {
+    400: "Malformed request: bad JSON, wrong type, unknown or missing field",
+    401: "No token, or an invalid, expired or revoked token",
+    403: "The caller's role does not allow this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with stored data or the current state",
+    413: "The body is larger than the limit",
+    429: "Too many attempts",
+}
+
+
+def openapi(routes: Routes, *, title: str, version: str, description: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``routes``."""
+    models: list[tuple[type[BaseModel], Any]] = [(ErrorOut, "serialization")]
+    for ep in routes.endpoints:
+        if ep.body:
+            models.append((ep.body, "validation"))
+        resp = _resp_model(ep.response)
+        if resp is not None:
+            models.append((resp, "serialization"))
+    seen: set[tuple[type[BaseModel], Any]] = set()
+    unique = [m for m in models if not (m in seen or seen.add(m))]  # type: ignore[func-returns-value]
+    keymap, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return dict(keymap[(model, mode)])  # type: ignore[index]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in routes.endpoints:
+        op: dict[str, Any] = {
+            "operationId": ep.handler.__name__,
+            "summary": ep.summary,
+            "tags": [ep.tag],
+            "responses": {},
+        }
+        if ep.description:
+            op["description"] = ep.description
+        params = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+            for name in _PARAM.findall(ep.path)
+        ]
+        if ep.query:
+            qs = ep.query.model_json_schema()
+            required = set(qs.get("required", []))
+            for name, prop in qs.get("properties", {}).items():
+                params.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in required,
+                        "schema": _inline(prop),
+                    }
+                )
+        if params:
+            op["parameters"] = params
+        if ep.body:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(ep.body, "validation")}},
+            }
+        if ep.response is None:
+            op["responses"][str(ep.status if ep.status != 200 else 204)] = {"description": "Done"}
+        else:
+            model = _resp_model(ep.response)
+            assert model is not None
+            schema = ref(model, "serialization")
+            if _is_list(ep.response):
+                schema = {"type": "array", "items": schema}
+            op["responses"][str(ep.status)] = {
+                "description": "Success",
+                "content": {"application/json": {"schema": schema}},
+            }
+        errors = set(ep.errors) | {400}
+        if ep.auth:
+            errors |= {401}
+            op["security"] = [{"bearer": []}]
+        else:
+            op["security"] = []
+        if ep.body:
+            errors |= {413}
+        for code in sorted(errors):
+            op["responses"][str(code)] = {
+                "description": _STATUS_TEXT[code],
+                "content": {"application/json": {"schema": ref(ErrorOut, "serialization")}},
+            }
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def _inline(prop: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in prop.items() if k != "title"}
+
+
+def _is_list(resp: Any) -> bool:
+    return getattr(resp, "__origin__", None) is list
+
+
+def _resp_model(resp: Any) -> type[BaseModel] | None:
+    if resp is None:
+        return None
+    if _is_list(resp):
+        inner: type[BaseModel] = resp.__args__[0]
+        return inner
+    assert isinstance(resp, type) and issubclass(resp, BaseModel)
+    return resp
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("missing 'Authorization: Bearer <token>' header")
+    return token.strip()

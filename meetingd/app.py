@@ -1,0 +1,152 @@
+"""The application factory: the only place where the parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from meetingd import __version__
+from meetingd.api import auth as auth_api
+from meetingd.api import bridge_points as bridge_points_api
+from meetingd.api import meetings as meetings_api
+from meetingd.api import units as units_api
+from meetingd.api import users as users_api
+from meetingd.api.context import MAX_BODY, SERVICES
+from meetingd.api.middleware import request_context
+from meetingd.api.routing import Routes, bearer_token, openapi
+from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
+from meetingd.api.system import routes as system_routes
+from meetingd.clock import Clock, SystemClock
+from meetingd.config import Config
+from meetingd.domain import Principal
+from meetingd.services import Services
+from meetingd.services.auth import AuthService, AuthSettings
+from meetingd.services.directory import DirectoryService
+from meetingd.services.meetings import MeetingService
+from meetingd.store import Store
+from meetingd.store.db import create_engine
+from meetingd.store.migrate import is_empty, upgrade
+
+logger = logging.getLogger(__name__)
+
+STORE = web.AppKey("store", Store)
+CONFIG = web.AppKey("config", Config)
+
+API_DESCRIPTION = (
+    "meetingd control plane. Log in with POST /api/v1/auth/login (or /auth/device for a "
+    "bridge point) and send the token as `Authorization: Bearer <token>`. Every error is "
+    '`{"error": {"code", "message", "field"?}}`.'
+)
+
+
+def all_routes() -> Routes:
+    routes = Routes()
+    for part in (
+        system_routes,
+        auth_api.routes,
+        units_api.routes,
+        bridge_points_api.routes,
+        users_api.routes,
+        meetings_api.routes,
+    ):
+        routes.extend(part)
+    return routes
+
+
+def signing_key(config: Config) -> str:
+    """The configured key, or one generated once and kept in the data dir."""
+    if config.auth.signing_key:
+        return config.auth.signing_key
+    path = Path(config.server.data_dir) / "signing-key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything the factory built; tests reach the services through it."""
+
+    config: Config
+    clock: Clock
+    store: Store
+    services: Services
+
+
+def build(config: Config, clock: Clock | None = None) -> Parts:
+    clock = clock or SystemClock()
+    engine = create_engine(
+        config.database.url,
+        password=config.database.password,
+        pool_size=config.database.pool_size,
+        echo=config.database.echo,
+    )
+    store = Store(engine, clock, event_log_size=config.realtime.event_log_size)
+    a = config.auth
+    auth = AuthService(
+        store,
+        clock,
+        AuthSettings(
+            signing_key=signing_key(config),
+            token_ttl_seconds=a.token_ttl_seconds,
+            device_token_ttl_seconds=a.device_token_ttl_seconds,
+            login_attempts_per_minute_account=a.login_attempts_per_minute_account,
+            login_attempts_per_minute_address=a.login_attempts_per_minute_address,
+        ),
+    )
+    services = Services(
+        auth=auth,
+        directory=DirectoryService(store, clock, auth.passwords),
+        meetings=MeetingService(store, clock),
+    )
+    return Parts(config=config, clock=clock, store=store, services=services)
+
+
+def create_app(
+    config: Config, *, clock: Clock | None = None, migrate: bool = True
+) -> web.Application:
+    """The aiohttp application for ``config``: REST API, docs, health and metrics."""
+    parts = build(config, clock)
+    app = web.Application(
+        middlewares=[request_context], client_max_size=config.server.max_body_bytes
+    )
+    app[CONFIG] = config
+    app[STORE] = parts.store
+    app[SERVICES] = parts.services
+    app[HEALTH_CHECK] = parts.store
+    app[METRICS] = Metrics()
+    app[MAX_BODY] = config.server.max_body_bytes
+    app[PARTS] = parts
+
+    async def authenticate(request: web.Request) -> Principal:
+        return await parts.services.auth.authenticate(bearer_token(request))
+
+    routes = all_routes()
+    routes.register(app, authenticate, config.server.max_json_depth)
+    add_system_routes(
+        app, openapi(routes, title="meetingd API", version=__version__, description=API_DESCRIPTION)
+    )
+
+    async def store_lifetime(app: web.Application) -> AsyncIterator[None]:
+        if migrate and await is_empty(parts.store.engine):
+            logger.info("empty database: creating the schema")
+            await upgrade(parts.store.engine)
+        yield
+        await parts.store.close()
+
+    app.cleanup_ctx.append(store_lifetime)
+    return app
+
+
+PARTS = web.AppKey("parts", Parts)

@@ -1,0 +1,155 @@
+"""Domain dataclasses shared by services, transports and the store.
+
+Repositories return these, never ORM rows; services take and return them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class UnitKind(enum.StrEnum):
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+#: Which kind of unit may sit under which parent kind (None = top level).
+PARENT_KIND: dict[UnitKind, UnitKind | None] = {
+    UnitKind.PROVINCE: None,
+    UnitKind.DISTRICT: UnitKind.PROVINCE,
+    UnitKind.COMMUNE: UnitKind.DISTRICT,
+}
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    CHAIR = "chair"
+    SECRETARY = "secretary"
+    DELEGATE = "delegate"
+
+
+class MeetingState(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    LIVE = "live"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class AgendaItemState(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    id: int
+    parent_id: int | None
+    code: str
+    name: str
+    kind: UnitKind
+    path: str  # materialised path "/1/4/17/": the unit and its ancestors
+
+    def contains(self, other_path: str) -> bool:
+        """True when the unit with ``other_path`` is this unit or below it."""
+        return other_path.startswith(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgePoint:
+    id: int
+    unit_id: int
+    name: str
+    room: str
+    last_seen_at: datetime | None
+    disabled: bool
+    unit_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    unit_id: int
+    unit_path: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    login: str
+    display_name: str
+    is_admin: bool
+    disabled: bool
+    grants: tuple[RoleGrant, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaItem:
+    id: int
+    meeting_id: int
+    position: int
+    title: str
+    description: str
+    duration_minutes: int | None
+    state: AgendaItemState
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    id: int
+    unit_id: int
+    unit_path: str
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime | None
+    state: MeetingState
+    chair_id: int | None
+    secretary_id: int | None
+    current_agenda_item_id: int | None
+    seq: int
+    created_at: datetime
+    updated_at: datetime
+    bridge_point_ids: tuple[int, ...] = ()
+    delegate_ids: tuple[int, ...] = ()
+    agenda: tuple[AgendaItem, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (with role grants) or a bridge point device."""
+
+    kind: str  # "user" | "bridge_point"
+    id: int
+    name: str
+    token_id: str
+    is_admin: bool = False
+    grants: tuple[RoleGrant, ...] = ()
+    unit_path: str = ""  # bridge point's unit
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    def has_role(self, unit_path: str, *roles: Role) -> bool:
+        """True when a grant of one of ``roles`` covers the unit at ``unit_path``."""
+        if self.is_admin:
+            return True
+        return any(g.role in roles and unit_path.startswith(g.unit_path) for g in self.grants)
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingEvent:
+    """One entry of a meeting's event stream (``seq`` only goes up)."""
+
+    meeting_id: int
+    seq: int
+    type: str
+    data: dict[str, object]
+    created_at: datetime

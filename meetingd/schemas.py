@@ -1,0 +1,346 @@
+"""Wire shapes (JSON) shared by REST responses, socket.io acks and event payloads.
+
+Requests are validated strictly: unknown fields are refused, types are not coerced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from meetingd.domain import (
+    AgendaItem,
+    AgendaItemState,
+    BridgePoint,
+    Meeting,
+    MeetingState,
+    Role,
+    RoleGrant,
+    Unit,
+    UnitKind,
+    User,
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+Code = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$"
+    ),
+]
+Login = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- requests ---------------------------------------------------------------------
+
+
+class LoginIn(Request):
+    login: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class DeviceLoginIn(Request):
+    credential: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class UnitIn(Request):
+    code: Code
+    name: Name
+    kind: UnitKind
+    parent_id: Id | None = None
+
+
+class UnitPatch(Request):
+    name: Name
+
+
+class BridgePointIn(Request):
+    unit_id: Id
+    name: Name
+    room: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+class BridgePointPatch(Request):
+    name: Name | None = None
+    room: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    disabled: bool | None = None
+
+
+class GrantIn(Request):
+    unit_id: Id
+    role: Role
+
+
+class UserIn(Request):
+    login: Login
+    display_name: Name
+    password: Password
+    grants: Annotated[list[GrantIn], Field(max_length=100)] = []
+
+
+class MeetingIn(Request):
+    unit_id: Id
+    title: Title
+    description: Text = ""
+    starts_at: datetime
+    ends_at: datetime | None = None
+    chair_id: Id | None = None
+    secretary_id: Id | None = None
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _parse_time(cls, v: object) -> object:
+        return _aware(v)
+
+
+class MeetingPatch(Request):
+    title: Title | None = None
+    description: Text | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    chair_id: Id | None = None
+    secretary_id: Id | None = None
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _parse_time(cls, v: object) -> object:
+        return _aware(v)
+
+
+def _aware(v: object) -> object:
+    """Accept ISO 8601 strings with an offset (JSON has no datetime type)."""
+    if v is None or isinstance(v, datetime):
+        return v
+    if not isinstance(v, str):
+        raise ValueError("must be an ISO 8601 date-time string with a time zone")
+    try:
+        parsed = datetime.fromisoformat(v)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date-time string with a time zone") from None
+    if parsed.tzinfo is None:
+        raise ValueError("must include a time zone offset, e.g. +07:00")
+    return parsed
+
+
+class IdsIn(Request):
+    ids: Annotated[list[Id], Field(min_length=1, max_length=1000)]
+
+
+class AgendaItemIn(Request):
+    title: Title
+    description: Text = ""
+    duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+
+
+class AgendaItemPatch(Request):
+    title: Title | None = None
+    description: Text | None = None
+    duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+    state: AgendaItemState | None = None
+
+
+class MoveAgendaIn(Request):
+    item_id: Id
+
+
+# -- responses ----------------------------------------------------------------------
+
+
+class UnitOut(Response):
+    id: int
+    parent_id: int | None
+    code: str
+    name: str
+    kind: UnitKind
+
+    @classmethod
+    def of(cls, u: Unit) -> UnitOut:
+        return cls(id=u.id, parent_id=u.parent_id, code=u.code, name=u.name, kind=u.kind)
+
+
+class BridgePointOut(Response):
+    id: int
+    unit_id: int
+    name: str
+    room: str
+    last_seen_at: datetime | None
+    disabled: bool
+
+    @classmethod
+    def of(cls, b: BridgePoint) -> BridgePointOut:
+        return cls(
+            id=b.id,
+            unit_id=b.unit_id,
+            name=b.name,
+            room=b.room,
+            last_seen_at=b.last_seen_at,
+            disabled=b.disabled,
+        )
+
+
+class NewBridgePointOut(BridgePointOut):
+    credential: str = Field(description="The device credential; shown once, never again.")
+
+
+class GrantOut(Response):
+    unit_id: int
+    role: Role
+
+    @classmethod
+    def of(cls, g: RoleGrant) -> GrantOut:
+        return cls(unit_id=g.unit_id, role=g.role)
+
+
+class UserOut(Response):
+    id: int
+    login: str
+    display_name: str
+    is_admin: bool
+    disabled: bool
+    grants: list[GrantOut]
+
+    @classmethod
+    def of(cls, u: User) -> UserOut:
+        return cls(
+            id=u.id,
+            login=u.login,
+            display_name=u.display_name,
+            is_admin=u.is_admin,
+            disabled=u.disabled,
+            grants=[GrantOut.of(g) for g in u.grants],
+        )
+
+
+class PrincipalOut(Response):
+    kind: Literal["user", "bridge_point"]
+    id: int
+    name: str
+    is_admin: bool
+    grants: list[GrantOut]
+
+
+class TokenOut(Response):
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime
+    principal: PrincipalOut
+
+
+class AgendaItemOut(Response):
+    id: int
+    position: int
+    title: str
+    description: str
+    duration_minutes: int | None
+    state: AgendaItemState
+
+    @classmethod
+    def of(cls, a: AgendaItem) -> AgendaItemOut:
+        return cls(
+            id=a.id,
+            position=a.position,
+            title=a.title,
+            description=a.description,
+            duration_minutes=a.duration_minutes,
+            state=a.state,
+        )
+
+
+class MeetingSummaryOut(Response):
+    id: int
+    unit_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None
+    state: MeetingState
+    chair_id: int | None
+    secretary_id: int | None
+
+    @classmethod
+    def of(cls, m: Meeting) -> MeetingSummaryOut:
+        return cls(
+            id=m.id,
+            unit_id=m.unit_id,
+            title=m.title,
+            starts_at=m.starts_at,
+            ends_at=m.ends_at,
+            state=m.state,
+            chair_id=m.chair_id,
+            secretary_id=m.secretary_id,
+        )
+
+
+class MeetingOut(Response):
+    id: int
+    unit_id: int
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime | None
+    state: MeetingState
+    chair_id: int | None
+    secretary_id: int | None
+    current_agenda_item_id: int | None
+    seq: int
+    bridge_point_ids: list[int]
+    delegate_ids: list[int]
+    agenda: list[AgendaItemOut]
+
+    @classmethod
+    def of(cls, m: Meeting) -> MeetingOut:
+        return cls(
+            id=m.id,
+            unit_id=m.unit_id,
+            title=m.title,
+            description=m.description,
+            starts_at=m.starts_at,
+            ends_at=m.ends_at,
+            state=m.state,
+            chair_id=m.chair_id,
+            secretary_id=m.secretary_id,
+            current_agenda_item_id=m.current_agenda_item_id,
+            seq=m.seq,
+            bridge_point_ids=list(m.bridge_point_ids),
+            delegate_ids=list(m.delegate_ids),
+            agenda=[AgendaItemOut.of(a) for a in m.agenda],
+        )
+
+
+class ErrorBody(Response):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(Response):
+    error: ErrorBody
+
+
+class HealthOut(Response):
+    status: Literal["ok"]
+    database: str
+    version: str
+
+
+def dump(model: BaseModel) -> dict[str, object]:
+    """A JSON-ready dict of ``model``."""
+    return model.model_dump(mode="json")

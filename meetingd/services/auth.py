@@ -1,0 +1,231 @@
+"""Password and device login, signed expiring tokens, logout, and turning a token into a caller."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from meetingd.clock import Clock
+from meetingd.domain import Principal
+from meetingd.errors import AuthenticationError, RateLimited
+from meetingd.services.ratelimit import RateLimiter
+from meetingd.store import Store
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_PREFIX = "mdbp"
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    signing_key: str
+    token_ttl_seconds: int = 43200
+    device_token_ttl_seconds: int = 2_592_000
+    login_attempts_per_minute_account: int = 5
+    login_attempts_per_minute_address: int = 20
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    principal: Principal
+
+
+def new_device_credential() -> tuple[str, str, str]:
+    """A fresh device credential: (credential shown once, lookup key, hash to store)."""
+    key = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return f"{CREDENTIAL_PREFIX}_{key}_{secret}", key, hash_device_secret(secret)
+
+
+def hash_device_secret(secret: str) -> str:
+    # The secret has 256 bits of entropy: a fast hash is as strong as a slow one here.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class PasswordHashing:
+    """argon2id, run in a worker thread so the event loop never waits on it."""
+
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self._ph = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._dummy = self._ph.hash(secrets.token_hex(8))
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._ph.hash, password)
+
+    async def verify(self, hashed: str | None, password: str) -> bool:
+        target = hashed or self._dummy  # spend the same time for unknown logins
+
+        def _check() -> bool:
+            try:
+                return self._ph.verify(target, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        ok = await asyncio.to_thread(_check)
+        return ok and hashed is not None
+
+
+class AuthService:
+    def __init__(self, store: Store, clock: Clock, settings: AuthSettings) -> None:
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self.passwords = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib)
+        self._by_account = RateLimiter(
+            clock,
+            rate=settings.login_attempts_per_minute_account / 60.0,
+            burst=settings.login_attempts_per_minute_account,
+        )
+        self._by_address = RateLimiter(
+            clock,
+            rate=settings.login_attempts_per_minute_address / 60.0,
+            burst=settings.login_attempts_per_minute_address,
+        )
+
+    def _limit(self, account: str, address: str) -> None:
+        wait = max(self._by_address.take(address), self._by_account.take(account))
+        if wait > 0:
+            raise RateLimited(
+                f"too many login attempts; try again in {int(wait) + 1} s", retry_after=wait
+            )
+
+    async def login(self, login: str, password: str, address: str) -> IssuedToken:
+        """Password login; answers the same error for an unknown login and a wrong password."""
+        login = login.strip().lower()
+        self._limit(f"user:{login}", address)
+        async with self._store.transaction() as uow:
+            found = await uow.users.get_login(login)
+        user, hashed = found if found else (None, None)
+        if not await self.passwords.verify(hashed, password) or user is None or user.disabled:
+            logger.info("login failed for %r from %s", login, address)
+            raise AuthenticationError("wrong login or password")
+        principal = Principal(
+            kind="user",
+            id=user.id,
+            name=user.display_name,
+            token_id="",
+            is_admin=user.is_admin,
+            grants=user.grants,
+        )
+        return self._issue(principal, self._settings.token_ttl_seconds)
+
+    async def device_login(self, credential: str, address: str) -> IssuedToken:
+        """Bridge-point login with its device credential."""
+        parts = credential.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != CREDENTIAL_PREFIX:
+            self._limit("device:malformed", address)
+            raise AuthenticationError("the device credential is not valid")
+        _, key, secret = parts
+        self._limit(f"device:{key}", address)
+        async with self._store.transaction() as uow:
+            found = await uow.bridge_points.get_credential(key)
+            if (
+                found
+                and not found[0].disabled
+                and hmac.compare_digest(found[1], hash_device_secret(secret))
+            ):
+                await uow.bridge_points.touch(found[0].id, self._clock.now())
+            else:
+                found = None
+        if found is None:
+            logger.info("device login failed from %s", address)
+            raise AuthenticationError("the device credential is not valid")
+        bp = found[0]
+        principal = Principal(
+            kind="bridge_point", id=bp.id, name=bp.name, token_id="", unit_path=bp.unit_path
+        )
+        return self._issue(principal, self._settings.device_token_ttl_seconds)
+
+    def _issue(self, principal: Principal, ttl: int) -> IssuedToken:
+        now = self._clock.now()
+        exp = now + timedelta(seconds=ttl)
+        jti = secrets.token_urlsafe(16)
+        token = jwt.encode(
+            {
+                "sub": principal.subject,
+                "jti": jti,
+                "iat": int(now.timestamp()),
+                "exp": int(exp.timestamp()),
+            },
+            self._settings.signing_key,
+            algorithm=_ALGORITHM,
+        )
+        return IssuedToken(
+            token=token,
+            expires_at=exp,
+            principal=Principal(
+                kind=principal.kind,
+                id=principal.id,
+                name=principal.name,
+                token_id=jti,
+                is_admin=principal.is_admin,
+                grants=principal.grants,
+                unit_path=principal.unit_path,
+            ),
+        )
+
+    def _decode(self, token: str) -> dict[str, object]:
+        try:
+            claims: dict[str, object] = jwt.decode(
+                token,
+                self._settings.signing_key,
+                algorithms=[_ALGORITHM],
+                options={"require": ["sub", "jti", "exp"], "verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            raise AuthenticationError("the token is not valid") from None
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= int(self._clock.now().timestamp()):
+            raise AuthenticationError("the token has expired; log in again", code="token_expired")
+        return claims
+
+    async def authenticate(self, token: str) -> Principal:
+        """The caller behind ``token``, with their current grants; 401 if expired or revoked."""
+        claims = self._decode(token)
+        sub, jti = str(claims["sub"]), str(claims["jti"])
+        kind, _, raw_id = sub.partition(":")
+        if not raw_id.isdigit() or kind not in ("user", "bridge_point"):
+            raise AuthenticationError("the token is not valid")
+        async with self._store.transaction() as uow:
+            if await uow.tokens.is_revoked(jti):
+                raise AuthenticationError("the token has been revoked; log in again")
+            if kind == "user":
+                user = await uow.users.get(int(raw_id))
+                if user is None or user.disabled:
+                    raise AuthenticationError("the account no longer exists or is disabled")
+                return Principal(
+                    kind="user",
+                    id=user.id,
+                    name=user.display_name,
+                    token_id=jti,
+                    is_admin=user.is_admin,
+                    grants=user.grants,
+                )
+            bp = await uow.bridge_points.get(int(raw_id))
+            if bp is None or bp.disabled:
+                raise AuthenticationError("the bridge point no longer exists or is disabled")
+            return Principal(
+                kind="bridge_point", id=bp.id, name=bp.name, token_id=jti, unit_path=bp.unit_path
+            )
+
+    async def logout(self, token: str) -> None:
+        """Revoke ``token`` until it would have expired anyway."""
+        claims = self._decode(token)
+        exp = datetime.fromtimestamp(int(str(claims["exp"])), tz=UTC)
+        async with self._store.transaction() as uow:
+            await uow.tokens.revoke(str(claims["jti"]), exp)
+            await uow.tokens.purge_expired(self._clock.now())

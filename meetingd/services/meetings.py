@@ -1,0 +1,462 @@
+"""Meetings: creation, invitations, agenda, and the lifecycle state machine.
+
+Every change appends an event to the meeting's stream (published after commit).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from meetingd.clock import Clock
+from meetingd.domain import AgendaItem, AgendaItemState, Meeting, MeetingState, Principal, Role
+from meetingd.errors import NotFound, StateError, ValidationError
+from meetingd.schemas import AgendaItemOut, MeetingOut, dump
+from meetingd.services import authz
+from meetingd.store import Store, UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+S = MeetingState
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    name: str  # command verb: meeting.<name>
+    event: str  # event type
+    sources: frozenset[MeetingState]
+    target: MeetingState
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        Transition("schedule", "meeting.scheduled", frozenset({S.DRAFT}), S.SCHEDULED),
+        Transition("unschedule", "meeting.unscheduled", frozenset({S.SCHEDULED}), S.DRAFT),
+        Transition("open", "meeting.opened", frozenset({S.DRAFT, S.SCHEDULED}), S.OPEN),
+        Transition("start", "meeting.started", frozenset({S.SCHEDULED, S.OPEN}), S.LIVE),
+        Transition("pause", "meeting.paused", frozenset({S.LIVE}), S.PAUSED),
+        Transition("resume", "meeting.resumed", frozenset({S.PAUSED}), S.LIVE),
+        Transition("end", "meeting.ended", frozenset({S.OPEN, S.LIVE, S.PAUSED}), S.ENDED),
+    )
+}
+
+EDITABLE = frozenset({S.DRAFT, S.SCHEDULED, S.OPEN, S.LIVE, S.PAUSED})
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingChanges:
+    title: str | None = None
+    description: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    chair_id: int | None = None
+    secretary_id: int | None = None
+
+
+class MeetingService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    # -- reading --------------------------------------------------------------------
+
+    async def _load(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> Meeting:
+        meeting = await uow.meetings.get(meeting_id)
+        if meeting is None:
+            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
+        authz.require_read_meeting(principal, meeting)
+        return meeting
+
+    async def _manage(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> Meeting:
+        await uow.meetings.lock(meeting_id)
+        meeting = await self._load(uow, principal, meeting_id)
+        authz.require_manage_meeting(principal, meeting)
+        return meeting
+
+    async def get(self, principal: Principal, meeting_id: int) -> Meeting:
+        async with self._store.transaction() as uow:
+            return await self._load(uow, principal, meeting_id)
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        state: MeetingState | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[Meeting]:
+        """Meetings the caller takes part in or oversees."""
+        async with self._store.transaction() as uow:
+            if principal.kind == "bridge_point":
+                return await uow.meetings.list(
+                    within_paths=None,
+                    bridge_point_id=principal.id,
+                    state=state,
+                    limit=limit,
+                    offset=offset,
+                )
+            paths = authz.paths_with(principal, Role.CHAIR, Role.SECRETARY, Role.OPERATOR)
+            return await uow.meetings.list(
+                within_paths=paths,
+                user_id=None if paths is None else principal.id,
+                state=state,
+                limit=limit,
+                offset=offset,
+            )
+
+    # -- creating and changing ----------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        unit_id: int,
+        title: str,
+        description: str,
+        starts_at: datetime,
+        ends_at: datetime | None,
+        chair_id: int | None,
+        secretary_id: int | None,
+    ) -> Meeting:
+        authz.require_user(principal)
+        async with self._store.transaction() as uow:
+            unit = await uow.units.get(unit_id)
+            if unit is None or not authz.can_see_unit(principal, unit.path):
+                raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
+            authz.require_role(
+                principal, unit.path, Role.CHAIR, Role.SECRETARY, what="creating a meeting"
+            )
+            _check_times(starts_at, ends_at)
+            await self._check_officer(uow, unit.path, chair_id, Role.CHAIR, "chair_id")
+            await self._check_officer(uow, unit.path, secretary_id, Role.SECRETARY, "secretary_id")
+            meeting_id = await uow.meetings.add(
+                unit_id=unit_id,
+                title=title,
+                description=description,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                chair_id=chair_id,
+                secretary_id=secretary_id,
+                created_by=principal.id,
+                now=self._clock.now(),
+            )
+            meeting = await self._emit_meeting(uow, meeting_id, "meeting.created")
+            await self._audit(uow, principal, "meeting.created", meeting_id, {"title": title})
+            return meeting
+
+    async def update(
+        self, principal: Principal, meeting_id: int, changes: MeetingChanges
+    ) -> Meeting:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "changing the meeting")
+            values = {k: v for k, v in vars_of(changes).items() if v is not None}
+            if not values:
+                raise ValidationError("nothing to change: give at least one field")
+            _check_times(
+                changes.starts_at or meeting.starts_at,
+                changes.ends_at if changes.ends_at is not None else meeting.ends_at,
+            )
+            await self._check_officer(
+                uow, meeting.unit_path, changes.chair_id, Role.CHAIR, "chair_id"
+            )
+            await self._check_officer(
+                uow, meeting.unit_path, changes.secretary_id, Role.SECRETARY, "secretary_id"
+            )
+            await uow.meetings.update(meeting_id, self._clock.now(), **values)
+            await self._audit(
+                uow, principal, "meeting.updated", meeting_id, {"fields": sorted(values)}
+            )
+            return await self._emit_meeting(uow, meeting_id, "meeting.updated")
+
+    async def transition(self, principal: Principal, meeting_id: int, name: str) -> Meeting:
+        """Apply a lifecycle command (schedule, open, start, pause, resume, end)."""
+        t = TRANSITIONS.get(name)
+        if t is None:
+            raise ValidationError(f"unknown meeting command {name!r}", field="command")
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            if meeting.state not in t.sources:
+                allowed = ", ".join(sorted(s.value for s in t.sources))
+                raise StateError(
+                    f"cannot {name} a meeting that is {meeting.state.value} (only when {allowed})"
+                )
+            values: dict[str, object] = {"state": t.target.value}
+            now = self._clock.now()
+            if t.target is S.ENDED and meeting.current_agenda_item_id is not None:
+                await uow.meetings.update_agenda_item(
+                    meeting.current_agenda_item_id, state=AgendaItemState.DONE.value
+                )
+            await uow.meetings.update(meeting_id, now, **values)
+            await self._audit(uow, principal, t.event, meeting_id, {"from": meeting.state.value})
+            await uow.emit(
+                meeting_id,
+                t.event,
+                {
+                    "state": t.target.value,
+                    "previous_state": meeting.state.value,
+                    "by": principal.subject,
+                },
+            )
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    async def move_to_item(self, principal: Principal, meeting_id: int, item_id: int) -> Meeting:
+        """Make ``item_id`` the current agenda item; the previous one is marked done."""
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, frozenset({S.OPEN, S.LIVE, S.PAUSED}), "moving on the agenda")
+            item = await uow.meetings.get_agenda_item(meeting_id, item_id)
+            if item is None:
+                raise NotFound(
+                    f"agenda item {item_id} is not in meeting {meeting_id}", field="item_id"
+                )
+            previous = meeting.current_agenda_item_id
+            if previous == item_id:
+                raise StateError(f"agenda item {item_id} is already the current item")
+            if previous is not None:
+                await uow.meetings.update_agenda_item(previous, state=AgendaItemState.DONE.value)
+            await uow.meetings.update_agenda_item(item_id, state=AgendaItemState.ACTIVE.value)
+            await uow.meetings.update(meeting_id, self._clock.now(), current_agenda_item_id=item_id)
+            await uow.emit(
+                meeting_id, "agenda.moved", {"item_id": item_id, "previous_item_id": previous}
+            )
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    # -- invitations --------------------------------------------------------------------
+
+    async def invite_bridge_points(
+        self, principal: Principal, meeting_id: int, ids: list[int]
+    ) -> Meeting:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "inviting")
+            found = {bp.id: bp for bp in await uow.bridge_points.get_many(ids)}
+            for bp_id in ids:
+                bp = found.get(bp_id)
+                if bp is None or not bp.unit_path.startswith(meeting.unit_path):
+                    raise ValidationError(
+                        f"bridge point {bp_id} does not exist in this meeting's unit", field="ids"
+                    )
+            new = await uow.meetings.invite_bridge_points(meeting_id, ids)
+            if new:
+                await uow.emit(
+                    meeting_id, "meeting.bridge_points_invited", {"bridge_point_ids": new}
+                )
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    async def uninvite_bridge_point(
+        self, principal: Principal, meeting_id: int, bp_id: int
+    ) -> Meeting:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "uninviting")
+            if not await uow.meetings.uninvite_bridge_point(meeting_id, bp_id):
+                raise NotFound(f"bridge point {bp_id} is not invited", field="bridge_point_id")
+            await uow.emit(meeting_id, "meeting.bridge_point_uninvited", {"bridge_point_id": bp_id})
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    async def invite_delegates(
+        self, principal: Principal, meeting_id: int, ids: list[int]
+    ) -> Meeting:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "inviting")
+            users = {u.id: u for u in await uow.users.get_many(ids)}
+            for uid in ids:
+                u = users.get(uid)
+                if (
+                    u is None
+                    or u.disabled
+                    or not any(
+                        g.unit_path.startswith(meeting.unit_path)
+                        or meeting.unit_path.startswith(g.unit_path)
+                        for g in u.grants
+                    )
+                ):
+                    raise ValidationError(
+                        f"user {uid} does not exist or belongs to no unit of this meeting",
+                        field="ids",
+                    )
+            new = await uow.meetings.invite_delegates(meeting_id, ids)
+            if new:
+                await uow.emit(meeting_id, "meeting.delegates_invited", {"user_ids": new})
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    async def uninvite_delegate(
+        self, principal: Principal, meeting_id: int, user_id: int
+    ) -> Meeting:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "uninviting")
+            if not await uow.meetings.uninvite_delegate(meeting_id, user_id):
+                raise NotFound(f"user {user_id} is not invited", field="user_id")
+            await uow.emit(meeting_id, "meeting.delegate_uninvited", {"user_id": user_id})
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    # -- agenda ----------------------------------------------------------------------------
+
+    async def add_agenda_item(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        *,
+        title: str,
+        description: str,
+        duration_minutes: int | None,
+    ) -> AgendaItem:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "changing the agenda")
+            item = await uow.meetings.add_agenda_item(
+                meeting_id, title=title, description=description, duration_minutes=duration_minutes
+            )
+            await uow.emit(meeting_id, "agenda.item_added", {"item": dump(AgendaItemOut.of(item))})
+            return item
+
+    async def update_agenda_item(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        item_id: int,
+        *,
+        title: str | None,
+        description: str | None,
+        duration_minutes: int | None,
+        state: AgendaItemState | None,
+    ) -> AgendaItem:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "changing the agenda")
+            item = await uow.meetings.get_agenda_item(meeting_id, item_id)
+            if item is None:
+                raise NotFound(
+                    f"agenda item {item_id} is not in meeting {meeting_id}", field="item_id"
+                )
+            values: dict[str, object] = {
+                k: v
+                for k, v in (
+                    ("title", title),
+                    ("description", description),
+                    ("duration_minutes", duration_minutes),
+                    ("state", state.value if state else None),
+                )
+                if v is not None
+            }
+            if not values:
+                raise ValidationError("nothing to change: give at least one field")
+            if state is AgendaItemState.ACTIVE and meeting.current_agenda_item_id != item_id:
+                raise ValidationError(
+                    "use meeting.move_to_item to make an item the current one", field="state"
+                )
+            await uow.meetings.update_agenda_item(item_id, **values)
+            got = await uow.meetings.get_agenda_item(meeting_id, item_id)
+            assert got is not None
+            await uow.emit(meeting_id, "agenda.item_updated", {"item": dump(AgendaItemOut.of(got))})
+            return got
+
+    async def remove_agenda_item(self, principal: Principal, meeting_id: int, item_id: int) -> None:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "changing the agenda")
+            if await uow.meetings.get_agenda_item(meeting_id, item_id) is None:
+                raise NotFound(
+                    f"agenda item {item_id} is not in meeting {meeting_id}", field="item_id"
+                )
+            if meeting.current_agenda_item_id == item_id:
+                raise StateError("the current agenda item cannot be removed; move on first")
+            await uow.meetings.delete_agenda_item(item_id)
+            await uow.emit(meeting_id, "agenda.item_removed", {"item_id": item_id})
+
+    async def reorder_agenda(
+        self, principal: Principal, meeting_id: int, ids: list[int]
+    ) -> Meeting:
+        async with self._store.transaction() as uow:
+            meeting = await self._manage(uow, principal, meeting_id)
+            _require_state(meeting, EDITABLE, "changing the agenda")
+            have = [a.id for a in meeting.agenda]
+            if sorted(ids) != sorted(have) or len(set(ids)) != len(ids):
+                raise ValidationError(
+                    "ids must list every agenda item of the meeting exactly once", field="ids"
+                )
+            await uow.meetings.reorder_agenda(meeting_id, ids)
+            await uow.emit(meeting_id, "agenda.reordered", {"item_ids": ids})
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _check_officer(
+        self, uow: UnitOfWork, unit_path: str, user_id: int | None, role: Role, field: str
+    ) -> None:
+        if user_id is None:
+            return
+        user = await uow.users.get(user_id)
+        if (
+            user is None
+            or user.disabled
+            or not (
+                user.is_admin
+                or any(g.role is role and unit_path.startswith(g.unit_path) for g in user.grants)
+            )
+        ):
+            raise ValidationError(
+                f"user {user_id} does not exist or has no {role.value} role for this unit",
+                field=field,
+            )
+
+    async def _emit_meeting(self, uow: UnitOfWork, meeting_id: int, type_: str) -> Meeting:
+        meeting = await uow.meetings.get(meeting_id)
+        assert meeting is not None
+        ev = await uow.emit(meeting_id, type_, {"meeting": dump(MeetingOut.of(meeting))})
+        return _with_seq(meeting, ev.seq)
+
+    async def _audit(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        action: str,
+        meeting_id: int,
+        data: dict[str, object],
+    ) -> None:
+        await uow.audit.record(
+            at=self._clock.now(),
+            actor=principal.subject,
+            action=action,
+            subject=f"meeting:{meeting_id}",
+            data=data,
+        )
+
+
+def vars_of(changes: MeetingChanges) -> dict[str, object]:
+    return {f: getattr(changes, f) for f in MeetingChanges.__slots__}
+
+
+def _with_seq(meeting: Meeting, seq: int) -> Meeting:
+    from dataclasses import replace
+
+    return replace(meeting, seq=seq)
+
+
+def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:
+    if ends_at is not None and ends_at <= starts_at:
+        raise ValidationError("ends_at must be after starts_at", field="ends_at")
+
+
+def _require_state(meeting: Meeting, allowed: frozenset[MeetingState], what: str) -> None:
+    if meeting.state not in allowed:
+        raise StateError(f"{what} is not possible when the meeting is {meeting.state.value}")

@@ -1,0 +1,105 @@
+"""Units of work: one session and one transaction, events published only after commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from meetingd.clock import Clock
+from meetingd.domain import MeetingEvent
+from meetingd.errors import ConflictError
+from meetingd.store.audit import AuditRepository
+from meetingd.store.bridge_points import BridgePointRepository
+from meetingd.store.events import EventRepository
+from meetingd.store.meetings import MeetingRepository
+from meetingd.store.tokens import TokenRepository
+from meetingd.store.units import UnitRepository
+from meetingd.store.users import UserRepository
+
+logger = logging.getLogger(__name__)
+
+
+class EventPublisher(Protocol):
+    """Receives a committed transaction's events, in ``seq`` order per meeting."""
+
+    async def publish(self, events: Sequence[MeetingEvent]) -> None: ...
+
+
+class UnitOfWork:
+    """Repositories over one session, plus the events the work has caused."""
+
+    def __init__(self, session: AsyncSession, clock: Clock, event_log_size: int) -> None:
+        self.session = session
+        self.clock = clock
+        self.units = UnitRepository(session)
+        self.bridge_points = BridgePointRepository(session)
+        self.users = UserRepository(session)
+        self.meetings = MeetingRepository(session)
+        self.tokens = TokenRepository(session)
+        self.events = EventRepository(session, event_log_size)
+        self.audit = AuditRepository(session)
+        self.emitted: list[MeetingEvent] = []
+
+    async def emit(self, meeting_id: int, type_: str, data: dict[str, object]) -> MeetingEvent:
+        """Append an event to the meeting's log; it is published once the commit returns."""
+        ev = await self.events.append(meeting_id, type_, data, self.clock.now())
+        self.emitted.append(ev)
+        return ev
+
+
+class Store:
+    """Opens units of work on one engine; owns the publisher of committed events."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        *,
+        event_log_size: int = 1000,
+        publisher: EventPublisher | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.event_log_size = event_log_size
+        self.publisher = publisher
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """One unit of work: commit on success, roll back on any error.
+
+        An :class:`IntegrityError` becomes a :class:`ConflictError`. Events emitted in the
+        unit are handed to the publisher after the commit returns, never before, and
+        never after a rollback.
+        """
+        async with self._sessions() as session:
+            uow = UnitOfWork(session, self.clock, self.event_log_size)
+            try:
+                async with session.begin():
+                    yield uow
+            except IntegrityError as exc:
+                logger.info("integrity conflict: %s", exc.orig)
+                raise ConflictError(_conflict_message(exc)) from None
+        if uow.emitted and self.publisher is not None:
+            await self.publisher.publish(uow.emitted)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _conflict_message(exc: IntegrityError) -> str:
+    text = str(exc.orig).lower()
+    if "unique" in text or "duplicate" in text:
+        return "this already exists (a unique value is taken)"
+    if "foreign key" in text:
+        return "a referenced record does not exist or is still in use"
+    return "the change conflicts with stored data"
