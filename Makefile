@@ -1,0 +1,52 @@
+# The few commands a newcomer needs. `make run` and `make test` work on a fresh machine.
+PY     ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= data
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: run test venv system-deps lint typecheck soak bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## run: set up, migrate, seed the demo into an empty data dir, and serve on $(HOST):$(PORT)
+run: venv
+	$(BIN)/meetingd db upgrade --data-dir $(DATA)
+	$(BIN)/meetingd demo --if-empty --data-dir $(DATA)
+	$(BIN)/meetingd serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
+
+## system-deps: Debian packages the tests use (Chromium, coturn, ffmpeg, fonts); installs only what is missing
+system-deps:
+	bash scripts/system-deps.sh
+
+## test: set up and run the whole suite (soak tests excluded), then lint and type-check
+test: venv system-deps
+	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory lint typecheck
+
+lint: venv
+	$(BIN)/ruff check meetingd media tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+## soak: the long soak tests, separately
+soak: venv system-deps
+	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
+
+## bench: every benchmark, printing JSON figures (see README)
+bench: venv system-deps
+	$(BIN)/python bench/realtime_fanout.py
+	$(BIN)/python bench/sfu_forward.py
+	$(BIN)/python bench/district_meeting.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

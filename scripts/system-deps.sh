@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, only those missing.
+# Chromium (browser tests), coturn (TURN relay test), ffmpeg (test clips), DejaVu fonts
+# (Vietnamese glyphs in the browser).
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "system-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# coturn's package may start a daemon on the default port; tests run their own.
+(systemctl stop coturn 2>/dev/null || service coturn stop 2>/dev/null || true) >/dev/null 2>&1

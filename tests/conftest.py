@@ -1,0 +1,264 @@
+"""Shared fixtures: a store on SQLite and on PostgreSQL, the app, and a seeded world.
+
+Every test that asks for ``parts``, ``client`` or ``world`` runs twice: once on a fresh
+SQLite file and once on a throw-away PostgreSQL database (127.0.0.1:5432, user postgres).
+Without a PostgreSQL server that half is skipped with a one-line reason; with
+``REQUIRE_SERVICES=1`` (set by .ci/run) it fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from meetingd.app import PARTS, Parts, build, create_app
+from meetingd.clock import ManualClock
+from meetingd.config import AuthConfig, Config, DatabaseConfig, ServerConfig
+from meetingd.domain import Role, UnitKind
+
+PG_ADMIN_URL = os.environ.get("PG_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+TEST_KEY = "test-signing-key-" + "x" * 32
+
+
+def run_sync(coro_fn: Any) -> Any:
+    """Run ``coro_fn()`` to completion on a loop of its own, even from inside a running loop."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coro_fn())).result()
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose service is missing, unless CI demands every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+# -- databases ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating each time is slow)."""
+    from meetingd.store.db import create_engine
+    from meetingd.store.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+
+    async def make() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        await engine.dispose()  # the last connection to close folds the WAL into the file
+
+    run_sync(make)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    """A throw-away PostgreSQL database for this run, migrated once, dropped at the end."""
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover
+        yield None
+        return
+    name = f"meetingd_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        run_sync(lambda: admin(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        print(f"PostgreSQL not available at {PG_ADMIN_URL}: {exc}")
+        yield None
+        return
+    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + "/" + name
+
+    async def migrate() -> None:
+        from meetingd.store.db import create_engine
+        from meetingd.store.migrate import upgrade
+
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    run_sync(migrate)
+    try:
+        yield url
+    finally:
+        run_sync(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate_pg(url: str) -> None:
+    from sqlalchemy import text
+
+    from meetingd.store.db import create_engine
+    from meetingd.store.models import Base
+
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> AsyncIterator[str]:
+    """The database URL of this test: a fresh SQLite file, or the emptied PostgreSQL one."""
+    if request.param == "sqlite":
+        path = tmp_path / "meetingd.sqlite3"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("pg_database")
+    if url is None:
+        skip_or_fail(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    await _truncate_pg(url)
+    yield url
+
+
+# -- the application -------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str) -> Config:
+    return Config(
+        server=ServerConfig(data_dir=tmp_path / "data", public_url="http://127.0.0.1"),
+        database=DatabaseConfig(url=db_url),
+        auth=AuthConfig(signing_key=TEST_KEY),
+    )
+
+
+@pytest.fixture
+async def parts(config: Config, clock: ManualClock) -> AsyncIterator[Parts]:
+    """The services over a real store, without HTTP."""
+    p = build(config, clock)
+    try:
+        yield p
+    finally:
+        await p.store.close()
+
+
+@pytest.fixture
+async def app(config: Config, clock: ManualClock) -> web.Application:
+    return create_app(config, clock=clock, migrate=False)
+
+
+@pytest.fixture
+async def client(app: web.Application) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        yield c
+
+
+# -- a seeded world ---------------------------------------------------------------------
+
+PASSWORD = "mật-khẩu-thử-1"
+
+
+@dataclass
+class World:
+    """Ids and tokens of a small province: two districts, three communes, one meeting.
+
+    ``tokens`` maps a name (admin, operator, chair, secretary, delegate, operator_d2,
+    chair_d2, delegate_other, bp1, bp2, bp3) to a bearer token.
+    """
+
+    units: dict[str, int] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)
+    bridge_points: dict[str, int] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    meeting_id: int = 0
+    agenda_ids: list[int] = field(default_factory=list)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+async def seed_world(parts: Parts) -> World:
+    """Province P > districts D1 (communes C1, C2) and D2 (commune C3).
+
+    Users: admin; operator, chair, secretary of D1; delegate of C1; operator and chair of D2;
+    delegate_other of C3. Bridge points bp1 (C1), bp2 (C2), bp3 (C3). A D1 meeting chaired by
+    chair with secretary, inviting bp1, bp2 and delegate, with three agenda items.
+    """
+    d, m, a = parts.services.directory, parts.services.meetings, parts.services.auth
+    w = World()
+    p = await d.create_unit(None, code="P", name="Tỉnh Thanh Hóa", kind=UnitKind.PROVINCE, parent_id=None)
+    d1 = await d.create_unit(None, code="D1", name="Huyện Hoằng Hóa", kind=UnitKind.DISTRICT, parent_id=p.id)
+    d2 = await d.create_unit(None, code="D2", name="Huyện Đông Sơn", kind=UnitKind.DISTRICT, parent_id=p.id)
+    c1 = await d.create_unit(None, code="C1", name="Xã Hoằng Đạo", kind=UnitKind.COMMUNE, parent_id=d1.id)
+    c2 = await d.create_unit(None, code="C2", name="Xã Hoằng Châu", kind=UnitKind.COMMUNE, parent_id=d1.id)
+    c3 = await d.create_unit(None, code="C3", name="Xã Đông Hòa", kind=UnitKind.COMMUNE, parent_id=d2.id)
+    w.units = {"P": p.id, "D1": d1.id, "D2": d2.id, "C1": c1.id, "C2": c2.id, "C3": c3.id}
+    people: list[tuple[str, str, Role | None, str]] = [
+        ("admin", "Quản Trị", None, "P"),
+        ("operator", "Lê Văn Kỹ", Role.OPERATOR, "D1"),
+        ("chair", "Nguyễn Thị Hoà", Role.CHAIR, "D1"),
+        ("secretary", "Trần Đức Thắng", Role.SECRETARY, "D1"),
+        ("delegate", "Phạm Thị Ánh", Role.DELEGATE, "C1"),
+        ("operator_d2", "Võ Văn Tám", Role.OPERATOR, "D2"),
+        ("chair_d2", "Đỗ Thị Lan", Role.CHAIR, "D2"),
+        ("delegate_other", "Bùi Văn Sáu", Role.DELEGATE, "C3"),
+    ]
+    for login, name, role, unit in people:
+        u = await d.create_user(
+            None, login=login, display_name=name, password=PASSWORD, is_admin=role is None,
+            grants=[(w.units[unit], role)] if role else [],
+        )
+        w.users[login] = u.id
+        w.tokens[login] = (await a.login(login, PASSWORD, "seed")).token
+    for name, unit in (("bp1", "C1"), ("bp2", "C2"), ("bp3", "C3")):
+        new = await d.create_bridge_point(None, unit_id=w.units[unit], name=f"Điểm cầu {name}")
+        w.bridge_points[name] = new.bridge_point.id
+        w.credentials[name] = new.credential
+        w.tokens[name] = (await a.device_login(new.credential, "seed")).token
+    chair = await a.authenticate(w.tokens["chair"])
+    meeting = await m.create(
+        chair, unit_id=d1.id, title="Giao ban tháng 11", description="",
+        starts_at=parts.clock.now() + timedelta(hours=1), ends_at=None,
+        chair_id=w.users["chair"], secretary_id=w.users["secretary"],
+    )
+    w.meeting_id = meeting.id
+    for title in ("Khai mạc", "Báo cáo", "Kết luận"):
+        item = await m.add_agenda_item(chair, meeting.id, title=title, description="", duration_minutes=10)
+        w.agenda_ids.append(item.id)
+    await m.invite_bridge_points(chair, meeting.id, [w.bridge_points["bp1"], w.bridge_points["bp2"]])
+    await m.invite_delegates(chair, meeting.id, [w.users["delegate"]])
+    return w
+
+
+@pytest.fixture
+async def world(parts: Parts) -> World:
+    return await seed_world(parts)
+
+
+@pytest.fixture
+async def api_world(app: web.Application, client: Any) -> World:
+    """The same world, seeded through the app that ``client`` talks to."""
+    return await seed_world(app[PARTS])
