@@ -1,0 +1,38 @@
+"""meetingd's media plane: an SFU on aiortc that forwards RTP without decoding.
+
+The control plane drives it through this interface only; ``media`` never imports
+``meetingd``. See media/README.md.
+"""
+
+from .config import IceServer, MediaConfig, turn_credentials
+from .errors import (
+    ConflictError,
+    MediaError,
+    NotFoundError,
+    PrivateApiError,
+    SignallingError,
+    UnsupportedCodecError,
+)
+from .policy import Kind, Role
+from .room import Endpoint, Layout, MediaPlane, Room, SlotInfo
+from .stats import EndpointStats
+
+__all__ = [
+    "ConflictError",
+    "Endpoint",
+    "EndpointStats",
+    "IceServer",
+    "Kind",
+    "Layout",
+    "MediaConfig",
+    "MediaError",
+    "MediaPlane",
+    "NotFoundError",
+    "PrivateApiError",
+    "Role",
+    "Room",
+    "SignallingError",
+    "SlotInfo",
+    "UnsupportedCodecError",
+    "turn_credentials",
+]

@@ -1,0 +1,274 @@
+"""Every use of an aiortc / aioice / pylibsrtp private member lives in this module.
+
+aiortc has no public raw-RTP hook, so the forwarder reaches under its API here, and only
+here:
+
+* ``RTCRtpReceiver.receive`` / ``RTCRtpSender.send`` are replaced on the server's own
+  transceivers, so no jitter buffer, decoder thread, encoder or RTP task is ever started;
+  the negotiated parameters are handed to the forwarder instead (on every negotiation).
+* ``RTCDtlsTransport._handle_rtp_data`` / ``_handle_rtcp_data`` are replaced on the
+  server's transports, so decrypted packets reach the forwarder as bytes.
+* Outgoing packets are protected with ``RTCDtlsTransport._tx_srtp`` and written with one
+  non-blocking ``sendto`` on the nominated aioice candidate pair
+  (``Connection._nominated``), skipping three layers of coroutines per packet.
+* ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
+  listen addresses (it leaves out 127.0.0.1 and would use every other interface).
+
+The versions are pinned in pyproject.toml and checked at import: a different version
+raises :class:`~media.errors.PrivateApiError` instead of failing strangely at run time.
+``check_internals()`` verifies the members exist; tests/media/test_private_api.py runs it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+
+from .errors import PrivateApiError
+
+PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
+
+
+def _check_versions() -> None:
+    for dist, wanted in PINNED_VERSIONS.items():
+        try:
+            found = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError as exc:  # pragma: no cover
+            raise PrivateApiError(f"media/ needs {dist}=={wanted}, which is not installed") from exc
+        if found != wanted:
+            raise PrivateApiError(
+                f"media/ uses private internals of {dist}=={wanted} but {found} is installed; "
+                "re-check media/_aiortc_private.py against the new version before un-pinning"
+            )
+
+
+_check_versions()
+
+_original_get_host_addresses = aioice.ice.get_host_addresses
+_allowed_host_addresses: tuple[str, ...] | None = None
+
+
+def _restricted_get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    if _allowed_host_addresses is None:
+        return list(_original_get_host_addresses(use_ipv4, use_ipv6))
+    return [
+        ip
+        for ip in _allowed_host_addresses
+        if (":" in ip and use_ipv6) or (":" not in ip and use_ipv4)
+    ]
+
+
+def restrict_host_addresses(ips: Sequence[str] | None) -> None:
+    """Make aioice gather host candidates on ``ips`` only (None: aioice's default).
+
+    Process-wide: aioice reads a module-level function. The media plane sets it from
+    ``MediaConfig.listen_ips``; the agent from its own ``local_ips``.
+    """
+    global _allowed_host_addresses
+    _allowed_host_addresses = tuple(ips) if ips is not None else None
+    aioice.ice.get_host_addresses = _restricted_get_host_addresses
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """A negotiated codec: payload type, upper-case name (``VP8``, ``H264``, ``OPUS``)."""
+
+    payload_type: int
+    name: str
+    clock_rate: int
+    parameters: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RtpParams:
+    """What the forwarder needs from one negotiated m-line."""
+
+    mid: str | None
+    codecs: tuple[CodecInfo, ...]
+    #: header extension uri -> id
+    extensions: tuple[tuple[str, int], ...]
+    #: SSRCs the remote announced for this m-line (receive side only)
+    ssrcs: tuple[int, ...]
+    cname: str | None
+
+    def extension_id(self, uri: str) -> int | None:
+        """The id negotiated for ``uri``, if any."""
+        for u, i in self.extensions:
+            if u == uri:
+                return i
+        return None
+
+
+def _params(parameters: Any) -> RtpParams:
+    codecs = tuple(
+        CodecInfo(
+            payload_type=int(c.payloadType),
+            name=str(c.mimeType).split("/")[1].upper(),
+            clock_rate=int(c.clockRate),
+            parameters=tuple(sorted((str(k), str(v)) for k, v in c.parameters.items())),
+        )
+        for c in parameters.codecs
+    )
+    ssrcs = tuple(int(e.ssrc) for e in getattr(parameters, "encodings", []) if e.ssrc)
+    rtcp = getattr(parameters, "rtcp", None)
+    return RtpParams(
+        mid=parameters.muxId,
+        codecs=codecs,
+        extensions=tuple((str(h.uri), int(h.id)) for h in parameters.headerExtensions),
+        ssrcs=ssrcs,
+        cname=getattr(rtcp, "cname", None),
+    )
+
+
+def hook_transceiver(
+    transceiver: RTCRtpTransceiver,
+    on_send: Callable[[RtpParams], None],
+    on_receive: Callable[[RtpParams], None],
+) -> None:
+    """Replace the transceiver's sender ``send`` and receiver ``receive``.
+
+    aiortc's ``RTCPeerConnection`` calls them after every negotiation once DTLS is up; our
+    versions only report the negotiated parameters. Nothing is started: no encoder, no
+    decoder thread, no jitter buffer, no per-sender RTP/RTCP task.
+    """
+
+    async def send(parameters: Any) -> None:
+        on_send(_params(parameters))
+
+    async def receive(parameters: Any) -> None:
+        on_receive(_params(parameters))
+
+    transceiver.sender.send = send  # type: ignore[method-assign]
+    transceiver.receiver.receive = receive  # type: ignore[method-assign]
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    """The SSRC aiortc put in the SDP for this sender (also our RTCP sender SSRC)."""
+    return int(sender._ssrc)
+
+
+class TransportIO:
+    """Raw, synchronous access to one bundled DTLS/SRTP transport of a peer connection.
+
+    ``install`` routes decrypted RTP/RTCP to the given callbacks. ``send_rtp`` /
+    ``send_rtcp`` protect and write one packet without awaiting; they return False (and
+    drop the packet) when the transport is not connected or its socket buffer is full:
+    sending never blocks on one slow peer.
+    """
+
+    def __init__(self, dtls: Any, max_send_buffer: int) -> None:
+        self._dtls = dtls
+        self._max_buffer = max_send_buffer
+        self.installed = False
+        self.dropped = 0
+
+    @property
+    def connected(self) -> bool:
+        """DTLS is connected and SRTP keys exist."""
+        return bool(self._dtls.state == "connected" and self._dtls._tx_srtp is not None)
+
+    def install(
+        self,
+        on_rtp: Callable[[bytes, int], None],
+        on_rtcp: Callable[[bytes], None],
+    ) -> None:
+        """Send every decrypted RTP packet to ``on_rtp(data, arrival_ms)``, RTCP to ``on_rtcp``."""
+        if self.installed:
+            return
+
+        async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+            on_rtp(data, arrival_time_ms)
+
+        async def handle_rtcp_data(data: bytes) -> None:
+            on_rtcp(data)
+
+        self._dtls._handle_rtp_data = handle_rtp_data
+        self._dtls._handle_rtcp_data = handle_rtcp_data
+        self.installed = True
+
+    def _write(self, data: bytes) -> bool:
+        pair = self._dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        transport = pair.protocol.transport
+        size = getattr(transport, "get_write_buffer_size", None)
+        if size is not None and size() > self._max_buffer:
+            self.dropped += 1
+            return False
+        transport.sendto(data, pair.remote_addr)
+        return True
+
+    def send_rtp(self, packet: bytes) -> bool:
+        """Protect and send one RTP packet; False if dropped."""
+        srtp = self._dtls._tx_srtp
+        if srtp is None or self._dtls.state != "connected":
+            return False
+        return self._write(srtp.protect(packet))
+
+    def send_rtcp(self, packet: bytes) -> bool:
+        """Protect and send one (compound) RTCP packet; False if dropped."""
+        srtp = self._dtls._tx_srtp
+        if srtp is None or self._dtls.state != "connected":
+            return False
+        return self._write(srtp.protect_rtcp(packet))
+
+
+def dtls_transport_of(transceiver: RTCRtpTransceiver) -> Any:
+    """The (bundled) DTLS transport a transceiver uses."""
+    return transceiver.receiver.transport
+
+
+async def check_internals() -> None:
+    """Fail loudly if the private members this module touches have changed.
+
+    Checks the call sites we replace are still the ones aiortc/aioice call, and that the
+    attributes exist on a real (never connected) peer connection.
+    """
+    import inspect
+
+    from aiortc import rtcdtlstransport, rtcpeerconnection
+
+    problems: list[str] = []
+    src_pc = inspect.getsource(rtcpeerconnection.RTCPeerConnection)
+    if "transceiver.sender.send(" not in src_pc or "transceiver.receiver.receive(" not in src_pc:
+        problems.append("RTCPeerConnection no longer starts senders/receivers via send()/receive()")
+    src_dtls = inspect.getsource(rtcdtlstransport.RTCDtlsTransport._recv_next)
+    for needle in ("self._handle_rtp_data(", "self._handle_rtcp_data(", "self._rx_srtp"):
+        if needle not in src_dtls:
+            problems.append(f"RTCDtlsTransport._recv_next no longer uses {needle}")
+    src_ice = inspect.getsource(aioice.ice.Connection)
+    if "get_host_addresses(" not in src_ice:
+        problems.append("aioice.ice.Connection no longer calls get_host_addresses")
+    if "active_pair.protocol.send_data(data, active_pair.remote_addr)" not in src_ice:
+        problems.append("aioice.ice.Connection.sendto changed")
+    if not hasattr(aioice.ice.CandidatePair, "remote_addr"):
+        problems.append("aioice.ice.CandidatePair.remote_addr is gone")
+    src_stun = inspect.getsource(aioice.ice.StunProtocol.send_data)
+    if "self.transport.sendto(data, addr)" not in src_stun:
+        problems.append("aioice.ice.StunProtocol.send_data changed")
+
+    pc = RTCPeerConnection()
+    try:
+        t = pc.addTransceiver("video", direction="sendonly")
+        dtls = dtls_transport_of(t)
+        for name in ("_tx_srtp", "_rx_srtp", "_handle_rtp_data", "_handle_rtcp_data", "state"):
+            if not hasattr(dtls, name):
+                problems.append(f"RTCDtlsTransport has no {name}")
+        connection = getattr(dtls.transport, "_connection", None)
+        if connection is None:
+            problems.append("RTCIceTransport._connection is gone")
+        elif not isinstance(getattr(connection, "_nominated", None), dict):
+            problems.append("aioice Connection._nominated is gone")
+        if not isinstance(getattr(t.sender, "_ssrc", None), int):
+            problems.append("RTCRtpSender._ssrc is gone")
+        if not isinstance(t.sender, RTCRtpSender) or not isinstance(t.receiver, RTCRtpReceiver):
+            problems.append("transceiver sender/receiver types changed")
+    finally:
+        await pc.close()
+    if problems:
+        raise PrivateApiError("aiortc/aioice internals changed: " + "; ".join(problems))

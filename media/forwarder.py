@@ -1,0 +1,473 @@
+"""RTP-level forwarding: published tracks fan out to subscriber slots.
+
+A :class:`PublishedTrack` receives a publisher's packets (already decrypted, never
+depacketized or decoded). Each :class:`Slot` is one server-to-client m-line negotiated
+up front; the policy points it at a track. Per packet and per slot the forwarder only
+rewrites SSRC, sequence number, timestamp (per-slot offsets keep the stream continuous
+when the source changes), payload type and the header extensions (the slot's own MID
+and ids), then SRTP-protects and sends it with one non-blocking ``sendto``. Payload
+bytes are shared between all subscribers.
+
+Feedback handled here:
+
+* keyframes: a slot that gets a new video source waits for a keyframe and asks the
+  publisher for one (PLI, at most one per ``keyframe_min_interval`` per track; a
+  request inside the window is deferred to its end, not lost). Subscriber PLI/FIR is
+  passed upstream through the same limiter.
+* loss: the track keeps a ring buffer of recent packets and answers subscriber NACKs
+  itself; gaps from the publisher are NACKed upstream.
+* bandwidth: the REMB sent upstream is the minimum REMB of the subscribers watching the
+  track, clamped to ``[upstream_bitrate_floor, upstream_bitrate_ceiling]`` (one weak
+  bridge point does not degrade the room below the floor); a video track nobody watches
+  gets ``idle_video_bitrate``. Receiver reports from subscribers feed the stats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
+    RtcpSrPacket,
+    pack_remb_fci,
+)
+
+from ._aiortc_private import CodecInfo, RtpParams, TransportIO
+from .config import MediaConfig
+from .policy import Kind
+from .rtp import (
+    URI_ABS_SEND_TIME,
+    URI_AUDIO_LEVEL,
+    URI_MID,
+    InPacket,
+    PacketCache,
+    ReceiveStatistics,
+    abs_send_time_now,
+    build_rtp,
+    extension_block,
+    keyframe_start,
+    ntp_now,
+    seq_diff,
+)
+
+logger = logging.getLogger(__name__)
+
+CodecKey = tuple[str, str]
+
+
+def codec_key(codec: CodecInfo) -> CodecKey:
+    """What must match for a stream to be forwardable: name and H.264 packetization."""
+    if codec.name == "H264":
+        return (codec.name, dict(codec.parameters).get("packetization-mode", "0"))
+    return (codec.name, "")
+
+
+class PublishedTrack:
+    """One incoming track of a publisher, fanned out to the slots pointed at it."""
+
+    def __init__(
+        self,
+        endpoint_id: str,
+        kind: Kind,
+        io: TransportIO,
+        rtcp_ssrc: int,
+        config: MediaConfig,
+    ) -> None:
+        self.endpoint_id = endpoint_id
+        self.kind = kind
+        self.io = io
+        self.rtcp_ssrc = rtcp_ssrc
+        self._config = config
+        self.mid: str | None = None
+        self.codecs: dict[int, CodecInfo] = {}
+        self.ssrc: int | None = None
+        self.slots: list[Slot] = []
+        self.cache = PacketCache() if kind is Kind.VIDEO else None
+        self.stats: ReceiveStatistics | None = None
+        self.packets_in = 0
+        self.bytes_in = 0
+        self.frames_in = 0
+        self.last_keyframe: float | None = None  # wall clock
+        self.keyframe_requests_sent = 0
+        self._last_pli = -1e9
+        self._pli_timer: asyncio.TimerHandle | None = None
+        self._missing: set[int] = set()
+        self._lsr = 0
+        self._lsr_time = 0.0
+        self._max_seq: int | None = None
+        self.closed = False
+
+    def configure(self, params: RtpParams) -> None:
+        """Apply (re)negotiated parameters; payload types may change on renegotiation."""
+        self.mid = params.mid
+        self.codecs = {c.payload_type: c for c in params.codecs}
+        for slot in self.slots:
+            slot.source_changed_codecs()
+
+    def on_packet(self, pkt: InPacket, now: float) -> None:
+        """Account for one packet and forward it to every slot watching this track."""
+        codec = self.codecs.get(pkt.payload_type)
+        if codec is None:
+            return
+        self.ssrc = pkt.ssrc
+        self.packets_in += 1
+        self.bytes_in += len(pkt.payload) + 12
+        if self.stats is None:
+            self.stats = ReceiveStatistics(codec.clock_rate)
+        self.stats.add(pkt.seq, pkt.timestamp, now)
+        if self.kind is Kind.VIDEO:
+            if pkt.payload:
+                pkt.keyframe = keyframe_start(codec.name, pkt.payload)
+                if pkt.keyframe:
+                    self.last_keyframe = time.time()
+            if pkt.marker:
+                self.frames_in += 1
+            assert self.cache is not None
+            self.cache.put(pkt)
+            self._track_loss(pkt.seq)
+        for slot in self.slots:
+            slot.forward(pkt, codec, now)
+
+    def _track_loss(self, seq: int) -> None:
+        if self._max_seq is None:
+            self._max_seq = seq
+            return
+        d = seq_diff(seq, self._max_seq)
+        if d <= 0:
+            self._missing.discard(seq)
+            return
+        if d > 1:
+            new = [(self._max_seq + i) & 0xFFFF for i in range(1, min(d, 64))]
+            self._missing.update(new)
+            if len(self._missing) > 256:
+                self._missing = {s for s in self._missing if seq_diff(seq, s) < 512}
+            self._send_nack(new)
+        self._max_seq = seq
+
+    def _send_nack(self, lost: list[int]) -> None:
+        if self.ssrc is None or not lost:
+            return
+        packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=self.rtcp_ssrc, media_ssrc=self.ssrc)
+        packet.lost = sorted(lost)
+        self.io.send_rtcp(bytes(packet))
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, at most once per ``keyframe_min_interval``."""
+        if self.kind is not Kind.VIDEO or self.closed:
+            return
+        now = self._config.clock()
+        wait = self._last_pli + self._config.keyframe_min_interval - now
+        if wait <= 0:
+            self._send_pli(now)
+        elif self._pli_timer is None:
+            loop = asyncio.get_running_loop()
+            self._pli_timer = loop.call_later(wait, self._deferred_pli)
+
+    def _deferred_pli(self) -> None:
+        self._pli_timer = None
+        if not self.closed and any(s.waiting_keyframe for s in self.slots):
+            self._send_pli(self._config.clock())
+
+    def _send_pli(self, now: float) -> None:
+        if self.ssrc is None:
+            # nothing received yet: the first packets will be a keyframe anyway, but ask
+            # again shortly in case the publisher started before we listened
+            self._last_pli = now
+            loop = asyncio.get_running_loop()
+            if self._pli_timer is None:
+                self._pli_timer = loop.call_later(
+                    self._config.keyframe_min_interval, self._deferred_pli
+                )
+            return
+        self._last_pli = now
+        self.keyframe_requests_sent += 1
+        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=self.rtcp_ssrc, media_ssrc=self.ssrc)
+        self.io.send_rtcp(bytes(pli))
+
+    def on_sender_report(self, ntp_timestamp: int) -> None:
+        """Remember the publisher's SR so our receiver reports carry LSR/DLSR."""
+        self._lsr = (ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._lsr_time = time.time()
+
+    def upstream_bitrate(self) -> int | None:
+        """The REMB to send to the publisher now (see module docstring)."""
+        if self.kind is not Kind.VIDEO:
+            return None
+        if not self.slots:
+            return self._config.idle_video_bitrate
+        rembs = [s.remb for s in self.slots if s.remb is not None]
+        if not rembs:
+            return self._config.upstream_bitrate_ceiling
+        return max(
+            self._config.upstream_bitrate_floor,
+            min(self._config.upstream_bitrate_ceiling, min(rembs)),
+        )
+
+    def rtcp_report(self) -> bytes:
+        """Receiver report (and REMB) for this track, to send to the publisher."""
+        if self.ssrc is None or self.stats is None:
+            return b""
+        st = self.stats
+        dlsr = 0
+        if self._lsr_time:
+            delay = time.time() - self._lsr_time
+            if 0 < delay < 65536:
+                dlsr = int(delay * 65536)
+        rr = RtcpRrPacket(
+            ssrc=self.rtcp_ssrc,
+            reports=[
+                RtcpReceiverInfo(
+                    ssrc=self.ssrc,
+                    fraction_lost=st.fraction_lost(),
+                    packets_lost=st.lost,
+                    highest_sequence=(st.cycles + st.max_seq) & 0xFFFFFFFF,
+                    jitter=st.jitter,
+                    lsr=self._lsr,
+                    dlsr=dlsr,
+                )
+            ],
+        )
+        out = bytes(rr)
+        bitrate = self.upstream_bitrate()
+        if bitrate is not None:
+            out += bytes(
+                RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP,
+                    ssrc=self.rtcp_ssrc,
+                    media_ssrc=0,
+                    fci=pack_remb_fci(bitrate, [self.ssrc]),
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        """Detach every slot and stop timers."""
+        self.closed = True
+        if self._pli_timer is not None:
+            self._pli_timer.cancel()
+            self._pli_timer = None
+        for slot in list(self.slots):
+            slot.set_source(None)
+
+
+class Slot:
+    """One server-to-client m-line; the policy points it at a :class:`PublishedTrack`."""
+
+    def __init__(
+        self,
+        endpoint_id: str,
+        kind: Kind,
+        index: int,
+        ssrc: int,
+        io: TransportIO,
+        clock: Callable[[], float],
+    ) -> None:
+        self.endpoint_id = endpoint_id
+        self.kind = kind
+        self.index = index
+        self.ssrc = ssrc
+        self.io = io
+        self._clock = clock
+        self.mid: str | None = None
+        self.cname = ""
+        self.ready = False
+        self.source: PublishedTrack | None = None
+        self._pt_for: dict[CodecKey, int] = {}
+        self._pt_map: dict[int, int | None] = {}
+        self._ext_key: tuple[int, bytes, int, int] = (0, b"", 0, 0)
+        self.waiting_keyframe = False
+        self._rebase = True
+        self._seq_off = 0
+        self._ts_off = 0
+        self._base_in_seq = 0
+        self.last_seq = random.randint(0, 0x7FFF)
+        self.last_ts = random.getrandbits(32)
+        self._last_send: float | None = None
+        self._clock_rate = 90000 if kind is Kind.VIDEO else 48000
+        # counters and feedback
+        self.packets_out = 0
+        self.bytes_out = 0
+        self.frames_out = 0
+        self.dropped = 0
+        self.retransmitted = 0
+        self.remb: int | None = None
+        self.fraction_lost = 0
+        self.jitter = 0
+        self.rtt: float | None = None
+        self._sr_mid = 0
+        self._sr_time = 0.0
+
+    def configure(self, params: RtpParams) -> None:
+        """Apply the negotiated parameters (MID, ids, payload types); the slot is then live."""
+        was_ready = self.ready
+        self.mid = params.mid
+        self.cname = params.cname or ""
+        self._pt_for = {}
+        for c in params.codecs:
+            if c.name != "RTX":
+                self._pt_for.setdefault(codec_key(c), c.payload_type)
+        mid_id = params.extension_id(URI_MID) or 0
+        self._ext_key = (
+            mid_id,
+            (self.mid or "").encode() if mid_id else b"",
+            params.extension_id(URI_ABS_SEND_TIME) or 0,
+            params.extension_id(URI_AUDIO_LEVEL) or 0,
+        )
+        self._pt_map = {}
+        self.ready = True
+        if not was_ready and self.source is not None:
+            self._restart_source()
+
+    def source_changed_codecs(self) -> None:
+        """Forget cached payload type mappings (the source renegotiated)."""
+        self._pt_map = {}
+
+    def set_source(self, track: PublishedTrack | None) -> None:
+        """Point the slot at ``track`` (or idle it); video waits for a keyframe from it."""
+        if track is self.source:
+            return
+        if self.source is not None and self in self.source.slots:
+            self.source.slots.remove(self)
+        self.source = track
+        self._pt_map = {}
+        self.remb = None
+        if track is not None:
+            track.slots.append(self)
+            if self.ready:
+                self._restart_source()
+
+    def _restart_source(self) -> None:
+        self._rebase = True
+        if self.kind is Kind.VIDEO and self.source is not None:
+            self.waiting_keyframe = True
+            self.source.request_keyframe()
+
+    def request_keyframe(self) -> None:
+        """The subscriber lost its picture (PLI/FIR): ask the source, rate-limited."""
+        if self.source is not None:
+            self.source.request_keyframe()
+
+    def forward(self, pkt: InPacket, codec: CodecInfo, now: float) -> None:
+        """Rewrite and send one packet of the source (the hot path)."""
+        if not self.ready:
+            return
+        if self.waiting_keyframe:
+            if not pkt.keyframe:
+                return
+            self.waiting_keyframe = False
+        if self._rebase:
+            self._rebase = False
+            gap = 0
+            if self._last_send is not None:
+                gap = max(1, int((now - self._last_send) * self._clock_rate))
+            self._seq_off = (self.last_seq + 1 - pkt.seq) & 0xFFFF
+            self._ts_off = (self.last_ts + gap - pkt.timestamp) & 0xFFFFFFFF
+            self._base_in_seq = pkt.seq
+        elif seq_diff(pkt.seq, self._base_in_seq) < 0:
+            return  # older than the switch point: would collide with the old source
+        self._send(pkt, codec, now)
+
+    def _send(self, pkt: InPacket, codec: CodecInfo, now: float) -> bool:
+        pt = self._pt_map.get(pkt.payload_type, -1)
+        if pt == -1:
+            pt = self._pt_for.get(codec_key(codec))
+            self._pt_map[pkt.payload_type] = pt
+            if pt is None:
+                logger.warning(
+                    "slot %s/%s of %s cannot receive %s: not negotiated",
+                    self.kind,
+                    self.index,
+                    self.endpoint_id,
+                    codec.name,
+                )
+        if pt is None:
+            return False
+        key = self._ext_key
+        ext = pkt.ext_cache.get(key)
+        if ext is None:
+            elements: list[tuple[int, bytes]] = []
+            if key[0]:
+                elements.append((key[0], key[1]))
+            if key[2]:
+                elements.append((key[2], pkt.abs_send_time or abs_send_time_now()))
+            if key[3] and pkt.audio_level is not None:
+                elements.append((key[3], bytes([pkt.audio_level])))
+            ext = extension_block(elements)
+            pkt.ext_cache[key] = ext
+        seq = (pkt.seq + self._seq_off) & 0xFFFF
+        ts = (pkt.timestamp + self._ts_off) & 0xFFFFFFFF
+        data = build_rtp(pt, pkt.marker, seq, ts, self.ssrc, ext, pkt.payload, pkt.padding)
+        if not self.io.send_rtp(data):
+            self.dropped += 1
+            return False
+        if seq_diff(seq, self.last_seq) > 0:
+            self.last_seq = seq
+            self.last_ts = ts
+            self._last_send = now
+        self.packets_out += 1
+        self.bytes_out += len(data)
+        if pkt.marker and self.kind is Kind.VIDEO:
+            self.frames_out += 1
+        return True
+
+    def on_nack(self, lost: list[int]) -> None:
+        """Resend what the subscriber lost, from the source's packet cache."""
+        src = self.source
+        if src is None or src.cache is None or self._rebase:
+            return
+        now = self._clock()
+        for out_seq in lost:
+            in_seq = (out_seq - self._seq_off) & 0xFFFF
+            if seq_diff(in_seq, self._base_in_seq) < 0:
+                continue
+            pkt = src.cache.get(in_seq)
+            if pkt is None:
+                continue
+            codec = src.codecs.get(pkt.payload_type)
+            if codec is not None and self._send(pkt, codec, now):
+                self.retransmitted += 1
+
+    def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
+        """Loss, jitter and round trip as the subscriber sees this slot."""
+        self.fraction_lost = report.fraction_lost
+        self.jitter = report.jitter
+        if report.lsr and report.lsr == self._sr_mid:
+            rtt = time.time() - self._sr_time - report.dlsr / 65536
+            if rtt >= 0:
+                self.rtt = rtt if self.rtt is None else 0.8 * self.rtt + 0.2 * rtt
+
+    def rtcp_report(self) -> bytes:
+        """Sender report + SDES for this slot (empty until something was sent)."""
+        if not self.ready or self.packets_out == 0 or self._last_send is None:
+            return b""
+        ntp = ntp_now()
+        elapsed = max(0.0, self._clock() - self._last_send)
+        rtp_ts = (self.last_ts + int(elapsed * self._clock_rate)) & 0xFFFFFFFF
+        self._sr_mid = (ntp >> 16) & 0xFFFFFFFF
+        self._sr_time = time.time()
+        sr = RtcpSrPacket(
+            ssrc=self.ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=ntp,
+                rtp_timestamp=rtp_ts,
+                packet_count=self.packets_out & 0xFFFFFFFF,
+                octet_count=self.bytes_out & 0xFFFFFFFF,
+            ),
+        )
+        sdes = RtcpSdesPacket(
+            chunks=[RtcpSourceInfo(ssrc=self.ssrc, items=[(1, self.cname.encode())])]
+        )
+        return bytes(sr) + bytes(sdes)

@@ -1,0 +1,203 @@
+"""Who receives what: the forwarding policy of a room, as pure functions.
+
+No network, no clock, no aiortc: the room feeds a :class:`RoomState` in and applies the
+:class:`Assignment` that comes out by re-pointing receive slots. Keeping the rules here
+means they are read, tested and changed in one place.
+
+Rules:
+
+* Audio: only the chairs and the current floor holders are audible, minus anyone the chair
+  muted (the server drops their packets, whatever the client does), minus the subscriber
+  itself. Sources keep their slot while they stay audible, so a floor change does not
+  reshuffle the voices already playing.
+* Video for a bridge point, delegate or observer: slot 0 shows the chair, slot 1 the
+  current speaker (the first floor holder that is neither the chair shown nor the
+  subscriber itself).
+* Video for a chair: slot 0 shows the speaker, slots 1..page_size show one page of the
+  bridge points that publish video, ordered by endpoint id.
+* Nothing else is forwarded: a track nobody is assigned to is not sent and gets no
+  keyframe requests (see :func:`forwarded_sources`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+class Role(enum.StrEnum):
+    """What an endpoint is in the meeting; decides what it may send and receive."""
+
+    CHAIR = "chair"
+    BRIDGE_POINT = "bridge_point"
+    DELEGATE = "delegate"
+    OBSERVER = "observer"
+
+
+class Kind(enum.StrEnum):
+    """Media kind of a track or slot."""
+
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Slot counts; fixed per room so no layout change needs renegotiation."""
+
+    audio_slots: int = 4
+    page_size: int = 16
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """Everything the policy needs to know about a room at one instant.
+
+    ``endpoints`` maps id to role; ``publishing`` holds the (endpoint, kind) pairs with a
+    live track; ``floor`` is ordered, the first holder being the main speaker; ``pages``
+    holds the page each chair console shows.
+    """
+
+    endpoints: Mapping[str, Role]
+    publishing: frozenset[tuple[str, Kind]] = frozenset()
+    floor: tuple[str, ...] = ()
+    muted: frozenset[str] = frozenset()
+    pages: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The source endpoint id shown in each receive slot of one subscriber (None: idle)."""
+
+    audio: tuple[str | None, ...]
+    video: tuple[str | None, ...]
+
+
+def may_publish(role: Role, kind: Kind) -> bool:
+    """Whether the server accepts and forwards a track of ``kind`` from ``role``."""
+    return role is not Role.OBSERVER
+
+
+def audio_slot_count(role: Role, config: PolicyConfig) -> int:
+    """Audio receive slots negotiated for an endpoint of ``role``."""
+    return config.audio_slots
+
+
+def video_slot_count(role: Role, config: PolicyConfig) -> int:
+    """Video receive slots negotiated for an endpoint of ``role``."""
+    if role is Role.CHAIR:
+        return 1 + config.page_size
+    return 2
+
+
+def grid(state: RoomState) -> list[str]:
+    """Bridge points publishing video, in the order the chair's pages show them."""
+    return sorted(
+        eid
+        for eid, role in state.endpoints.items()
+        if role is Role.BRIDGE_POINT and (eid, Kind.VIDEO) in state.publishing
+    )
+
+
+def page_count(state: RoomState, config: PolicyConfig) -> int:
+    """Number of thumbnail pages (at least one, possibly empty)."""
+    n = len(grid(state))
+    return max(1, -(-n // config.page_size))
+
+
+def clamp_page(state: RoomState, config: PolicyConfig, page: int) -> int:
+    """``page`` limited to the pages that exist."""
+    return min(max(0, page), page_count(state, config) - 1)
+
+
+def audible(state: RoomState) -> list[str]:
+    """Endpoints whose audio is forwarded at all: chairs and floor holders, unmuted."""
+    out: list[str] = []
+    chairs = [e for e, r in state.endpoints.items() if r is Role.CHAIR]
+    for eid in [*chairs, *state.floor]:
+        if (
+            eid in state.endpoints
+            and eid not in out
+            and eid not in state.muted
+            and (eid, Kind.AUDIO) in state.publishing
+            and may_publish(state.endpoints[eid], Kind.AUDIO)
+        ):
+            out.append(eid)
+    return out
+
+
+def _has_video(state: RoomState, eid: str) -> bool:
+    role = state.endpoints.get(eid)
+    return (
+        role is not None
+        and (eid, Kind.VIDEO) in state.publishing
+        and may_publish(role, Kind.VIDEO)
+    )
+
+
+def speaker(state: RoomState, exclude: Sequence[str] = ()) -> str | None:
+    """The first floor holder with video that is not in ``exclude``."""
+    for eid in state.floor:
+        if eid not in exclude and _has_video(state, eid):
+            return eid
+    return None
+
+
+def _stable_fill(
+    wanted: Sequence[str], previous: Sequence[str | None], n: int
+) -> tuple[str | None, ...]:
+    """Put ``wanted[:n]`` into ``n`` slots, keeping each source where it already was."""
+    chosen = list(wanted[:n])
+    slots: list[str | None] = [None] * n
+    for i, src in enumerate(previous[:n]):
+        if src is not None and src in chosen:
+            slots[i] = src
+    placed = {s for s in slots if s is not None}
+    free = [i for i, s in enumerate(slots) if s is None]
+    for src in chosen:
+        if src not in placed:
+            slots[free.pop(0)] = src
+    return tuple(slots)
+
+
+def assign(
+    state: RoomState,
+    config: PolicyConfig,
+    previous: Mapping[str, Assignment] | None = None,
+) -> dict[str, Assignment]:
+    """Compute every endpoint's slot assignment from the room state."""
+    previous = previous or {}
+    voices = audible(state)
+    chairs_with_video = [
+        e for e, r in state.endpoints.items() if r is Role.CHAIR and _has_video(state, e)
+    ]
+    bridge_grid = grid(state)
+    out: dict[str, Assignment] = {}
+    for eid, role in state.endpoints.items():
+        n_audio = audio_slot_count(role, config)
+        prev = previous.get(eid)
+        audio = _stable_fill(
+            [v for v in voices if v != eid], prev.audio if prev else (), n_audio
+        )
+        video: list[str | None]
+        if role is Role.CHAIR:
+            page = clamp_page(state, config, state.pages.get(eid, 0))
+            start = page * config.page_size
+            thumbs: list[str | None] = list(bridge_grid[start : start + config.page_size])
+            thumbs += [None] * (config.page_size - len(thumbs))
+            video = [speaker(state, exclude=(eid,)), *thumbs]
+        else:
+            main = next((c for c in chairs_with_video if c != eid), None)
+            video = [main, speaker(state, exclude=(eid, *([main] if main else [])))]
+        out[eid] = Assignment(audio=audio, video=tuple(video))
+    return out
+
+
+def forwarded_sources(assignments: Mapping[str, Assignment]) -> frozenset[tuple[str, Kind]]:
+    """Tracks somebody receives; everything else is neither forwarded nor keyframed."""
+    out: set[tuple[str, Kind]] = set()
+    for a in assignments.values():
+        out.update((s, Kind.AUDIO) for s in a.audio if s is not None)
+        out.update((s, Kind.VIDEO) for s in a.video if s is not None)
+    return frozenset(out)

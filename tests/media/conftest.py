@@ -1,0 +1,38 @@
+"""Fixtures for the media plane tests: real aiortc peers on loopback (no media mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from media_peers import ConnectFn, Peer
+
+from media import MediaConfig, MediaPlane, Room
+
+
+@pytest.fixture
+async def plane() -> AsyncIterator[MediaPlane]:
+    mp = MediaPlane(MediaConfig(listen_ips=("127.0.0.1",), keyframe_min_interval=0.3))
+    yield mp
+    await mp.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Peer]]:
+    made: list[Peer] = []
+    yield made
+    for p in made:
+        await p.close()
+
+
+@pytest.fixture
+def join(peers: list[Peer]) -> ConnectFn:
+    async def _join(room: Room, endpoint_id: str, role: str, **kw: object) -> Peer:
+        peer = Peer(room, endpoint_id, role, **kw)  # type: ignore[arg-type]
+        peers.append(peer)
+        await peer.connect()
+        await asyncio.wait_for(peer.negotiated.wait(), 10)
+        return peer
+
+    return _join

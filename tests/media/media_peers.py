@@ -1,0 +1,187 @@
+"""Helpers for the media plane tests: real aiortc client peers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from media import Endpoint, Room
+
+VIDEO_CLOCK = 90000
+
+
+class SyntheticVideo(MediaStreamTrack):
+    """A small moving picture, encoded by aiortc's real VP8 encoder on the client."""
+
+    kind = "video"
+
+    def __init__(self, width: int = 160, height: int = 120, fps: int = 15, shade: int = 0) -> None:
+        super().__init__()
+        self.width, self.height, self.fps, self.shade = width, height, fps, shade
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._n / self.fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        y = bytes(((x + self._n * 3 + self.shade) & 0xFF) for x in range(self.width)) * self.height
+        frame.planes[0].update(y)
+        frame.planes[1].update(bytes([128]) * (frame.planes[1].buffer_size))
+        frame.planes[2].update(bytes([128]) * (frame.planes[2].buffer_size))
+        frame.pts = int(self._n * VIDEO_CLOCK / self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._n += 1
+        return frame
+
+
+class ToneAudio(MediaStreamTrack):
+    """20 ms frames of a quiet tone (aiortc encodes it with Opus)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._n * 0.02
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(bytes([0, 8] * 960))
+        frame.pts = self._n * 960
+        frame.sample_rate = 48000
+        frame.time_base = fractions.Fraction(1, 48000)
+        self._n += 1
+        return frame
+
+
+@dataclass
+class Received:
+    """What a client got on one receive m-line."""
+
+    kind: str
+    frames: int = 0
+    sizes: set[tuple[int, int]] = field(default_factory=set)
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Peer:
+    """A client: one aiortc RTCPeerConnection talking to an Endpoint directly."""
+
+    def __init__(
+        self,
+        room: Room,
+        endpoint_id: str,
+        role: str,
+        *,
+        video: bool = True,
+        audio: bool = True,
+        shade: int = 0,
+        ice_servers: list[RTCIceServer] | None = None,
+        relay_only: bool = False,
+    ) -> None:
+        config = RTCConfiguration(iceServers=ice_servers or [])
+        if relay_only:
+            config.iceTransportPolicy = "relay"  # type: ignore[assignment]
+        self.pc = RTCPeerConnection(config)
+        self.endpoint_id = endpoint_id
+        self.endpoint: Endpoint = room.add_endpoint(endpoint_id, role, on_offer=self._on_offer)
+        self.lock = asyncio.Lock()
+        self.received: dict[str, Received] = {}
+        self.offers_handled = 0
+        self.negotiated = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.video_track = SyntheticVideo(shade=shade) if video else None
+        self.audio_track = ToneAudio() if audio else None
+        if self.audio_track:
+            self.pc.addTrack(self.audio_track)
+        if self.video_track:
+            self.pc.addTrack(self.video_track)
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    def mid_of(self, track: MediaStreamTrack) -> str:
+        for t in self.pc.getTransceivers():
+            if t.receiver.track is track:
+                return str(t.mid)
+        raise KeyError(track)
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        await asyncio.sleep(0)
+        mid = self.mid_of(track)
+        rec = self.received.setdefault(mid, Received(track.kind))
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                rec.frames += 1
+                if track.kind == "video":
+                    rec.sizes.add((frame.width, frame.height))
+                rec.event.set()
+
+    async def connect(self) -> None:
+        """Offer what we publish, apply the answer."""
+        async with self.lock:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            answer = await self.endpoint.handle_offer(self.pc.localDescription.sdp)
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def _on_offer(self, sdp: str) -> None:
+        async with self.lock:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            await self.endpoint.handle_answer(self.pc.localDescription.sdp)
+            self.offers_handled += 1
+            self.negotiated.set()
+
+    def frames(self, mid: str | None) -> int:
+        if mid is None or mid not in self.received:
+            return 0
+        return self.received[mid].frames
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.pc.close()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+
+async def wait_for(
+    predicate: Callable[[], bool], within: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll ``predicate`` (media arrives continuously; there is no single event)."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+ConnectFn = Callable[..., Awaitable[Peer]]
