@@ -43,7 +43,7 @@ AGENDA = [
 
 async def has_data(parts: Parts) -> bool:
     async with parts.store.transaction() as uow:
-        return bool(await uow.units.list(within_paths=None, limit=1))
+        return bool(await uow.units.find(within_paths=None, limit=1))
 
 
 async def seed(parts: Parts, data_dir: Path) -> dict[str, object]:

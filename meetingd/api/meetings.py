@@ -70,7 +70,7 @@ async def create_meeting(call: Call[MeetingIn, Any]) -> MeetingOut:
 )
 async def list_meetings(call: Call[Any, MeetingQuery]) -> list[MeetingSummaryOut]:
     q = call.query
-    ms = await services(call.request).meetings.list(
+    ms = await services(call.request).meetings.list_meetings(
         call.principal, state=q.state, limit=q.limit, offset=q.offset
     )
     return [MeetingSummaryOut.of(m) for m in ms]

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from meetingd import __version__
 from meetingd.api.routing import Call, Routes, json_response
 from meetingd.schemas import HealthOut
+from meetingd.store import Store
 
 routes = Routes()
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -45,7 +46,7 @@ class Metrics:
 
 METRICS = web.AppKey("metrics", Metrics)
 OPENAPI = web.AppKey("openapi", bytes)
-HEALTH_CHECK = web.AppKey("health_check", Any)
+HEALTH_CHECK = web.AppKey("health_check", Store)
 
 
 @routes.route(

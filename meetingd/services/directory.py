@@ -90,7 +90,7 @@ class DirectoryService:
             else authz.paths_with(principal, *authz.READ_UNIT)
         )
         async with self._store.transaction() as uow:
-            return await uow.units.list(
+            return await uow.units.find(
                 within_paths=within,
                 parent_id=parent_id,
                 kind=kind,
@@ -157,7 +157,7 @@ class DirectoryService:
     ) -> list[BridgePoint]:
         authz.require_user(principal)
         async with self._store.transaction() as uow:
-            return await uow.bridge_points.list(
+            return await uow.bridge_points.find(
                 within_paths=authz.paths_with(principal, *LIST_ROLES),
                 unit_id=unit_id,
                 query=query,
@@ -271,7 +271,7 @@ class DirectoryService:
     ) -> list[User]:
         authz.require_user(principal)
         async with self._store.transaction() as uow:
-            return await uow.users.list(
+            return await uow.users.find(
                 within_paths=authz.paths_with(principal, *LIST_ROLES),
                 role=role,
                 query=query,

@@ -79,7 +79,7 @@ class MeetingService:
         async with self._store.transaction() as uow:
             return await self._load(uow, principal, meeting_id)
 
-    async def list(
+    async def list_meetings(
         self,
         principal: Principal,
         *,
@@ -90,7 +90,7 @@ class MeetingService:
         """Meetings the caller takes part in or oversees."""
         async with self._store.transaction() as uow:
             if principal.kind == "bridge_point":
-                return await uow.meetings.list(
+                return await uow.meetings.find(
                     within_paths=None,
                     bridge_point_id=principal.id,
                     state=state,
@@ -98,7 +98,7 @@ class MeetingService:
                     offset=offset,
                 )
             paths = authz.paths_with(principal, Role.CHAIR, Role.SECRETARY, Role.OPERATOR)
-            return await uow.meetings.list(
+            return await uow.meetings.find(
                 within_paths=paths,
                 user_id=None if paths is None else principal.id,
                 state=state,

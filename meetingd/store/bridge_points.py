@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import BridgePoint
@@ -28,7 +28,7 @@ class BridgePointRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    def _select(self):  # type: ignore[no-untyped-def]
+    def _select(self) -> Select[BridgePointRow, str]:
         return select(BridgePointRow, UnitRow.path).join(
             UnitRow, UnitRow.id == BridgePointRow.unit_id
         )
@@ -94,7 +94,7 @@ class BridgePointRepository:
             .values(credential_key=credential_key, credential_hash=credential_hash)
         )
 
-    async def list(
+    async def find(
         self,
         *,
         within_paths: list[str] | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import AgendaItem, AgendaItemState, Meeting, MeetingState
@@ -127,7 +127,7 @@ class MeetingRepository:
             agenda=agenda,
         )
 
-    async def list(
+    async def find(
         self,
         *,
         within_paths: list[str] | None,
@@ -139,7 +139,7 @@ class MeetingRepository:
     ) -> list[Meeting]:
         """Meetings under ``within_paths`` OR involving the user / bridge point."""
         stmt = select(MeetingRow, UnitRow.path).join(UnitRow, UnitRow.id == MeetingRow.unit_id)
-        conds = []
+        conds: list[ColumnElement[bool]] = []
         if within_paths:
             conds.extend(UnitRow.path.startswith(p) for p in within_paths)
         if user_id is not None:

@@ -190,7 +190,10 @@ class MeetingEventRow(Base):
 
 
 class AuditRow(Base):
-    """Append-only record of every change: who, what, when (hash chain comes with the record issue)."""
+    """Append-only record of every change: who, what, when.
+
+    (The hash chain arrives with the record issue.)
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -54,7 +54,7 @@ class UnitRepository:
         row = (await self._s.execute(select(UnitRow).where(UnitRow.code == code))).scalar()
         return _unit(row) if row else None
 
-    async def list(
+    async def find(
         self,
         *,
         within_paths: list[str] | None,

@@ -117,7 +117,7 @@ class UserRepository:
         )
         return bool(res.rowcount)  # type: ignore[attr-defined]
 
-    async def list(
+    async def find(
         self,
         *,
         within_paths: list[str] | None,
