@@ -216,10 +216,9 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            await demo.seed(parts, Path(config.server.data_dir))
-            print(
-                f"demo seeded; logins in {Path(config.server.data_dir).resolve() / 'demo-credentials.json'}"
-            )
+            data_dir = Path(config.server.data_dir)
+            await demo.seed(parts, data_dir)
+            print(f"demo seeded; logins in {data_dir / 'demo-credentials.json'}")
             return 0
 
         return await _with_parts(config, _demo)
