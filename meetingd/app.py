@@ -103,6 +103,8 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
             device_token_ttl_seconds=a.device_token_ttl_seconds,
             login_attempts_per_minute_account=a.login_attempts_per_minute_account,
             login_attempts_per_minute_address=a.login_attempts_per_minute_address,
+            argon2_time_cost=a.argon2_time_cost,
+            argon2_memory_kib=a.argon2_memory_kib,
         ),
     )
     services = Services(

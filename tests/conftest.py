@@ -150,7 +150,9 @@ def config(tmp_path: Path, db_url: str) -> Config:
     return Config(
         server=ServerConfig(data_dir=tmp_path / "data", public_url="http://127.0.0.1"),
         database=DatabaseConfig(url=db_url),
-        auth=AuthConfig(signing_key=TEST_KEY),
+        # The cheapest argon2 the config allows: hashing is not what these tests test,
+        # and the seeded world hashes a dozen passwords per test.
+        auth=AuthConfig(signing_key=TEST_KEY, argon2_time_cost=1, argon2_memory_kib=8),
     )
 
 
