@@ -150,9 +150,15 @@ def filter_offer(sdp: str) -> tuple[str, SessionDescription]:
 
 
 def _session_id(parsed: SessionDescription) -> str | None:
-    origin = parsed.origin or ""
-    parts = origin.split()
-    return parts[1] if len(parts) > 1 else None
+    """Identify the client's peer connection by its ICE username fragment.
+
+    (aiortc writes a new ``o=`` session id in every offer, so the origin cannot be used;
+    a new peer connection always has new ICE credentials. ICE restarts are not supported.)
+    """
+    for media in parsed.media:
+        if media.ice is not None and media.ice.usernameFragment:
+            return str(media.ice.usernameFragment)
+    return None
 
 
 class Endpoint:
@@ -353,7 +359,10 @@ class Endpoint:
     def _drop_stopped_tracks(self) -> None:
         changed = False
         for t, track in list(self._tracks.items()):
-            if t.currentDirection not in ("recvonly", "sendrecv") or t.direction == "inactive":
+            if t.currentDirection not in ("recvonly", "sendrecv") or t.direction in (
+                "inactive",
+                "sendonly",
+            ):
                 track.close()
                 del self._tracks[t]
                 for ssrc, tr in list(self._tracks_by_ssrc.items()):
@@ -384,7 +393,12 @@ class Endpoint:
             added = False
             for kind, count in self._slot_counts().items():
                 while len(self._slots[kind]) < count:
-                    t = pc.addTransceiver(kind.value, direction="sendonly")
+                    # sendrecv when the role may publish: a client's addTrack() reuses a
+                    # receive-only m-line of its kind (browsers and aiortc alike)
+                    t = pc.addTransceiver(
+                        kind.value,
+                        direction="sendrecv" if policy.may_publish(self.role, kind) else "sendonly",
+                    )
                     t.setCodecPreferences(_codec_preferences(kind.value))
                     slot = Slot(
                         self.endpoint_id,
@@ -401,7 +415,10 @@ class Endpoint:
                     def on_send(params: RtpParams, t: RTCRtpTransceiver = t) -> None:
                         self._on_slot_params(t, params)
 
-                    hook_transceiver(t, on_send=on_send, on_receive=lambda p: None)
+                    def on_receive(params: RtpParams, t: RTCRtpTransceiver = t) -> None:
+                        self._on_track_params(t, params)
+
+                    hook_transceiver(t, on_send=on_send, on_receive=on_receive)
                     added = True
             if not added:
                 return

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import av
 from aiortc import (
+    RTCBundlePolicy,
     MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
@@ -29,9 +30,9 @@ class SyntheticVideo(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, width: int = 160, height: int = 120, fps: int = 15, shade: int = 0) -> None:
+    def __init__(self, width: int = 160, height: int = 120, fps: int = 15) -> None:
         super().__init__()
-        self.width, self.height, self.fps, self.shade = width, height, fps, shade
+        self.width, self.height, self.fps = width, height, fps
         self._n = 0
         self._start: float | None = None
 
@@ -43,7 +44,7 @@ class SyntheticVideo(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        y = bytes(((x + self._n * 3 + self.shade) & 0xFF) for x in range(self.width)) * self.height
+        y = bytes(((x + self._n * 3) & 0xFF) for x in range(self.width)) * self.height
         frame.planes[0].update(y)
         frame.planes[1].update(bytes([128]) * (frame.planes[1].buffer_size))
         frame.planes[2].update(bytes([128]) * (frame.planes[2].buffer_size))
@@ -86,6 +87,7 @@ class Received:
     kind: str
     frames: int = 0
     sizes: set[tuple[int, int]] = field(default_factory=set)
+    last_size: tuple[int, int] | None = None
     event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -100,11 +102,15 @@ class Peer:
         *,
         video: bool = True,
         audio: bool = True,
-        shade: int = 0,
+        size: tuple[int, int] = (160, 120),
         ice_servers: list[RTCIceServer] | None = None,
         relay_only: bool = False,
     ) -> None:
-        config = RTCConfiguration(iceServers=ice_servers or [])
+        # MAX_BUNDLE: with aiortc's default (balanced) a server offer that adds several
+        # video m-lines to an audio-only connection leaves some on a second transport
+        config = RTCConfiguration(
+            iceServers=ice_servers or [], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+        )
         if relay_only:
             config.iceTransportPolicy = "relay"  # type: ignore[assignment]
         self.pc = RTCPeerConnection(config)
@@ -115,7 +121,7 @@ class Peer:
         self.offers_handled = 0
         self.negotiated = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.video_track = SyntheticVideo(shade=shade) if video else None
+        self.video_track = SyntheticVideo(*size) if video else None
         self.audio_track = ToneAudio() if audio else None
         if self.audio_track:
             self.pc.addTrack(self.audio_track)
@@ -142,6 +148,7 @@ class Peer:
                 rec.frames += 1
                 if track.kind == "video":
                     rec.sizes.add((frame.width, frame.height))
+                    rec.last_size = (frame.width, frame.height)
                 rec.event.set()
 
     async def connect(self) -> None:
@@ -158,6 +165,12 @@ class Peer:
             await self.endpoint.handle_answer(self.pc.localDescription.sdp)
             self.offers_handled += 1
             self.negotiated.set()
+
+    def size(self, mid: str | None) -> tuple[int, int] | None:
+        """Size of the last decoded frame on ``mid``."""
+        if mid is None or mid not in self.received:
+            return None
+        return self.received[mid].last_size
 
     def frames(self, mid: str | None) -> int:
         if mid is None or mid not in self.received:

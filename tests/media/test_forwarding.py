@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiortc.codecs
 import aiortc.rtcrtpreceiver
 import pytest
-from media_peers import ConnectFn, wait_for
+from media_peers import ConnectFn, SyntheticVideo, wait_for
 
-from media import MediaPlane
+from media import Kind, MediaPlane
 
 
 async def test_chair_video_and_audio_reach_bridge_point_decodable(
@@ -42,3 +45,46 @@ async def test_chair_video_and_audio_reach_bridge_point_decodable(
     assert stats["chair"].packets_in > 0
     assert stats["bp1"].packets_out > 0
     del chair
+
+
+async def test_late_joiner_gets_keyframe_by_pli(plane: MediaPlane, join: ConnectFn) -> None:
+    # aiortc's VP8 encoder makes a keyframe only every 3000 frames (200 s here): a
+    # subscriber joining later sees video only if its PLI reached the publisher.
+    room = plane.create_room("r-kf")
+    await join(room, "chair", "chair", audio=False)
+    early = await join(room, "bp1", "bridge_point", video=False, audio=False)
+    mid1 = room.layout("bp1").video[0].mid
+    await wait_for(lambda: early.frames(mid1) >= 5, what="first subscriber video")
+    track = room.endpoint("chair").primary_track(Kind.VIDEO)
+    assert track is not None
+    requests_before = track.keyframe_requests_sent
+    await asyncio.sleep(1.0)  # well past the first keyframe
+
+    late = await join(room, "bp2", "bridge_point", video=False, audio=False)
+    mid2 = room.layout("bp2").video[0].mid
+    t0 = time.monotonic()
+    await wait_for(lambda: late.frames(mid2) >= 1, within=5, what="late joiner video")
+    assert time.monotonic() - t0 < 3
+    assert track.keyframe_requests_sent > requests_before
+    # the early subscriber kept receiving throughout
+    n = early.frames(mid1)
+    await wait_for(lambda: early.frames(mid1) > n + 3, what="early subscriber continues")
+
+
+async def test_renegotiation_publisher_adds_video_later(
+    plane: MediaPlane, join: ConnectFn
+) -> None:
+    room = plane.create_room("r-reneg")
+    chair = await join(room, "chair", "chair", video=False)
+    bp = await join(room, "bp1", "bridge_point", video=False, audio=False)
+    assert room.layout("bp1").video[0].source is None
+    assert room.layout("bp1").audio[0].source == "chair"
+
+    chair.video_track = SyntheticVideo(176, 144)
+    chair.pc.addTrack(chair.video_track)
+    await chair.connect()  # client-initiated re-offer on the same peer connection
+
+    await wait_for(lambda: room.layout("bp1").video[0].source == "chair", what="new track used")
+    layout = room.layout("bp1")
+    await wait_for(lambda: bp.size(layout.video[0].mid) == (176, 144), what="added video")
+    assert bp.frames(layout.audio[0].mid) > 0
