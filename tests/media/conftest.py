@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from media_peers import ConnectFn, Peer
+from media_peers import ConnectFn, Peer, wait_for
 
 from media import MediaConfig, MediaPlane, Room
 
@@ -33,6 +33,11 @@ def join(peers: list[Peer]) -> ConnectFn:
         peers.append(peer)
         await peer.connect()
         await asyncio.wait_for(peer.negotiated.wait(), 10)
+        kinds = {k for k, on in (("audio", peer.audio_track), ("video", peer.video_track)) if on}
+        await wait_for(
+            lambda: {k.value for k in peer.endpoint.published_kinds()} >= kinds,
+            what=f"{endpoint_id} publishing {kinds}",
+        )
         return peer
 
     return _join
