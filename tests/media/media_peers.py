@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import av
 from aiortc import (
-    RTCBundlePolicy,
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
