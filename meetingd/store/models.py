@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -205,3 +206,100 @@ class AuditRow(Base):
 
 
 Index("ix_meetings_unit_starts", MeetingRow.unit_id, MeetingRow.starts_at)
+
+
+# -- the live meeting: connected participants and roll calls ---------------------------------
+
+
+class RealtimeNodeRow(Base):
+    """A running server process that holds socket.io connections.
+
+    Its heartbeat proves its presence rows are alive; a node whose heartbeat is older than
+    ``realtime.offline_after_seconds`` is gone and any process sweeps its rows away.
+    """
+
+    __tablename__ = "realtime_nodes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PresenceRow(Base):
+    """One connection of a participant joined to a meeting (a device; two devices, two rows).
+
+    ``since`` is when the participant became present; every row of the same participant in
+    the same meeting carries the same value, so it survives the first device leaving.
+    """
+
+    __tablename__ = "presence"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(32), index=True)
+    connection_id: Mapped[str] = mapped_column(String(64))
+    principal_kind: Mapped[str] = mapped_column(String(16))
+    principal_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        UniqueConstraint(
+            "node_id", "connection_id", "meeting_id", name="uq_presence_node_connection_meeting"
+        ),
+        Index("ix_presence_meeting_principal", "meeting_id", "principal_kind", "principal_id"),
+    )
+
+
+class RollCallRow(Base):
+    """A roll call ("điểm danh"); ``result`` is frozen when it closes."""
+
+    __tablename__ = "rollcalls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    __table_args__ = (
+        CheckConstraint("state in ('open','closed')", name="state"),
+        # At most one open roll call per meeting.
+        Index(
+            "uq_rollcalls_open_meeting",
+            "meeting_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+
+class RollCallAnswerRow(Base):
+    """A bridge point's answer: how many people are in its room (a second answer replaces it)."""
+
+    __tablename__ = "rollcall_answers"
+    rollcall_id: Mapped[int] = mapped_column(
+        ForeignKey("rollcalls.id", ondelete="CASCADE"), primary_key=True
+    )
+    bridge_point_id: Mapped[int] = mapped_column(
+        ForeignKey("bridge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(Integer)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (CheckConstraint("count >= 0 AND count <= 1000", name="count"),)
+
+
+class RollCallConfirmationRow(Base):
+    """A delegate's confirmation of their own presence."""
+
+    __tablename__ = "rollcall_confirmations"
+    rollcall_id: Mapped[int] = mapped_column(
+        ForeignKey("rollcalls.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime())
