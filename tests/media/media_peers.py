@@ -44,8 +44,9 @@ class SyntheticVideo(MediaStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        y = bytes(((x + self._n * 3) & 0xFF) for x in range(self.width)) * self.height
-        frame.planes[0].update(y)
+        luma = frame.planes[0]
+        row = bytes(((x + self._n * 3) & 0xFF) for x in range(luma.line_size))
+        luma.update(row * (luma.buffer_size // luma.line_size))
         frame.planes[1].update(bytes([128]) * (frame.planes[1].buffer_size))
         frame.planes[2].update(bytes([128]) * (frame.planes[2].buffer_size))
         frame.pts = int(self._n * VIDEO_CLOCK / self.fps)
