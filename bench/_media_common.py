@@ -1,0 +1,449 @@
+"""Shared pieces of the media benchmarks (clip cache, cheap clients, CPU accounting).
+
+Nothing here touches ``media/``: the server side of the benches uses its public API only.
+The client side reaches into aiortc in two places, both for cost reasons and both only in
+bench processes:
+
+* :func:`install_counting_receivers` replaces the queue between aiortc's jitter buffer and
+  its decoder thread, so a complete encoded frame is *counted* where it would be decoded;
+* :class:`PacketTrack` answers PLI/FIR by jumping to the next keyframe of its clip
+  (it wraps the sender's ``_handle_rtcp_packet``), like a live encoder would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+OUT_DIR = BENCH_DIR / "out"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+VIDEO_W, VIDEO_H, VIDEO_FPS = 640, 360, 30
+VIDEO_KBPS = 800
+VIDEO_GOP = 30
+CLIP_SECONDS = 10
+
+log = logging.getLogger("bench")
+
+
+def progress(msg: str) -> None:
+    """Human progress on stderr (stdout carries JSON only)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=__import__("sys").stderr, flush=True)
+
+
+# -- loopback only ----------------------------------------------------------------------
+
+
+def restrict_ice_to_loopback() -> None:
+    """aioice gathers host candidates on 127.0.0.1 only (it leaves loopback out by default)."""
+    import aioice.ice
+
+    def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = loopback_only
+
+
+# -- clip cache ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClipPacket:
+    data: bytes
+    keyframe: bool
+
+
+def _encode_video(path: Path) -> None:
+    import av
+
+    frames = CLIP_SECONDS * VIDEO_FPS
+    graph = av.filter.Graph()
+    src = graph.add("testsrc2", f"size={VIDEO_W}x{VIDEO_H}:rate={VIDEO_FPS}")
+    fmt = graph.add("format", "yuv420p")
+    sink = graph.add("buffersink")
+    src.link_to(fmt)
+    fmt.link_to(sink)
+    graph.configure()
+    tmp = path.with_suffix(".tmp.webm")
+    with av.open(str(tmp), "w", format="webm") as out:
+        stream = out.add_stream(
+            "libvpx",
+            rate=VIDEO_FPS,
+            options={
+                # a real-time style stream: constant bitrate, no alt-ref/lag (every packet is
+                # one shown frame, as a WebRTC encoder sends), fixed 30-frame GOP
+                "b": f"{VIDEO_KBPS}k",
+                "minrate": f"{VIDEO_KBPS}k",
+                "maxrate": f"{VIDEO_KBPS}k",
+                "bufsize": f"{VIDEO_KBPS}k",
+                "g": str(VIDEO_GOP),
+                "keyint_min": str(VIDEO_GOP),
+                "auto-alt-ref": "0",
+                "lag-in-frames": "0",
+                "deadline": "good",
+                "cpu-used": "2",
+            },
+        )
+        stream.width, stream.height, stream.pix_fmt = VIDEO_W, VIDEO_H, "yuv420p"
+        stream.bit_rate = VIDEO_KBPS * 1000
+        stream.codec_context.gop_size = VIDEO_GOP
+        for _ in range(frames):
+            frame = sink.pull()
+            # testsrc2 marks every frame as an I picture, which libvpx obeys: clear it
+            frame.pict_type = av.video.frame.PictureType.NONE
+            for pkt in stream.encode(frame):
+                out.mux(pkt)
+        for pkt in stream.encode(None):
+            out.mux(pkt)
+    tmp.replace(path)
+
+
+def _encode_audio(path: Path) -> None:
+    import av
+
+    graph = av.filter.Graph()
+    src = graph.add("sine", "frequency=440:sample_rate=48000:samples_per_frame=960")
+    fmt = graph.add("aformat", "sample_fmts=s16:channel_layouts=mono")
+    sink = graph.add("abuffersink")
+    src.link_to(fmt)
+    fmt.link_to(sink)
+    graph.configure()
+    tmp = path.with_suffix(".tmp.webm")
+    with av.open(str(tmp), "w", format="webm") as out:
+        stream = out.add_stream("libopus", rate=48000, options={"b": "32k", "frame_duration": "20"})
+        stream.layout = "mono"
+        for _ in range(CLIP_SECONDS * 50):
+            frame = sink.pull()
+            for pkt in stream.encode(frame):
+                out.mux(pkt)
+        for pkt in stream.encode(None):
+            out.mux(pkt)
+    tmp.replace(path)
+
+
+def clip_paths() -> tuple[Path, Path]:
+    """Encode the clips once (cached under bench/out/); returns (video, audio) paths."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    video = OUT_DIR / f"clip_vp8_{VIDEO_W}x{VIDEO_H}_{VIDEO_FPS}fps_{VIDEO_KBPS}k_g{VIDEO_GOP}.webm"
+    audio = OUT_DIR / "clip_opus_440hz_32k.webm"
+    if not video.exists():
+        progress(f"encoding {video.name} once (PyAV libvpx)...")
+        _encode_video(video)
+    if not audio.exists():
+        progress(f"encoding {audio.name} once (PyAV libopus)...")
+        _encode_audio(audio)
+    return video, audio
+
+
+def load_packets(path: Path) -> list[ClipPacket]:
+    """Demux a cached clip into its encoded packets (no decoding)."""
+    import av
+
+    out: list[ClipPacket] = []
+    with av.open(str(path)) as container:
+        stream = container.streams[0]
+        for pkt in container.demux(stream):
+            if pkt.size == 0:
+                continue
+            data = bytes(pkt)
+            # VP8: bit 0 of the frame tag is 0 on a keyframe; Opus: every packet stands alone
+            key = (data[0] & 1) == 0 if stream.codec_context.name.startswith(("vp8", "libvpx")) \
+                else True
+            out.append(ClipPacket(data, key))
+    return out
+
+
+def clip_info(packets: list[ClipPacket], fps: float) -> dict[str, Any]:
+    total = sum(len(p.data) for p in packets)
+    keys = [i for i, p in enumerate(packets) if p.keyframe]
+    gop = (keys[1] - keys[0]) if len(keys) > 1 else None
+    return {
+        "packets": len(packets),
+        "kbps": round(total * 8 * fps / len(packets) / 1000, 1),
+        "keyframes": len(keys),
+        "keyframe_interval_frames": gop,
+        "max_packet_bytes": max(len(p.data) for p in packets),
+    }
+
+
+# -- publisher: replays packets, paced, monotonic timestamps -------------------------------
+
+
+class PacketTrack:
+    """Factory for an aiortc track whose ``recv()`` returns ``av.Packet`` (no encoding).
+
+    Timestamps grow monotonically across clip loops (``pts = n * ticks``). When the
+    sender receives a PLI/FIR the next packet sent is the clip's next keyframe (see
+    :func:`attach_keyframe_on_request`), like a live encoder answering a request.
+    """
+
+    @staticmethod
+    def create(kind: str, packets: list[ClipPacket], keyframe_on_request: bool = True) -> Any:
+        import av
+        from aiortc import MediaStreamTrack
+
+        if kind == "video":
+            clock, step, period = 90000, 90000 // VIDEO_FPS, 1 / VIDEO_FPS
+        else:
+            clock, step, period = 48000, 960, 0.02
+        time_base = fractions.Fraction(1, clock)
+
+        class _Track(MediaStreamTrack):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__()
+                self.kind = kind
+                self.n = 0
+                self.pos = 0
+                self.start: float | None = None
+                self.keyframe_requested = False
+                self.keyframe_on_request = keyframe_on_request
+                self.keyframes_on_request = 0
+                self.late_resets = 0
+                self.bytes_sent = 0
+
+            def request_keyframe(self) -> None:
+                if self.keyframe_on_request and kind == "video":
+                    self.keyframe_requested = True
+
+            async def recv(self) -> Any:
+                now = time.monotonic()
+                if self.start is None:
+                    self.start = now
+                due = self.start + self.n * period
+                if due - now < -1.0:
+                    # more than 1 s behind (client starved of CPU): re-anchor, no burst
+                    self.late_resets += 1
+                    self.start = now - self.n * period
+                    due = now
+                if due > now:
+                    await asyncio.sleep(due - now)
+                if self.keyframe_requested:
+                    self.keyframe_requested = False
+                    if not packets[self.pos].keyframe:
+                        nxt = next(
+                            (j for j in range(self.pos, self.pos + len(packets))
+                             if packets[j % len(packets)].keyframe),
+                            self.pos,
+                        )
+                        self.pos = nxt % len(packets)
+                        self.keyframes_on_request += 1
+                clip = packets[self.pos]
+                self.pos = (self.pos + 1) % len(packets)
+                pkt = av.Packet(clip.data)
+                pkt.pts = self.n * step
+                pkt.dts = pkt.pts
+                pkt.time_base = time_base
+                self.n += 1
+                self.bytes_sent += len(clip.data)
+                return pkt
+
+        return _Track()
+
+
+def attach_keyframe_on_request(sender: Any, track: Any) -> None:
+    """Wrap ``sender._handle_rtcp_packet`` so PLI/FIR make ``track`` jump to a keyframe."""
+    from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            track.request_keyframe()
+        await original(packet)
+
+    sender._handle_rtcp_packet = handle
+
+
+# -- subscriber: count frames where aiortc would decode them ---------------------------------
+
+
+@dataclass
+class SlotCounter:
+    """Frames handed to the (replaced) decoder of one receiver."""
+
+    kind: str
+    frames: int = 0
+    bytes: int = 0
+    keyframes: int = 0
+    first_frame_at: float | None = None
+    first_keyframe_at: float | None = None
+    last_frame_at: float | None = None
+    max_gap: float = 0.0
+    gaps_over_1s: int = 0
+    # window snapshot
+    w_frames: int = 0
+    w_bytes: int = 0
+    w_max_gap: float = 0.0
+    w_gaps_over_1s: int = 0
+    in_window: bool = False
+    sizes: set[tuple[int, int]] = field(default_factory=set)
+
+    def add(self, data: bytes, now: float, key: bool | None = None) -> None:
+        self.frames += 1
+        self.bytes += len(data)
+        if key is None:  # VP8 frame tag: bit 0 is 0 on a keyframe
+            key = self.kind == "video" and bool(data) and (data[0] & 1) == 0
+        if key:
+            self.keyframes += 1
+            if self.first_keyframe_at is None:
+                self.first_keyframe_at = now
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+        if self.last_frame_at is not None:
+            gap = now - self.last_frame_at
+            if gap > self.max_gap:
+                self.max_gap = gap
+            if gap > 1.0:
+                self.gaps_over_1s += 1
+            if self.in_window:
+                if gap > self.w_max_gap:
+                    self.w_max_gap = gap
+                if gap > 1.0:
+                    self.w_gaps_over_1s += 1
+        self.last_frame_at = now
+
+    def start_window(self) -> tuple[int, int]:
+        self.in_window = True
+        self.w_max_gap = 0.0
+        self.w_gaps_over_1s = 0
+        return self.frames, self.bytes
+
+
+class CountingQueue:
+    """Stands in for the receiver's decoder queue: counts frames, decodes nothing.
+
+    aiortc's decoder thread still starts and blocks in :meth:`get` until the receiver
+    stops (``put(None)``), then ends the track normally.
+    """
+
+    def __init__(self, counter: SlotCounter) -> None:
+        self.counter = counter
+        self._stop = threading.Event()
+
+    def put(self, item: Any) -> None:
+        if item is None:
+            self._stop.set()
+            return
+        _codec, encoded_frame = item
+        self.counter.add(encoded_frame.data, time.monotonic())
+
+    def get(self) -> None:
+        self._stop.wait()
+        return None
+
+
+def install_counting_receivers() -> None:
+    """Every RTCRtpReceiver created from now on in this process counts instead of decoding."""
+    from aiortc import rtcrtpreceiver
+
+    cls = rtcrtpreceiver.RTCRtpReceiver
+    if getattr(cls, "_bench_counting", False):
+        return
+    original_init = cls.__init__
+
+    def init(self: Any, kind: str, transport: Any) -> None:
+        original_init(self, kind, transport)
+        counter = SlotCounter(kind)
+        self._bench_counter = counter
+        self._RTCRtpReceiver__decoder_queue = CountingQueue(counter)
+
+    cls.__init__ = init
+    cls._bench_counting = True
+
+
+# -- CPU accounting ---------------------------------------------------------------------
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = f.readline().split()[1:]
+    vals = [int(x) for x in parts]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    total = sum(vals[:8])
+    return float(total - idle), float(total)
+
+
+def loadavg() -> list[float]:
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+class CpuWindow:
+    """CPU of named PIDs and of the machine between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._t0 = 0.0
+        self._cpu0: dict[str, float] = {}
+        self._m0 = (0.0, 0.0)
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._cpu0 = {k: proc_cpu_seconds(p) for k, p in self.pids.items()}
+        self._m0 = machine_cpu()
+
+    def stop(self) -> dict[str, Any]:
+        dt = time.monotonic() - self._t0
+        cores = {
+            k: round((proc_cpu_seconds(p) - self._cpu0[k]) / dt, 4) for k, p in self.pids.items()
+        }
+        busy, total = machine_cpu()
+        machine_busy = (busy - self._m0[0]) / max(1.0, total - self._m0[1])
+        return {
+            "window_s": round(dt, 2),
+            "cores": cores,
+            "machine_busy_cores": round(machine_busy * (os.cpu_count() or 1), 3),
+            "machine_cores": os.cpu_count(),
+        }
+
+
+def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float] | None:
+    """Least squares ``y = fixed + slope * x``."""
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    fixed = my - slope * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - fixed - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    r2 = 1 - ss_res / ss_tot if ss_tot else 1.0
+    return {"fixed_cores": round(fixed, 4), "slope_cores_per_stream": round(slope, 5),
+            "r2": round(r2, 3)}
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
+    return s[k]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

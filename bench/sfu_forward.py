@@ -1,0 +1,261 @@
+"""Benchmark: one 640x360 30 fps VP8 publisher forwarded to N subscribers (see README.md).
+
+Runs each N against a fresh server process (``media.MediaPlane``, RTP forwarding) and,
+as the baseline, against aiortc's ``MediaRelay`` (decode once, re-encode per subscriber).
+Clients run in other processes and neither encode nor decode; one extra check subscriber
+decodes for real. Server CPU is read from /proc/<server pid>/stat over a fixed window.
+
+    .venv/bin/python bench/sfu_forward.py                 # full: N=1,5,10,20,40; relay 1..20
+    .venv/bin/python bench/sfu_forward.py --quick         # N=1,10,40; relay 1,5; short windows
+    .venv/bin/python bench/sfu_forward.py --n 1,5,10 --window 10 --json-out out.json
+
+Prints one JSON document on stdout; progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# bench/ for the helpers; the repository root first, so `media` is the package itself even
+# where a stale editable install maps it as a namespace package
+sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                os.path.dirname(os.path.abspath(__file__))]
+from _media_common import (  # noqa: E402
+    VIDEO_FPS,
+    CpuWindow,
+    clip_info,
+    clip_paths,
+    linear_fit,
+    load_packets,
+    loadavg,
+    progress,
+)
+from _media_harness import Child, Harness, wait_receiving  # noqa: E402
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def split(ids: list[str], parts: int) -> list[list[str]]:
+    parts = max(1, min(parts, len(ids)))
+    return [ids[i::parts] for i in range(parts)]
+
+
+async def run_point(mode: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    budget = args.warmup + args.window + 120
+    h = Harness(mode, max_seconds=budget)
+    t_start = time.monotonic()
+    try:
+        await h.start_server()
+        pub = await h.start_clients("publisher", [{"id": "pub", "role": "chair", "video": True}])
+        check = await h.start_clients("check", [{"id": "check", "role": "observer"}],
+                                      decode=True)
+        sub_ids = [f"sub{i:02d}" for i in range(1, n + 1)]
+        procs = 1 if n <= args.subs_per_proc else -(-n // args.subs_per_proc)
+        groups = split(sub_ids, procs)
+        subs: list[Child] = []
+        for i, g in enumerate(groups):
+            subs.append(await h.start_clients(f"subs{i + 1}", [
+                {"id": s, "role": "observer"} for s in g
+            ]))
+        await pub.call({"cmd": "join", "ids": ["pub"]}, "joined", 60)
+        await check.call({"cmd": "join", "ids": ["check"]}, "joined", 60)
+        joined = await asyncio.gather(*(
+            s.call({"cmd": "join", "ids": g, "interval": 0.02}, "joined", 120)
+            for s, g in zip(subs, groups, strict=True)
+        ))
+        errors = {k: v for j in joined for k, v in j["errors"].items()}
+        children = [pub, check, *subs]
+        await wait_receiving(children, {s: 1 for s in [*sub_ids, "check"]}, 30)
+        progress(f"{mode} N={n}: all joined in {time.monotonic() - t_start:.1f}s; "
+                 f"warm-up {args.warmup}s, window {args.window}s")
+        await asyncio.sleep(args.warmup)
+        layouts = await h.server_get("/layouts")
+        cpu = CpuWindow({"server": h.server_pid, **{c.name: c.pid for c in children}})
+        for c in children:
+            await c.call({"cmd": "window_start"}, "window_started", 30)
+        load0 = loadavg()
+        cpu.start()
+        await asyncio.sleep(args.window)
+        cpu_res = cpu.stop()
+        reports = {c.name: await c.call({"cmd": "window_stop"}, "report", 60) for c in children}
+        server_stats = await h.server_get("/stats")
+    finally:
+        await h.close()
+    return summarize(mode, n, cpu_res, reports, layouts, server_stats, errors, load0)
+
+
+def video_slot(client: dict[str, Any], layouts: dict[str, Any]) -> dict[str, Any] | None:
+    """The slot showing the publisher: from the server layout (sfu) or the only video slot."""
+    lay = layouts.get(client["id"])
+    slots = client["slots"]
+    if lay:
+        for mid, source in lay["video"]:
+            if source == "pub" and mid in slots:
+                return slots[mid]  # type: ignore[no-any-return]
+        return None
+    video = [s for s in slots.values() if s["kind"] == "video"]
+    return max(video, key=lambda s: s["frames_total"]) if video else None
+
+
+def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
+              layouts: dict[str, Any], server_stats: dict[str, Any], errors: dict[str, str],
+              load0: list[float]) -> dict[str, Any]:
+    subs = [c for name, r in reports.items() if name.startswith("subs") for c in r["clients"]]
+    fps: list[float] = []
+    kbps: list[float] = []
+    lost = received = 0
+    missing = 0
+    for c in subs:
+        s = video_slot(c, layouts)
+        if s is None:
+            missing += 1
+            fps.append(0.0)
+            continue
+        fps.append(s["fps"])
+        kbps.append(s["kbps"])
+        lost += max(0, s["packets_lost_window"])
+        received += s["packets_received_window"]
+    check_client = reports["check"]["clients"][0]
+    cs = video_slot(check_client, layouts)
+    server_cores = cpu["cores"]["server"]
+    streams = n + 1  # N counting subscribers + the decoding check subscriber
+    client_cores = {k: v for k, v in cpu["cores"].items() if k != "server"}
+    client_limited = max(client_cores.values()) > 0.85 or cpu["machine_busy_cores"] > 1.85
+    return {
+        "mode": mode,
+        "n_subscribers": n,
+        "forwarded_streams": streams,
+        "server_cores": server_cores,
+        "server_cores_per_stream": round(server_cores / streams, 5),
+        "client_cores": client_cores,
+        "machine_busy_cores": cpu["machine_busy_cores"],
+        "window_s": cpu["window_s"],
+        "loadavg_at_window_start": load0,
+        "fps_min": min(fps) if fps else None,
+        "fps_median": statistics.median(fps) if fps else None,
+        "kbps_median": statistics.median(kbps) if kbps else None,
+        "subscribers_without_video": missing,
+        "packets_lost": lost,
+        "loss_fraction": round(lost / (lost + received), 5) if lost + received else None,
+        "check_subscriber": {
+            "decoded_fps": cs["fps"] if cs else 0.0,
+            "sizes": cs["sizes"] if cs else None,
+            "decode_errors": reports["check"]["decode_errors"],
+        },
+        "publisher": reports["publisher"]["clients"][0]["publisher"],
+        "server_stats": {k: v for k, v in server_stats.items() if k != "states"},
+        "join_errors": errors,
+        "client_or_machine_saturated": client_limited,
+    }
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    video, _audio = clip_paths()
+    info = clip_info(load_packets(video), VIDEO_FPS)
+    result: dict[str, Any] = {
+        "bench": "sfu_forward",
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": {"cpus": os.cpu_count(), "loadavg_at_start": loadavg(),
+                 "python": platform.python_version()},
+        "git": _git_rev(),
+        "clip": {"codec": "VP8", "size": "640x360", "fps": VIDEO_FPS, **info},
+        "method": {
+            "warmup_s": args.warmup, "window_s": args.window,
+            "cpu": "utime+stime of the server process from /proc/PID/stat over the window",
+            "subscribers": "count complete encoded frames at aiortc's decoder hand-off",
+            "check_subscriber": "one extra subscriber decodes for real (in its own process)",
+            "publisher": "pre-encoded packets, paced 30 fps, keyframe on PLI/FIR",
+        },
+        "sfu": [],
+        "relay_baseline": [],
+    }
+    for n in args.n:
+        progress(f"sfu N={n} ...")
+        point = await run_point("sfu", n, args)
+        progress(f"sfu N={n}: server {point['server_cores']:.3f} cores, "
+                 f"fps min {point['fps_min']} median {point['fps_median']}, "
+                 f"loss {point['loss_fraction']}, clients {point['client_cores']}")
+        result["sfu"].append(point)
+    for n in args.relay_n:
+        progress(f"relay N={n} ...")
+        point = await run_point("relay", n, args)
+        progress(f"relay N={n}: server {point['server_cores']:.3f} cores, "
+                 f"fps min {point['fps_min']} median {point['fps_median']}")
+        result["relay_baseline"].append(point)
+        if point["server_cores"] > 0.9 * (os.cpu_count() or 2) or (point["fps_min"] or 0) < 20:
+            progress(f"relay saturated at N={n}: larger N skipped")
+            result["relay_saturated_at_n"] = n
+            break
+    for key in ("sfu", "relay_baseline"):
+        pts = result[key]
+        fit = linear_fit([p["forwarded_streams"] for p in pts], [p["server_cores"] for p in pts])
+        result[f"{key}_fit"] = fit
+    sfu = {p["n_subscribers"]: p for p in result["sfu"]}
+    if 20 in sfu and 40 in sfu:
+        result["sfu_marginal_cores_per_stream_20_to_40"] = round(
+            (sfu[40]["server_cores"] - sfu[20]["server_cores"]) / 20, 5)
+    fit = result.get("sfu_fit")
+    result["goal"] = {
+        "slope_max_cores_per_stream": 0.002,
+        "slope": fit["slope_cores_per_stream"] if fit else None,
+        "met": bool(fit and fit["slope_cores_per_stream"] <= 0.002
+                    and all((p["fps_min"] or 0) >= 29 for p in result["sfu"])),
+    }
+    result["host"]["loadavg_at_end"] = loadavg()
+    return result
+
+
+def _git_rev() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except Exception:
+        return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="N=1,10,40, relay 1,5, short windows")
+    ap.add_argument("--n", type=_ints, help="subscriber counts for the SFU (default 1,5,10,20,40)")
+    ap.add_argument("--relay-n", type=_ints,
+                    help="subscriber counts for the MediaRelay baseline (default 1,5,10,20)")
+    ap.add_argument("--no-relay", action="store_true", help="skip the MediaRelay baseline")
+    ap.add_argument("--window", type=float, help="measurement window, s (default 15)")
+    ap.add_argument("--warmup", type=float, help="warm-up after all receive, s (default 8)")
+    ap.add_argument("--subs-per-proc", type=int, default=20,
+                    help="counting subscribers per client process (default 20)")
+    ap.add_argument("--json-out", type=Path, help="also write the JSON document here")
+    args = ap.parse_args()
+    if args.quick:
+        args.n = args.n or [1, 10, 40]
+        args.relay_n = args.relay_n or [1, 5]
+        args.window = args.window or 5.0
+        args.warmup = args.warmup if args.warmup is not None else 3.0
+    args.n = args.n or [1, 5, 10, 20, 40]
+    args.relay_n = [] if args.no_relay else (args.relay_n or [1, 5, 10, 20])
+    args.window = args.window or 15.0
+    args.warmup = args.warmup if args.warmup is not None else 8.0
+    result = asyncio.run(amain(args))
+    text = json.dumps(result, indent=2)
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
