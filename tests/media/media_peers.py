@@ -15,6 +15,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -110,10 +111,12 @@ class Peer:
         # MAX_BUNDLE: with aiortc's default (balanced) a server offer that adds several
         # video m-lines to an audio-only connection leaves some on a second transport
         config = RTCConfiguration(
-            iceServers=ice_servers or [], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+            iceServers=ice_servers or [],
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            iceTransportPolicy=(
+                RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+            ),
         )
-        if relay_only:
-            config.iceTransportPolicy = "relay"  # type: ignore[assignment]
         self.pc = RTCPeerConnection(config)
         self.endpoint_id = endpoint_id
         self.endpoint: Endpoint = room.add_endpoint(endpoint_id, role, on_offer=self._on_offer)
