@@ -153,3 +153,118 @@ class MeetingEvent:
     type: str
     data: dict[str, object]
     created_at: datetime
+
+
+class FloorState(enum.StrEnum):
+    REQUESTED = "requested"
+    GRANTED = "granted"
+
+
+@dataclass(frozen=True, slots=True)
+class FloorEntry:
+    """A bridge point or delegate that asked for the floor ("đăng ký phát biểu") or holds it."""
+
+    meeting_id: int
+    subject: str  # "bridge_point:3" | "user:5"
+    name: str
+    state: FloorState
+    requested_at: datetime
+    granted_at: datetime | None
+    muted: bool
+
+
+# -- the live meeting: presence and roll call ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEntry:
+    """A participant connected to a meeting, however many devices it uses.
+
+    ``kind`` is the principal kind (``user`` or ``bridge_point``); ``role`` says what it is
+    in this meeting: ``bridge_point``, ``chair``, ``secretary``, ``delegate`` or ``observer``.
+    """
+
+    kind: str
+    id: int
+    name: str
+    role: str
+    since: datetime
+
+
+class RollCallState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RollCallAnswer:
+    """A bridge point's head count of the people in its room."""
+
+    bridge_point_id: int
+    count: int
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RollCallConfirmation:
+    """A delegate's confirmation of their own presence."""
+
+    user_id: int
+    confirmed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RollCallBridgePoint:
+    """One bridge point in a roll call result: present when it counted at least one person."""
+
+    id: int
+    name: str
+    unit_id: int
+    unit_name: str
+    present: bool
+    count: int | None  # None: it did not answer
+
+
+@dataclass(frozen=True, slots=True)
+class RollCallDelegate:
+    id: int
+    name: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Quorum:
+    """Whether enough participants are present; ``rule`` says which rule applied."""
+
+    rule: str
+    required: int
+    present: int
+    reached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RollCallResult:
+    bridge_points: tuple[RollCallBridgePoint, ...]
+    delegates: tuple[RollCallDelegate, ...]
+    bridge_points_invited: int
+    bridge_points_present: int
+    people_at_bridge_points: int
+    delegates_invited: int
+    delegates_present: int
+    quorum: Quorum
+
+
+@dataclass(frozen=True, slots=True)
+class RollCall:
+    """A roll call ("điểm danh"); ``result`` is set, and frozen, when it closes."""
+
+    id: int
+    meeting_id: int
+    state: RollCallState
+    started_at: datetime
+    started_by: str
+    closed_at: datetime | None
+    closed_by: str | None
+    answers: tuple[RollCallAnswer, ...] = ()
+    confirmations: tuple[RollCallConfirmation, ...] = ()
+    result: RollCallResult | None = None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from meetingd.services.auth import AuthService
 from meetingd.services.directory import DirectoryService
+from meetingd.services.floor import FloorService
 from meetingd.services.meetings import MeetingService
 
 
@@ -14,3 +15,4 @@ class Services:
     auth: AuthService
     directory: DirectoryService
     meetings: MeetingService
+    floor: FloorService

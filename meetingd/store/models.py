@@ -303,3 +303,21 @@ class RollCallConfirmationRow(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FloorRow(Base):
+    """A request for the floor, or the floor held (one row per participant per meeting)."""
+
+    __tablename__ = "floor_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "subject", name="uq_floor_entries_meeting_subject"),
+        CheckConstraint("state in ('requested','granted')", name="state"),
+    )

@@ -16,6 +16,7 @@ from meetingd.errors import ConflictError
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
 from meetingd.store.events import EventRepository
+from meetingd.store.floor import FloorRepository
 from meetingd.store.meetings import MeetingRepository
 from meetingd.store.tokens import TokenRepository
 from meetingd.store.units import UnitRepository
@@ -43,6 +44,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(session)
         self.events = EventRepository(session, event_log_size)
         self.audit = AuditRepository(session)
+        self.floor = FloorRepository(session)
         self.emitted: list[MeetingEvent] = []
 
     async def emit(self, meeting_id: int, type_: str, data: dict[str, object]) -> MeetingEvent:
