@@ -14,6 +14,7 @@ from aiohttp import web
 from meetingd import __version__
 from meetingd.api import auth as auth_api
 from meetingd.api import bridge_points as bridge_points_api
+from meetingd.api import floor as floor_api
 from meetingd.api import meetings as meetings_api
 from meetingd.api import units as units_api
 from meetingd.api import users as users_api
@@ -28,6 +29,7 @@ from meetingd.domain import Principal
 from meetingd.services import Services
 from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
+from meetingd.services.floor import FloorService
 from meetingd.services.meetings import MeetingService
 from meetingd.store import Store
 from meetingd.store.db import create_engine
@@ -54,6 +56,7 @@ def all_routes() -> Routes:
         bridge_points_api.routes,
         users_api.routes,
         meetings_api.routes,
+        floor_api.routes,
     ):
         routes.extend(part)
     return routes
@@ -111,6 +114,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         auth=auth,
         directory=DirectoryService(store, clock, auth.passwords),
         meetings=MeetingService(store, clock),
+        floor=FloorService(store, clock),
     )
     return Parts(config=config, clock=clock, store=store, services=services)
 

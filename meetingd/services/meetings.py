@@ -189,6 +189,8 @@ class MeetingService:
                 await uow.meetings.update_agenda_item(
                     meeting.current_agenda_item_id, state=AgendaItemState.DONE.value
                 )
+            if t.target is S.ENDED:
+                await uow.floor.clear(meeting_id)  # nobody holds the floor after the end
             await uow.meetings.update(meeting_id, now, **values)
             await self._audit(uow, principal, t.event, meeting_id, {"from": meeting.state.value})
             await uow.emit(
