@@ -90,7 +90,8 @@ def pg_database() -> Iterator[str | None]:
         print(f"PostgreSQL not available at {PG_ADMIN_URL}: {exc}")
         yield None
         return
-    url = PG_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + "/" + name
+    server = PG_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
+    url = f"{server}/{name}"
 
     async def migrate() -> None:
         from meetingd.store.db import create_engine
@@ -211,12 +212,15 @@ async def seed_world(parts: Parts) -> World:
     """
     d, m, a = parts.services.directory, parts.services.meetings, parts.services.auth
     w = World()
-    p = await d.create_unit(None, code="P", name="Tỉnh Thanh Hóa", kind=UnitKind.PROVINCE, parent_id=None)
-    d1 = await d.create_unit(None, code="D1", name="Huyện Hoằng Hóa", kind=UnitKind.DISTRICT, parent_id=p.id)
-    d2 = await d.create_unit(None, code="D2", name="Huyện Đông Sơn", kind=UnitKind.DISTRICT, parent_id=p.id)
-    c1 = await d.create_unit(None, code="C1", name="Xã Hoằng Đạo", kind=UnitKind.COMMUNE, parent_id=d1.id)
-    c2 = await d.create_unit(None, code="C2", name="Xã Hoằng Châu", kind=UnitKind.COMMUNE, parent_id=d1.id)
-    c3 = await d.create_unit(None, code="C3", name="Xã Đông Hòa", kind=UnitKind.COMMUNE, parent_id=d2.id)
+    async def unit(code: str, name: str, kind: UnitKind, parent: int | None) -> Any:
+        return await d.create_unit(None, code=code, name=name, kind=kind, parent_id=parent)
+
+    p = await unit("P", "Tỉnh Thanh Hóa", UnitKind.PROVINCE, None)
+    d1 = await unit("D1", "Huyện Hoằng Hóa", UnitKind.DISTRICT, p.id)
+    d2 = await unit("D2", "Huyện Đông Sơn", UnitKind.DISTRICT, p.id)
+    c1 = await unit("C1", "Xã Hoằng Đạo", UnitKind.COMMUNE, d1.id)
+    c2 = await unit("C2", "Xã Hoằng Châu", UnitKind.COMMUNE, d1.id)
+    c3 = await unit("C3", "Xã Đông Hòa", UnitKind.COMMUNE, d2.id)
     w.units = {"P": p.id, "D1": d1.id, "D2": d2.id, "C1": c1.id, "C2": c2.id, "C3": c3.id}
     people: list[tuple[str, str, Role | None, str]] = [
         ("admin", "Quản Trị", None, "P"),
@@ -248,9 +252,13 @@ async def seed_world(parts: Parts) -> World:
     )
     w.meeting_id = meeting.id
     for title in ("Khai mạc", "Báo cáo", "Kết luận"):
-        item = await m.add_agenda_item(chair, meeting.id, title=title, description="", duration_minutes=10)
+        item = await m.add_agenda_item(
+            chair, meeting.id, title=title, description="", duration_minutes=10
+        )
         w.agenda_ids.append(item.id)
-    await m.invite_bridge_points(chair, meeting.id, [w.bridge_points["bp1"], w.bridge_points["bp2"]])
+    await m.invite_bridge_points(
+        chair, meeting.id, [w.bridge_points["bp1"], w.bridge_points["bp2"]]
+    )
     await m.invite_delegates(chair, meeting.id, [w.users["delegate"]])
     return w
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from meetingd.clock import Clock
 from meetingd.domain import PARENT_KIND, BridgePoint, Principal, Role, Unit, UnitKind, User
-from meetingd.errors import ConflictError, NotFound, ValidationError
+from meetingd.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from meetingd.services import authz
 from meetingd.services.auth import PasswordHashing, new_device_credential
 from meetingd.store import Store, UnitOfWork
@@ -25,10 +25,12 @@ class NewBridgePoint:
     credential: str
 
 
-async def _unit(uow: UnitOfWork, unit_id: int, principal: Principal | None) -> Unit:
+async def _unit(
+    uow: UnitOfWork, unit_id: int, principal: Principal | None, field: str = "unit_id"
+) -> Unit:
     unit = await uow.units.get(unit_id)
     if unit is None or (principal is not None and not authz.can_see_unit(principal, unit.path)):
-        raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
+        raise NotFound(f"{field}: unit {unit_id} does not exist", field=field)
     return unit
 
 
@@ -51,11 +53,17 @@ class DirectoryService:
     ) -> Unit:
         """A unit under ``parent_id``; a province needs an administrator, others an operator."""
         async with self._store.transaction() as uow:
-            parent = await _unit(uow, parent_id, principal) if parent_id is not None else None
+            parent = (
+                await _unit(uow, parent_id, principal, "parent_id")
+                if parent_id is not None
+                else None
+            )
             want = PARENT_KIND[kind]
             if (parent.kind if parent else None) != want:
                 where = f"under a {want.value}" if want else "at the top level"
-                raise ValidationError(f"a {kind.value} must sit {where}", field="parent_id")
+                raise ValidationError(
+                    f"parent_id: a {kind.value} must sit {where}", field="parent_id"
+                )
             if principal is not None:
                 authz.require_user(principal)
                 if parent is None:
@@ -209,14 +217,23 @@ class DirectoryService:
         is_admin: bool = False,
         grants: list[tuple[int, Role]] | None = None,
     ) -> User:
-        """A user with role grants; an operator may create users only for units they operate."""
-        hashed = await self._passwords.hash(password)
+        """A user with role grants; an operator may create users only for units they operate.
+
+        Only an administrator may create an administrator or a user without any grant.
+        """
         login = login.strip().lower()
+        if principal is not None:
+            authz.require_user(principal)
+            if is_admin or not grants:
+                authz.require_admin(principal)
+            elif not principal.is_admin and not authz.paths_with(principal, Role.OPERATOR):
+                raise PermissionDenied("adding a user needs the operator role for a unit")
+        hashed = await self._passwords.hash(password)
         async with self._store.transaction() as uow:
-            if principal is not None:
-                authz.require_user(principal)
-                if is_admin:
-                    authz.require_admin(principal)
+            for unit_id, _role in grants or []:
+                unit = await _unit(uow, unit_id, principal, "grants")
+                if principal is not None:
+                    authz.require_role(principal, unit.path, Role.OPERATOR, what="granting a role")
             if await uow.users.get_login(login) is not None:
                 raise ConflictError(f"login {login!r} is already taken", field="login")
             user = await uow.users.add(
@@ -227,16 +244,22 @@ class DirectoryService:
                 now=self._clock.now(),
             )
             for unit_id, role in grants or []:
-                await self._grant(uow, principal, user.id, unit_id, role)
+                await self._grant(uow, principal, user.id, unit_id, role, "grants")
             await self._audit(uow, principal, "user.created", f"user:{user.id}", {"login": login})
             got = await uow.users.get(user.id)
             assert got is not None
             return got
 
     async def _grant(
-        self, uow: UnitOfWork, principal: Principal | None, user_id: int, unit_id: int, role: Role
+        self,
+        uow: UnitOfWork,
+        principal: Principal | None,
+        user_id: int,
+        unit_id: int,
+        role: Role,
+        field: str = "unit_id",
     ) -> None:
-        unit = await _unit(uow, unit_id, principal)
+        unit = await _unit(uow, unit_id, principal, field)
         if principal is not None:
             authz.require_role(principal, unit.path, Role.OPERATOR, what="granting a role")
         user = await uow.users.get(user_id)

@@ -243,7 +243,8 @@ class MeetingService:
                 bp = found.get(bp_id)
                 if bp is None or not bp.unit_path.startswith(meeting.unit_path):
                     raise ValidationError(
-                        f"bridge point {bp_id} does not exist in this meeting's unit", field="ids"
+                        f"ids: bridge point {bp_id} does not exist in this meeting's unit",
+                        field="ids",
                     )
             new = await uow.meetings.invite_bridge_points(meeting_id, ids)
             if new:
@@ -286,7 +287,7 @@ class MeetingService:
                     )
                 ):
                     raise ValidationError(
-                        f"user {uid} does not exist or belongs to no unit of this meeting",
+                        f"ids: user {uid} does not exist or belongs to no unit of this meeting",
                         field="ids",
                     )
             new = await uow.meetings.invite_delegates(meeting_id, ids)
@@ -362,7 +363,9 @@ class MeetingService:
                 raise ValidationError("nothing to change: give at least one field")
             if state is AgendaItemState.ACTIVE and meeting.current_agenda_item_id != item_id:
                 raise ValidationError(
-                    "use meeting.move_to_item to make an item the current one", field="state"
+                    "state: an item becomes active only by moving to it on the agenda "
+                    "(move_to_item)",
+                    field="state",
                 )
             await uow.meetings.update_agenda_item(item_id, **values)
             got = await uow.meetings.get_agenda_item(meeting_id, item_id)
@@ -417,7 +420,7 @@ class MeetingService:
             )
         ):
             raise ValidationError(
-                f"user {user_id} does not exist or has no {role.value} role for this unit",
+                f"{field}: user {user_id} does not exist or has no {role.value} role for this unit",
                 field=field,
             )
 

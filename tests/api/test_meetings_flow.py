@@ -21,7 +21,9 @@ async def test_login_create_meeting_invite_and_read_back(client: Any, api_world:
     meeting = await r.json()
     assert meeting["state"] == "draft" and meeting["starts_at"] == "2026-12-01T01:00:00Z"
     for title in ("Khai mạc", "Thảo luận"):
-        r = await client.post(f"/api/v1/meetings/{meeting['id']}/agenda", headers=h, json={"title": title})
+        r = await client.post(
+            f"/api/v1/meetings/{meeting['id']}/agenda", headers=h, json={"title": title}
+        )
         assert r.status == 201
     r = await client.post(f"/api/v1/meetings/{meeting['id']}/bridge-points", headers=h,
                           json={"ids": [w.bridge_points["bp1"], w.bridge_points["bp2"]]})
