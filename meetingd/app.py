@@ -31,6 +31,9 @@ from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
 from meetingd.services.floor import FloorService
 from meetingd.services.meetings import MeetingService
+from meetingd.services.presence import PresenceService
+from meetingd.services.rollcall import RollCallService
+from meetingd.services.stream import StreamService
 from meetingd.store import Store
 from meetingd.store.db import create_engine
 from meetingd.store.migrate import is_empty, upgrade
@@ -115,6 +118,11 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         directory=DirectoryService(store, clock, auth.passwords),
         meetings=MeetingService(store, clock),
         floor=FloorService(store, clock),
+        presence=PresenceService(
+            store, clock, offline_after_seconds=config.realtime.offline_after_seconds
+        ),
+        rollcall=RollCallService(store, clock),
+        stream=StreamService(store),
     )
     return Parts(config=config, clock=clock, store=store, services=services)
 

@@ -16,8 +16,15 @@ from meetingd.domain import (
     BridgePoint,
     Meeting,
     MeetingState,
+    PresenceEntry,
+    Quorum,
     Role,
     RoleGrant,
+    RollCall,
+    RollCallBridgePoint,
+    RollCallDelegate,
+    RollCallResult,
+    RollCallState,
     Unit,
     UnitKind,
     User,
@@ -344,3 +351,144 @@ class HealthOut(Response):
 def dump(model: BaseModel) -> dict[str, object]:
     """A JSON-ready dict of ``model``."""
     return model.model_dump(mode="json")
+
+
+# -- the live meeting: presence, roll call, snapshot ------------------------------------------
+
+
+class RollCallAnswerIn(Request):
+    count: Annotated[int, Field(ge=0, le=1000, description="People present in the room")]
+
+
+class PresenceOut(Response):
+    kind: Literal["user", "bridge_point"]
+    id: int
+    name: str
+    role: Literal["bridge_point", "chair", "secretary", "delegate", "observer"]
+    since: datetime
+
+    @classmethod
+    def of(cls, p: PresenceEntry) -> PresenceOut:
+        return cls.model_validate(
+            {"kind": p.kind, "id": p.id, "name": p.name, "role": p.role, "since": p.since}
+        )
+
+
+class RollCallAnswerOut(Response):
+    bridge_point_id: int
+    count: int
+    answered_at: datetime
+
+
+class RollCallConfirmationOut(Response):
+    user_id: int
+    confirmed_at: datetime
+
+
+class RollCallBridgePointOut(Response):
+    id: int
+    name: str
+    unit_id: int
+    unit_name: str
+    present: bool = Field(description="It answered with at least one person in the room")
+    count: int | None = Field(description="People it counted; null when it did not answer")
+
+    @classmethod
+    def of(cls, b: RollCallBridgePoint) -> RollCallBridgePointOut:
+        return cls(
+            id=b.id,
+            name=b.name,
+            unit_id=b.unit_id,
+            unit_name=b.unit_name,
+            present=b.present,
+            count=b.count,
+        )
+
+
+class RollCallDelegateOut(Response):
+    id: int
+    name: str
+    present: bool
+
+    @classmethod
+    def of(cls, d: RollCallDelegate) -> RollCallDelegateOut:
+        return cls(id=d.id, name=d.name, present=d.present)
+
+
+class QuorumOut(Response):
+    rule: str
+    required: int
+    present: int
+    reached: bool
+
+    @classmethod
+    def of(cls, q: Quorum) -> QuorumOut:
+        return cls(rule=q.rule, required=q.required, present=q.present, reached=q.reached)
+
+
+class RollCallResultOut(Response):
+    bridge_points: list[RollCallBridgePointOut]
+    delegates: list[RollCallDelegateOut]
+    bridge_points_invited: int
+    bridge_points_present: int
+    people_at_bridge_points: int
+    delegates_invited: int
+    delegates_present: int
+    quorum: QuorumOut
+
+    @classmethod
+    def of(cls, r: RollCallResult) -> RollCallResultOut:
+        return cls(
+            bridge_points=[RollCallBridgePointOut.of(b) for b in r.bridge_points],
+            delegates=[RollCallDelegateOut.of(d) for d in r.delegates],
+            bridge_points_invited=r.bridge_points_invited,
+            bridge_points_present=r.bridge_points_present,
+            people_at_bridge_points=r.people_at_bridge_points,
+            delegates_invited=r.delegates_invited,
+            delegates_present=r.delegates_present,
+            quorum=QuorumOut.of(r.quorum),
+        )
+
+
+class RollCallOut(Response):
+    id: int
+    meeting_id: int
+    state: RollCallState
+    started_at: datetime
+    started_by: str
+    closed_at: datetime | None
+    closed_by: str | None
+    answers: list[RollCallAnswerOut]
+    confirmations: list[RollCallConfirmationOut]
+    result: RollCallResultOut | None = Field(description="Set when the roll call is closed")
+
+    @classmethod
+    def of(cls, r: RollCall) -> RollCallOut:
+        return cls(
+            id=r.id,
+            meeting_id=r.meeting_id,
+            state=r.state,
+            started_at=r.started_at,
+            started_by=r.started_by,
+            closed_at=r.closed_at,
+            closed_by=r.closed_by,
+            answers=[
+                RollCallAnswerOut(
+                    bridge_point_id=a.bridge_point_id, count=a.count, answered_at=a.answered_at
+                )
+                for a in r.answers
+            ],
+            confirmations=[
+                RollCallConfirmationOut(user_id=c.user_id, confirmed_at=c.confirmed_at)
+                for c in r.confirmations
+            ],
+            result=RollCallResultOut.of(r.result) if r.result is not None else None,
+        )
+
+
+class MeetingSnapshotOut(Response):
+    """Everything a screen shows of a live meeting, as of ``seq``."""
+
+    meeting: MeetingOut
+    presence: list[PresenceOut]
+    rollcall: RollCallOut | None = Field(description="The open roll call, else the last one")

@@ -8,6 +8,9 @@ from meetingd.services.auth import AuthService
 from meetingd.services.directory import DirectoryService
 from meetingd.services.floor import FloorService
 from meetingd.services.meetings import MeetingService
+from meetingd.services.presence import PresenceService
+from meetingd.services.rollcall import RollCallService
+from meetingd.services.stream import StreamService
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +19,6 @@ class Services:
     directory: DirectoryService
     meetings: MeetingService
     floor: FloorService
+    presence: PresenceService
+    rollcall: RollCallService
+    stream: StreamService

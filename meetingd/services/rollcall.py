@@ -1,0 +1,222 @@
+"""Roll call ("điểm danh"): who is really there, counted at the start of a session.
+
+The chair or the secretary starts a roll call; each invited bridge point answers with the
+number of people in its room (a second answer replaces the first: the room filled up);
+each invited delegate confirms their own presence (once; confirming again changes
+nothing). Closing it computes and stores the result: per bridge point present or absent
+with its count, per delegate present or absent, and whether the quorum is reached.
+
+Quorum: when the meeting has invited delegates, more than half of them must have confirmed;
+a meeting without delegates (a plain briefing of units) needs more than half of its invited
+bridge points to have counted at least one person.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from meetingd.clock import Clock
+from meetingd.domain import (
+    Meeting,
+    MeetingState,
+    Principal,
+    Quorum,
+    RollCall,
+    RollCallBridgePoint,
+    RollCallDelegate,
+    RollCallResult,
+    RollCallState,
+)
+from meetingd.errors import NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.schemas import RollCallOut, dump
+from meetingd.services import authz
+from meetingd.store import Store, UnitOfWork
+from meetingd.store.rollcalls import InvitedBridgePoint, InvitedDelegate, RollCallRepository
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
+MAX_COUNT = 1000
+
+QUORUM_DELEGATES = "more than half of the invited delegates confirmed their presence"
+QUORUM_BRIDGE_POINTS = "more than half of the invited bridge points counted at least one person"
+QUORUM_NOBODY = "nobody is invited"
+
+
+def compute_result(
+    rollcall: RollCall,
+    bridge_points: list[InvitedBridgePoint],
+    delegates: list[InvitedDelegate],
+) -> RollCallResult:
+    """The result of ``rollcall`` over the participants invited now."""
+    counts = {a.bridge_point_id: a.count for a in rollcall.answers}
+    confirmed = {c.user_id for c in rollcall.confirmations}
+    bps = tuple(
+        RollCallBridgePoint(
+            id=b.id,
+            name=b.name,
+            unit_id=b.unit_id,
+            unit_name=b.unit_name,
+            present=counts.get(b.id, 0) > 0,
+            count=counts.get(b.id),
+        )
+        for b in bridge_points
+    )
+    dels = tuple(
+        RollCallDelegate(id=d.id, name=d.name, present=d.id in confirmed) for d in delegates
+    )
+    bps_present = sum(b.present for b in bps)
+    dels_present = sum(d.present for d in dels)
+    if dels:
+        rule, base, present = QUORUM_DELEGATES, len(dels), dels_present
+    elif bps:
+        rule, base, present = QUORUM_BRIDGE_POINTS, len(bps), bps_present
+    else:
+        rule, base, present = QUORUM_NOBODY, 0, 0
+    required = base // 2 + 1
+    return RollCallResult(
+        bridge_points=bps,
+        delegates=dels,
+        bridge_points_invited=len(bps),
+        bridge_points_present=bps_present,
+        people_at_bridge_points=sum(b.count or 0 for b in bps),
+        delegates_invited=len(dels),
+        delegates_present=dels_present,
+        quorum=Quorum(
+            rule=rule, required=required, present=present, reached=base > 0 and present >= required
+        ),
+    )
+
+
+class RollCallService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def _meeting(
+        self, uow: UnitOfWork, principal: Principal, meeting_id: int, *, lock: bool = True
+    ) -> Meeting:
+        if lock:
+            await uow.meetings.lock(meeting_id)
+        meeting = await uow.meetings.get(meeting_id)
+        if meeting is None:
+            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
+        authz.require_read_meeting(principal, meeting)
+        return meeting
+
+    async def _open(self, uow: UnitOfWork, meeting_id: int) -> RollCall:
+        rollcall = await RollCallRepository(uow.session).latest(meeting_id)
+        if rollcall is None or rollcall.state is not RollCallState.OPEN:
+            raise StateError("no roll call is open in this meeting")
+        return rollcall
+
+    async def _reread(self, uow: UnitOfWork, meeting_id: int) -> RollCall:
+        got = await RollCallRepository(uow.session).latest(meeting_id)
+        assert got is not None
+        return got
+
+    async def current(self, principal: Principal, meeting_id: int) -> RollCall:
+        """The open roll call, else the most recent one."""
+        async with self._store.transaction() as uow:
+            await self._meeting(uow, principal, meeting_id, lock=False)
+            rollcall = await RollCallRepository(uow.session).latest(meeting_id)
+        if rollcall is None:
+            raise NotFound(f"meeting {meeting_id} has had no roll call", field="meeting_id")
+        return rollcall
+
+    async def start(self, principal: Principal, meeting_id: int) -> RollCall:
+        """Start a roll call (chair or secretary; meeting open, live or paused)."""
+        async with self._store.transaction() as uow:
+            meeting = await self._meeting(uow, principal, meeting_id)
+            authz.require_manage_meeting(principal, meeting)
+            if meeting.state not in ACTIVE:
+                raise StateError(
+                    "a roll call needs an open, live or paused meeting;"
+                    f" this one is {meeting.state.value}"
+                )
+            repo = RollCallRepository(uow.session)
+            latest = await repo.latest(meeting_id)
+            if latest is not None and latest.state is RollCallState.OPEN:
+                raise StateError(f"roll call {latest.id} is still open; close it first")
+            await repo.add(meeting_id, principal.subject, self._clock.now())
+            rollcall = await self._reread(uow, meeting_id)
+            await uow.emit(
+                meeting_id, "rollcall.started", {"rollcall": dump(RollCallOut.of(rollcall))}
+            )
+            logger.info(
+                "roll call %s started in meeting %s by %s",
+                rollcall.id,
+                meeting_id,
+                principal.subject,
+            )
+            return rollcall
+
+    async def answer(self, principal: Principal, meeting_id: int, count: int) -> RollCall:
+        """An invited bridge point answers how many people are in its room."""
+        if not 0 <= count <= MAX_COUNT:
+            raise ValidationError(f"count must be between 0 and {MAX_COUNT}", field="count")
+        async with self._store.transaction() as uow:
+            meeting = await self._meeting(uow, principal, meeting_id)
+            if principal.kind != "bridge_point" or principal.id not in meeting.bridge_point_ids:
+                raise PermissionDenied("only an invited bridge point answers a roll call")
+            rollcall = await self._open(uow, meeting_id)
+            now = self._clock.now()
+            await RollCallRepository(uow.session).answer(rollcall.id, principal.id, count, now)
+            await uow.emit(
+                meeting_id,
+                "rollcall.answered",
+                {
+                    "rollcall_id": rollcall.id,
+                    "bridge_point_id": principal.id,
+                    "count": count,
+                    "answered_at": now.isoformat(),
+                },
+            )
+            return await self._reread(uow, meeting_id)
+
+    async def confirm(self, principal: Principal, meeting_id: int) -> RollCall:
+        """An invited delegate confirms their own presence (again: no change)."""
+        async with self._store.transaction() as uow:
+            meeting = await self._meeting(uow, principal, meeting_id)
+            if principal.kind != "user" or principal.id not in meeting.delegate_ids:
+                raise PermissionDenied("only an invited delegate confirms their presence")
+            rollcall = await self._open(uow, meeting_id)
+            now = self._clock.now()
+            if await RollCallRepository(uow.session).confirm(rollcall.id, principal.id, now):
+                await uow.emit(
+                    meeting_id,
+                    "rollcall.confirmed",
+                    {
+                        "rollcall_id": rollcall.id,
+                        "user_id": principal.id,
+                        "confirmed_at": now.isoformat(),
+                    },
+                )
+            return await self._reread(uow, meeting_id)
+
+    async def close(self, principal: Principal, meeting_id: int) -> RollCall:
+        """Close the open roll call and store its result (chair or secretary)."""
+        async with self._store.transaction() as uow:
+            meeting = await self._meeting(uow, principal, meeting_id)
+            authz.require_manage_meeting(principal, meeting)
+            rollcall = await self._open(uow, meeting_id)
+            repo = RollCallRepository(uow.session)
+            result = compute_result(
+                rollcall,
+                await repo.invited_bridge_points(meeting_id),
+                await repo.invited_delegates(meeting_id),
+            )
+            await repo.close(rollcall.id, principal.subject, self._clock.now(), result)
+            closed = await self._reread(uow, meeting_id)
+            await uow.emit(
+                meeting_id, "rollcall.closed", {"rollcall": dump(RollCallOut.of(closed))}
+            )
+            logger.info(
+                "roll call %s closed in meeting %s: quorum %s (%s of %s)",
+                rollcall.id,
+                meeting_id,
+                "reached" if result.quorum.reached else "not reached",
+                result.quorum.present,
+                result.quorum.required,
+            )
+            return closed

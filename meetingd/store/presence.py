@@ -1,0 +1,155 @@
+"""Who is connected to which meeting, per connection, and which server processes are alive.
+
+A participant is present while at least one of its connections has a row. Rows are tagged
+with the server process (node) that holds the connection; a node proves it is alive with a
+heartbeat, so the rows of a process that died can be swept by any other process.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from meetingd.domain import PresenceEntry
+from meetingd.store.models import PresenceRow, RealtimeNodeRow
+
+
+def _entry(row: PresenceRow) -> PresenceEntry:
+    return PresenceEntry(
+        kind=row.principal_kind,
+        id=row.principal_id,
+        name=row.name,
+        role=row.role,
+        since=row.since,
+    )
+
+
+class PresenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(
+        self,
+        *,
+        meeting_id: int,
+        node_id: str,
+        connection_id: str,
+        kind: str,
+        principal_id: int,
+        name: str,
+        role: str,
+        now: datetime,
+    ) -> tuple[PresenceEntry, bool]:
+        """Record a connection; answer the participant's entry and whether it just arrived.
+
+        Recording the same connection twice changes nothing.
+        """
+        rows = list(
+            (
+                await self._s.execute(
+                    select(PresenceRow).where(
+                        PresenceRow.meeting_id == meeting_id,
+                        PresenceRow.principal_kind == kind,
+                        PresenceRow.principal_id == principal_id,
+                    )
+                )
+            ).scalars()
+        )
+        if any(r.node_id == node_id and r.connection_id == connection_id for r in rows):
+            return _entry(rows[0]), False
+        since = min((r.since for r in rows), default=now)
+        row = PresenceRow(
+            meeting_id=meeting_id,
+            node_id=node_id,
+            connection_id=connection_id,
+            principal_kind=kind,
+            principal_id=principal_id,
+            name=name,
+            role=role,
+            since=since,
+            connected_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return _entry(row), not rows
+
+    async def remove(
+        self, *, meeting_id: int, node_id: str, connection_ids: list[str] | None = None
+    ) -> list[PresenceEntry]:
+        """Remove a node's connections (all, or those listed) from a meeting.
+
+        Answers the participants that are no longer present at all (their last connection went).
+        """
+        cond = [PresenceRow.meeting_id == meeting_id, PresenceRow.node_id == node_id]
+        if connection_ids is not None:
+            cond.append(PresenceRow.connection_id.in_(connection_ids))
+        gone = list((await self._s.execute(select(PresenceRow).where(*cond))).scalars())
+        if not gone:
+            return []
+        await self._s.execute(delete(PresenceRow).where(PresenceRow.id.in_([r.id for r in gone])))
+        left: dict[tuple[str, int], PresenceEntry] = {}
+        for r in gone:
+            left.setdefault((r.principal_kind, r.principal_id), _entry(r))
+        remaining = {
+            (k, i)
+            for k, i in await self._s.execute(
+                select(PresenceRow.principal_kind, PresenceRow.principal_id).where(
+                    PresenceRow.meeting_id == meeting_id
+                )
+            )
+        }
+        return [e for key, e in left.items() if key not in remaining]
+
+    async def entries(self, meeting_id: int) -> list[PresenceEntry]:
+        """Present participants, each once, in order of arrival."""
+        res = await self._s.execute(
+            select(PresenceRow)
+            .where(PresenceRow.meeting_id == meeting_id)
+            .order_by(PresenceRow.since, PresenceRow.principal_kind, PresenceRow.principal_id)
+        )
+        seen: dict[tuple[str, int], PresenceEntry] = {}
+        for r in res.scalars():
+            seen.setdefault((r.principal_kind, r.principal_id), _entry(r))
+        return list(seen.values())
+
+    async def meetings_of(self, node_id: str, connection_id: str | None = None) -> list[int]:
+        """Meetings in which a node (or one of its connections) has rows."""
+        stmt = select(PresenceRow.meeting_id).where(PresenceRow.node_id == node_id).distinct()
+        if connection_id is not None:
+            stmt = stmt.where(PresenceRow.connection_id == connection_id)
+        return sorted((await self._s.execute(stmt)).scalars())
+
+    async def nodes_with_rows(self) -> list[str]:
+        return list((await self._s.execute(select(PresenceRow.node_id).distinct())).scalars())
+
+
+class NodeRepository:
+    """The server processes holding connections, each with a heartbeat."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def heartbeat(self, node_id: str, now: datetime) -> None:
+        res = await self._s.execute(
+            update(RealtimeNodeRow).where(RealtimeNodeRow.id == node_id).values(heartbeat_at=now)
+        )
+        if not res.rowcount:  # type: ignore[attr-defined]
+            self._s.add(RealtimeNodeRow(id=node_id, started_at=now, heartbeat_at=now))
+            await self._s.flush()
+
+    async def alive(self, since: datetime) -> set[str]:
+        """Nodes whose last heartbeat is not older than ``since``."""
+        res = await self._s.execute(
+            select(RealtimeNodeRow.id).where(RealtimeNodeRow.heartbeat_at >= since)
+        )
+        return set(res.scalars())
+
+    async def delete(self, node_ids: list[str]) -> None:
+        if node_ids:
+            await self._s.execute(delete(RealtimeNodeRow).where(RealtimeNodeRow.id.in_(node_ids)))
+
+    async def purge(self, before: datetime) -> None:
+        """Forget nodes silent since before ``before`` (their rows are swept already)."""
+        await self._s.execute(delete(RealtimeNodeRow).where(RealtimeNodeRow.heartbeat_at < before))
