@@ -119,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     ag.add_argument("--video", help="video source: a file (looped) or a device like /dev/video0")
     ag.add_argument("--audio", help="audio source: a file (looped) or a device")
     ag.add_argument("--record", type=Path, metavar="FILE", help="record what is received")
+    ag.add_argument(
+        "--local-ip",
+        action="append",
+        metavar="IP",
+        help="only offer ICE candidates on this address (repeatable), e.g. 127.0.0.1",
+    )
     return p
 
 
@@ -174,7 +180,7 @@ def _serve(config: Config) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
-    from media.agent import main as agent_main
+    from media.agent_cli import main as agent_main
 
     result: int = agent_main(args)
     return result
