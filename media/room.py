@@ -293,6 +293,8 @@ class Endpoint:
             elif pc.connectionState == "failed":
                 self._set_state("failed")
                 self.room._spawn(self._reset_locked("ice failed"), f"reset-{self.endpoint_id}")
+            elif pc.connectionState == "closed":  # the client said goodbye (DTLS close)
+                self.room._spawn(self._reset_locked("closed by peer"), f"reset-{self.endpoint_id}")
 
         return pc
 

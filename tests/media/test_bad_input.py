@@ -104,9 +104,28 @@ async def test_a_peer_that_vanishes_is_dropped_and_others_keep_media(join: Conne
         ghost.audio_track.stop()
         for t in ghost.pc.getTransceivers():
             t.receiver.transport.transport._connection._nominated.clear()  # mute the socket
-        await wait_for(lambda: "failed" in states, within=6, what="ghost dropped")
+        await wait_for(lambda: {"failed", "disconnected"} & set(states), within=6,
+                       what="ghost dropped")
         n = viewer.frames(mid)
         await wait_for(lambda: viewer.frames(mid) > n + 5, what="others keep receiving")
         assert room.layout("bp1").audio[1].source is None
     finally:
         await plane.close()
+
+
+async def test_a_peer_that_closes_is_released_at_once(plane: MediaPlane, join: ConnectFn) -> None:
+    room = plane.create_room("r-close")
+    await join(room, "chair", "chair", video=False)
+    leaver = await join(room, "bp1", "bridge_point", video=False)
+    room.set_floor(["bp1"])
+    assert room.layout("chair").audio[0].source == "bp1"
+    await leaver.close()
+    await wait_for(lambda: room.endpoint("bp1").connection_state == "disconnected",
+                   within=3, what="endpoint released")
+    assert room.layout("chair").audio[0].source is None
+    # the endpoint stays in the room and may come back with a new peer connection
+    again = Peer(room.plane.room("r-close"), "bp1-new", "bridge_point", video=False)
+    try:
+        await again.connect()
+    finally:
+        await again.close()
