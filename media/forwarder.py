@@ -67,6 +67,10 @@ logger = logging.getLogger(__name__)
 
 CodecKey = tuple[str, str]
 
+#: retransmissions a subscriber may trigger: packets per second, and burst
+NACK_RATE = 300.0
+NACK_BURST = 100.0
+
 
 def codec_key(codec: CodecInfo) -> CodecKey:
     """What must match for a stream to be forwardable: name and H.264 packetization."""
@@ -289,6 +293,7 @@ class Slot:
         self._pt_map: dict[int, int | None] = {}
         self._ext_key: tuple[int, bytes, int, int] = (0, b"", 0, 0)
         self.waiting_keyframe = False
+        self.waiting_since = 0.0
         self._rebase = True
         self._seq_off = 0
         self._ts_off = 0
@@ -303,6 +308,8 @@ class Slot:
         self.frames_out = 0
         self.dropped = 0
         self.retransmitted = 0
+        self._nack_budget = NACK_BURST
+        self._nack_refill = 0.0
         self.remb: int | None = None
         self.fraction_lost = 0
         self.jitter = 0
@@ -353,12 +360,20 @@ class Slot:
         self._rebase = True
         if self.kind is Kind.VIDEO and self.source is not None:
             self.waiting_keyframe = True
+            self.waiting_since = self._clock()
             self.source.request_keyframe()
 
     def request_keyframe(self) -> None:
         """The subscriber lost its picture (PLI/FIR): ask the source, rate-limited."""
         if self.source is not None:
             self.source.request_keyframe()
+
+    def keyframe_overdue(self, now: float, after: float) -> bool:
+        """Still waiting for a keyframe ``after`` seconds on (a PLI may have been lost)."""
+        if self.waiting_keyframe and self.source is not None and now - self.waiting_since > after:
+            self.waiting_since = now
+            return True
+        return False
 
     def forward(self, pkt: InPacket, codec: CodecInfo, now: float) -> None:
         """Rewrite and send one packet of the source (the hot path)."""
@@ -429,7 +444,14 @@ class Slot:
         if src is None or src.cache is None or self._rebase:
             return
         now = self._clock()
+        # a token bucket: a client cannot make the server resend more than this
+        self._nack_budget = min(
+            NACK_BURST, self._nack_budget + (now - self._nack_refill) * NACK_RATE
+        )
+        self._nack_refill = now
         for out_seq in lost:
+            if self._nack_budget < 1:
+                break
             in_seq = (out_seq - self._seq_off) & 0xFFFF
             if seq_diff(in_seq, self._base_in_seq) < 0:
                 continue
@@ -439,6 +461,7 @@ class Slot:
             codec = src.codecs.get(pkt.payload_type)
             if codec is not None and self._send(pkt, codec, now):
                 self.retransmitted += 1
+                self._nack_budget -= 1
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         """Loss, jitter and round trip as the subscriber sees this slot."""

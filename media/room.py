@@ -522,11 +522,15 @@ class Endpoint:
             report = track.rtcp_report()
             if report:
                 track.io.send_rtcp(report)
+        now = self._config.clock()
+        retry_after = 3 * self._config.keyframe_min_interval
         for slots in self._slots.values():
             for slot in slots:
                 report = slot.rtcp_report()
                 if report:
                     slot.io.send_rtcp(report)
+                if slot.keyframe_overdue(now, retry_after):
+                    slot.request_keyframe()
 
     # -- lifetime ---------------------------------------------------------------------
 
