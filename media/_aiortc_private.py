@@ -22,12 +22,14 @@ raises :class:`~media.errors.PrivateApiError` instead of failing strangely at ru
 from __future__ import annotations
 
 import importlib.metadata
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import State as DtlsState
 
 from .errors import PrivateApiError
 
@@ -157,20 +159,30 @@ class TransportIO:
 
     ``install`` routes decrypted RTP/RTCP to the given callbacks. ``send_rtp`` /
     ``send_rtcp`` protect and write one packet without awaiting; they return False (and
-    drop the packet) when the transport is not connected or its socket buffer is full:
-    sending never blocks on one slow peer.
+    drop the packet) when the transport is not connected or the socket cannot take it:
+    sending never blocks or queues on one slow peer.
+
+    For a host candidate the datagram goes straight to the UDP socket under asyncio's
+    transport (``_SelectorDatagramTransport._sock``): a full kernel buffer raises
+    ``BlockingIOError`` and the packet is dropped, where asyncio would queue it in user
+    space. Other transports (TURN relays) go through their ``sendto``.
     """
 
     def __init__(self, dtls: Any, max_send_buffer: int) -> None:
         self._dtls = dtls
+        self._connection = dtls.transport._connection
         self._max_buffer = max_send_buffer
+        self._pair: Any = None
+        self._addr: Any = None
+        self._transport: Any = None
+        self._sock: socket.socket | None = None
         self.installed = False
         self.dropped = 0
 
     @property
     def connected(self) -> bool:
         """DTLS is connected and SRTP keys exist."""
-        return bool(self._dtls.state == "connected" and self._dtls._tx_srtp is not None)
+        return bool(self._dtls._state is DtlsState.CONNECTED and self._dtls._tx_srtp is not None)
 
     def install(
         self,
@@ -191,31 +203,50 @@ class TransportIO:
         self._dtls._handle_rtcp_data = handle_rtcp_data
         self.installed = True
 
+    def _select(self, pair: Any) -> None:
+        self._pair = pair
+        self._addr = pair.remote_addr
+        self._transport = pair.protocol.transport
+        sock = getattr(self._transport, "_sock", None)
+        self._sock = sock if isinstance(sock, socket.socket) else None
+
     def _write(self, data: bytes) -> bool:
-        pair = self._dtls.transport._connection._nominated.get(1)
+        pair = self._connection._nominated.get(1)
         if pair is None:
             return False
-        transport = pair.protocol.transport
+        if pair is not self._pair:
+            self._select(pair)
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.sendto(data, self._addr)
+            except (BlockingIOError, InterruptedError):
+                self.dropped += 1
+                return False
+            except OSError:  # closed, or ICMP unreachable reported on this socket
+                return False
+            return True
+        transport = self._transport
         size = getattr(transport, "get_write_buffer_size", None)
         if size is not None and size() > self._max_buffer:
             self.dropped += 1
             return False
-        transport.sendto(data, pair.remote_addr)
+        transport.sendto(data, self._addr)
         return True
 
     def send_rtp(self, packet: bytes) -> bool:
         """Protect and send one RTP packet; False if dropped."""
-        srtp = self._dtls._tx_srtp
-        if srtp is None or self._dtls.state != "connected":
+        dtls = self._dtls
+        if dtls._state is not DtlsState.CONNECTED or dtls._tx_srtp is None:
             return False
-        return self._write(srtp.protect(packet))
+        return self._write(dtls._tx_srtp.protect(packet))
 
     def send_rtcp(self, packet: bytes) -> bool:
         """Protect and send one (compound) RTCP packet; False if dropped."""
-        srtp = self._dtls._tx_srtp
-        if srtp is None or self._dtls.state != "connected":
+        dtls = self._dtls
+        if dtls._state is not DtlsState.CONNECTED or dtls._tx_srtp is None:
             return False
-        return self._write(srtp.protect_rtcp(packet))
+        return self._write(dtls._tx_srtp.protect_rtcp(packet))
 
 
 def dtls_transport_of(transceiver: RTCRtpTransceiver) -> Any:
@@ -248,6 +279,13 @@ async def check_internals() -> None:
         problems.append("aioice.ice.Connection.sendto changed")
     if not hasattr(aioice.ice.CandidatePair, "remote_addr"):
         problems.append("aioice.ice.CandidatePair.remote_addr is gone")
+    import asyncio.selector_events
+
+    selector_transport = getattr(asyncio.selector_events, "_SelectorTransport", None)
+    if selector_transport is None or "self._sock = sock" not in inspect.getsource(
+        selector_transport
+    ):
+        problems.append("asyncio's selector transports no longer keep their socket in _sock")
     src_stun = inspect.getsource(aioice.ice.StunProtocol.send_data)
     if "self.transport.sendto(data, addr)" not in src_stun:
         problems.append("aioice.ice.StunProtocol.send_data changed")
@@ -256,6 +294,8 @@ async def check_internals() -> None:
     try:
         t = pc.addTransceiver("video", direction="sendonly")
         dtls = dtls_transport_of(t)
+        if not isinstance(getattr(dtls, "_state", None), DtlsState):
+            problems.append("RTCDtlsTransport._state is no longer a State")
         for name in ("_tx_srtp", "_rx_srtp", "_handle_rtp_data", "_handle_rtcp_data", "state"):
             if not hasattr(dtls, name):
                 problems.append(f"RTCDtlsTransport has no {name}")
