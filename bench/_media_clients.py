@@ -37,6 +37,7 @@ from _media_common import (  # noqa: E402
     SlotCounter,
     attach_keyframe_on_request,
     clip_paths,
+    enlarge_udp_receive_buffers,
     install_counting_receivers,
     load_packets,
     restrict_ice_to_loopback,
@@ -93,14 +94,11 @@ class Client:
                 self._consumers.append(asyncio.ensure_future(self._consume(track)))
 
     def counters(self) -> dict[str, SlotCounter]:
+        """mid -> frame counter of every receiving m-line."""
         out: dict[str, SlotCounter] = {}
         for t in self.pc.getTransceivers():
             c = getattr(t.receiver, "_bench_counter", None)
             if c is not None and t.mid is not None and t.direction in ("recvonly", "sendrecv"):
-                out[str(t.mid)] = c
-            elif c is not None and t.mid is not None and t.currentDirection in (
-                "recvonly", "sendrecv"
-            ):
                 out[str(t.mid)] = c
         return out
 
@@ -172,10 +170,14 @@ class Client:
                 await self._apply_next_offer(http, server, wait_s=10)
 
     async def receiver_stats(self) -> dict[str, tuple[int, int]]:
-        """mid -> (packets received, packets lost) from aiortc's receiver statistics."""
+        """mid -> (packets received, packets lost): aiortc's receiver statistics, or ours."""
         out: dict[str, tuple[int, int]] = {}
         for t in self.pc.getTransceivers():
             if t.mid is None:
+                continue
+            light = getattr(t.receiver, "_bench_light", None)
+            if light is not None:
+                out[str(t.mid)] = (light.received, light.expected() - light.received)
                 continue
             try:
                 report = await t.receiver.getStats()
@@ -196,14 +198,14 @@ class Client:
         self._win_frames = {mid: c.start_window() for mid, c in self.counters().items()}
         self._win_stats = await self.receiver_stats()
 
-    async def window_stop(self, dt: float) -> dict[str, Any]:
+    async def window_stop(self, dt: float, now: float) -> dict[str, Any]:
         stats = await self.receiver_stats()
         slots: dict[str, Any] = {}
         for mid, c in self.counters().items():
             f0, b0 = self._win_frames.get(mid, (0, 0))
             r0, l0 = self._win_stats.get(mid, (0, 0))
             r1, l1 = stats.get(mid, (0, 0))
-            c.in_window = False
+            c.stop_window(now)
             slots[mid] = {
                 "kind": c.kind,
                 "fps": round((c.frames - f0) / dt, 2),
@@ -261,20 +263,32 @@ async def main() -> None:
     logging.getLogger("aiortc.rtcrtpreceiver").addHandler(_DecodeErrorCounter())
     logging.getLogger("aiortc.rtcrtpreceiver").setLevel(logging.WARNING)
     restrict_ice_to_loopback()
+    if spec.get("rcvbuf"):
+        enlarge_udp_receive_buffers(int(spec["rcvbuf"]))
     decode = bool(spec.get("decode"))
     if not decode:
-        install_counting_receivers()
+        install_counting_receivers(light=spec.get("receiver") == "light")
     video_path, audio_path = clip_paths()
     clips = {"video": load_packets(video_path), "audio": load_packets(audio_path)}
     kor = bool(spec.get("keyframe_on_request", True))
     clients = {
         c["id"]: Client(c, spec["mode"], decode, clips, kor) for c in spec["clients"]
     }
-    server = spec["server"]
-    deadline = time.monotonic() + float(spec.get("max_seconds", 600))
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        await serve(spec, clients, reader)
+    finally:
+        for c in clients.values():
+            await c.close()
+    emit({"event": "bye"})
+
+
+async def serve(spec: dict[str, Any], clients: dict[str, Client],
+                reader: asyncio.StreamReader) -> None:
+    server = spec["server"]
+    deadline = time.monotonic() + float(spec.get("max_seconds", 600))
     window_t0 = 0.0
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as http:
@@ -293,14 +307,19 @@ async def main() -> None:
             cmd = json.loads(line)
             op = cmd["cmd"]
             if op == "join":
-                tasks = []
-                for i, cid in enumerate(cmd["ids"]):
-                    if i and cmd.get("interval"):
-                        await asyncio.sleep(float(cmd["interval"]))
-                    tasks.append(asyncio.ensure_future(clients[cid].join(http, server)))
-                await asyncio.gather(*tasks)
-                emit({"event": "joined", "ids": cmd["ids"],
-                      "errors": {c: clients[c].error for c in cmd["ids"] if clients[c].error}})
+                # "schedule": {id: seconds after this command} or "ids" + "interval"
+                schedule = cmd["schedule"] if "schedule" in cmd else {
+                    cid: i * float(cmd.get("interval") or 0) for i, cid in enumerate(cmd["ids"])
+                }
+                t0 = time.monotonic()
+
+                async def join_at(cid: str, at: float, t0: float = t0) -> None:
+                    await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+                    await clients[cid].join(http, server)
+
+                await asyncio.gather(*(join_at(c, float(a)) for c, a in schedule.items()))
+                emit({"event": "joined", "ids": list(schedule),
+                      "errors": {c: clients[c].error for c in schedule if clients[c].error}})
             elif op == "status":
                 emit({"event": "status",
                       "clients": {cid: c.status() for cid, c in clients.items()},
@@ -311,16 +330,36 @@ async def main() -> None:
                     await c.window_start()
                 emit({"event": "window_started"})
             elif op == "window_stop":
-                dt = time.monotonic() - window_t0
-                reports = [await c.window_stop(dt) for c in clients.values()]
+                now = time.monotonic()
+                dt = now - window_t0
+                reports = [await c.window_stop(dt, now) for c in clients.values()]
                 emit({"event": "report", "window_s": dt, "clients": reports,
                       "decode_errors": decode_errors})
             elif op == "quit":
                 break
-    for c in clients.values():
-        await c.close()
-    emit({"event": "bye"})
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    code = 0
+    try:
+        if os.environ.get("BENCH_PROFILE_DIR"):  # developer aid: cProfile each client process
+            import cProfile
+
+            prof = cProfile.Profile()
+            try:
+                prof.runcall(asyncio.run, main())
+            finally:
+                prof.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"],
+                                             f"client-{os.getpid()}.prof"))
+        else:
+            asyncio.run(main())
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # aiortc's receiver threads are not daemons: never let one keep a failed client alive
+    os._exit(code)

@@ -310,6 +310,16 @@ class SlotCounter:
                     self.w_gaps_over_1s += 1
         self.last_frame_at = now
 
+    def stop_window(self, now: float) -> None:
+        """End the window; a slot silent since its last frame counts that gap too."""
+        if self.in_window and self.last_frame_at is not None:
+            trailing = now - self.last_frame_at
+            if trailing > self.w_max_gap:
+                self.w_max_gap = trailing
+            if trailing > 1.0:
+                self.w_gaps_over_1s += 1
+        self.in_window = False
+
     def start_window(self) -> tuple[int, int]:
         self.in_window = True
         self.w_max_gap = 0.0
@@ -340,8 +350,99 @@ class CountingQueue:
         return None
 
 
-def install_counting_receivers() -> None:
-    """Every RTCRtpReceiver created from now on in this process counts instead of decoding."""
+def _vp8_frame_start(payload: bytes) -> tuple[bool, bool]:
+    """(first packet of a frame, keyframe) from a VP8 RTP payload (RFC 7741)."""
+    if not payload:
+        return False, False
+    b0 = payload[0]
+    if not (b0 & 0x10) or (b0 & 0x07):  # S bit, partition 0
+        return False, False
+    pos = 1
+    if b0 & 0x80:  # X
+        x = payload[1]
+        pos = 2
+        if x & 0x80:  # I: picture id, 7 or 15 bits
+            pos += 2 if payload[pos] & 0x80 else 1
+        if x & 0x40:  # L: TL0PICIDX
+            pos += 1
+        if x & 0x30:  # T or K
+            pos += 1
+    if pos >= len(payload):
+        return True, False
+    return True, (payload[pos] & 0x01) == 0
+
+
+class LightReceive:
+    """Replaces ``RTCRtpReceiver._handle_rtp_packet``: assemble and count frames, nothing else.
+
+    A video frame counts when every packet from its first (VP8 S bit, partition 0) to its
+    marker has arrived, retransmissions included: the moment aiortc's jitter buffer would
+    release it to the decoder. Gaps are NACKed (the server answers from its cache). Skipped
+    compared with aiortc: depacketizing, the jitter buffer, the REMB estimator, RTCP
+    receiver statistics (so the server gets empty receiver reports from these clients).
+    """
+
+    def __init__(self, receiver: Any, counter: SlotCounter) -> None:
+        self.receiver = receiver
+        self.counter = counter
+        self.video = counter.kind == "video"
+        self.base: int | None = None
+        self.highest = 0  # extended sequence number
+        self.received = 0
+        self.frames: dict[int, list[Any]] = {}  # ts -> [first, marker, seqs, key, bytes]
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def expected(self) -> int:
+        return 0 if self.base is None else self.highest - self.base + 1
+
+    async def __call__(self, packet: Any, arrival_time_ms: int = 0) -> None:
+        seq = packet.sequence_number
+        self.received += 1
+        if self.base is None:
+            self.base = self.highest = seq
+        else:
+            ext = self.highest + ((seq - self.highest) & 0xFFFF)
+            if ((seq - self.highest) & 0xFFFF) >= 0x8000:
+                ext -= 0x10000
+            if ext > self.highest:
+                if ext > self.highest + 1:
+                    stop = min(ext, self.highest + 64)
+                    lost = [s & 0xFFFF for s in range(self.highest + 1, stop)]
+                    task = asyncio.ensure_future(self.receiver._send_rtcp_nack(packet.ssrc, lost))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                self.highest = ext
+        if not self.video:
+            self.counter.add(packet.payload, time.monotonic(), key=False)
+            return
+        ts = packet.timestamp
+        f = self.frames.get(ts)
+        if f is None:
+            f = self.frames[ts] = [None, None, set(), False, 0]
+            if len(self.frames) > 64:  # forget frames that never completed
+                for old in list(self.frames)[:16]:
+                    del self.frames[old]
+        first, key = _vp8_frame_start(packet.payload)
+        if first:
+            f[0] = seq
+            f[3] = key
+        if packet.marker:
+            f[1] = seq
+        f[2].add(seq)
+        f[4] += len(packet.payload)
+        if f[0] is not None and f[1] is not None and len(f[2]) == ((f[1] - f[0]) & 0xFFFF) + 1:
+            del self.frames[ts]
+            self.counter.add(b"", time.monotonic(), key=f[3])
+            self.counter.bytes += f[4]
+
+
+def install_counting_receivers(light: bool = False) -> None:
+    """Every RTCRtpReceiver created from now on in this process counts instead of decoding.
+
+    ``light=False``: aiortc's whole receive path runs (jitter buffer, NACK, REMB, RTCP
+    statistics) and the complete encoded frames are counted where the decoder thread would
+    take them. ``light=True``: :class:`LightReceive` instead, several times cheaper.
+    """
     from aiortc import rtcrtpreceiver
 
     cls = rtcrtpreceiver.RTCRtpReceiver
@@ -354,6 +455,9 @@ def install_counting_receivers() -> None:
         counter = SlotCounter(kind)
         self._bench_counter = counter
         self._RTCRtpReceiver__decoder_queue = CountingQueue(counter)
+        if light:
+            self._bench_light = LightReceive(self, counter)
+            self._handle_rtp_packet = self._bench_light
 
     cls.__init__ = init
     cls._bench_counting = True
@@ -380,6 +484,35 @@ def machine_cpu() -> tuple[float, float]:
     return float(total - idle), float(total)
 
 
+def cpu_pressure() -> float | None:
+    """/proc/pressure/cpu "some avg10": % of the last 10 s some task waited for a CPU."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for line in f:
+                if line.startswith("some"):
+                    return float(line.split()[1].split("=")[1])
+    except OSError:
+        pass
+    return None
+
+
+async def wait_for_quiet(busy_below: float, max_wait: float) -> dict[str, Any]:
+    """Wait (at most ``max_wait`` s) until the machine's busy cores over 2 s fall below
+    ``busy_below`` (other people's jobs share this machine); returns what was seen."""
+    t0 = time.monotonic()
+    while True:
+        b0, tot0 = machine_cpu()
+        await asyncio.sleep(2.0)
+        b1, tot1 = machine_cpu()
+        busy = (b1 - b0) / max(1.0, tot1 - tot0) * (os.cpu_count() or 1)
+        waited = time.monotonic() - t0
+        if busy < busy_below or waited >= max_wait:
+            return {"busy_cores_before": round(busy, 2), "waited_s": round(waited, 1),
+                    "quiet": busy < busy_below, "cpu_pressure_avg10": cpu_pressure(),
+                    "loadavg": loadavg()}
+        progress(f"machine busy ({busy:.2f} cores used by other jobs), waiting...")
+
+
 def loadavg() -> list[float]:
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -393,11 +526,13 @@ class CpuWindow:
         self._t0 = 0.0
         self._cpu0: dict[str, float] = {}
         self._m0 = (0.0, 0.0)
+        self._p0: int | None = None
 
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._cpu0 = {k: proc_cpu_seconds(p) for k, p in self.pids.items()}
         self._m0 = machine_cpu()
+        self._p0 = _pressure_total()
 
     def stop(self) -> dict[str, Any]:
         dt = time.monotonic() - self._t0
@@ -406,12 +541,31 @@ class CpuWindow:
         }
         busy, total = machine_cpu()
         machine_busy = (busy - self._m0[0]) / max(1.0, total - self._m0[1])
+        p1 = _pressure_total()
+        others = machine_busy * (os.cpu_count() or 1) - sum(cores.values())
         return {
             "window_s": round(dt, 2),
             "cores": cores,
             "machine_busy_cores": round(machine_busy * (os.cpu_count() or 1), 3),
+            "other_jobs_cores": round(max(0.0, others), 3),
             "machine_cores": os.cpu_count(),
+            # share of the window in which some runnable task waited for a CPU
+            "cpu_pressure_some_pct": (
+                round((p1 - self._p0) / 1e6 / dt * 100, 1)
+                if p1 is not None and self._p0 is not None else None
+            ),
         }
+
+
+def _pressure_total() -> int | None:
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for line in f:
+                if line.startswith("some"):
+                    return int(line.split("total=")[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
 
 
 def linear_fit(xs: list[float], ys: list[float]) -> dict[str, float] | None:
@@ -439,6 +593,32 @@ def percentile(values: list[float], p: float) -> float | None:
     s = sorted(values)
     k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
     return s[k]
+
+
+def enlarge_udp_receive_buffers(size: int) -> None:
+    """Give every UDP socket this process opens a ``size`` receive buffer.
+
+    A client process holds many peer connections in one event loop, and asyncio reads one
+    datagram per readiness event: a short scheduling gap on a loaded 2-core machine
+    overflows the default 208 KB buffer of a socket receiving 17 video streams (the
+    chair's). As root, SO_RCVBUFFORCE lifts the limit for our own sockets only (no sysctl).
+    """
+    import socket
+
+    loop = asyncio.get_running_loop()
+    original = loop.create_datagram_endpoint
+
+    async def create_datagram_endpoint(*args: Any, **kwargs: Any) -> Any:
+        transport, protocol = await original(*args, **kwargs)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, 33, size)  # SO_RCVBUFFORCE
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        return transport, protocol
+
+    loop.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign]
 
 
 def free_port() -> int:

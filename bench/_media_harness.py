@@ -81,6 +81,7 @@ class Harness:
         self.server = await asyncio.create_subprocess_exec(
             PY, str(BENCH / "_media_server.py"), "--mode", self.mode, "--port", str(self.port),
             "--page-size", str(self.page_size), "--max-seconds", str(self.max_seconds),
+            "--log-level", os.environ.get("BENCH_SERVER_LOG", "WARNING"),
             stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
         )
         assert self.server.stdout is not None
@@ -90,10 +91,12 @@ class Harness:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     async def start_clients(self, name: str, clients: list[dict[str, Any]], *,
-                            decode: bool = False, keyframe_on_request: bool = True) -> Child:
+                            decode: bool = False, keyframe_on_request: bool = True,
+                            rcvbuf: int = 0, receiver: str = "full") -> Child:
         spec = {
             "name": name, "server": self.url, "mode": self.mode, "decode": decode,
-            "keyframe_on_request": keyframe_on_request, "clients": clients,
+            "receiver": receiver,
+            "keyframe_on_request": keyframe_on_request, "clients": clients, "rcvbuf": rcvbuf,
             "max_seconds": self.max_seconds,
         }
         proc = await asyncio.create_subprocess_exec(

@@ -153,9 +153,11 @@ async def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--page-size", type=int, default=16)
     ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("--log-level", default="WARNING")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="server %(levelname)s %(name)s: %(message)s")
+                        format="server %(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("media").setLevel(args.log_level)
     host: SfuHost | RelayHost
     if args.mode == "sfu":
         host = SfuHost(args.page_size)  # MediaConfig.listen_ips keeps ICE on 127.0.0.1
@@ -219,4 +221,15 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    code = 0
+    try:
+        asyncio.run(main())
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)  # no leftover thread (aiortc decoders in relay mode) keeps it alive

@@ -39,6 +39,7 @@ from _media_common import (  # noqa: E402
     load_packets,
     loadavg,
     progress,
+    wait_for_quiet,
 )
 from _media_harness import Child, Harness, wait_receiving  # noqa: E402
 
@@ -53,6 +54,7 @@ def split(ids: list[str], parts: int) -> list[list[str]]:
 
 
 async def run_point(mode: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    quiet = await wait_for_quiet(args.quiet_below, args.quiet_wait)
     budget = args.warmup + args.window + 120
     h = Harness(mode, max_seconds=budget)
     t_start = time.monotonic()
@@ -68,7 +70,7 @@ async def run_point(mode: str, n: int, args: argparse.Namespace) -> dict[str, An
         for i, g in enumerate(groups):
             subs.append(await h.start_clients(f"subs{i + 1}", [
                 {"id": s, "role": "observer"} for s in g
-            ]))
+            ], rcvbuf=args.client_rcvbuf, receiver=args.receiver))
         await pub.call({"cmd": "join", "ids": ["pub"]}, "joined", 60)
         await check.call({"cmd": "join", "ids": ["check"]}, "joined", 60)
         joined = await asyncio.gather(*(
@@ -93,7 +95,9 @@ async def run_point(mode: str, n: int, args: argparse.Namespace) -> dict[str, An
         server_stats = await h.server_get("/stats")
     finally:
         await h.close()
-    return summarize(mode, n, cpu_res, reports, layouts, server_stats, errors, load0)
+    point = summarize(mode, n, cpu_res, reports, layouts, server_stats, errors, load0)
+    point["machine_before"] = quiet
+    return point
 
 
 def video_slot(client: dict[str, Any], layouts: dict[str, Any]) -> dict[str, Any] | None:
@@ -132,7 +136,8 @@ def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
     server_cores = cpu["cores"]["server"]
     streams = n + 1  # N counting subscribers + the decoding check subscriber
     client_cores = {k: v for k, v in cpu["cores"].items() if k != "server"}
-    client_limited = max(client_cores.values()) > 0.85 or cpu["machine_busy_cores"] > 1.85
+    client_limited = max(client_cores.values()) > 0.85 or (
+        cpu["machine_busy_cores"] > 0.92 * (cpu["machine_cores"] or 2))
     return {
         "mode": mode,
         "n_subscribers": n,
@@ -141,6 +146,8 @@ def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
         "server_cores_per_stream": round(server_cores / streams, 5),
         "client_cores": client_cores,
         "machine_busy_cores": cpu["machine_busy_cores"],
+        "other_jobs_cores": cpu["other_jobs_cores"],
+        "cpu_pressure_some_pct": cpu["cpu_pressure_some_pct"],
         "window_s": cpu["window_s"],
         "loadavg_at_window_start": load0,
         "fps_min": min(fps) if fps else None,
@@ -173,8 +180,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "clip": {"codec": "VP8", "size": "640x360", "fps": VIDEO_FPS, **info},
         "method": {
             "warmup_s": args.warmup, "window_s": args.window,
+            "client_receiver": args.receiver, "client_udp_rcvbuf": args.client_rcvbuf,
             "cpu": "utime+stime of the server process from /proc/PID/stat over the window",
-            "subscribers": "count complete encoded frames at aiortc's decoder hand-off",
+            "subscribers": "count complete encoded frames where aiortc would decode them "
+                           "(see client_receiver)",
             "check_subscriber": "one extra subscriber decodes for real (in its own process)",
             "publisher": "pre-encoded packets, paced 30 fps, keyframe on PLI/FIR",
         },
@@ -237,6 +246,15 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, help="warm-up after all receive, s (default 8)")
     ap.add_argument("--subs-per-proc", type=int, default=20,
                     help="counting subscribers per client process (default 20)")
+    ap.add_argument("--client-rcvbuf", type=int, default=4 << 20,
+                    help="UDP receive buffer of client sockets, bytes (0: system default)")
+    ap.add_argument("--receiver", choices=("light", "full"), default="light",
+                    help="light: count frames in a replaced _handle_rtp_packet (default); "
+                         "full: aiortc's whole receive path, counted at the decoder queue")
+    ap.add_argument("--quiet-below", type=float, default=0.6,
+                    help="before each point wait until other jobs use fewer cores (default 0.6)")
+    ap.add_argument("--quiet-wait", type=float, default=90,
+                    help="...but at most this many seconds (default 90)")
     ap.add_argument("--json-out", type=Path, help="also write the JSON document here")
     args = ap.parse_args()
     if args.quick:
