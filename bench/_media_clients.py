@@ -39,6 +39,7 @@ from _media_common import (  # noqa: E402
     clip_paths,
     enlarge_udp_receive_buffers,
     install_counting_receivers,
+    install_light_senders,
     load_packets,
     restrict_ice_to_loopback,
 )
@@ -268,6 +269,8 @@ async def main() -> None:
     decode = bool(spec.get("decode"))
     if not decode:
         install_counting_receivers(light=spec.get("receiver") == "light")
+    if spec.get("sender") == "light":
+        install_light_senders()
     video_path, audio_path = clip_paths()
     clips = {"video": load_packets(video_path), "audio": load_packets(audio_path)}
     kor = bool(spec.get("keyframe_on_request", True))

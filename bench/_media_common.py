@@ -177,6 +177,9 @@ def clip_info(packets: list[ClipPacket], fps: float) -> dict[str, Any]:
 # -- publisher: replays packets, paced, monotonic timestamps -------------------------------
 
 
+_AV_PACKETS: dict[int, list[Any]] = {}
+
+
 class PacketTrack:
     """Factory for an aiortc track whose ``recv()`` returns ``av.Packet`` (no encoding).
 
@@ -195,6 +198,12 @@ class PacketTrack:
         else:
             clock, step, period = 48000, 960, 0.02
         time_base = fractions.Fraction(1, clock)
+        # one av.Packet per clip packet, shared by every track of the process: aiortc's
+        # sender packs the packet synchronously right after recv() returns it
+        key = id(packets)
+        if key not in _AV_PACKETS:
+            _AV_PACKETS[key] = [av.Packet(p.data) for p in packets]
+        av_packets = _AV_PACKETS[key]
 
         class _Track(MediaStreamTrack):  # type: ignore[misc]
             def __init__(self) -> None:
@@ -236,8 +245,8 @@ class PacketTrack:
                         self.pos = nxt % len(packets)
                         self.keyframes_on_request += 1
                 clip = packets[self.pos]
+                pkt = av_packets[self.pos]
                 self.pos = (self.pos + 1) % len(packets)
-                pkt = av.Packet(clip.data)
                 pkt.pts = self.n * step
                 pkt.dts = pkt.pts
                 pkt.time_base = time_base
@@ -260,6 +269,86 @@ def attach_keyframe_on_request(sender: Any, track: Any) -> None:
         await original(packet)
 
     sender._handle_rtcp_packet = handle
+
+
+def install_light_senders() -> None:
+    """Replace ``RTCRtpSender._run_rtp`` in this (client) process with a leaner loop.
+
+    Same packets on the wire as aiortc's loop for pre-encoded input (aiortc's packetizer,
+    payload type, SSRC, sequence numbers, the MID and abs-send-time header extensions,
+    SRTP through the same transport) and the same sender-report counters, but the header is
+    packed directly instead of through ``RtpPacket`` objects and datetime-based clocks, and
+    no retransmission history is kept (NACKs from the server go unanswered; on loopback
+    the server sees no loss). Only for tracks returning ``av.Packet``.
+    """
+    import random
+    import struct
+
+    from aiortc import rtcrtpsender
+    from aiortc.codecs import get_encoder
+    from aiortc.mediastreams import MediaStreamError
+
+    cls = rtcrtpsender.RTCRtpSender
+    if getattr(cls, "_bench_light", False):
+        return
+    pre = "_RTCRtpSender__"
+    header = struct.Struct("!BBHII")
+    ntp_epoch = 2208988800
+
+    async def run_rtp(self: Any, codec: Any) -> None:
+        getattr(self, pre + "rtp_started").set()
+        seq = random.getrandbits(16)
+        origin = random.getrandbits(32)
+        pt = codec.payloadType
+        ids = getattr(self, pre + "rtp_header_extensions_map")._HeaderExtensionsMap__ids
+        mid = (getattr(self, pre + "mid") or "").encode()
+        mid_el = bytes([(ids.mid << 4) | (len(mid) - 1)]) + mid if ids.mid and mid else b""
+        abs_id = ids.abs_send_time or 0
+        encoder = get_encoder(codec)
+        transport = self.transport
+        try:
+            while True:
+                track = getattr(self, pre + "track")
+                if track is None:
+                    await asyncio.sleep(0.02)
+                    continue
+                data = await track.recv()
+                payloads, ts = encoder.pack(data)
+                timestamp = (origin + ts) & 0xFFFFFFFF
+                ntp = int((time.time() + ntp_epoch) * (1 << 32))
+                elements = mid_el
+                if abs_id:
+                    elements += bytes([(abs_id << 4) | 2]) + ((ntp >> 14) & 0xFFFFFF).to_bytes(3)
+                if elements:
+                    elements += b"\0" * (-len(elements) % 4)
+                    ext = b"\xbe\xde" + (len(elements) // 4).to_bytes(2) + elements
+                    first = 0x90
+                else:
+                    ext, first = b"", 0x80
+                last = len(payloads) - 1
+                for i, payload in enumerate(payloads):
+                    second = pt | 0x80 if i == last else pt
+                    await transport._send_rtp(
+                        header.pack(first, second, seq, timestamp, self._ssrc) + ext + payload
+                    )
+                    setattr(self, pre + "octet_count", getattr(self, pre + "octet_count")
+                            + len(payload))
+                    setattr(self, pre + "packet_count", getattr(self, pre + "packet_count") + 1)
+                    seq = (seq + 1) & 0xFFFF
+                setattr(self, pre + "ntp_timestamp", ntp)
+                setattr(self, pre + "rtp_timestamp", timestamp)
+        except (asyncio.CancelledError, ConnectionError, MediaStreamError):
+            pass
+        except Exception:
+            log.exception("light sender failed")
+        track = getattr(self, pre + "track")
+        if track:
+            track.stop()
+            setattr(self, pre + "track", None)
+        getattr(self, pre + "rtp_exited").set()
+
+    cls._run_rtp = run_rtp
+    cls._bench_light = True
 
 
 # -- subscriber: count frames where aiortc would decode them ---------------------------------

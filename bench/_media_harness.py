@@ -92,10 +92,11 @@ class Harness:
 
     async def start_clients(self, name: str, clients: list[dict[str, Any]], *,
                             decode: bool = False, keyframe_on_request: bool = True,
-                            rcvbuf: int = 0, receiver: str = "full") -> Child:
+                            rcvbuf: int = 0, receiver: str = "full",
+                            sender: str = "full") -> Child:
         spec = {
             "name": name, "server": self.url, "mode": self.mode, "decode": decode,
-            "receiver": receiver,
+            "receiver": receiver, "sender": sender,
             "keyframe_on_request": keyframe_on_request, "clients": clients, "rcvbuf": rcvbuf,
             "max_seconds": self.max_seconds,
         }

@@ -76,7 +76,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                       "video": True, "audio": True} for c in g]
             ch = await h.start_clients("chair" if g == ["chair"] else f"bridge_points{i}", specs,
                                        keyframe_on_request=not args.no_keyframe_on_request,
-                                       rcvbuf=args.client_rcvbuf, receiver=args.receiver)
+                                       rcvbuf=args.client_rcvbuf, receiver=args.receiver,
+                                       sender=args.sender)
             children.append(ch)
             for c in g:
                 where[c] = ch
@@ -207,8 +208,9 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
         },
         "packets_lost": lost,
         "loss_fraction": round(lost / (lost + received), 5) if lost + received else None,
+        # None where an endpoint was reset during the window (its counters restart)
         "server_stats_window": {
-            k: stats1[k] - stats0[k]
+            k: (stats1[k] - stats0[k]) if stats1[k] >= stats0[k] else None
             for k in ("packets_in", "packets_out", "packets_dropped", "keyframe_requests")
         },
         "server_endpoints_connected": f"{stats1['connected']}/{stats1['endpoints']}",
@@ -248,6 +250,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "client_processes": 1 + args.client_procs,
             "client_udp_rcvbuf": args.client_rcvbuf,
             "client_receiver": args.receiver,
+            "client_sender": args.sender,
             "settle_s": args.settle, "window_s": args.window,
             "keyframe_on_request": not args.no_keyframe_on_request,
             "keyframe_interval_frames": VIDEO_GOP,
@@ -304,6 +307,9 @@ def main() -> int:
                     help="first wait until other jobs use fewer cores (default 0.6)")
     ap.add_argument("--quiet-wait", type=float, default=90,
                     help="...but at most this many seconds (default 90)")
+    ap.add_argument("--sender", choices=("light", "full"), default="light",
+                    help="light: publishers send through a lean replacement of aiortc's RTP "
+                         "send loop (default); full: aiortc's own loop")
     ap.add_argument("--json-out", type=Path, help="also write the JSON document here")
     args = ap.parse_args()
     if args.quick:

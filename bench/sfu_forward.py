@@ -60,7 +60,8 @@ async def run_point(mode: str, n: int, args: argparse.Namespace) -> dict[str, An
     t_start = time.monotonic()
     try:
         await h.start_server()
-        pub = await h.start_clients("publisher", [{"id": "pub", "role": "chair", "video": True}])
+        pub = await h.start_clients("publisher", [{"id": "pub", "role": "chair", "video": True}],
+                                    sender=args.sender)
         check = await h.start_clients("check", [{"id": "check", "role": "observer"}],
                                       decode=True)
         sub_ids = [f"sub{i:02d}" for i in range(1, n + 1)]
@@ -180,7 +181,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "clip": {"codec": "VP8", "size": "640x360", "fps": VIDEO_FPS, **info},
         "method": {
             "warmup_s": args.warmup, "window_s": args.window,
-            "client_receiver": args.receiver, "client_udp_rcvbuf": args.client_rcvbuf,
+            "client_receiver": args.receiver, "client_sender": args.sender,
+            "client_udp_rcvbuf": args.client_rcvbuf,
             "cpu": "utime+stime of the server process from /proc/PID/stat over the window",
             "subscribers": "count complete encoded frames where aiortc would decode them "
                            "(see client_receiver)",
@@ -255,6 +257,9 @@ def main() -> int:
                     help="before each point wait until other jobs use fewer cores (default 0.6)")
     ap.add_argument("--quiet-wait", type=float, default=90,
                     help="...but at most this many seconds (default 90)")
+    ap.add_argument("--sender", choices=("light", "full"), default="light",
+                    help="light: publishers send through a lean replacement of aiortc's RTP "
+                         "send loop (default); full: aiortc's own loop")
     ap.add_argument("--json-out", type=Path, help="also write the JSON document here")
     args = ap.parse_args()
     if args.quick:
