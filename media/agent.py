@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -68,8 +69,9 @@ class AgentConfig:
     """What to publish and how to behave.
 
     ``source``: a media file or device understood by FFmpeg (looped when seekable);
-    None publishes a synthetic test pattern and tone. ``record_to``: a file the received
-    media is written to (None: count and discard). ``local_ips``: restrict ICE host
+    None publishes a synthetic test pattern and tone. ``record_to``: a file the main view
+    (first audio and video slot: the chair) is written to, one file per session with the
+    session number before the suffix (None: count and discard). ``local_ips``: restrict ICE host
     candidates (process-wide in aioice; None keeps all interfaces).
     """
 
@@ -156,6 +158,124 @@ class ToneAudio(MediaStreamTrack):
         return frame
 
 
+class Retimed(MediaStreamTrack):
+    """Gives a looping source monotonic timestamps.
+
+    aiortc's ``MediaPlayer`` restarts timestamps at 0 when a clip loops, which encoders
+    reject; audio gets a running sample count, video the wall-clock time in 1/90000 s.
+    """
+
+    def __init__(self, inner: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = inner.kind
+        self._inner = inner
+        self._start: float | None = None
+        self._samples = 0
+
+    async def recv(self) -> Any:
+        frame = await self._inner.recv()
+        if isinstance(frame, av.AudioFrame):
+            frame.pts = self._samples
+            frame.time_base = fractions.Fraction(1, frame.sample_rate)
+            self._samples += frame.samples
+        elif isinstance(frame, av.VideoFrame):
+            now = time.monotonic()
+            if self._start is None:
+                self._start = now
+            frame.pts = int((now - self._start) * 90000)
+            frame.time_base = fractions.Fraction(1, 90000)
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._inner.stop()
+
+
+class _Counted(MediaStreamTrack):
+    """Counts the frames a recorder takes from a received track."""
+
+    def __init__(self, inner: MediaStreamTrack, agent: BridgePointAgent) -> None:
+        super().__init__()
+        self.kind = inner.kind
+        self._inner = inner
+        self._agent = agent
+
+    async def recv(self) -> Any:
+        frame = await self._inner.recv()
+        self._agent._frames += 1
+        return frame
+
+
+class Recorder:
+    """Writes one received video track and one audio track to a file.
+
+    The file is opened at the first video frame, so the video stream gets its real size
+    (audio that arrives earlier is skipped); H.264 + AAC, or VP8 + Opus for ``.webm``.
+    Encoding runs on the event loop: fine for the small main view a room keeps.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tracks: list[MediaStreamTrack] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._container: Any = None
+        self._streams: dict[str, Any] = {}
+        self._video_start: float | None = None
+        self._last_pts = -1
+        self.frames = 0
+
+    def add(self, track: MediaStreamTrack) -> None:
+        """Record ``track`` (the first of each kind counts)."""
+        self._tracks.append(track)
+        self._tasks.append(asyncio.ensure_future(self._run(track)))
+
+    def _open(self, width: int, height: int) -> None:
+        webm = self.path.endswith(".webm")
+        self._container = av.open(self.path, "w")
+        video = self._container.add_stream("libvpx" if webm else "libx264", rate=30)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        self._streams["video"] = video
+        if any(t.kind == "audio" for t in self._tracks):
+            self._streams["audio"] = self._container.add_stream("libopus" if webm else "aac")
+
+    async def _run(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if self._container is None:
+                    if not isinstance(frame, av.VideoFrame):
+                        continue
+                    self._open(frame.width, frame.height)
+                stream = self._streams.get(track.kind)
+                if stream is None:
+                    continue
+                if isinstance(frame, av.VideoFrame):
+                    # wall-clock time in 1/30 s, strictly increasing
+                    now = time.monotonic()
+                    if self._video_start is None:
+                        self._video_start = now
+                    pts = max(round((now - self._video_start) * 30), self._last_pts + 1)
+                    self._last_pts = pts
+                    frame.pts = pts
+                    frame.time_base = fractions.Fraction(1, 30)
+                for packet in stream.encode(frame):
+                    self._container.mux(packet)
+                self.frames += 1
+
+    async def stop(self) -> None:
+        """Stop recording and finish the file."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._container is not None:
+            for stream in self._streams.values():
+                with contextlib.suppress(Exception):
+                    for packet in stream.encode(None):
+                        self._container.mux(packet)
+            self._container.close()
+            self._container = None
+
+
 class _LinkLost(Exception):
     pass
 
@@ -224,12 +344,15 @@ class BridgePointAgent:
             return keep
         from aiortc.contrib.media import MediaPlayer
 
-        player = MediaPlayer(self.config.source, format=self.config.source_format, loop=True)
+        is_file = self.config.source_format is None and Path(self.config.source).is_file()
+        player = MediaPlayer(
+            self.config.source, format=self.config.source_format, loop=is_file
+        )
         keep.append(player)
         if player.audio is not None:
-            pc.addTrack(player.audio)
+            pc.addTrack(Retimed(player.audio))
         if player.video is not None:
-            pc.addTrack(player.video)
+            pc.addTrack(Retimed(player.video))
         return keep
 
     async def _session(self) -> None:
@@ -244,18 +367,20 @@ class BridgePointAgent:
         )
         self._pc = pc
         keep = self._publish(pc)
-        recorder: Any = None
+        recorder: Recorder | None = None
         if self.config.record_to:
-            from aiortc.contrib.media import MediaRecorder
-
-            recorder = MediaRecorder(self.config.record_to)
+            recorder = Recorder(self._record_path(self.health.sessions))
         consumers: list[asyncio.Task[None]] = []
         lock = asyncio.Lock()
 
+        recorded: set[str] = set()
+
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            if recorder is not None:
-                recorder.addTrack(track)
+            # the first audio and the first video slot carry the main view (the chair)
+            if recorder is not None and track.kind not in recorded:
+                recorded.add(track.kind)
+                recorder.add(_Counted(track, self))
             else:
                 consumers.append(asyncio.ensure_future(self._consume(track)))
 
@@ -265,7 +390,7 @@ class BridgePointAgent:
                 answer = await self.signaller.offer(pc.localDescription.sdp)
                 await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
             tasks = [
-                asyncio.ensure_future(self._answer_offers(pc, lock, recorder)),
+                asyncio.ensure_future(self._answer_offers(pc, lock)),
                 asyncio.ensure_future(self._watch(pc)),
             ]
             try:
@@ -281,21 +406,21 @@ class BridgePointAgent:
                 c.cancel()
             await asyncio.gather(*consumers, return_exceptions=True)
             if recorder is not None:
-                with contextlib.suppress(Exception):
-                    await recorder.stop()
+                await recorder.stop()
             del keep
 
-    async def _answer_offers(
-        self, pc: RTCPeerConnection, lock: asyncio.Lock, recorder: Any
-    ) -> None:
+    def _record_path(self, session: int) -> str:
+        assert self.config.record_to is not None
+        path = Path(self.config.record_to)
+        return str(path.with_name(f"{path.stem}-{session}{path.suffix}"))
+
+    async def _answer_offers(self, pc: RTCPeerConnection, lock: asyncio.Lock) -> None:
         while True:
             sdp = await self.signaller.server_offer()
             async with lock:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
                 await self.signaller.answer(pc.localDescription.sdp)
-            if recorder is not None:
-                await recorder.start()
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

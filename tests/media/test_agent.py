@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pathlib
 
+import av
 from media_peers import ConnectFn, wait_for
 
-from media import Endpoint, MediaPlane, NotFoundError, Room
+from media import Endpoint, Kind, MediaPlane, NotFoundError, Room
 from media.agent import AgentConfig, BridgePointAgent
 
 
@@ -103,3 +105,53 @@ async def test_agent_publishes_receives_and_reconnects(
         stop.set()
         await asyncio.wait_for(task, 10)
     assert agent.health.state == "stopped"
+
+
+def _make_clip(path: pathlib.Path, seconds: float = 1.0, fps: int = 15) -> None:
+    """A short VP8 clip (160x120) to loop, made with PyAV."""
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame(160, 120, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([(i * 9) & 0xFF]) * plane.buffer_size)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+async def test_agent_loops_a_clip_and_records_the_chair(
+    plane: MediaPlane, join: ConnectFn, tmp_path: pathlib.Path
+) -> None:
+    clip = tmp_path / "clip.webm"
+    _make_clip(clip)
+    room = plane.create_room("r-clip")
+    chair = await join(room, "chair", "chair", size=(176, 144))
+    agent = BridgePointAgent(
+        PlaneSignaller(room, "bp-clip"),
+        AgentConfig(source=str(clip), record_to=str(tmp_path / "rec.mp4"), health_interval=0.5),
+    )
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(agent.run(stop))
+    try:
+        await wait_for(lambda: room.layout("chair").video[1].source == "bp-clip", what="thumb")
+        thumb = room.layout("chair").video[1].mid
+        # longer than the clip: it loops
+        await wait_for(lambda: chair.frames(thumb) >= 25, within=15, what="looping clip")
+        assert chair.size(thumb) == (160, 120)
+        # the recorder is writing the chair
+        await wait_for(lambda: agent.health.frames_received > 40, what="agent records")
+        slot = room.endpoint("bp-clip").slots(Kind.VIDEO)[0]
+        await wait_for(lambda: slot.packets_out > 20, what="chair video sent to the agent")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    recordings = [tmp_path / "rec-1.mp4", tmp_path / "rec-2.mp4"]
+    recordings = [r for r in recordings if r.exists()]
+    assert recordings, agent.health
+    with av.open(str(recordings[0])) as rec:
+        assert rec.streams.video, (agent.health, [str(s) for s in rec.streams])
+        frames = list(rec.decode(rec.streams.video[0]))
+    assert frames and (frames[0].width, frames[0].height) == (176, 144)

@@ -118,7 +118,7 @@ async def test_stats_callback_reports_health(join: ConnectFn) -> None:
         await join(room, "bp1", "bridge_point", video=False, audio=False)
 
         def healthy() -> bool:
-            if not reports:
+            if not reports or not {"chair", "bp1"} <= reports[-1].keys():
                 return False
             chair, bp = reports[-1]["chair"], reports[-1]["bp1"]
             return bool(
