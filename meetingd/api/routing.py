@@ -173,13 +173,17 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
 def _no_query(request: web.Request) -> NoQuery:
     if request.query:
         name = next(iter(request.query))
-        raise ValidationError(f"unknown query parameter '{name}'", field=name)
+        raise ValidationError(f"unknown query parameter '{_printable(name)}'", field=name)
     return NoQuery()
 
 
 def parse_query(request: web.Request, model: type[Q]) -> Q:
     raw: dict[str, str] = {}
     for k, v in request.query.items():
+        for text in (k, v):
+            why = _unstorable(text)
+            if why:
+                raise ValidationError(f"query parameter '{_printable(k)}' {why}", field=k)
         if k in raw:
             raise ValidationError(f"query parameter '{k}' is given twice", field=k)
         raw[k] = v
@@ -230,11 +234,50 @@ async def parse_body(request: web.Request, model: type[B], max_depth: int) -> B:
         raise ValidationError(f"the JSON is nested deeper than {max_depth} levels", field="body")
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", field="body")
+    bad = _bad_string(data, ())
+    if bad is not None:
+        loc, why = bad
+        raise ValidationError(f"field '{_printable(loc)}' {why}", field=loc)
     try:
         # JSON mode: strict about types, yet enum values and date-times arrive as strings.
         return model.model_validate_json(text)
     except PydanticValidationError as exc:
         raise _validation_error(exc, "field") from None
+
+
+def _unstorable(text: str) -> str:
+    """Why no database can store ``text`` (PostgreSQL refuses NUL), or "" when it can."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
+    return ""
+
+
+def _bad_string(value: Any, loc: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first string (key or value) in ``value`` that cannot be stored, and why."""
+    if isinstance(value, str):
+        why = _unstorable(value)
+        return (".".join(loc) or "body", why) if why else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            where = (*loc, k)
+            why = _unstorable(k)
+            found = (".".join(where), why) if why else _bad_string(v, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _bad_string(v, (*loc, str(i)))
+            if found:
+                return found
+    return None
+
+
+def _printable(name: str) -> str:
+    return name.encode("ascii", "backslashreplace").decode()[:64]
 
 
 def _depth(value: Any, limit: int, level: int = 0) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import BridgePoint
 from meetingd.store.models import BridgePointRow, UnitRow
-from meetingd.text import fold, sort_key
+from meetingd.store.names import fold, sort_key
 
 
 def _bp(row: BridgePointRow, unit_path: str) -> BridgePoint:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import Unit, UnitKind
 from meetingd.store.models import UnitRow
-from meetingd.text import fold, sort_key
+from meetingd.store.names import fold, sort_key
 
 
 def _unit(row: UnitRow) -> Unit:

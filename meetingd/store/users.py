@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import Role, RoleGrant, User
 from meetingd.store.models import RoleGrantRow, UnitRow, UserRow
-from meetingd.text import fold, sort_key
+from meetingd.store.names import fold, sort_key
 
 
 class UserRepository:

@@ -155,6 +155,20 @@ BODY_CASES = [
          body=lambda i: meeting(i, chair_id=i["u_delegate"])),
     Case("secretary who does not exist", "chair", "POST", MEETINGS, 400, "secretary_id",
          body=lambda i: meeting(i, secretary_id=999_999)),
+    # strings PostgreSQL cannot store
+    Case("NUL in a title", "chair", "POST", MEETINGS, 400, "title",
+         body=lambda i: meeting(i, title="Giao\x00ban"), mentions="NUL"),
+    Case("NUL in a description", "chair", "POST", M1 + "/agenda", 400, "description",
+         body=lambda i: {"title": "x", "description": "a\x00"}),
+    Case("NUL in a login", "none", "POST", "/api/v1/auth/login", 400, "login",
+         body=lambda i: {"login": "chair\x00", "password": "x"}),
+    Case("NUL in a nested field", "operator", "POST", "/api/v1/users", 400, "grants.0.role",
+         body=lambda i: user(i, grants=[{"unit_id": i["C1"], "role": "\x00"}])),
+    Case("NUL in a field name", "chair", "POST", MEETINGS, 400, "a\x00",
+         body=lambda i: meeting(i, **{"a\x00": 1}), mentions="NUL"),
+    Case("a lone surrogate", "chair", "POST", MEETINGS, 400, "title",
+         raw=b'{"unit_id": 2, "title": "a\\ud800", "starts_at": "2026-12-01T08:00:00Z"}',
+         mentions="surrogate"),
     # units
     Case("duplicate unit code", "admin", "POST", "/api/v1/units", 409, "code",
          body=lambda i: unit(i, code="C1"), code="conflict"),
@@ -285,6 +299,8 @@ PATH_AND_QUERY_CASES = [
     Case("unknown state", "chair", "GET", MEETINGS + "?state=forgotten", 400, "state"),
     Case("query parameter twice", "chair", "GET", MEETINGS + "?state=draft&state=live", 400,
          "state"),
+    Case("NUL in a search", "operator", "GET", "/api/v1/units?q=a%00b", 400, "q",
+         mentions="NUL"),
     Case("search too long", "operator", "GET", "/api/v1/units?q=" + "a" * 101, 400, "q"),
 ]
 
