@@ -8,8 +8,8 @@ behind the small :class:`Signaller` protocol; the CLI builds one and calls
 The agent never gives up: when the signalling session drops, the peer connection fails,
 or nothing has arrived for ``link_timeout`` seconds, it closes everything and starts a
 new session (fresh peer connection) after a growing delay (``reconnect_delay`` doubling
-up to ``reconnect_max_delay``). Link health is logged every ``health_interval`` and kept
-in :attr:`BridgePointAgent.health`.
+up to ``reconnect_max_delay``). Link health is sampled every ``health_interval``, kept in
+:attr:`BridgePointAgent.health` and logged at INFO every ``log_interval``.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class AgentConfig:
     reconnect_delay: float = 0.5
     reconnect_max_delay: float = 10.0
     health_interval: float = 2.0
+    log_interval: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,7 @@ class BridgePointAgent:
     async def _watch(self, pc: RTCPeerConnection) -> None:
         """Log link health; raise when the link is gone."""
         last_rx, last_change = -1, time.monotonic()
+        last_log = last_change
         while True:
             await asyncio.sleep(min(1.0, self.config.health_interval))
             if pc.connectionState in ("failed", "closed"):
@@ -453,7 +455,13 @@ class BridgePointAgent:
                 packets_sent=tx_packets,
                 frames_received=self._frames,
             )
-            logger.debug("bridge-point agent link: %s", self.health)
+            if now - last_log >= self.config.log_interval:
+                last_log = now
+                h = self.health
+                logger.info(
+                    "bridge-point agent link: %s, %d packets in, %d out, %d frames received",
+                    h.state, h.packets_received, h.packets_sent, h.frames_received,
+                )
             if now - last_change > self.config.link_timeout:
                 raise _LinkLost(f"nothing received for {now - last_change:.1f} s")
 
