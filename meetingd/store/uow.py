@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +71,10 @@ class Store:
         self.event_log_size = event_log_size
         self.publisher = publisher
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # SQLite runs one transaction at a time (each begins IMMEDIATE). Queue them here, in
+        # order, rather than in SQLite's busy handler, which sleeps and retries and can make
+        # one transaction wait seconds behind a stream of others.
+        self._turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -83,7 +88,7 @@ class Store:
         unit are handed to the publisher after the commit returns, never before, and
         never after a rollback.
         """
-        async with self._sessions() as session:
+        async with self._turns or nullcontext(), self._sessions() as session:
             uow = UnitOfWork(session, self.clock, self.event_log_size)
             try:
                 async with session.begin():
