@@ -26,6 +26,7 @@ from meetingd.api.system import routes as system_routes
 from meetingd.clock import Clock, SystemClock
 from meetingd.config import Config
 from meetingd.domain import Principal
+from meetingd.realtime import RealtimeServer
 from meetingd.services import Services
 from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
@@ -130,7 +131,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
 def create_app(
     config: Config, *, clock: Clock | None = None, migrate: bool = True
 ) -> web.Application:
-    """The aiohttp application for ``config``: REST API, docs, health and metrics."""
+    """The aiohttp application for ``config``: REST API, socket.io, docs, health, metrics."""
     parts = build(config, clock)
     app = web.Application(
         middlewares=[request_context], client_max_size=config.server.max_body_bytes
@@ -160,7 +161,11 @@ def create_app(
         await parts.store.close()
 
     app.cleanup_ctx.append(store_lifetime)
+    realtime = RealtimeServer(config, parts.services, parts.store, parts.clock)
+    realtime.attach(app)  # socket.io at /socket.io; started after the store, stopped before
+    app[REALTIME] = realtime
     return app
 
 
 PARTS = web.AppKey("parts", Parts)
+REALTIME = web.AppKey("realtime", RealtimeServer)

@@ -17,6 +17,7 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -108,6 +109,8 @@ class RealtimeConfig:
 
     #: Empty means in-process fan-out (a single server process).
     redis_url: str = ""
+    #: Pub/sub channel prefix; processes sharing it (and the database) form one deployment.
+    redis_channel: str = "meetingd"
     event_log_size: int = 1000
     commands_per_second: int = 20
     command_burst: int = 40
@@ -521,6 +524,11 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
                 f"unsupported scheme {scheme!r} (use redis:// or rediss://,"
                 " or leave empty for a single process)",
             )
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", realtime.redis_channel):
+        raise fail(
+            "realtime.redis_channel",
+            "must be 1 to 100 letters, digits or . _ : - characters",
+        )
     if realtime.command_burst < realtime.commands_per_second:
         raise fail("realtime.command_burst", "must be at least realtime.commands_per_second")
 

@@ -492,3 +492,6 @@ class MeetingSnapshotOut(Response):
     meeting: MeetingOut
     presence: list[PresenceOut]
     rollcall: RollCallOut | None = Field(description="The open roll call, else the last one")
+    floor: list[dict[str, object]] = Field(
+        description="Requests to speak and speakers, shaped like the floor.* event payloads"
+    )

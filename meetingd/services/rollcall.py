@@ -28,7 +28,7 @@ from meetingd.domain import (
     RollCallState,
 )
 from meetingd.errors import NotFound, PermissionDenied, StateError, ValidationError
-from meetingd.schemas import RollCallOut, dump
+from meetingd.schemas import RollCallAnswerOut, RollCallConfirmationOut, RollCallOut, dump
 from meetingd.services import authz
 from meetingd.store import Store, UnitOfWork
 from meetingd.store.rollcalls import InvitedBridgePoint, InvitedDelegate, RollCallRepository
@@ -162,15 +162,9 @@ class RollCallService:
             rollcall = await self._open(uow, meeting_id)
             now = self._clock.now()
             await RollCallRepository(uow.session).answer(rollcall.id, principal.id, count, now)
+            answer = RollCallAnswerOut(bridge_point_id=principal.id, count=count, answered_at=now)
             await uow.emit(
-                meeting_id,
-                "rollcall.answered",
-                {
-                    "rollcall_id": rollcall.id,
-                    "bridge_point_id": principal.id,
-                    "count": count,
-                    "answered_at": now.isoformat(),
-                },
+                meeting_id, "rollcall.answered", {"rollcall_id": rollcall.id, **dump(answer)}
             )
             return await self._reread(uow, meeting_id)
 
@@ -183,14 +177,11 @@ class RollCallService:
             rollcall = await self._open(uow, meeting_id)
             now = self._clock.now()
             if await RollCallRepository(uow.session).confirm(rollcall.id, principal.id, now):
+                confirmation = RollCallConfirmationOut(user_id=principal.id, confirmed_at=now)
                 await uow.emit(
                     meeting_id,
                     "rollcall.confirmed",
-                    {
-                        "rollcall_id": rollcall.id,
-                        "user_id": principal.id,
-                        "confirmed_at": now.isoformat(),
-                    },
+                    {"rollcall_id": rollcall.id, **dump(confirmation)},
                 )
             return await self._reread(uow, meeting_id)
 

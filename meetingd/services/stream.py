@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meetingd.domain import Meeting, MeetingEvent, PresenceEntry, Principal, RollCall
+from meetingd.domain import FloorEntry, Meeting, MeetingEvent, PresenceEntry, Principal, RollCall
 from meetingd.errors import NotFound
 from meetingd.services import authz
 from meetingd.store import Store
@@ -30,6 +30,7 @@ class MeetingSnapshot:
     meeting: Meeting
     presence: tuple[PresenceEntry, ...]
     rollcall: RollCall | None
+    floor: tuple[FloorEntry, ...]
 
 
 class StreamService:
@@ -38,7 +39,7 @@ class StreamService:
         self._max_replay = max_replay
 
     async def snapshot(self, principal: Principal, meeting_id: int) -> MeetingSnapshot:
-        """The meeting, who is present and the roll call, all as of one ``seq``."""
+        """The meeting, who is present, the roll call and the floor, all as of one ``seq``."""
         async with self._store.transaction() as uow:
             seq = await StreamRepository(uow.session).hold(meeting_id)
             meeting = await uow.meetings.get(meeting_id) if seq is not None else None
@@ -47,8 +48,13 @@ class StreamService:
             authz.require_read_meeting(principal, meeting)
             presence = await PresenceRepository(uow.session).entries(meeting_id)
             rollcall = await RollCallRepository(uow.session).latest(meeting_id)
+            floor = await uow.floor.entries(meeting_id)
             return MeetingSnapshot(
-                seq=meeting.seq, meeting=meeting, presence=tuple(presence), rollcall=rollcall
+                seq=meeting.seq,
+                meeting=meeting,
+                presence=tuple(presence),
+                rollcall=rollcall,
+                floor=tuple(floor),
             )
 
     async def events_after(

@@ -1,0 +1,151 @@
+"""Committed events between server processes, over a Redis pub/sub channel.
+
+Each process publishes the events its own transactions committed, in commit order, on
+``<channel>:events``; every other process feeds what it receives to its sequencer, which
+restores ``seq`` order per meeting and fills anything lost from the event log. Redis is
+thus only the fast path: if it drops a message or is down for a while, screens catch up
+from the database within about a second of it coming back (or of the heal tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from meetingd.domain import MeetingEvent
+
+logger = logging.getLogger(__name__)
+
+#: Messages kept while Redis is slow or away; beyond that they are dropped (and healed).
+MAX_QUEUED = 10_000
+
+
+def encode(node_id: str, events: list[MeetingEvent]) -> str:
+    return json.dumps(
+        {
+            "node": node_id,
+            "events": [
+                {
+                    "meeting_id": ev.meeting_id,
+                    "seq": ev.seq,
+                    "type": ev.type,
+                    "data": ev.data,
+                    "at": ev.created_at.isoformat(),
+                }
+                for ev in events
+            ],
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode(raw: bytes | str) -> tuple[str, list[MeetingEvent]]:
+    msg: dict[str, Any] = json.loads(raw)
+    events = [
+        MeetingEvent(
+            meeting_id=int(e["meeting_id"]),
+            seq=int(e["seq"]),
+            type=str(e["type"]),
+            data=dict(e["data"]),
+            created_at=datetime.fromisoformat(e["at"]),
+        )
+        for e in msg["events"]
+    ]
+    return str(msg["node"]), events
+
+
+class RedisEventBus:
+    """Publishes this node's committed events and receives the other nodes' ones."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        node_id: str,
+        receive: Callable[[list[MeetingEvent]], None],
+    ) -> None:
+        self.channel = f"{channel}:events"
+        self._url = url
+        self._node_id = node_id
+        self._receive = receive
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._redis: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Connect and subscribe; events published after this returns are received."""
+        self._redis = aioredis.Redis.from_url(self._url)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.channel)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="redis-events-listen"),
+            asyncio.create_task(self._publish(), name="redis-events-publish"),
+        ]
+        logger.info(
+            "events shared through Redis channel %s as node %s", self.channel, self._node_id
+        )
+
+    def send(self, events: list[MeetingEvent]) -> None:
+        """Queue a committed transaction's events for the other nodes; never blocks."""
+        if self._queue.qsize() >= MAX_QUEUED:
+            logger.warning(
+                "Redis is not keeping up: %s events not shared (healed later)", len(events)
+            )
+            return
+        self._queue.put_nowait(encode(self._node_id, events))
+
+    async def _publish(self) -> None:
+        assert self._redis is not None
+        while True:
+            message = await self._queue.get()
+            try:
+                await self._redis.publish(self.channel, message)
+            except (RedisError, OSError) as exc:
+                logger.warning("could not publish events to Redis (healed later): %s", exc)
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=1.0
+                )
+                backoff = 0.5
+            except (RedisError, OSError) as exc:
+                logger.warning("lost the Redis subscription (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            try:
+                node, events = decode(message["data"])
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("ignored a malformed message on %s: %s", self.channel, exc)
+                continue
+            if node != self._node_id:
+                self._receive(events)
+
+    async def close(self) -> None:
+        """Publish what is still queued (for a second at most), then disconnect."""
+        for _ in range(20):
+            if self._queue.empty():
+                break
+            await asyncio.sleep(0.05)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()

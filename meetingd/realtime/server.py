@@ -1,0 +1,262 @@
+"""The real-time side of meetingd: socket.io on the app, meeting rooms, ordered fan-out.
+
+Guarantees a client can rely on (see ``docs/realtime.md``):
+
+* A meeting's events reach a connection in ``seq`` order, each once, with no gap, for as
+  long as the connection lives; this holds with one process or several on Redis, because
+  each process puts the events back in order itself before sending them (see
+  :mod:`meetingd.realtime.sequencer`).
+* ``meeting.join`` answers a snapshot as of ``seq`` S; every event after S reaches the
+  connection after the ack. Events up to S may still arrive after the ack: a client ignores
+  an event whose ``seq`` is not above the one it holds.
+* ``meeting.resync {after_seq}`` answers the events after ``after_seq`` (or a snapshot) with
+  the same promise, so a client that reconnects loses and repeats nothing.
+* Events are published after their transaction commits, never for one that rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import suppress
+
+import socketio
+from aiohttp import web
+
+from meetingd.clock import Clock
+from meetingd.config import Config
+from meetingd.domain import MeetingEvent
+from meetingd.errors import MeetingdError, StateError
+from meetingd.realtime.bus import RedisEventBus
+from meetingd.realtime.commands import COMMANDS
+from meetingd.realtime.connection import Connection
+from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
+from meetingd.realtime.sequencer import Sequencer
+from meetingd.realtime.wire import event_payload, replayed_event
+from meetingd.schemas import MeetingOut, MeetingSnapshotOut, PresenceOut, RollCallOut, dump
+from meetingd.services import Services
+from meetingd.services.floor import floor_view
+from meetingd.services.ratelimit import RateLimiter
+from meetingd.services.stream import MeetingSnapshot
+from meetingd.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: How often gaps in the streams are looked for (a gap is filled after one to two ticks).
+HEAL_INTERVAL = 0.5
+#: Reads of a snapshot before giving up joining a meeting that changes without pause.
+ATTACH_ATTEMPTS = 5
+
+Read = Callable[[], Awaitable[tuple[dict[str, object], int]]]
+
+
+def room(meeting_id: int) -> str:
+    return f"meeting:{meeting_id}"
+
+
+def snapshot_answer(snap: MeetingSnapshot) -> dict[str, object]:
+    """The ``{snapshot, seq}`` answer of ``meeting.join`` (and of a resync that starts over)."""
+    out = MeetingSnapshotOut(
+        meeting=MeetingOut.of(snap.meeting),
+        presence=[PresenceOut.of(p) for p in snap.presence],
+        rollcall=RollCallOut.of(snap.rollcall) if snap.rollcall is not None else None,
+        floor=[floor_view(f) for f in snap.floor],
+    )
+    return {"snapshot": dump(out), "seq": snap.seq}
+
+
+class RealtimeServer:
+    """Owns the socket.io server, the per-meeting sequencer and the background work.
+
+    It is the store's event publisher: committed events go to this process's sequencer
+    and, with Redis, to the other processes.
+    """
+
+    def __init__(self, config: Config, services: Services, store: Store, clock: Clock) -> None:
+        rc = config.realtime
+        self.node_id = secrets.token_hex(8)
+        self._services = services
+        self._beat_interval = max(0.05, rc.offline_after_seconds / 3)
+        manager: socketio.AsyncManager
+        if rc.redis_url:
+            manager = socketio.AsyncRedisManager(rc.redis_url, channel=rc.redis_channel)
+        else:
+            manager = socketio.AsyncManager()
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            client_manager=manager,
+            ping_interval=rc.ping_interval,
+            ping_timeout=rc.ping_timeout,
+            max_http_buffer_size=config.server.max_body_bytes,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.sequencer = Sequencer(
+            self._fanout, services.stream.committed_after, services.stream.heads
+        )
+        self.bus = (
+            RedisEventBus(rc.redis_url, rc.redis_channel, self.node_id, self.sequencer.offer)
+            if rc.redis_url
+            else None
+        )
+        self.namespace = MeetingNamespace(
+            services=services,
+            rooms=self,
+            commands=COMMANDS,
+            limiter=RateLimiter(clock, rate=rc.commands_per_second, burst=rc.command_burst),
+            flood_strikes=rc.command_burst,
+        )
+        self.sio.register_namespace(self.namespace)
+        self._tasks: list[asyncio.Task[None]] = []
+        store.publisher = self
+
+    def attach(self, app: web.Application) -> None:
+        """Serve socket.io at ``/socket.io`` on ``app``, and run with its lifetime."""
+        self.sio.attach(app, socketio_path="socket.io")
+        app.cleanup_ctx.append(self._lifetime)
+
+    # -- publishing ---------------------------------------------------------------------
+
+    async def publish(self, events: Sequence[MeetingEvent]) -> None:
+        """Committed events: to this process's connections, and to the other processes."""
+        self.sequencer.offer(events)
+        if self.bus is not None:
+            self.bus.send(list(events))
+
+    async def _fanout(self, ev: MeetingEvent) -> None:
+        # Encoded once, queued to every connection of the room in this process.
+        await self.sio.emit(
+            ev.type,
+            event_payload(ev),
+            to=room(ev.meeting_id),
+            namespace=NAMESPACE,
+            ignore_queue=True,
+        )
+
+    # -- rooms (the Rooms protocol of the commands) ---------------------------------------
+
+    async def join(self, conn: Connection, meeting_id: int) -> dict[str, object]:
+        async def read() -> tuple[dict[str, object], int]:
+            snap = await self._services.stream.snapshot(conn.principal, meeting_id)
+            return snapshot_answer(snap), snap.seq
+
+        async with conn.lock:
+            return await self._attach(conn, meeting_id, read)
+
+    async def resync(self, conn: Connection, meeting_id: int, after_seq: int) -> dict[str, object]:
+        async def read() -> tuple[dict[str, object], int]:
+            stream = self._services.stream
+            events = await stream.events_after(conn.principal, meeting_id, after_seq)
+            if events is None:
+                snap = await stream.snapshot(conn.principal, meeting_id)
+                return snapshot_answer(snap), snap.seq
+            high = events[-1].seq if events else after_seq
+            return {"events": [replayed_event(e) for e in events], "seq": high}, high
+
+        async with conn.lock:
+            return await self._attach(conn, meeting_id, read)
+
+    async def _attach(self, conn: Connection, meeting_id: int, read: Read) -> dict[str, object]:
+        """Read (snapshot or events) and, on a new meeting, join its room, consistently.
+
+        The room is entered with no suspension between the check against the sequencer and
+        the entry, and the ack follows without one: whatever the sequencer sends after
+        ``high`` reaches the connection after the ack.
+        """
+        first = meeting_id not in conn.joined
+        present = False
+        if first:
+            self.sequencer.retain(meeting_id)
+        try:
+            if first:
+                await self._services.presence.enter(
+                    conn.principal, meeting_id, self.node_id, conn.sid
+                )
+                present = True
+            for _ in range(ATTACH_ATTEMPTS):
+                answer, high = await read()
+                if conn.closed or not self.sio.manager.is_connected(conn.sid, NAMESPACE):
+                    raise MeetingdError("the connection has closed", code="gone")
+                self.sequencer.position(meeting_id, high)
+                emitted = self.sequencer.emitted(meeting_id)
+                if emitted is not None and emitted > high:
+                    continue  # sent beyond what we read: read again
+                if first:
+                    self.sio.manager.basic_enter_room(conn.sid, NAMESPACE, room(meeting_id))
+                    conn.joined.add(meeting_id)
+                return answer
+            raise MeetingdError(
+                f"meeting {meeting_id} changes too fast to join; try again", code="busy"
+            )
+        except BaseException:
+            if first:
+                self.sequencer.release(meeting_id)
+                if present:
+                    with suppress(Exception):
+                        await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+            raise
+
+    async def leave(self, conn: Connection, meeting_id: int) -> None:
+        async with conn.lock:
+            if meeting_id not in conn.joined:
+                raise StateError(
+                    f"this connection has not joined meeting {meeting_id}", code="not_joined"
+                )
+            conn.joined.discard(meeting_id)
+            self.sio.manager.basic_leave_room(conn.sid, NAMESPACE, room(meeting_id))
+            self.sequencer.release(meeting_id)
+            await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+
+    async def drop(self, conn: Connection) -> None:
+        conn.closed = True
+        async with conn.lock:
+            joined = sorted(conn.joined)
+            conn.joined.clear()
+            for meeting_id in joined:
+                self.sequencer.release(meeting_id)
+        for meeting_id in joined:
+            try:
+                await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+            except Exception:
+                logger.exception("meeting %s: could not record %s leaving", meeting_id, conn.sid)
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        presence = self._services.presence
+        await presence.heartbeat(self.node_id)
+        await presence.sweep(self.node_id)  # connections left by a process that died
+        if self.bus is not None:
+            await self.bus.start()
+        self._tasks = [
+            asyncio.create_task(self._every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
+            asyncio.create_task(self._every(self._beat_interval, self._beat), name="heartbeat"),
+        ]
+        logger.info("real-time node %s ready", self.node_id)
+        try:
+            yield
+        finally:
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.namespace.close()
+            await self.sio.shutdown()
+            await self.sequencer.close()
+            with suppress(Exception):
+                await presence.forget_node(self.node_id)
+            if self.bus is not None:
+                await self.bus.close()
+
+    async def _beat(self) -> None:
+        await self._services.presence.heartbeat(self.node_id)
+        await self._services.presence.sweep(self.node_id)
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except Exception:
+                logger.exception("background work %s failed", getattr(work, "__name__", work))

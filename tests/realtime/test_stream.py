@@ -1,0 +1,232 @@
+"""The meeting stream over the wire: order, no loss, no repeat, resync and snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from meetingd.domain import Principal
+from meetingd.errors import MeetingdError
+from tests.realtime.conftest import Live, StartLive
+from tests.realtime.livekit import LiveClient, Mirror, normalised
+
+
+async def fresh_view(live: Live) -> dict[str, Any]:
+    """The state as a newly joined screen gets it (read through the service)."""
+    from meetingd.realtime.server import snapshot_answer
+
+    snap = await live.parts.services.stream.snapshot(await live.who("chair"), live.meeting_id)
+    answer = snapshot_answer(snap)
+    return normalised(answer["snapshot"])  # type: ignore[arg-type]
+
+
+def seqs(c: LiveClient) -> list[int]:
+    return [d["seq"] for _, d in c.events if isinstance(d, dict) and "seq" in d]
+
+
+async def test_lifecycle_over_the_socket(live: Live) -> None:
+    mid = live.meeting_id
+    chair = await live.connect("chair")
+    bp1 = await live.connect("bp1")
+    await chair.join(mid)
+    mirror = await bp1.join(mid)
+    start = mirror.seq
+    items = live.world.agenda_ids
+    steps: list[tuple[str, dict[str, Any], str, str]] = [
+        ("meeting.open", {}, "meeting.opened", "open"),
+        ("meeting.start", {}, "meeting.started", "live"),
+        ("meeting.move_to_item", {"item_id": items[0]}, "agenda.moved", "live"),
+        ("meeting.pause", {}, "meeting.paused", "paused"),
+        ("meeting.resume", {}, "meeting.resumed", "live"),
+        ("meeting.move_to_item", {"item_id": items[1]}, "agenda.moved", "live"),
+        ("meeting.end", {}, "meeting.ended", "ended"),
+    ]
+    for command, extra, _, state in steps:
+        meeting = await chair.ok(command, {"meeting_id": mid, **extra})
+        assert meeting["state"] == state
+    await bp1.wait_until(lambda: mirror.seq == start + len(steps))
+    got = [(e, d) for e, d in bp1.events if isinstance(d, dict) and "seq" in d]
+    assert [e for e, _ in got] == [s[2] for s in steps]
+    assert [d["seq"] for _, d in got] == list(range(start + 1, start + len(steps) + 1))
+    first = got[0][1]
+    assert first == {
+        "meeting_id": mid,
+        "seq": start + 1,
+        "at": "2026-01-05T01:00:00Z",
+        "state": "open",
+        "previous_state": "draft",
+        "by": f"user:{live.world.users['chair']}",
+    }
+    assert got[2][1]["item_id"] == items[0] and got[2][1]["previous_item_id"] is None
+    # What bp1 built from the events is what a screen joining now gets.
+    assert mirror.view() == await fresh_view(live)
+    assert (mirror.gaps, mirror.repeats) == ([], 0)
+
+
+async def test_snapshot_plus_events_equals_a_screen_that_never_left(live: Live) -> None:
+    mid = live.meeting_id
+    steady = await live.connect("secretary")
+    steady_mirror = await steady.join(mid)
+    await live.transition("open")
+    await live.transition("start")
+    chair = await live.who("chair")
+    await live.parts.services.meetings.move_to_item(chair, mid, live.world.agenda_ids[0])
+    # A late screen joins with a snapshot, then both follow the same events.
+    late = await live.connect("delegate")
+    late_mirror = await late.join(mid)
+    assert late_mirror.seq > steady_mirror.seq - 1
+    rc = live.parts.services.rollcall
+    await rc.start(await live.who("secretary"), mid)
+    await rc.answer(await live.who("bp1"), mid, 17)
+    bp2 = await live.connect("bp2")
+    await bp2.join(mid)
+    await rc.answer(await live.who("bp2"), mid, 4)
+    await rc.confirm(await live.who("delegate"), mid)
+    await bp2.close()
+    await rc.close(await live.who("secretary"), mid)
+    await live.parts.services.meetings.move_to_item(chair, mid, live.world.agenda_ids[1])
+    head = await live.head()
+    for c, m in ((steady, steady_mirror), (late, late_mirror)):
+        await c.wait_until(lambda m=m: m.seq == head)  # type: ignore[misc]
+        assert (m.gaps, m.repeats) == ([], 0)
+    assert late_mirror.view() == steady_mirror.view() == await fresh_view(live)
+    assert steady_mirror.state["rollcall"]["result"]["quorum"]["reached"] is True
+
+
+@contextlib.asynccontextmanager
+async def producing(live: Live, writers: int = 3, pause: float = 0.01) -> AsyncIterator[list[int]]:
+    """Several tasks changing the meeting at once (commits race each other).
+
+    Each writes about every ``pause`` seconds: a busy meeting, not a benchmark (SQLite
+    serialises every transaction, and a flat-out writer would starve the others).
+    """
+    mid = live.meeting_id
+    s = live.parts.services
+    chair, secretary = await live.who("chair"), await live.who("secretary")
+    bps = [await live.who("bp1"), await live.who("bp2")]
+    await live.transition("open")
+    await live.transition("start")
+    await s.rollcall.start(secretary, mid)
+    done: list[int] = [0]
+    stop = asyncio.Event()
+
+    async def answers(bp: Principal) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            await s.rollcall.answer(bp, mid, n % 100)
+            done[0] += 1
+            await asyncio.sleep(pause)
+
+    async def pauses() -> None:
+        while not stop.is_set():
+            for verb in ("pause", "resume"):
+                with contextlib.suppress(MeetingdError):
+                    await s.meetings.transition(chair, mid, verb)
+                done[0] += 1
+                await asyncio.sleep(pause)
+
+    tasks = [asyncio.create_task(answers(bp)) for bp in bps][: max(1, writers - 1)]
+    tasks.append(asyncio.create_task(pauses()))
+    try:
+        yield done
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_no_event_lost_or_repeated_across_100_reconnects(live: Live) -> None:
+    mid = live.meeting_id
+    steady = await live.connect("secretary")
+    steady_mirror = await steady.join(mid)
+    flaky = await live.connect("delegate")
+    mirror = await flaky.join(mid)
+    kinds = {"server": 0, "transport": 0}
+    started = time.perf_counter()
+    async with producing(live, writers=2, pause=0.03) as done:
+        for i in range(100):
+            # Let some live events arrive on this connection, then cut it.
+            seen = mirror.seq
+            await flaky.wait_until(lambda seen=seen: mirror.seq > seen)  # type: ignore[misc]
+            if i % 2:
+                kinds["server"] += 1
+                await live.realtime.sio.disconnect(flaky.sio.get_sid())
+            else:
+                kinds["transport"] += 1
+                ws = flaky.sio.eio.ws
+                assert ws is not None
+                await ws.close()  # the link drops: no goodbye
+            await flaky.wait_until(flaky.disconnected.is_set)
+            before = mirror.seq
+            # Events go on while it is away; then it comes back on a new connection.
+            await steady.wait_until(lambda before=before: steady_mirror.seq > before)  # type: ignore[misc]
+            flaky = await live.connect("delegate")
+            answer = await flaky.resync(mid, mirror)
+            assert "events" in answer, "the log holds the gap: no snapshot needed"
+            assert answer["events"] and answer["events"][0]["seq"] == before + 1
+        produced = done[0]
+    print(f"100 reconnects in {time.perf_counter() - started:.1f} s, {produced} writes")
+    head = await live.head()
+    await steady.wait_until(lambda: steady_mirror.seq == head)
+    await flaky.wait_until(lambda: mirror.seq == head)
+    # Every event exactly once, in order, on the connection that never left ...
+    assert steady_mirror.gaps == [] and steady_mirror.repeats == 0
+    assert steady_mirror.applied == list(range(steady_mirror.applied[0], head + 1))
+    # ... and, over 101 connections, on the one that kept dropping.
+    assert mirror.gaps == [] and mirror.snapshots == 1
+    assert mirror.applied == list(range(mirror.applied[0], head + 1))
+    assert mirror.view() == steady_mirror.view() == await fresh_view(live)
+    assert kinds == {"server": 50, "transport": 50} and produced > 200
+
+
+async def test_order_holds_while_commits_race_and_screens_join(live: Live) -> None:
+    mid = live.meeting_id
+    first = await live.connect("chair")
+    first_mirror = await first.join(mid)
+    late: list[tuple[LiveClient, Mirror]] = []
+    async with producing(live, writers=3):
+        for name in ("bp1", "bp2", "delegate", "secretary", "bp1", "bp2"):
+            await asyncio.sleep(0.05)
+            c = await live.connect(name)
+            late.append((c, await c.join(mid)))  # asserts nothing newer came before the ack
+    head = await live.head()
+    for c, m in [(first, first_mirror), *late]:
+        await c.wait_until(lambda m=m: m.seq == head)  # type: ignore[misc]
+        assert m.gaps == [], m.gaps
+        assert m.applied == list(range(m.applied[0], head + 1)) if m.applied else True
+    views = [m.view() for _, m in late]
+    assert all(v == first_mirror.view() for v in views)
+
+
+async def test_resync_answers_a_snapshot_when_the_log_is_too_short(
+    start_live: StartLive,
+) -> None:
+    live = await start_live(event_log_size=10)
+    mid = live.meeting_id
+    steady = await live.connect("secretary")
+    steady_mirror = await steady.join(mid)
+    away = await live.connect("delegate")
+    mirror = await away.join(mid)
+    await away.close()
+    rc, bp1 = live.parts.services.rollcall, await live.who("bp1")
+    await live.transition("open")
+    await rc.start(await live.who("chair"), mid)
+    for n in range(80):  # the log keeps 10 (pruned every 64 events)
+        await rc.answer(bp1, mid, n)
+    back = await live.connect("delegate")
+    answer = await back.resync(mid, mirror)
+    assert "snapshot" in answer and mirror.snapshots == 2
+    head = await live.head()
+    await steady.wait_until(lambda: steady_mirror.seq == head)
+    assert mirror.seq == head
+    assert mirror.view() == steady_mirror.view() == await fresh_view(live)
+    # A seq from the future (another database?) also gets a snapshot; an up-to-date one nothing.
+    other = await live.connect("bp2")
+    ahead = await other.ok("meeting.resync", {"meeting_id": mid, "after_seq": head + 50})
+    head = await live.head()  # bp2 arrived
+    assert ahead["seq"] == head and "snapshot" in ahead
+    now = await back.ok("meeting.resync", {"meeting_id": mid, "after_seq": head})
+    assert now == {"events": [], "seq": head}
