@@ -16,6 +16,7 @@ from meetingd.api import auth as auth_api
 from meetingd.api import bridge_points as bridge_points_api
 from meetingd.api import floor as floor_api
 from meetingd.api import meetings as meetings_api
+from meetingd.api import rollcall as rollcall_api
 from meetingd.api import units as units_api
 from meetingd.api import users as users_api
 from meetingd.api.context import MAX_BODY, SERVICES
@@ -61,6 +62,7 @@ def all_routes() -> Routes:
         users_api.routes,
         meetings_api.routes,
         floor_api.routes,
+        rollcall_api.routes,
     ):
         routes.extend(part)
     return routes

@@ -150,7 +150,7 @@ _transition("end", "End the meeting (from open, live or paused)")
     events=("agenda.moved",),
 )
 async def move_to_item(ctx: CommandContext, p: MoveToItemIn) -> dict[str, object]:
-    """REST twin: `POST /api/v1/meetings/{id}/agenda/move`. Open, live or paused only."""
+    """REST twin: `POST /api/v1/meetings/{id}/agenda/current`. Open, live or paused only."""
     meeting = await ctx.services.meetings.move_to_item(ctx.principal, p.meeting_id, p.item_id)
     return dump(MeetingOut.of(meeting))
 

@@ -57,8 +57,10 @@ class CommandRegistry:
         needs_join: bool = True,
         reserved: bool = False,
     ) -> Callable[[Handler[P]], Handler[P]]:
-        if name in self.commands:
+        existing = self.commands.get(name)
+        if existing is not None and not existing.reserved:
             raise ValueError(f"command {name} is registered twice")
+        # A reserved placeholder (rtc.*) is replaced by the real command when it arrives.
         noun, dot, verb = name.partition(".")
         if not (noun and dot and verb):
             raise ValueError(f"command {name!r} is not noun.verb")

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import socketio
 
 
@@ -230,3 +232,40 @@ def apply(state: dict[str, Any], event: str, d: dict[str, Any]) -> None:
                 f["muted"] = d["muted"]
     else:
         raise AssertionError(f"the mirror does not know {event}")
+
+
+class SilentDevice:
+    """A device that joins a meeting over a bare websocket, then goes silent.
+
+    It speaks just enough Engine.IO v4 / Socket.IO v5 to connect and join, then stops
+    reading and answering pings, as a tablet does when its Wi-Fi drops without a goodbye.
+    """
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.token = token
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def join(self, meeting_id: int) -> dict[str, Any]:
+        self._http = aiohttp.ClientSession()
+        self._ws = ws = await self._http.ws_connect(self.url)
+        opened = await ws.receive_str()
+        assert opened.startswith("0{"), opened
+        await ws.send_str("40" + json.dumps({"token": self.token}))
+        while not (msg := await ws.receive_str()).startswith("40"):
+            pass
+        await ws.send_str("420" + json.dumps(["meeting.join", {"meeting_id": meeting_id}]))
+        while True:
+            msg = await ws.receive_str()
+            if msg == "2":
+                await ws.send_str("3")
+            elif msg.startswith("430"):
+                ack: dict[str, Any] = json.loads(msg[3:])[0]
+                return ack
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
