@@ -106,7 +106,8 @@ class RtpParams:
         return None
 
 
-def _params(parameters: Any) -> RtpParams:
+def rtp_params(parameters: Any, ssrcs: tuple[int, ...] | None = None) -> RtpParams:
+    """Convert aiortc's RTCRtp*Parameters (or an SDP section's ``rtp``) to :class:`RtpParams`."""
     codecs = tuple(
         CodecInfo(
             payload_type=int(c.payloadType),
@@ -116,7 +117,8 @@ def _params(parameters: Any) -> RtpParams:
         )
         for c in parameters.codecs
     )
-    ssrcs = tuple(int(e.ssrc) for e in getattr(parameters, "encodings", []) if e.ssrc)
+    if ssrcs is None:
+        ssrcs = tuple(int(e.ssrc) for e in getattr(parameters, "encodings", []) if e.ssrc)
     rtcp = getattr(parameters, "rtcp", None)
     return RtpParams(
         mid=parameters.muxId,
@@ -140,10 +142,10 @@ def hook_transceiver(
     """
 
     async def send(parameters: Any) -> None:
-        on_send(_params(parameters))
+        on_send(rtp_params(parameters))
 
     async def receive(parameters: Any) -> None:
-        on_receive(_params(parameters))
+        on_receive(rtp_params(parameters))
 
     transceiver.sender.send = send  # type: ignore[method-assign]
     transceiver.receiver.receive = receive  # type: ignore[method-assign]

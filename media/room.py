@@ -49,6 +49,7 @@ from ._aiortc_private import (
     dtls_transport_of,
     hook_transceiver,
     restrict_host_addresses,
+    rtp_params,
     sender_ssrc,
 )
 from .config import IceServer, MediaConfig, turn_credentials
@@ -149,6 +150,97 @@ def filter_offer(sdp: str) -> tuple[str, SessionDescription]:
     return "\r\n".join(out) + "\r\n", parsed
 
 
+CodecIdentity = tuple[str, int, tuple[tuple[str, str], ...]]
+
+_RTPMAP_LINE = re.compile(r"^a=(rtpmap|fmtp|rtcp-fb):(\d+)([ \t].*)?$")
+_EXTMAP_LINE = re.compile(r"^a=extmap:(\d+)(/\S+)?([ \t].*)$")
+_DYNAMIC_PTS = [*range(96, 128), *range(35, 64)]
+
+
+class SdpNumbering:
+    """Keeps payload types and header extension ids stable for the whole session.
+
+    aiortc numbers codecs and extensions afresh in every offer it creates; browsers refuse
+    a re-offer that reassigns an id ("RTP extension ID reassignment not supported") and
+    a BUNDLE group in which one payload type means two codecs. So every server offer is
+    rewritten to the numbers the client's SDPs established; a codec or extension new to
+    the session gets a number nobody uses yet.
+    """
+
+    def __init__(self) -> None:
+        self.pt_by_codec: dict[CodecIdentity, int] = {}
+        self.codec_by_pt: dict[int, CodecIdentity] = {}
+        self.id_by_uri: dict[str, int] = {}
+        self.uri_by_id: dict[int, str] = {}
+
+    @staticmethod
+    def identity(codec: Any) -> CodecIdentity:
+        """What makes two codec descriptions the same codec configuration."""
+        params = tuple(sorted((str(k), str(v)) for k, v in codec.parameters.items()))
+        return (str(codec.mimeType).lower(), int(codec.clockRate), params)
+
+    def learn(self, description: SessionDescription) -> None:
+        """Record the numbers a client SDP uses (first use wins)."""
+        for media in description.media:
+            for c in media.rtp.codecs:
+                if c.payloadType is None:
+                    continue
+                ident = self.identity(c)
+                self.codec_by_pt.setdefault(c.payloadType, ident)
+                self.pt_by_codec.setdefault(ident, c.payloadType)
+            for h in media.rtp.headerExtensions:
+                self.uri_by_id.setdefault(h.id, h.uri)
+                self.id_by_uri.setdefault(h.uri, h.id)
+
+    def _pt(self, ident: CodecIdentity) -> int:
+        pt = self.pt_by_codec.get(ident)
+        if pt is None:
+            pt = next(p for p in _DYNAMIC_PTS if p not in self.codec_by_pt)
+            self.pt_by_codec[ident] = pt
+            self.codec_by_pt[pt] = ident
+        return pt
+
+    def _ext_id(self, uri: str) -> int:
+        ext_id = self.id_by_uri.get(uri)
+        if ext_id is None:
+            ext_id = next(i for i in range(1, 15) if i not in self.uri_by_id)
+            self.id_by_uri[uri] = ext_id
+            self.uri_by_id[ext_id] = uri
+        return ext_id
+
+    def rewrite(self, sdp: str) -> str:
+        """``sdp`` (our offer) with the session's payload types and extension ids."""
+        description = SessionDescription.parse(sdp)
+        maps: list[tuple[dict[int, int], dict[int, int]]] = []
+        for media in description.media:
+            pts = {
+                c.payloadType: self._pt(self.identity(c))
+                for c in media.rtp.codecs
+                if c.payloadType is not None
+            }
+            ids = {h.id: self._ext_id(h.uri) for h in media.rtp.headerExtensions}
+            maps.append((pts, ids))
+        out: list[str] = []
+        index = -1
+        for line in sdp.splitlines():
+            if line.startswith("m="):
+                index += 1
+                pts = maps[index][0]
+                if pts:
+                    head, fmts = line.split(" ")[:3], line.split(" ")[3:]
+                    line = " ".join(head + [str(pts.get(int(f), f)) for f in fmts])
+            elif index >= 0:
+                pts, ids = maps[index]
+                m = _RTPMAP_LINE.match(line)
+                if m and int(m.group(2)) in pts:
+                    line = f"a={m.group(1)}:{pts[int(m.group(2))]}{m.group(3) or ''}"
+                e = _EXTMAP_LINE.match(line)
+                if e and int(e.group(1)) in ids:
+                    line = f"a=extmap:{ids[int(e.group(1))]}{e.group(2) or ''}{e.group(3)}"
+            out.append(line)
+        return "\r\n".join(out) + "\r\n"
+
+
 def _session_id(parsed: SessionDescription) -> str | None:
     """Identify the client's peer connection by its ICE username fragment.
 
@@ -196,6 +288,9 @@ class Endpoint:
         self._slot_transceivers: dict[RTCRtpTransceiver, Slot] = {}
         self._slots_by_ssrc: dict[int, Slot] = {}
         self._client_tx: set[RTCRtpTransceiver] = set()
+        #: per MID, what the client's latest SDP says (payload types, extension ids, SSRCs)
+        self._client_params: dict[str, RtpParams] = {}
+        self._numbering = SdpNumbering()
         self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
         self._negotiation: asyncio.Task[None] | None = None
         self.last_rx = 0.0
@@ -233,6 +328,7 @@ class Endpoint:
                 self._adopt_client_transceiver(t)
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
+            self._sync_client_params(parsed)
             self._drop_stopped_tracks()
             out = self._outgoing_sdp(pc.localDescription.sdp)
         self._schedule_negotiation()
@@ -247,10 +343,11 @@ class Endpoint:
             if pc is None or pc.signalingState != "have-local-offer":
                 raise SignallingError("unexpected_answer", "no server offer is pending")
             try:
-                SessionDescription.parse(sdp)
+                parsed = SessionDescription.parse(sdp)
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             except Exception as exc:
                 raise SignallingError("bad_sdp", f"answer rejected: {exc}") from exc
+            self._sync_client_params(parsed)
             self._drop_stopped_tracks()
 
     async def add_ice_candidate(
@@ -328,9 +425,36 @@ class Endpoint:
             io.install(self._on_rtp, self._on_rtcp)
         return io
 
+    def _sync_client_params(self, client_sdp: SessionDescription) -> None:
+        """Take payload types and extension ids from the client's own SDP.
+
+        The client sends and expects what *its* SDP says. Browsers keep the payload types
+        and extension ids of the first negotiation even when a later server offer (aiortc
+        renumbers on every offer) proposes others, and answer with their own; aiortc's
+        per-transceiver parameters would follow our offer instead.
+        """
+        self._numbering.learn(client_sdp)
+        for media in client_sdp.media:
+            mid = media.rtp.muxId
+            if media.kind not in ("audio", "video") or not mid:
+                continue
+            media_ssrc = media.ssrc[0].ssrc if media.ssrc else None
+            self._client_params[mid] = rtp_params(
+                media.rtp, ssrcs=(media_ssrc,) if media_ssrc is not None else ()
+            )
+        for t in list(self._tracks):
+            params = self._client_params.get(t.mid or "")
+            if params is not None:
+                self._on_track_params(t, params)
+        for t, slot in self._slot_transceivers.items():
+            params = self._client_params.get(t.mid or "")
+            if params is not None and slot.ready:
+                self._on_slot_params(t, params)
+
     def _on_track_params(self, t: RTCRtpTransceiver, params: RtpParams) -> None:
         if self._closed or t.direction == "inactive":
             return
+        params = self._client_params.get(params.mid or "", params)
         self._ext_ids = (
             params.extension_id(URI_MID),
             params.extension_id(URI_ABS_SEND_TIME),
@@ -425,6 +549,7 @@ class Endpoint:
             if not added:
                 return
             offer = await pc.createOffer()
+            offer = RTCSessionDescription(sdp=self._numbering.rewrite(offer.sdp), type="offer")
             await pc.setLocalDescription(offer)
             for t, slot in self._slot_transceivers.items():
                 slot.mid = t.mid  # known from now on, so layouts can name it
@@ -439,6 +564,15 @@ class Endpoint:
         slot = self._slot_transceivers.get(t)
         if slot is None or self._closed:
             return
+        client = self._client_params.get(params.mid or "")
+        if client is not None:
+            params = RtpParams(
+                mid=params.mid,
+                codecs=client.codecs,
+                extensions=client.extensions,
+                ssrcs=(),
+                cname=params.cname,
+            )
         slot.io = self._io_for(t)
         slot.configure(params)
 
@@ -558,6 +692,8 @@ class Endpoint:
         self._slots_by_ssrc.clear()
         self._ios.clear()
         self._client_tx.clear()
+        self._client_params.clear()
+        self._numbering = SdpNumbering()
         self._session = None
         self.last_rx = 0.0
         if not self._closed:
