@@ -19,12 +19,17 @@ from meetingd.services.meetings import TRANSITIONS
 
 COMMANDS = CommandRegistry()
 
-READERS = (
-    "anyone who may read the meeting: its chair and secretary, its invited delegates and "
-    "bridge points, and the chairs, secretaries and operators of its unit"
-)
-MANAGERS = "the meeting's chair or secretary (or a chair or secretary of its unit)"
-JOINED = "any connection that joined the meeting"
+READERS = "readers"
+MANAGERS = "managers"
+JOINED = "joined connections"
+
+#: The words used in "who may call", spelled out once in the reference.
+WHO = {
+    READERS: "anyone who may read the meeting: its chair and secretary, its invited delegates "
+    "and bridge points, and the chairs, secretaries and operators of its unit",
+    MANAGERS: "the meeting's chair or secretary, or a chair or secretary of its unit",
+    JOINED: "any connection that has joined the meeting (`meeting.join`)",
+}
 
 SNAPSHOT = (
     "`{snapshot, seq}`: `snapshot` = `{meeting, presence, rollcall, floor}` as of `seq`; "
