@@ -589,6 +589,7 @@ async def wait_for_quiet(busy_below: float, max_wait: float) -> dict[str, Any]:
     """Wait (at most ``max_wait`` s) until the machine's busy cores over 2 s fall below
     ``busy_below`` (other people's jobs share this machine); returns what was seen."""
     t0 = time.monotonic()
+    said = -1e9
     while True:
         b0, tot0 = machine_cpu()
         await asyncio.sleep(2.0)
@@ -599,7 +600,10 @@ async def wait_for_quiet(busy_below: float, max_wait: float) -> dict[str, Any]:
             return {"busy_cores_before": round(busy, 2), "waited_s": round(waited, 1),
                     "quiet": busy < busy_below, "cpu_pressure_avg10": cpu_pressure(),
                     "loadavg": loadavg()}
-        progress(f"machine busy ({busy:.2f} cores used by other jobs), waiting...")
+        if waited - said >= 15:
+            said = waited
+            progress(f"machine busy ({busy:.2f} cores used by other jobs), waiting "
+                     f"(at most {max_wait - waited:.0f} s more)...")
 
 
 def loadavg() -> list[float]:
