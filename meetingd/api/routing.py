@@ -357,7 +357,9 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
             for name in _PARAM.findall(ep.path)
         ]
         if ep.query:
-            qs = ep.query.model_json_schema()
+            qs = ep.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in qs.get("$defs", {}).items():  # e.g. an enum's values
+                schemas.setdefault(name, definition)
             required = set(qs.get("required", []))
             for name, prop in qs.get("properties", {}).items():
                 params.append(
