@@ -294,6 +294,8 @@ class Endpoint:
         self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
         self._negotiation: asyncio.Task[None] | None = None
         self.last_rx = 0.0
+        #: when this endpoint started publishing (it must send from then on)
+        self.publishing_since = 0.0
         self._closed = False
 
     # -- signalling --------------------------------------------------------------------
@@ -466,6 +468,8 @@ class Endpoint:
                 self.endpoint_id, Kind(t.kind), self._io_for(t), sender_ssrc(t.sender), self._config
             )
             self._tracks[t] = track
+            if not self.publishing_since:
+                self.publishing_since = self._config.clock()
             track.configure(params)
             for ssrc in params.ssrcs:
                 self._tracks_by_ssrc[ssrc] = track
@@ -696,6 +700,7 @@ class Endpoint:
         self._numbering = SdpNumbering()
         self._session = None
         self.last_rx = 0.0
+        self.publishing_since = 0.0
         if not self._closed:
             self.room._update()
         await pc.close()
@@ -970,13 +975,16 @@ class Room:
             for ep in list(self._endpoints.values()):
                 try:
                     ep._rtcp_tick()
+                    # heard from last (or publishing since, if it never sent a packet);
+                    # a peer that never sends at all is left to ICE consent freshness
+                    heard = max(ep.last_rx, ep.publishing_since)
                     if (
-                        ep.last_rx
+                        heard
                         and ep.state == "connected"
-                        and now - ep.last_rx > self.config.peer_timeout
+                        and now - heard > self.config.peer_timeout
                     ):
                         logger.info("endpoint %s/%s: silent for %.0f s, dropping",
-                                    self.room_id, ep.endpoint_id, now - ep.last_rx)
+                                    self.room_id, ep.endpoint_id, now - heard)
                         ep._set_state("failed")
                         self._spawn(ep._reset_locked("timeout"), f"timeout-{ep.endpoint_id}")
                 except Exception:

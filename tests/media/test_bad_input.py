@@ -108,8 +108,12 @@ async def test_a_peer_that_vanishes_is_dropped_and_others_keep_media(join: Conne
         for t in ghost.pc.getTransceivers():
             # the client's ICE layer drops every datagram it is asked to send
             t.receiver.transport.transport._connection.sendto = swallow
-        await wait_for(lambda: {"failed", "disconnected"} & set(states), within=6,
-                       what="ghost dropped")
+        ghost_ep = room.endpoint("bp2")
+        await wait_for(
+            lambda: {"failed", "disconnected"} & set(states),
+            within=6,
+            what=f"ghost dropped (state {ghost_ep.state}, states {states})",
+        )
         n = viewer.frames(mid)
         await wait_for(lambda: viewer.frames(mid) > n + 5, what="others keep receiving")
         assert room.layout("bp1").audio[1].source is None
