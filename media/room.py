@@ -516,6 +516,13 @@ class Endpoint:
             )
 
     async def _negotiate_slots(self) -> None:
+        if self.on_offer is None:
+            logger.warning(
+                "endpoint %s/%s has no on_offer callback: no receive slots",
+                self.room.room_id,
+                self.endpoint_id,
+            )
+            return
         async with self._lock:
             pc = self._pc
             if pc is None or self._closed or pc.signalingState != "stable":
@@ -559,9 +566,6 @@ class Endpoint:
                 slot.mid = t.mid  # known from now on, so layouts can name it
             sdp = self._outgoing_sdp(pc.localDescription.sdp)
         self.room._apply_assignment(self)
-        if self.on_offer is None:
-            logger.warning("endpoint %s has no on_offer callback: no slots", self.endpoint_id)
-            return
         await self.on_offer(sdp)
 
     def _on_slot_params(self, t: RTCRtpTransceiver, params: RtpParams) -> None:

@@ -65,3 +65,49 @@ async def test_layout_callback_follows_changes(plane: MediaPlane, join: ConnectF
     last = [x for x in layouts if x.endpoint_id == "chair"][-1]
     assert last.video[0].source == "bp1" and last.audio[0].source == "bp1"
     assert last.video[0].mid is not None
+
+
+def test_sdp_numbering_keeps_the_clients_numbers() -> None:
+    from aiortc.sdp import SessionDescription
+
+    from media.room import SdpNumbering
+
+    client = (
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+        "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=mid:0\r\n"
+        "a=rtpmap:111 opus/48000/2\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\n"
+        "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=mid:1\r\n"
+        "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\n"
+        "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+    )
+    numbering = SdpNumbering()
+    numbering.learn(SessionDescription.parse(client))
+    ours = (
+        "v=0\r\no=- 2 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=mid:0\r\n"
+        "a=rtpmap:96 opus/48000/2\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 97 99\r\nc=IN IP4 0.0.0.0\r\n"
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\na=mid:1\r\n"
+        "a=rtpmap:97 VP8/90000\r\na=rtcp-fb:97 nack pli\r\n"
+        "a=rtpmap:99 H264/90000\r\na=fmtp:99 packetization-mode=1\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=mid:2\r\n"
+        "a=rtpmap:96 opus/48000/2\r\n"
+    )
+    out = SessionDescription.parse(numbering.rewrite(ours))
+    audio, video, slot = out.media
+    assert [c.payloadType for c in audio.rtp.codecs] == [111]
+    assert [c.payloadType for c in slot.rtp.codecs] == [111]
+    vp8, h264 = video.rtp.codecs
+    assert vp8.payloadType == 96 and vp8.rtcpFeedback  # the client's number, feedback kept
+    assert h264.payloadType not in (96, 97, 111)  # new codec: a number nobody uses
+    ids = {h.uri: h.id for m in out.media for h in m.rtp.headerExtensions}
+    assert ids["urn:ietf:params:rtp-hdrext:sdes:mid"] == 4
+    assert ids["urn:ietf:params:rtp-hdrext:ssrc-audio-level"] == 1
+    assert ids["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] not in (1, 4)
