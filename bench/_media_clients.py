@@ -39,6 +39,7 @@ from _media_common import (  # noqa: E402
     clip_paths,
     enlarge_udp_receive_buffers,
     install_counting_receivers,
+    install_fast_rtp_path,
     install_light_senders,
     load_packets,
     restrict_ice_to_loopback,
@@ -56,9 +57,10 @@ class _DecodeErrorCounter(logging.Handler):
 
 class Client:
     def __init__(self, spec: dict[str, Any], mode: str, decode: bool,
-                 clips: dict[str, list[Any]], kor: bool) -> None:
+                 clips: dict[str, list[Any]], kor: bool, light: bool = False) -> None:
         from aiortc import RTCConfiguration, RTCPeerConnection
 
+        self.light = light
         self.id: str = spec["id"]
         self.role: str = spec["role"]
         self.mode = mode
@@ -83,6 +85,7 @@ class Client:
         self._poll: asyncio.Task[None] | None = None
         self._win_stats: dict[str, tuple[int, int]] = {}
         self._win_frames: dict[str, tuple[int, int]] = {}
+        self._win_sent: dict[str, int] = {}
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
@@ -93,6 +96,13 @@ class Client:
             @self.pc.on("track")
             def on_track(track: Any) -> None:
                 self._consumers.append(asyncio.ensure_future(self._consume(track)))
+
+    def _fast_path(self) -> None:
+        if not self.light:
+            return
+        for t in self.pc.getTransceivers():
+            if t.receiver.transport is not None:
+                install_fast_rtp_path(t.receiver.transport)
 
     def counters(self) -> dict[str, SlotCounter]:
         """mid -> frame counter of every receiving m-line."""
@@ -138,6 +148,7 @@ class Client:
                 raise RuntimeError(body["error"])
             await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "answer"))
             self.t_answer = time.monotonic()
+            self._fast_path()
             if self.mode == "sfu":
                 # the server then offers its receive slots; keep polling for later offers
                 await self._apply_next_offer(http, server, wait_s=20)
@@ -157,6 +168,7 @@ class Client:
         if not body.get("sdp"):
             return False
         await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "offer"))
+        self._fast_path()
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         async with http.post(f"{server}/answer", json={
             "id": self.id, "sdp": self.pc.localDescription.sdp,
@@ -196,6 +208,7 @@ class Client:
         return {mid: c.frames for mid, c in self.counters().items()}
 
     async def window_start(self) -> None:
+        self._win_sent = {kind: t.n for kind, t in self.tracks.items()}
         self._win_frames = {mid: c.start_window() for mid, c in self.counters().items()}
         self._win_stats = await self.receiver_stats()
 
@@ -226,6 +239,7 @@ class Client:
             }
         pub = {
             kind: {
+                "fps_window": round((t.n - self._win_sent.get(kind, 0)) / dt, 2),
                 "frames": t.n,
                 "keyframes_on_request": t.keyframes_on_request,
                 "late_resets": t.late_resets,
@@ -275,7 +289,9 @@ async def main() -> None:
     clips = {"video": load_packets(video_path), "audio": load_packets(audio_path)}
     kor = bool(spec.get("keyframe_on_request", True))
     clients = {
-        c["id"]: Client(c, spec["mode"], decode, clips, kor) for c in spec["clients"]
+        c["id"]: Client(c, spec["mode"], decode, clips, kor,
+                        light=not decode and spec.get("receiver") == "light")
+        for c in spec["clients"]
     }
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()

@@ -440,17 +440,17 @@ class CountingQueue:
 
 
 def _vp8_frame_start(payload: bytes) -> tuple[bool, bool]:
-    """(first packet of a frame, keyframe) from a VP8 RTP payload (RFC 7741)."""
+    """(first packet of a frame, keyframe) from the head of a VP8 RTP payload (RFC 7741)."""
     if not payload:
         return False, False
     b0 = payload[0]
     if not (b0 & 0x10) or (b0 & 0x07):  # S bit, partition 0
         return False, False
     pos = 1
-    if b0 & 0x80:  # X
+    if b0 & 0x80 and len(payload) > 1:  # X
         x = payload[1]
         pos = 2
-        if x & 0x80:  # I: picture id, 7 or 15 bits
+        if x & 0x80 and len(payload) > pos:  # I: picture id, 7 or 15 bits
             pos += 2 if payload[pos] & 0x80 else 1
         if x & 0x40:  # L: TL0PICIDX
             pos += 1
@@ -469,6 +469,8 @@ class LightReceive:
     release it to the decoder. Gaps are NACKed (the server answers from its cache). Skipped
     compared with aiortc: depacketizing, the jitter buffer, the REMB estimator, RTCP
     receiver statistics (so the server gets empty receiver reports from these clients).
+    With :func:`install_fast_rtp_path` the packets arrive as bytes (:meth:`on_raw`), without
+    aiortc's ``RtpPacket`` parsing either.
     """
 
     def __init__(self, receiver: Any, counter: SlotCounter) -> None:
@@ -485,7 +487,21 @@ class LightReceive:
         return 0 if self.base is None else self.highest - self.base + 1
 
     async def __call__(self, packet: Any, arrival_time_ms: int = 0) -> None:
-        seq = packet.sequence_number
+        self.on(packet.sequence_number, packet.timestamp, packet.marker, packet.ssrc,
+                packet.payload[:8], len(packet.payload))
+
+    def on_raw(self, data: bytes) -> None:
+        """One decrypted RTP packet as bytes."""
+        b0 = data[0]
+        pos = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:  # header extension
+            pos += 4 + 4 * int.from_bytes(data[pos + 2 : pos + 4], "big")
+        end = len(data) - (data[-1] if b0 & 0x20 else 0)
+        self.on(int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"),
+                data[1] & 0x80, int.from_bytes(data[8:12], "big"), data[pos : pos + 8],
+                end - pos)
+
+    def on(self, seq: int, ts: int, marker: int, ssrc: int, head: bytes, size: int) -> None:
         self.received += 1
         if self.base is None:
             self.base = self.highest = seq
@@ -497,32 +513,67 @@ class LightReceive:
                 if ext > self.highest + 1:
                     stop = min(ext, self.highest + 64)
                     lost = [s & 0xFFFF for s in range(self.highest + 1, stop)]
-                    task = asyncio.ensure_future(self.receiver._send_rtcp_nack(packet.ssrc, lost))
+                    task = asyncio.ensure_future(self.receiver._send_rtcp_nack(ssrc, lost))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                 self.highest = ext
+        now = time.monotonic()
         if not self.video:
-            self.counter.add(packet.payload, time.monotonic(), key=False)
+            self.counter.add(b"", now, key=False)
+            self.counter.bytes += size
             return
-        ts = packet.timestamp
         f = self.frames.get(ts)
         if f is None:
             f = self.frames[ts] = [None, None, set(), False, 0]
             if len(self.frames) > 64:  # forget frames that never completed
                 for old in list(self.frames)[:16]:
                     del self.frames[old]
-        first, key = _vp8_frame_start(packet.payload)
+        first, key = _vp8_frame_start(head)
         if first:
             f[0] = seq
             f[3] = key
-        if packet.marker:
+        if marker:
             f[1] = seq
         f[2].add(seq)
-        f[4] += len(packet.payload)
+        f[4] += size
         if f[0] is not None and f[1] is not None and len(f[2]) == ((f[1] - f[0]) & 0xFFFF) + 1:
             del self.frames[ts]
-            self.counter.add(b"", time.monotonic(), key=f[3])
+            self.counter.add(b"", now, key=f[3])
             self.counter.bytes += f[4]
+
+
+def install_fast_rtp_path(dtls: Any) -> None:
+    """Hand decrypted RTP for light receivers to :meth:`LightReceive.on_raw` as bytes.
+
+    Wraps ``RTCDtlsTransport._handle_rtp_data`` (the same place the media plane hooks on
+    the server): a packet whose SSRC belongs to a light receiver skips ``RtpPacket.parse``
+    and the router; anything else (and the first packet of each SSRC) takes aiortc's path.
+    """
+    if getattr(dtls, "_bench_fast", False):
+        return
+    from aiortc.rtp import RtpPacket
+
+    original = dtls._handle_rtp_data
+    fast: dict[int, LightReceive] = {}
+
+    async def handle(data: bytes, arrival_time_ms: int) -> None:
+        if len(data) >= 12:
+            lr = fast.get(int.from_bytes(data[8:12], "big"))
+            if lr is not None:
+                lr.on_raw(data)
+                return
+            try:
+                packet = RtpPacket.parse(data, dtls._rtp_header_extensions_map)
+            except ValueError:
+                return
+            receiver = dtls._rtp_router.route_rtp(packet)
+            lr = getattr(receiver, "_bench_light", None)
+            if lr is not None:
+                fast[packet.ssrc] = lr
+        await original(data, arrival_time_ms=arrival_time_ms)
+
+    dtls._handle_rtp_data = handle
+    dtls._bench_fast = True
 
 
 def install_counting_receivers(light: bool = False) -> None:
@@ -611,6 +662,30 @@ def loadavg() -> list[float]:
         return [float(x) for x in f.read().split()[:3]]
 
 
+def udp_drops(pid: int) -> int:
+    """Datagrams the kernel dropped on this process's UDP sockets (receive buffer full)."""
+    inodes: set[str] = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        total = 0
+        for table in ("udp", "udp6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if len(parts) > 12 and parts[9] in inodes:
+                        total += int(parts[-1])
+        return total
+    except OSError:
+        return 0
+
+
 class CpuWindow:
     """CPU of named PIDs and of the machine between :meth:`start` and :meth:`stop`."""
 
@@ -620,12 +695,14 @@ class CpuWindow:
         self._cpu0: dict[str, float] = {}
         self._m0 = (0.0, 0.0)
         self._p0: int | None = None
+        self._d0: dict[str, int] = {}
 
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._cpu0 = {k: proc_cpu_seconds(p) for k, p in self.pids.items()}
         self._m0 = machine_cpu()
         self._p0 = _pressure_total()
+        self._d0 = {k: udp_drops(p) for k, p in self.pids.items()}
 
     def stop(self) -> dict[str, Any]:
         dt = time.monotonic() - self._t0
@@ -641,6 +718,8 @@ class CpuWindow:
             "cores": cores,
             "machine_busy_cores": round(machine_busy * (os.cpu_count() or 1), 3),
             "other_jobs_cores": round(max(0.0, others), 3),
+            # datagrams dropped by the kernel on each process's sockets (buffer full)
+            "udp_drops": {k: udp_drops(p) - self._d0.get(k, 0) for k, p in self.pids.items()},
             "machine_cores": os.cpu_count(),
             # share of the window in which some runnable task waited for a CPU
             "cpu_pressure_some_pct": (

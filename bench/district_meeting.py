@@ -168,6 +168,8 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
     client_cores = {k: v for k, v in cpu["cores"].items() if k != "server"}
     late = sum(p.get("late_resets", 0) for c in clients.values()
                for p in c["publisher"].values())
+    sent_fps = [c["publisher"]["video"]["fps_window"] for c in clients.values()
+                if "video" in c["publisher"]]
     kor = sum(p.get("keyframes_on_request", 0) for c in clients.values()
               for p in c["publisher"].values())
     worst = sorted(video, key=lambda s: s["fps"])[:5]
@@ -183,6 +185,7 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
         "machine_busy_cores": cpu["machine_busy_cores"],
         "other_jobs_cores": cpu["other_jobs_cores"],
         "cpu_pressure_some_pct": cpu["cpu_pressure_some_pct"],
+        "udp_drops_window": cpu["udp_drops"],
         "window_s": cpu["window_s"],
         "loadavg_at_window_start": load0,
         "video": {
@@ -218,7 +221,9 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
             st: sum(1 for v in stats1["states"].values() if v == st)
             for st in sorted(set(stats1["states"].values()))
         },
-        "publishers": {"keyframes_on_request": kor, "late_resets": late},
+        "publishers": {"keyframes_on_request": kor, "late_resets": late,
+                       "video_fps_sent_min": min(sent_fps, default=None),
+                       "video_fps_sent_median": statistics.median(sent_fps) if sent_fps else None},
         "join_errors": errors,
         "client_saturated": client_sat,
         "machine_saturated": machine_sat,
