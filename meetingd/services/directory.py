@@ -58,18 +58,18 @@ class DirectoryService:
                 if parent_id is not None
                 else None
             )
+            if principal is not None:  # who may add here, before what is added
+                authz.require_user(principal)
+                if parent is None:
+                    authz.require_admin(principal)
+                else:
+                    authz.require_role(principal, parent.path, Role.OPERATOR, what="adding a unit")
             want = PARENT_KIND[kind]
             if (parent.kind if parent else None) != want:
                 where = f"under a {want.value}" if want else "at the top level"
                 raise ValidationError(
                     f"parent_id: a {kind.value} must sit {where}", field="parent_id"
                 )
-            if principal is not None:
-                authz.require_user(principal)
-                if parent is None:
-                    authz.require_admin(principal)
-                else:
-                    authz.require_role(principal, parent.path, Role.OPERATOR, what="adding a unit")
             if await uow.units.get_by_code(code) is not None:
                 raise ConflictError(f"unit code {code!r} is already taken", field="code")
             unit = await uow.units.add(

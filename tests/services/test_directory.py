@@ -139,10 +139,11 @@ async def test_who_may_add_units(parts: Parts, world: World) -> None:
             op, code="C8", name="Xã", kind=UnitKind.COMMUNE, parent_id=world.units["D2"]
         )
     chair = await who(parts, world, "chair")
+    for kind in (UnitKind.COMMUNE, UnitKind.DISTRICT):  # refused before the kind is looked at
+        with pytest.raises(PermissionDenied):
+            await d.create_unit(chair, code="C7", name="Xã", kind=kind, parent_id=world.units["D1"])
     with pytest.raises(PermissionDenied):
-        await d.create_unit(
-            chair, code="C7", name="Xã", kind=UnitKind.COMMUNE, parent_id=world.units["D1"]
-        )
+        await d.create_unit(op, code="C7", name="Xã", kind=UnitKind.DISTRICT, parent_id=None)
     with pytest.raises(ConflictError) as exc:
         await d.create_unit(
             op, code="C1", name="Xã", kind=UnitKind.COMMUNE, parent_id=world.units["D1"]
