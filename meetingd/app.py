@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from media import MediaConfig, MediaPlane
 from meetingd import __version__
 from meetingd.api import auth as auth_api
 from meetingd.api import bridge_points as bridge_points_api
@@ -130,6 +131,23 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
     return Parts(config=config, clock=clock, store=store, services=services)
 
 
+def media_plane(config: Config) -> MediaPlane:
+    """This process's SFU, on the addresses and ICE servers of the ``media`` section."""
+    m = config.media
+    return MediaPlane(
+        MediaConfig(
+            listen_ips=m.listen_ips,
+            announced_ip=m.announced_ip or None,
+            ice_servers=m.ice_servers,
+            turn_urls=m.turn_urls,
+            turn_secret=m.turn_secret or None,
+            turn_ttl=m.turn_ttl_seconds,
+            video_page_size=m.video_page_size,
+            stats_interval=m.stats_interval_seconds,
+        )
+    )
+
+
 def create_app(
     config: Config, *, clock: Clock | None = None, migrate: bool = True
 ) -> web.Application:
@@ -163,7 +181,9 @@ def create_app(
         await parts.store.close()
 
     app.cleanup_ctx.append(store_lifetime)
-    realtime = RealtimeServer(config, parts.services, parts.store, parts.clock)
+    realtime = RealtimeServer(
+        config, parts.services, parts.store, parts.clock, media=media_plane(config)
+    )
     realtime.attach(app)  # socket.io at /socket.io; started after the store, stopped before
     app[REALTIME] = realtime
     return app

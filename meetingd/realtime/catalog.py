@@ -189,8 +189,21 @@ EVENTS.add(
 )
 EVENTS.add(
     "rtc.offered",
-    "(reserved) The media server offers a new SDP to this connection",
+    "The media server offers a new SDP to this connection (its receive slots)",
     fields={"meeting_id": "the meeting", "sdp": "the offer"},
     caused_by="the media plane (renegotiation)",
+    stream=False,
+)
+EVENTS.add(
+    "rtc.layout",
+    "What each receive slot of this connection shows now (after a floor or page change)",
+    fields={
+        "meeting_id": "the meeting",
+        "page": "the chair's thumbnail page (0-based)",
+        "page_count": "how many pages there are",
+        "audio": "`[{mid, kind, subject}]`: the subject heard on each audio `mid`, or null",
+        "video": "`[{mid, kind, subject}]`: the subject shown on each video `mid`, or null",
+    },
+    caused_by="the media plane, following the floor and the chair's paging",
     stream=False,
 )

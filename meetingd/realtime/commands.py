@@ -7,11 +7,10 @@ validates the payload, checks that the connection joined the meeting, and maps e
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from meetingd.errors import MeetingdError
 from meetingd.realtime.connection import CommandContext
 from meetingd.realtime.registry import CommandRegistry
 from meetingd.schemas import Id, MeetingOut, Request, RollCallOut, dump
@@ -218,27 +217,9 @@ async def rollcall_close(ctx: CommandContext, p: MeetingRef) -> dict[str, object
     return dump(RollCallOut.of(await ctx.services.rollcall.close(ctx.principal, p.meeting_id)))
 
 
-# -- WebRTC signalling (reserved for the media plane) ----------------------------------------
+# -- the other families register themselves ------------------------------------------------
 
+from meetingd.realtime import floor as _floor  # noqa: E402
+from meetingd.realtime import rtc as _rtc  # noqa: E402
 
-def _reserved(name: str, payload: type[Request], summary: str, answer: str) -> None:
-    async def handler(ctx: CommandContext, p: Any) -> dict[str, object]:
-        raise MeetingdError(
-            "WebRTC signalling is not available on this server yet", code="not_implemented"
-        )
-
-    handler.__doc__ = "Reserved: answers `not_implemented` until the media plane is wired in."
-    COMMANDS.command(name, payload, summary=summary, who=JOINED, answer=answer, reserved=True)(
-        handler
-    )
-
-
-_reserved(
-    "rtc.config",
-    MeetingRef,
-    "The ICE servers (STUN, TURN with time-limited credentials) to use",
-    "`{ice_servers: [{urls, username?, credential?}]}`",
-)
-_reserved("rtc.offer", RtcSdpIn, "Offer this connection's media (SDP)", "`{sdp}`: the answer")
-_reserved("rtc.answer", RtcSdpIn, "Answer an `rtc.offered` renegotiation", "`{}`")
-_reserved("rtc.candidate", RtcCandidateIn, "Trickle an ICE candidate", "`{}`")
+__all__ = ["COMMANDS", "_floor", "_rtc"]

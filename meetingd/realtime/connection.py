@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from meetingd.domain import Principal
 from meetingd.services import Services
+
+if TYPE_CHECKING:
+    from meetingd.realtime.media_bridge import MediaBridge
 
 
 @dataclass(eq=False)
@@ -51,6 +54,8 @@ class CommandContext:
     conn: Connection
     services: Services
     rooms: Rooms
+    #: The media plane's bridge (None on a server without media).
+    media: MediaBridge | None = None
 
     @property
     def principal(self) -> Principal:

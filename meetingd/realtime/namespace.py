@@ -25,6 +25,7 @@ from meetingd.errors import AuthenticationError, MeetingdError, RateLimited, Sta
 from meetingd.errors import ValidationError as BadRequest
 from meetingd.logs import request_id
 from meetingd.realtime.connection import CommandContext, Connection, Rooms
+from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.registry import CommandRegistry
 from meetingd.realtime.wire import Ack, failed, internal_error, ok, payload_error
 from meetingd.services import Services
@@ -46,9 +47,11 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         commands: CommandRegistry,
         limiter: RateLimiter,
         flood_strikes: int,
+        media: MediaBridge | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
         self._services = services
+        self._media = media
         self._rooms = rooms
         self._commands = commands
         self._limiter = limiter
@@ -127,7 +130,8 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     code="not_joined",
                     field="meeting_id",
                 )
-            data = await command.handler(CommandContext(conn, self._services, self._rooms), payload)
+            ctx = CommandContext(conn, self._services, self._rooms, self._media)
+            data = await command.handler(ctx, payload)
             logger.debug("%s by %s: ok", event, conn.principal.subject)
             return ok(data)
         except MeetingdError as exc:

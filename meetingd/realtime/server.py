@@ -25,6 +25,7 @@ from contextlib import suppress
 import socketio
 from aiohttp import web
 
+from media import MediaPlane
 from meetingd.clock import Clock
 from meetingd.config import Config
 from meetingd.domain import MeetingEvent
@@ -32,6 +33,7 @@ from meetingd.errors import MeetingdError, StateError
 from meetingd.realtime.bus import RedisEventBus
 from meetingd.realtime.commands import COMMANDS
 from meetingd.realtime.connection import Connection
+from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
 from meetingd.realtime.sequencer import Sequencer
 from meetingd.realtime.wire import event_payload, replayed_event
@@ -74,7 +76,14 @@ class RealtimeServer:
     and, with Redis, to the other processes.
     """
 
-    def __init__(self, config: Config, services: Services, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: Config,
+        services: Services,
+        store: Store,
+        clock: Clock,
+        media: MediaPlane | None = None,
+    ) -> None:
         rc = config.realtime
         self.node_id = secrets.token_hex(8)
         self._services = services
@@ -101,7 +110,9 @@ class RealtimeServer:
             if rc.redis_url
             else None
         )
+        self.media = MediaBridge(media, services, self._emit_to) if media is not None else None
         self.namespace = MeetingNamespace(
+            media=self.media,
             services=services,
             rooms=self,
             commands=COMMANDS,
@@ -134,6 +145,12 @@ class RealtimeServer:
             namespace=NAMESPACE,
             ignore_queue=True,
         )
+        if self.media is not None:
+            await self.media.on_event(ev)
+
+    async def _emit_to(self, sid: str, event: str, data: dict[str, object]) -> None:
+        """A per-connection event (``rtc.offered``, ``rtc.layout``): not in the stream."""
+        await self.sio.emit(event, data, to=sid, namespace=NAMESPACE)
 
     # -- rooms (the Rooms protocol of the commands) ---------------------------------------
 
@@ -208,9 +225,13 @@ class RealtimeServer:
             self.sio.manager.basic_leave_room(conn.sid, NAMESPACE, room(meeting_id))
             self.sequencer.release(meeting_id)
             await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+        if self.media is not None:
+            await self.media.drop(conn.sid, meeting_id)
 
     async def drop(self, conn: Connection) -> None:
         conn.closed = True
+        if self.media is not None:
+            await self.media.drop(conn.sid)
         async with conn.lock:
             joined = sorted(conn.joined)
             conn.joined.clear()
@@ -242,6 +263,8 @@ class RealtimeServer:
                 t.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.namespace.close()
+            if self.media is not None:
+                await self.media.close()
             await self.sio.shutdown()
             await self.sequencer.close()
             with suppress(Exception):

@@ -117,9 +117,9 @@ async def test_bad_input_is_answered_and_changes_nothing(live: Live) -> None:
         err = await chair.error(name, {"meeting_id": mid})
         assert err["code"] == "unknown_command"
     assert chair.sio.connected
-    # Reserved for the media plane.
+    # No media before the meeting opens.
     err = await chair.error("rtc.offer", {"meeting_id": mid, "sdp": "v=0"})
-    assert err["code"] == "not_implemented"
+    assert err["code"] == "invalid_state"
     await assert_nothing_changed(live, head, watcher)
     # ... and the connection still works.
     await chair.ok("meeting.open", {"meeting_id": mid})

@@ -1,0 +1,324 @@
+"""The control plane's side of the media plane: meetings become media rooms.
+
+It maps a meeting to a :class:`media.Room`, a socket.io connection to a media endpoint,
+and keeps the room's policy in step with the meeting's stream: who holds the floor and who
+is muted (``floor.*`` events), and the end of the meeting. Every process sees every event
+of a meeting in ``seq`` order (the sequencer), so each keeps the rooms it hosts right.
+
+The media plane knows nothing of meetings or users; this module is the only place where
+the two vocabularies meet (endpoint ids are ``"<subject>#<sid>"``, e.g.
+``"bridge_point:3#Xy7..."``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from media import Endpoint, EndpointStats, Layout, MediaError, MediaPlane, Room, SlotInfo
+from meetingd.domain import Meeting, MeetingEvent, MeetingState, Principal
+from meetingd.errors import MeetingdError, StateError
+from meetingd.services import Services
+from meetingd.services.authz import can_manage_meeting
+
+logger = logging.getLogger(__name__)
+
+#: Meeting states in which media flows.
+MEDIA_STATES = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
+
+Emit = Callable[[str, str, dict[str, object]], Coroutine[Any, Any, None]]  # (sid, event, payload)
+
+
+class MediaSignallingError(MeetingdError):
+    """The media plane refused an offer, answer or candidate."""
+
+    status = 400
+    code = "media_error"
+
+
+@dataclass
+class _FloorMirror:
+    """The floor as the media plane needs it: holders in order, and who is muted."""
+
+    holders: list[str] = field(default_factory=list)
+    muted: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _MeetingMedia:
+    room: Room
+    chair_subject: str | None
+    floor: _FloorMirror
+    #: endpoint id -> connection sid
+    endpoints: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, EndpointStats] = field(default_factory=dict)
+    stats_at: float = 0.0
+
+
+def endpoint_id(principal: Principal, sid: str) -> str:
+    return f"{principal.subject}#{sid}"
+
+
+def subject_of(endpoint: str) -> str:
+    return endpoint.partition("#")[0]
+
+
+def media_role(principal: Principal, meeting: Meeting) -> str:
+    """The media role: the meeting's chair leads; other managers watch like delegates."""
+    if principal.kind == "bridge_point":
+        return "bridge_point"
+    if principal.id == meeting.chair_id:
+        return "chair"
+    if meeting.chair_id is None and can_manage_meeting(principal, meeting):
+        return "chair"
+    return "delegate" if principal.id in meeting.delegate_ids else "observer"
+
+
+class MediaBridge:
+    """Owns this process's media rooms (one per meeting with media here)."""
+
+    def __init__(self, plane: MediaPlane, services: Services, emit: Emit) -> None:
+        self.plane = plane
+        self._services = services
+        self._emit = emit
+        self._meetings: dict[int, _MeetingMedia] = {}
+        self._by_sid: dict[str, set[tuple[int, str]]] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # -- commands ----------------------------------------------------------------------
+
+    async def _meeting(self, principal: Principal, meeting_id: int) -> Meeting:
+        meeting = await self._services.meetings.get(principal, meeting_id)
+        if meeting.state not in MEDIA_STATES:
+            raise StateError(
+                f"media is off while the meeting is {meeting.state.value}; "
+                "it flows once the meeting is open"
+            )
+        return meeting
+
+    async def ice_servers(self, principal: Principal, meeting_id: int) -> list[dict[str, object]]:
+        """ICE servers for this caller, TURN credentials included (time-limited)."""
+        await self._services.meetings.get(principal, meeting_id)  # may they see it at all
+        return [
+            {"urls": list(s.urls), "username": s.username, "credential": s.credential}
+            for s in self.plane.client_ice_servers(principal.subject)
+        ]
+
+    async def offer(self, principal: Principal, sid: str, meeting_id: int, sdp: str) -> str:
+        """The client's offer (first or renegotiation); answers the server's SDP."""
+        meeting = await self._meeting(principal, meeting_id)
+        mm = await self._room(principal, meeting)
+        eid = endpoint_id(principal, sid)
+        created = eid not in mm.endpoints
+        if created:
+            role = media_role(principal, meeting)
+
+            async def on_offer(offer_sdp: str) -> None:
+                await self._emit(sid, "rtc.offered", {"meeting_id": meeting_id, "sdp": offer_sdp})
+
+            try:
+                mm.room.add_endpoint(eid, role, on_offer=on_offer)
+            except MediaError as exc:
+                raise MediaSignallingError(exc.message, code=exc.code) from None
+            mm.endpoints[eid] = sid
+            self._by_sid.setdefault(sid, set()).add((meeting_id, eid))
+            if role == "chair":
+                mm.chair_subject = principal.subject
+            self._apply_floor(meeting_id, mm)
+            logger.info("meeting %s: %s joined the media as %s", meeting_id, eid, role)
+        try:
+            return await mm.room.endpoint(eid).handle_offer(sdp)
+        except MediaError as exc:
+            if created:  # a first offer that fails leaves nothing behind
+                await self.drop(sid, meeting_id)
+            raise MediaSignallingError(exc.message, code=exc.code) from None
+
+    async def answer(self, principal: Principal, sid: str, meeting_id: int, sdp: str) -> None:
+        ep = self._endpoint(principal, sid, meeting_id)
+        try:
+            await ep.handle_answer(sdp)
+        except MediaError as exc:
+            raise MediaSignallingError(exc.message, code=exc.code) from None
+
+    async def candidate(
+        self,
+        principal: Principal,
+        sid: str,
+        meeting_id: int,
+        candidate: str,
+        sdp_mid: str | None,
+        sdp_mline_index: int | None,
+    ) -> None:
+        ep = self._endpoint(principal, sid, meeting_id)
+        try:
+            await ep.add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+        except MediaError as exc:
+            raise MediaSignallingError(exc.message, code=exc.code) from None
+
+    def set_page(self, principal: Principal, sid: str, meeting_id: int, page: int) -> Layout:
+        """Page the chair's thumbnails; answers the new layout."""
+        self._endpoint(principal, sid, meeting_id)
+        mm = self._meetings[meeting_id]
+        eid = endpoint_id(principal, sid)
+        try:
+            mm.room.set_video_page(eid, page)
+        except MediaError as exc:
+            raise MediaSignallingError(exc.message, code=exc.code) from None
+        return mm.room.layout(eid)
+
+    def layout(self, principal: Principal, sid: str, meeting_id: int) -> Layout:
+        self._endpoint(principal, sid, meeting_id)
+        return self._meetings[meeting_id].room.layout(endpoint_id(principal, sid))
+
+    def _endpoint(self, principal: Principal, sid: str, meeting_id: int) -> Endpoint:
+        mm = self._meetings.get(meeting_id)
+        eid = endpoint_id(principal, sid)
+        if mm is None or eid not in mm.endpoints:
+            raise StateError("no media session yet: send rtc.offer first", code="no_session")
+        return mm.room.endpoint(eid)
+
+    # -- rooms -----------------------------------------------------------------------
+
+    async def _room(self, principal: Principal, meeting: Meeting) -> _MeetingMedia:
+        mm = self._meetings.get(meeting.id)
+        if mm is not None:
+            return mm
+        entries = await self._services.floor.entries(principal, meeting.id)
+        mirror = _FloorMirror(
+            holders=[e.subject for e in entries if e.state.value == "granted"],
+            muted={e.subject for e in entries if e.muted},
+        )
+        if meeting.id in self._meetings:  # another offer created it meanwhile
+            return self._meetings[meeting.id]
+
+        def on_stats(_room_id: str, stats: Mapping[str, EndpointStats]) -> None:
+            cur = self._meetings.get(meeting.id)
+            if cur is not None:
+                cur.stats = dict(stats)
+                cur.stats_at = time.time()
+
+        def on_layout(layout: Layout) -> None:
+            cur = self._meetings.get(meeting.id)
+            sid = cur.endpoints.get(layout.endpoint_id) if cur else None
+            if sid is not None:
+                self._send_layout(sid, meeting.id, layout)
+
+        room = self.plane.create_room(str(meeting.id), on_stats=on_stats, on_layout=on_layout)
+        mm = _MeetingMedia(room=room, chair_subject=None, floor=mirror)
+        self._meetings[meeting.id] = mm
+        logger.info("meeting %s: media room opened", meeting.id)
+        return mm
+
+    def _send_layout(self, sid: str, meeting_id: int, layout: Layout) -> None:
+        # Called synchronously by the media plane; the emit runs as a kept task.
+        task = asyncio.get_running_loop().create_task(
+            self._emit(sid, "rtc.layout", layout_view(meeting_id, layout)),
+            name=f"rtc-layout-{sid}",
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _apply_floor(self, meeting_id: int, mm: _MeetingMedia) -> None:
+        """Floor holders (in order) become the room's floor; mutes are enforced."""
+        by_subject: dict[str, list[str]] = {}
+        for eid in mm.endpoints:
+            by_subject.setdefault(subject_of(eid), []).append(eid)
+        floor = [eid for subject in mm.floor.holders for eid in by_subject.get(subject, [])]
+        mm.room.set_floor(floor)
+        for eid in mm.endpoints:
+            mm.room.set_muted(eid, subject_of(eid) in mm.floor.muted)
+
+    async def on_event(self, ev: MeetingEvent) -> None:
+        """Follow the meeting's stream (called in ``seq`` order for every meeting)."""
+        mm = self._meetings.get(ev.meeting_id)
+        if mm is None:
+            return
+        subject = ev.data.get("subject")
+        changed = True
+        if ev.type == "floor.granted" and isinstance(subject, str):
+            if subject not in mm.floor.holders:
+                mm.floor.holders.append(subject)
+            mm.floor.muted.discard(subject)
+        elif ev.type == "floor.revoked" and isinstance(subject, str):
+            if subject in mm.floor.holders:
+                mm.floor.holders.remove(subject)
+            mm.floor.muted.discard(subject)
+        elif ev.type == "floor.muted" and isinstance(subject, str):
+            if ev.data.get("muted"):
+                mm.floor.muted.add(subject)
+            else:
+                mm.floor.muted.discard(subject)
+        elif ev.type == "meeting.ended":
+            await self.close_meeting(ev.meeting_id)
+            return
+        else:
+            changed = False
+        if changed:
+            self._apply_floor(ev.meeting_id, mm)
+
+    async def drop(self, sid: str, meeting_id: int | None = None) -> None:
+        """The connection left a meeting (or every meeting, when it vanished)."""
+        mine = self._by_sid.get(sid, set())
+        for mid, eid in sorted(mine):
+            if meeting_id is not None and mid != meeting_id:
+                continue
+            mine.discard((mid, eid))
+            mm = self._meetings.get(mid)
+            if mm is None or eid not in mm.endpoints:
+                continue
+            del mm.endpoints[eid]
+            try:
+                await mm.room.remove_endpoint(eid)
+            except MediaError:
+                logger.info("meeting %s: endpoint %s was already gone", mid, eid)
+            if not mm.endpoints:
+                await self.close_meeting(mid)
+            else:
+                self._apply_floor(mid, mm)
+        if not mine:
+            self._by_sid.pop(sid, None)
+
+    async def close_meeting(self, meeting_id: int) -> None:
+        mm = self._meetings.pop(meeting_id, None)
+        if mm is None:
+            return
+        for eid, sid in mm.endpoints.items():
+            self._by_sid.get(sid, set()).discard((meeting_id, eid))
+        await self.plane.close_room(str(meeting_id))
+        logger.info("meeting %s: media room closed", meeting_id)
+
+    async def close(self) -> None:
+        for meeting_id in list(self._meetings):
+            await self.close_meeting(meeting_id)
+        await self.plane.close()
+
+    # -- health ------------------------------------------------------------------------
+
+    def health(self, meeting_id: int) -> dict[str, EndpointStats]:
+        mm = self._meetings.get(meeting_id)
+        return dict(mm.stats) if mm else {}
+
+    def all_stats(self) -> dict[int, dict[str, EndpointStats]]:
+        return {mid: dict(mm.stats) for mid, mm in self._meetings.items()}
+
+
+def layout_view(meeting_id: int, layout: Layout) -> dict[str, object]:
+    """What a client needs to label its tiles: which subject each ``mid`` shows."""
+
+    def slots(infos: tuple[SlotInfo, ...]) -> list[dict[str, object]]:
+        return [
+            {"mid": s.mid, "kind": s.kind, "subject": subject_of(s.source) if s.source else None}
+            for s in infos
+        ]
+
+    return {
+        "meeting_id": meeting_id,
+        "page": layout.page,
+        "page_count": layout.page_count,
+        "audio": slots(layout.audio),
+        "video": slots(layout.video),
+    }
