@@ -294,6 +294,8 @@ class Endpoint:
         self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
         self._negotiation: asyncio.Task[None] | None = None
         self.last_rx = 0.0
+        #: bumped whenever the set of receive slots or their MIDs change
+        self.slots_version = 0
         #: when this endpoint started publishing (it must send from then on)
         self.publishing_since = 0.0
         self._closed = False
@@ -564,6 +566,7 @@ class Endpoint:
             await pc.setLocalDescription(offer)
             for t, slot in self._slot_transceivers.items():
                 slot.mid = t.mid  # known from now on, so layouts can name it
+            self.slots_version += 1
             sdp = self._outgoing_sdp(pc.localDescription.sdp)
         self.room._apply_assignment(self)
         await self.on_offer(sdp)
@@ -696,6 +699,7 @@ class Endpoint:
             for slot in slots:
                 slot.set_source(None)
         self._slots = {Kind.AUDIO: [], Kind.VIDEO: []}
+        self.slots_version += 1
         self._slot_transceivers.clear()
         self._slots_by_ssrc.clear()
         self._ios.clear()
@@ -771,6 +775,7 @@ class Room:
         self._pages: dict[str, int] = {}
         self._assignments: dict[str, Assignment] = {}
         self._layouts: dict[str, Layout] = {}
+        self._layout_keys: dict[str, tuple[Assignment, int, int, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._prev_counters: dict[str, tuple[float, int, int, int, int]] = {}
         self._closed = False
@@ -818,6 +823,7 @@ class Room:
         del self._endpoints[endpoint_id]
         self._pages.pop(endpoint_id, None)
         self._layouts.pop(endpoint_id, None)
+        self._layout_keys.pop(endpoint_id, None)
         self._assignments.pop(endpoint_id, None)
         await ep.close()
         self._update()
@@ -869,13 +875,16 @@ class Room:
         )
 
     def _update(self) -> None:
+        """Re-run the policy and re-point every slot; O(endpoints), synchronous."""
         if self._closed:
             return
-        self._assignments = policy.assign(self.state(), self.policy_config, self._assignments)
+        st = self.state()
+        self._assignments = policy.assign(st, self.policy_config, self._assignments)
+        pages = policy.page_count(st, self.policy_config)
         for ep in self._endpoints.values():
-            self._apply_assignment(ep)
+            self._apply_assignment(ep, pages)
 
-    def _apply_assignment(self, ep: Endpoint) -> None:
+    def _apply_assignment(self, ep: Endpoint, pages: int | None = None) -> None:
         a = self._assignments.get(ep.endpoint_id)
         if a is None:
             return
@@ -887,7 +896,13 @@ class Room:
                 if src is not None and src in self._endpoints:
                     track = self._endpoints[src].primary_track(kind)
                 slot.set_source(track)
-        layout = self.layout(ep.endpoint_id)
+        if pages is None:
+            pages = policy.page_count(self.state(), self.policy_config)
+        key = (a, pages, self._pages.get(ep.endpoint_id, 0), ep.slots_version)
+        if self._layout_keys.get(ep.endpoint_id) == key:
+            return  # nothing a client could see has changed
+        self._layout_keys[ep.endpoint_id] = key
+        layout = self._layout(ep, pages)
         if self._layouts.get(ep.endpoint_id) != layout:
             self._layouts[ep.endpoint_id] = layout
             if self.on_layout is not None:
@@ -895,9 +910,12 @@ class Room:
 
     def layout(self, endpoint_id: str) -> Layout:
         """Which source each receive slot of ``endpoint_id`` shows."""
-        ep = self.endpoint(endpoint_id)
-        a = self._assignments.get(endpoint_id, Assignment((), ()))
-        st = self.state()
+        return self._layout(self.endpoint(endpoint_id))
+
+    def _layout(self, ep: Endpoint, pages: int | None = None) -> Layout:
+        if pages is None:
+            pages = policy.page_count(self.state(), self.policy_config)
+        a = self._assignments.get(ep.endpoint_id, Assignment((), ()))
 
         def infos(kind: Kind, sources: tuple[str | None, ...]) -> tuple[SlotInfo, ...]:
             slots = ep.slots(kind)
@@ -912,9 +930,9 @@ class Room:
             )
 
         return Layout(
-            endpoint_id=endpoint_id,
-            page=policy.clamp_page(st, self.policy_config, self._pages.get(endpoint_id, 0)),
-            page_count=policy.page_count(st, self.policy_config),
+            endpoint_id=ep.endpoint_id,
+            page=min(max(0, self._pages.get(ep.endpoint_id, 0)), pages - 1),
+            page_count=pages,
             audio=infos(Kind.AUDIO, a.audio),
             video=infos(Kind.VIDEO, a.video),
         )
