@@ -16,6 +16,7 @@ from meetingd import __version__
 from meetingd.api import auth as auth_api
 from meetingd.api import bridge_points as bridge_points_api
 from meetingd.api import floor as floor_api
+from meetingd.api import health as health_api
 from meetingd.api import meetings as meetings_api
 from meetingd.api import rollcall as rollcall_api
 from meetingd.api import units as units_api
@@ -33,6 +34,7 @@ from meetingd.services import Services
 from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
 from meetingd.services.floor import FloorService
+from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
 from meetingd.services.presence import PresenceService
 from meetingd.services.rollcall import RollCallService
@@ -63,6 +65,7 @@ def all_routes() -> Routes:
         users_api.routes,
         meetings_api.routes,
         floor_api.routes,
+        health_api.routes,
         rollcall_api.routes,
     ):
         routes.extend(part)
@@ -127,6 +130,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         ),
         rollcall=RollCallService(store, clock),
         stream=StreamService(store),
+        health=HealthService(store, clock),
     )
     return Parts(config=config, clock=clock, store=store, services=services)
 
@@ -161,6 +165,7 @@ def create_app(
     app[SERVICES] = parts.services
     app[HEALTH_CHECK] = parts.store
     app[METRICS] = Metrics()
+    app[METRICS].registry.register(health_api.MediaHealthCollector(parts.services.health))
     app[MAX_BODY] = config.server.max_body_bytes
     app[PARTS] = parts
 

@@ -268,3 +268,28 @@ class RollCall:
     answers: tuple[RollCallAnswer, ...] = ()
     confirmations: tuple[RollCallConfirmation, ...] = ()
     result: RollCallResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaHealth:
+    """One media connection's link health, as the media plane last measured it (every ~2 s).
+
+    ``*_in`` is what the server receives from the participant, ``*_out`` what it sends to it.
+    """
+
+    meeting_id: int
+    subject: str  # "bridge_point:3" | "user:5"
+    connection: str
+    role: str
+    state: str
+    bitrate_in: int
+    bitrate_out: int
+    loss_in: float
+    loss_out: float
+    jitter_in_ms: float
+    jitter_out_ms: float
+    rtt_ms: float | None
+    fps_in: float
+    fps_out: float
+    last_keyframe_at: datetime | None
+    measured_at: datetime

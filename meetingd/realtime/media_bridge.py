@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from media import Endpoint, EndpointStats, Layout, MediaError, MediaPlane, Room, SlotInfo
-from meetingd.domain import Meeting, MeetingEvent, MeetingState, Principal
+from meetingd.domain import MediaHealth, Meeting, MeetingEvent, MeetingState, Principal
 from meetingd.errors import MeetingdError, StateError
 from meetingd.services import Services
 from meetingd.services.authz import can_manage_meeting
@@ -55,8 +55,6 @@ class _MeetingMedia:
     floor: _FloorMirror
     #: endpoint id -> connection sid
     endpoints: dict[str, str] = field(default_factory=dict)
-    stats: dict[str, EndpointStats] = field(default_factory=dict)
-    stats_at: float = 0.0
 
 
 def endpoint_id(principal: Principal, sid: str) -> str:
@@ -198,8 +196,7 @@ class MediaBridge:
         def on_stats(_room_id: str, stats: Mapping[str, EndpointStats]) -> None:
             cur = self._meetings.get(meeting.id)
             if cur is not None:
-                cur.stats = dict(stats)
-                cur.stats_at = time.time()
+                self._services.health.record(meeting.id, self._health(meeting.id, stats))
 
         def on_layout(layout: Layout) -> None:
             cur = self._meetings.get(meeting.id)
@@ -212,6 +209,34 @@ class MediaBridge:
         self._meetings[meeting.id] = mm
         logger.info("meeting %s: media room opened", meeting.id)
         return mm
+
+    def _health(self, meeting_id: int, stats: Mapping[str, EndpointStats]) -> list[MediaHealth]:
+        now = self._services.health.now()
+        return [
+            MediaHealth(
+                meeting_id=meeting_id,
+                subject=subject_of(eid),
+                connection=eid.partition("#")[2],
+                role=st.role,
+                state=st.state,
+                bitrate_in=st.bitrate_in,
+                bitrate_out=st.bitrate_out,
+                loss_in=st.loss_in,
+                loss_out=st.loss_out,
+                jitter_in_ms=st.jitter_in_ms,
+                jitter_out_ms=st.jitter_out_ms,
+                rtt_ms=st.rtt_ms,
+                fps_in=st.fps_in,
+                fps_out=st.fps_out,
+                last_keyframe_at=(
+                    datetime.fromtimestamp(st.last_keyframe_at, UTC)
+                    if st.last_keyframe_at is not None
+                    else None
+                ),
+                measured_at=now,
+            )
+            for eid, st in stats.items()
+        ]
 
     def _send_layout(self, sid: str, meeting_id: int, layout: Layout) -> None:
         # Called synchronously by the media plane; the emit runs as a kept task.
@@ -288,6 +313,7 @@ class MediaBridge:
             return
         for eid, sid in mm.endpoints.items():
             self._by_sid.get(sid, set()).discard((meeting_id, eid))
+        self._services.health.forget(meeting_id)
         await self.plane.close_room(str(meeting_id))
         logger.info("meeting %s: media room closed", meeting_id)
 
@@ -295,15 +321,6 @@ class MediaBridge:
         for meeting_id in list(self._meetings):
             await self.close_meeting(meeting_id)
         await self.plane.close()
-
-    # -- health ------------------------------------------------------------------------
-
-    def health(self, meeting_id: int) -> dict[str, EndpointStats]:
-        mm = self._meetings.get(meeting_id)
-        return dict(mm.stats) if mm else {}
-
-    def all_stats(self) -> dict[int, dict[str, EndpointStats]]:
-        return {mid: dict(mm.stats) for mid, mm in self._meetings.items()}
 
 
 def layout_view(meeting_id: int, layout: Layout) -> dict[str, object]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from meetingd.services.auth import AuthService
 from meetingd.services.directory import DirectoryService
 from meetingd.services.floor import FloorService
+from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
 from meetingd.services.presence import PresenceService
 from meetingd.services.rollcall import RollCallService
@@ -22,3 +23,4 @@ class Services:
     presence: PresenceService
     rollcall: RollCallService
     stream: StreamService
+    health: HealthService

@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 import pytest
 
 from tests.realtime.conftest import Live, StartLive
@@ -107,3 +108,44 @@ async def test_a_vanished_peer_leaves_the_room(live_meeting: Live) -> None:
     await bp1.client.sio.disconnect()  # the socket goes: its endpoint goes with it
     await wait_for(lambda: str(live.meeting_id) not in media.plane.rooms, 5, "the room to close")
     await bp1.close()
+
+
+async def test_link_health_reaches_the_operator_view_and_metrics(live_meeting: Live) -> None:
+    live = live_meeting
+    bp1 = await _peer(live, "bp1", (176, 144))
+    chair = await _peer(live, "chair", (160, 120))
+    try:
+        headers = live.world.auth("operator")
+        url = f"{live.url}/api/v1/meetings/{live.meeting_id}/media-health"
+        async with aiohttp.ClientSession() as http:
+
+            async def rows() -> list[dict[str, object]]:
+                async with http.get(url, headers=headers) as r:
+                    assert r.status == 200, await r.text()
+                    got: list[dict[str, object]] = await r.json()
+                    return got
+
+            deadline = time.monotonic() + 10
+            subject = f"bridge_point:{live.world.bridge_points['bp1']}"
+            while True:
+                health = {h["subject"]: h for h in await rows()}
+                h = health.get(subject)
+                if h and isinstance(h["bitrate_in"], int) and h["bitrate_in"] > 0:
+                    break
+                assert time.monotonic() < deadline, f"no figures for {subject}: {health}"
+                await asyncio.sleep(0.5)
+            assert h["role"] == "bridge_point" and h["state"] == "connected"
+            assert isinstance(h["fps_in"], float) and h["fps_in"] > 0
+            # A delegate may not see the health view; another district's operator not even
+            # the meeting.
+            async with http.get(url, headers=live.world.auth("delegate")) as r:
+                assert r.status == 403
+            async with http.get(url, headers=live.world.auth("operator_d2")) as r:
+                assert r.status == 404
+            async with http.get(f"{live.url}/metrics") as r:
+                text = await r.text()
+            assert 'meetingd_media_bitrate_in_bps{connection="' in text
+            assert f'subject="{subject}"' in text
+    finally:
+        await bp1.close()
+        await chair.close()
