@@ -14,6 +14,8 @@ from meetingd.domain import (
     AgendaItem,
     AgendaItemState,
     BridgePoint,
+    FloorEntry,
+    FloorState,
     Meeting,
     MeetingState,
     PresenceEntry,
@@ -495,3 +497,41 @@ class MeetingSnapshotOut(Response):
     floor: list[dict[str, object]] = Field(
         description="Requests to speak and speakers, shaped like the floor.* event payloads"
     )
+
+
+# -- the floor ------------------------------------------------------------------------------
+
+Subject = Annotated[
+    str,
+    StringConstraints(pattern=r"^(bridge_point|user):[1-9][0-9]{0,9}$"),
+    Field(description="'bridge_point:<id>' or 'user:<id>'"),
+]
+
+
+class FloorEntryOut(Response):
+    subject: str
+    name: str
+    state: FloorState
+    requested_at: datetime
+    granted_at: datetime | None
+    muted: bool
+
+    @classmethod
+    def of(cls, e: FloorEntry) -> FloorEntryOut:
+        return cls(
+            subject=e.subject,
+            name=e.name,
+            state=e.state,
+            requested_at=e.requested_at,
+            granted_at=e.granted_at,
+            muted=e.muted,
+        )
+
+
+class SubjectIn(Request):
+    subject: Subject
+
+
+class MuteIn(Request):
+    subject: Subject
+    muted: bool

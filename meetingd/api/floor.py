@@ -2,53 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
-
-from pydantic import Field, StringConstraints
+from typing import Any
 
 from meetingd.api.context import services
 from meetingd.api.routing import Call, Routes
-from meetingd.domain import FloorEntry, FloorState
-from meetingd.schemas import Request, Response
+from meetingd.schemas import FloorEntryOut, MuteIn, SubjectIn
 
 routes = Routes()
 ERRORS = (403, 404, 409)
-
-Subject = Annotated[
-    str,
-    StringConstraints(pattern=r"^(bridge_point|user):[1-9][0-9]{0,9}$"),
-    Field(description="'bridge_point:<id>' or 'user:<id>'"),
-]
-
-
-class FloorEntryOut(Response):
-    subject: str
-    name: str
-    state: FloorState
-    requested_at: datetime
-    granted_at: datetime | None
-    muted: bool
-
-    @classmethod
-    def of(cls, e: FloorEntry) -> FloorEntryOut:
-        return cls(
-            subject=e.subject,
-            name=e.name,
-            state=e.state,
-            requested_at=e.requested_at,
-            granted_at=e.granted_at,
-            muted=e.muted,
-        )
-
-
-class SubjectIn(Request):
-    subject: Subject
-
-
-class MuteIn(Request):
-    subject: Subject
-    muted: bool
 
 
 @routes.route(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from meetingd.api.floor import FloorEntryOut, MuteIn, SubjectIn
 from meetingd.realtime.commands import COMMANDS, MANAGERS, MeetingRef
 from meetingd.realtime.connection import CommandContext
-from meetingd.schemas import Id, dump
+from meetingd.schemas import FloorEntryOut, Id, MuteIn, SubjectIn, dump
 
 SPEAKERS = "an invited bridge point or delegate"
 
