@@ -22,6 +22,7 @@ raises :class:`~media.errors.PrivateApiError` instead of failing strangely at ru
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransc
 from aiortc.rtcdtlstransport import State as DtlsState
 
 from .errors import PrivateApiError
+
+logger = logging.getLogger(__name__)
 
 PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
 
@@ -180,6 +183,7 @@ class TransportIO:
         self._sock: socket.socket | None = None
         self.installed = False
         self.dropped = 0
+        self.failures = 0
 
     @property
     def connected(self) -> bool:
@@ -195,15 +199,28 @@ class TransportIO:
         if self.installed:
             return
 
+        # an exception here would end aiortc's receive loop, i.e. the peer's connection
         async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
-            on_rtp(data, arrival_time_ms)
+            try:
+                on_rtp(data, arrival_time_ms)
+            except Exception:
+                self._log_failure("RTP")
 
         async def handle_rtcp_data(data: bytes) -> None:
-            on_rtcp(data)
+            try:
+                on_rtcp(data)
+            except Exception:
+                self._log_failure("RTCP")
 
         self._dtls._handle_rtp_data = handle_rtp_data
         self._dtls._handle_rtcp_data = handle_rtcp_data
         self.installed = True
+
+    def _log_failure(self, what: str) -> None:
+        self.failures += 1
+        if self.failures <= 10 or self.failures % 1000 == 0:
+            logger.exception("media: handling an incoming %s packet failed (%d)", what,
+                             self.failures)
 
     def _select(self, pair: Any) -> None:
         self._pair = pair

@@ -316,6 +316,7 @@ class Slot:
         self.rtt: float | None = None
         self._sr_mid = 0
         self._sr_time = 0.0
+        self._sr_packets = 0
 
     def configure(self, params: RtpParams) -> None:
         """Apply the negotiated parameters (MID, ids, payload types); the slot is then live."""
@@ -473,9 +474,10 @@ class Slot:
                 self.rtt = rtt if self.rtt is None else 0.8 * self.rtt + 0.2 * rtt
 
     def rtcp_report(self) -> bytes:
-        """Sender report + SDES for this slot (empty until something was sent)."""
-        if not self.ready or self.packets_out == 0 or self._last_send is None:
-            return b""
+        """Sender report + SDES for this slot (empty if nothing was sent since the last one)."""
+        if not self.ready or self._last_send is None or self.packets_out == self._sr_packets:
+            return b""  # RFC 3550: only a sender that sent since the last report sends an SR
+        self._sr_packets = self.packets_out
         ntp = ntp_now()
         elapsed = max(0.0, self._clock() - self._last_send)
         rtp_ts = (self.last_ts + int(elapsed * self._clock_rate)) & 0xFFFFFFFF

@@ -627,7 +627,7 @@ class Endpoint:
         self.last_rx = self._config.clock()
         try:
             packets = RtcpPacket.parse(data)
-        except ValueError:
+        except Exception:  # malformed: aiortc's parser raises more than ValueError
             return
         for packet in packets:
             if isinstance(packet, RtcpSrPacket):

@@ -111,7 +111,7 @@ def parse_rtp(
                     i += 1
                     continue
                 ident, ln = x >> 4, (x & 0x0F) + 1
-                if ident == 15:
+                if ident == 15 or i + 1 + ln > end:
                     break
                 value = data[i + 1 : i + 1 + ln]
                 if ident == mid_id:
@@ -129,6 +129,8 @@ def parse_rtp(
                     i += 1
                     continue
                 ln = data[i + 1]
+                if i + 2 + ln > end:
+                    break
                 value = data[i + 2 : i + 2 + ln]
                 if ident == mid_id:
                     mid = value.decode("ascii", "replace")

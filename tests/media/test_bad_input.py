@@ -137,3 +137,19 @@ async def test_a_peer_that_closes_is_released_at_once(plane: MediaPlane, join: C
         await again.connect()
     finally:
         await again.close()
+
+
+async def test_garbage_packets_do_not_break_a_connection(
+    plane: MediaPlane, join: ConnectFn
+) -> None:
+    room = plane.create_room("r-garbage")
+    await join(room, "chair", "chair", audio=False)
+    viewer = await join(room, "bp1", "bridge_point", video=False, audio=False)
+    mid = room.layout("bp1").video[0].mid
+    await wait_for(lambda: viewer.frames(mid) >= 3, what="video")
+    ep = room.endpoint("chair")
+    for junk in (b"", b"\x80", b"\x80\xc9\x00\x05" + bytes(3), b"\x81\xcd\x00\x01\xff", bytes(64)):
+        ep._on_rtcp(junk)
+        ep._on_rtp(junk, 0)
+    n = viewer.frames(mid)
+    await wait_for(lambda: viewer.frames(mid) > n + 5, what="media continues")

@@ -82,3 +82,20 @@ def test_receive_statistics_loss_and_wrap() -> None:
     assert st.fraction_lost() == 256 // 6
     assert st.fraction_lost() == 0  # interval consumed
     assert st.jitter >= 0
+
+
+def test_parse_rtp_never_raises_on_garbage() -> None:
+    import random
+
+    rng = random.Random(7)
+    valid = build_rtp(96, 1, 5, 6, 7, extension_block([(1, b"0")]), b"abc", 3)
+    for _ in range(3000):
+        n = rng.randint(0, 40)
+        data = bytes(rng.getrandbits(8) for _ in range(n))
+        if rng.random() < 0.5:  # mutate a valid packet instead
+            b = bytearray(valid)
+            for _ in range(rng.randint(1, 4)):
+                b[rng.randrange(len(b))] = rng.getrandbits(8)
+            data = bytes(b[: rng.randint(0, len(b))])
+        p = parse_rtp(data, 1, 3, 2)
+        assert p is None or len(p.payload) <= len(data)
