@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from media_peers import ConnectFn, wait_for
+from media_peers import ConnectFn, Peer, wait_for
 
 from media import Kind, MediaPlane
 
@@ -118,3 +118,20 @@ async def test_policy_changes_stay_fast_in_a_province_sized_room(plane: MediaPla
     assert layout.page == 3 and layout.page_count == 32
     assert [s.source for s in layout.video][:2] == ["bp007", "bp048"]
     assert [s.source for s in room.layout("bp001").audio] == ["chair", "bp007", None, None]
+
+
+async def test_an_observer_cannot_publish(plane: MediaPlane, peers: list[Peer]) -> None:
+    room = plane.create_room("r-observer")
+    chair = Peer(room, "chair", "chair", video=False, audio=False)
+    observer = Peer(room, "obs", "observer")  # tries to send camera and microphone
+    peers.extend([chair, observer])
+    for p in (chair, observer):
+        await p.connect()
+        await asyncio.wait_for(p.negotiated.wait(), 10)
+    room.set_floor(["obs"])
+    await asyncio.sleep(1.0)
+    assert room.endpoint("obs").published_kinds() == set()
+    assert all(s.source is None for s in room.layout("chair").video + room.layout("chair").audio)
+    answer = observer.pc.remoteDescription.sdp
+    assert "a=inactive" in answer  # its sending m-lines were refused in the answer
+    assert sum(r.frames for r in chair.received.values()) == 0
