@@ -161,6 +161,15 @@ def load_packets(path: Path) -> list[ClipPacket]:
     return out
 
 
+def rtp_packets_per_frame(packets: list[ClipPacket], video: bool) -> float:
+    """RTP packets aiortc's packetizer makes per clip packet, on average."""
+    if not video:
+        return 1.0
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    return sum(len(Vp8Encoder._packetize(p.data, 1)) for p in packets) / len(packets)
+
+
 def clip_info(packets: list[ClipPacket], fps: float) -> dict[str, Any]:
     total = sum(len(p.data) for p in packets)
     keys = [i for i, p in enumerate(packets) if p.keyframe]
@@ -662,9 +671,10 @@ def loadavg() -> list[float]:
         return [float(x) for x in f.read().split()[:3]]
 
 
-def udp_drops(pid: int) -> int:
-    """Datagrams the kernel dropped on this process's UDP sockets (receive buffer full)."""
+def udp_drops(pid: int) -> dict[str, int]:
+    """Datagrams the kernel dropped (receive buffer full) per UDP socket inode of a process."""
     inodes: set[str] = set()
+    out: dict[str, int] = {}
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
             try:
@@ -673,17 +683,21 @@ def udp_drops(pid: int) -> int:
                 continue
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-        total = 0
         for table in ("udp", "udp6"):
             with open(f"/proc/{pid}/net/{table}") as f:
                 next(f)
                 for line in f:
                     parts = line.split()
                     if len(parts) > 12 and parts[9] in inodes:
-                        total += int(parts[-1])
-        return total
+                        out[parts[9]] = int(parts[-1])
     except OSError:
-        return 0
+        pass
+    return out
+
+
+def _drops_delta(before: dict[str, int], after: dict[str, int]) -> int:
+    """Drops during a window: sockets present at the end, from 0 if opened meanwhile."""
+    return sum(max(0, v - before.get(k, 0)) for k, v in after.items())
 
 
 class CpuWindow:
@@ -695,7 +709,7 @@ class CpuWindow:
         self._cpu0: dict[str, float] = {}
         self._m0 = (0.0, 0.0)
         self._p0: int | None = None
-        self._d0: dict[str, int] = {}
+        self._d0: dict[str, dict[str, int]] = {}
 
     def start(self) -> None:
         self._t0 = time.monotonic()
@@ -719,7 +733,9 @@ class CpuWindow:
             "machine_busy_cores": round(machine_busy * (os.cpu_count() or 1), 3),
             "other_jobs_cores": round(max(0.0, others), 3),
             # datagrams dropped by the kernel on each process's sockets (buffer full)
-            "udp_drops": {k: udp_drops(p) - self._d0.get(k, 0) for k, p in self.pids.items()},
+            "udp_drops": {
+                k: _drops_delta(self._d0.get(k, {}), udp_drops(p)) for k, p in self.pids.items()
+            },
             "machine_cores": os.cpu_count(),
             # share of the window in which some runnable task waited for a CPU
             "cpu_pressure_some_pct": (

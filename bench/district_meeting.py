@@ -42,6 +42,7 @@ from _media_common import (  # noqa: E402
     loadavg,
     percentile,
     progress,
+    rtp_packets_per_frame,
     wait_for_quiet,
 )
 from _media_harness import Harness, wait_receiving  # noqa: E402
@@ -179,6 +180,30 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
     freezes = sum(s["freezes_window"] for s in video)
     p95 = percentile(ttff, 95)
     server_cores = cpu["cores"]["server"]
+    # what the server would handle if every publisher got through at full rate
+    v_pps = VIDEO_FPS * args.video_packets_per_frame
+    a_pps = 50.0
+    pps_in = (args.bridge_points + 1) * (v_pps + a_pps)
+    pps_out = sum(
+        (v_pps if kind == "video" else a_pps)
+        for lay in layouts.values() for kind in ("video", "audio") for _m, src in lay[kind] if src
+    )
+    win = cpu["window_s"]
+    handled = None
+    if (stats1["packets_in"] >= stats0["packets_in"]
+            and stats1["packets_out"] >= stats0["packets_out"]):
+        handled = (stats1["packets_in"] - stats0["packets_in"]
+                   + stats1["packets_out"] - stats0["packets_out"]) / win
+    us_per_packet = cpu["cores"]["server"] * 1e6 / handled if handled else None
+    full_rate = {
+        "expected_packets_per_s": {"in": round(pps_in), "out": round(pps_out)},
+        "handled_packets_per_s": round(handled) if handled else None,
+        "handled_share": round(handled / (pps_in + pps_out), 3) if handled else None,
+        "server_us_per_packet": round(us_per_packet, 1) if us_per_packet else None,
+        # an estimate, not a measurement: meaningful only as cost per packet x full rate
+        "server_cores_estimate_at_full_rate": (
+            round(us_per_packet * (pps_in + pps_out) / 1e6, 3) if us_per_packet else None),
+    }
     return {
         "server_cores": server_cores,
         "client_cores": client_cores,
@@ -217,6 +242,7 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
             for k in ("packets_in", "packets_out", "packets_dropped", "keyframe_requests")
         },
         "server_endpoints_connected": f"{stats1['connected']}/{stats1['endpoints']}",
+        "server_load_vs_full_rate": full_rate,
         "server_endpoint_states": {
             st: sum(1 for v in stats1["states"].values() if v == st)
             for st in sorted(set(stats1["states"].values()))
@@ -238,6 +264,7 @@ def summarize(args: argparse.Namespace, cpu: dict[str, Any], reports: list[dict[
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     video, audio = clip_paths()
+    args.video_packets_per_frame = rtp_packets_per_frame(load_packets(video), True)
     result: dict[str, Any] = {
         "bench": "district_meeting",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -259,6 +286,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "settle_s": args.settle, "window_s": args.window,
             "keyframe_on_request": not args.no_keyframe_on_request,
             "keyframe_interval_frames": VIDEO_GOP,
+            "video_rtp_packets_per_frame": round(args.video_packets_per_frame, 2),
         },
         "method": {
             "cpu": "utime+stime from /proc/PID/stat over the window, per process",
