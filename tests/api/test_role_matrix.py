@@ -235,6 +235,36 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
     },
+    # -- roll call and presence ---------------------------------------------------------------
+    "get_presence": {  # M1 / M2
+        "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
+    },
+    "get_rollcall": {  # a fresh live meeting with a roll call open
+        "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
+    },
+    "start_rollcall": {  # a fresh live meeting
+        "own":   "201  403  201  201  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "201  404  404  404  404  403  201  403  404  403 | 401  401  401  401  401",
+    },
+    "answer_rollcall": {  # an open roll call: only invited bridge points answer
+        "own":   "403  403  403  403  403  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "403  404  404  404  404  403  403  403  404  200 | 401  401  401  401  401",
+    },
+    "confirm_rollcall": {  # an open roll call: only invited delegates confirm
+        "own":   "403  403  403  403  200  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "403  404  404  404  404  403  403  200  404  403 | 401  401  401  401  401",
+    },
+    "close_rollcall": {  # an open roll call
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    # -- media health: the meeting's operators, chair and secretary ---------------------------
+    "media_health": {  # M1 / M2
+        "own":   "200  200  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  403  404  403 | 401  401  401  401  401",
+    },
 }  # fmt: skip
 
 
@@ -400,6 +430,16 @@ async def _grant_floor(c: Ctx, side: Side, caller: str) -> Req:
     return Req({"meeting_id": m.id}, {"subject": _subject(c, side)})
 
 
+async def _rollcall(c: Ctx, side: Side, caller: str) -> Req:
+    m = await c.fresh(side, "live")
+    await c.b.parts.services.rollcall.start(await chair_of(c.b.parts, c.b.w, side), m.id)
+    return Req({"meeting_id": m.id})
+
+
+async def _answer(c: Ctx, side: Side, caller: str) -> Req:
+    return dataclasses.replace(await _rollcall(c, side, caller), body={"count": 12})
+
+
 def fixed(make: Callable[[Ctx, Side], Req]) -> Build:
     async def build(c: Ctx, side: Side, caller: str) -> Req:
         return make(c, side)
@@ -472,6 +512,13 @@ REQUESTS: dict[str, Build] = {
     "grant_floor": _grant_floor,
     "revoke_floor": _revoke_floor,
     "mute_floor": _mute,
+    "get_presence": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "get_rollcall": _rollcall,
+    "start_rollcall": _floor,
+    "answer_rollcall": _answer,
+    "confirm_rollcall": _rollcall,
+    "close_rollcall": _rollcall,
+    "media_health": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
 }  # fmt: skip
 
 #: Changing endpoints that may succeed without a write (the invitations already exist).
