@@ -8,9 +8,10 @@ here:
   the negotiated parameters are handed to the forwarder instead (on every negotiation).
 * ``RTCDtlsTransport._handle_rtp_data`` / ``_handle_rtcp_data`` are replaced on the
   server's transports, so decrypted packets reach the forwarder as bytes.
-* Outgoing packets are protected with ``RTCDtlsTransport._tx_srtp`` and written with one
-  non-blocking ``sendto`` on the nominated aioice candidate pair
-  (``Connection._nominated``), skipping three layers of coroutines per packet.
+* Outgoing packets are protected with ``RTCDtlsTransport._tx_srtp`` (calling libsrtp on
+  the pylibsrtp session's own buffers) and written with one non-blocking ``sendto`` on the
+  nominated aioice candidate pair (``Connection._nominated``), skipping three layers of
+  coroutines per packet.
 * ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
   listen addresses (it leaves out 127.0.0.1 and would use every other interface).
 
@@ -31,6 +32,9 @@ from typing import Any
 import aioice.ice
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import State as DtlsState
+from pylibsrtp import SRTP_MAX_TRAILER_LEN
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
 
 from .errors import PrivateApiError
 
@@ -184,6 +188,15 @@ class TransportIO:
         self.installed = False
         self.dropped = 0
         self.failures = 0
+        self.protect_errors = 0
+        # pylibsrtp's Session.protect allocates and checks per call; we call libsrtp
+        # directly on the session's own buffers (same work, ~40 % less time)
+        self._srtp_session: Any = None
+        self._srtp_ctx: Any = None
+        self._srtp_cdata: Any = None
+        self._srtp_buf: Any = None
+        self._srtp_max = 0
+        self._srtp_len = _srtp_ffi.new("int *")
 
     @property
     def connected(self) -> bool:
@@ -256,9 +269,28 @@ class TransportIO:
     def send_rtp(self, packet: bytes) -> bool:
         """Protect and send one RTP packet; False if dropped."""
         dtls = self._dtls
-        if dtls._state is not DtlsState.CONNECTED or dtls._tx_srtp is None:
+        if dtls._state is not DtlsState.CONNECTED:
             return False
-        return self._write(dtls._tx_srtp.protect(packet))
+        session = dtls._tx_srtp
+        if session is not self._srtp_session:
+            if session is None:
+                return False
+            self._srtp_session = session
+            self._srtp_ctx = session._srtp[0]
+            self._srtp_cdata = session._cdata
+            self._srtp_buf = session._buffer
+            self._srtp_max = len(session._cdata) - SRTP_MAX_TRAILER_LEN
+        n = len(packet)
+        if n > self._srtp_max:
+            return False
+        length = self._srtp_len
+        length[0] = n
+        buf = self._srtp_buf
+        buf[0:n] = packet
+        if _srtp_lib.srtp_protect(self._srtp_ctx, self._srtp_cdata, length) != 0:
+            self.protect_errors += 1
+            return False
+        return self._write(buf[0 : length[0]])
 
     def send_rtcp(self, packet: bytes) -> bool:
         """Protect and send one (compound) RTCP packet; False if dropped."""
@@ -308,6 +340,26 @@ async def check_internals() -> None:
     src_stun = inspect.getsource(aioice.ice.StunProtocol.send_data)
     if "self.transport.sendto(data, addr)" not in src_stun:
         problems.append("aioice.ice.StunProtocol.send_data changed")
+
+    import os
+
+    from pylibsrtp import Policy, Session
+
+    key = os.urandom(30)
+    a, b = (
+        Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)) for _ in range(2)
+    )
+    for name in ("_srtp", "_cdata", "_buffer"):
+        if not hasattr(a, name):
+            problems.append(f"pylibsrtp.Session.{name} is gone")
+    if not problems:
+        packet = bytes([0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]) + b"payload"
+        length = _srtp_ffi.new("int *")
+        length[0] = len(packet)
+        b._buffer[0 : len(packet)] = packet
+        rc = _srtp_lib.srtp_protect(b._srtp[0], b._cdata, length)
+        if rc != 0 or b._buffer[0 : length[0]] != a.protect(packet):
+            problems.append("calling libsrtp directly no longer matches Session.protect")
 
     pc = RTCPeerConnection()
     try:
