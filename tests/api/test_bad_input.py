@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from tests.api.checks import diff, expect_error, snapshot
 from tests.api.conftest import Both
 from tests.api.worlds import fresh_meeting
@@ -338,18 +336,18 @@ async def test_bad_paths_and_queries(client: Any, both: Both, subtests: Any) -> 
     await check_cases(client, both, PATH_AND_QUERY_CASES, subtests)
 
 
-@pytest.mark.parametrize(
-    ("state", "command"),
-    [("ended", "schedule"), ("ended", "open"), ("live", "open"), ("paused", "pause")],
-)
-async def test_refused_transition_is_409_and_writes_nothing(
-    client: Any, both: Both, state: str, command: str
+async def test_refused_transitions_are_409_and_write_nothing(
+    client: Any, both: Both, subtests: Any
 ) -> None:
-    m = await fresh_meeting(both.parts, both.w, "own", state)
-    before = await snapshot(both.parts.store)
-    resp = await client.post(f"/api/v1/meetings/{m.id}/{command}", headers=both.w.auth("chair"))
-    await expect_error(resp, 409, code="invalid_state", mentions=state)
-    assert diff(before, await snapshot(both.parts.store)) == []
+    for state, command in [("ended", "schedule"), ("ended", "open"), ("live", "open"),
+                           ("paused", "pause"), ("scheduled", "resume")]:  # fmt: skip
+        with subtests.test(f"{command} when {state}"):
+            m = await fresh_meeting(both.parts, both.w, "own", state)
+            before = await snapshot(both.parts.store)
+            path = f"/api/v1/meetings/{m.id}/{command}"
+            resp = await client.post(path, headers=both.w.auth("chair"))
+            await expect_error(resp, 409, code="invalid_state", mentions=state)
+            assert diff(before, await snapshot(both.parts.store)) == []
 
 
 async def test_an_ended_meeting_cannot_be_changed(client: Any, both: Both) -> None:
