@@ -30,6 +30,7 @@ from meetingd.clock import Clock, SystemClock
 from meetingd.config import Config
 from meetingd.domain import Principal
 from meetingd.realtime import RealtimeServer
+from meetingd.realtime.metrics import RealtimeCollector
 from meetingd.services import Services
 from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
@@ -191,6 +192,7 @@ def create_app(
     )
     realtime.attach(app)  # socket.io at /socket.io; started after the store, stopped before
     app[REALTIME] = realtime
+    app[METRICS].registry.register(RealtimeCollector(realtime))
     return app
 
 

@@ -149,3 +149,22 @@ async def test_link_health_reaches_the_operator_view_and_metrics(live_meeting: L
     finally:
         await bp1.close()
         await chair.close()
+
+
+async def test_realtime_and_media_figures_in_metrics(live_meeting: Live) -> None:
+    live = live_meeting
+    bp1 = await _peer(live, "bp1", (176, 144))
+    try:
+        await live.transition("pause")
+        await bp1.client.wait_event("meeting.paused")
+        async with aiohttp.ClientSession() as http, http.get(f"{live.url}/metrics") as r:
+            text = await r.text()
+        lines = dict(
+            line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+        )
+        assert float(lines["meetingd_realtime_connections"]) == 1
+        assert float(lines["meetingd_realtime_meetings"]) == 1
+        assert float(lines["meetingd_media_rooms"]) == 1
+        assert float(lines["meetingd_realtime_events_fanned_out_total"]) >= 1
+    finally:
+        await bp1.close()

@@ -1,0 +1,38 @@
+"""Prometheus figures of the real-time layer, read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from meetingd.realtime.server import RealtimeServer
+
+
+class RealtimeCollector(Collector):
+    def __init__(self, server: RealtimeServer) -> None:
+        self._server = server
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        s = self._server
+        yield GaugeMetricFamily(
+            "meetingd_realtime_connections",
+            "Authenticated socket.io connections on this process",
+            value=len(s.namespace.connections),
+        )
+        yield GaugeMetricFamily(
+            "meetingd_realtime_meetings",
+            "Meetings with connections on this process",
+            value=len(s.sequencer.meetings),
+        )
+        yield CounterMetricFamily(
+            "meetingd_realtime_events_fanned_out",
+            "Meeting events sent to their rooms on this process (each once per room)",
+            value=s.sequencer.delivered,
+        )
+        yield GaugeMetricFamily(
+            "meetingd_media_rooms",
+            "Media rooms (meetings with media) on this process",
+            value=len(s.media.plane.rooms) if s.media is not None else 0,
+        )
