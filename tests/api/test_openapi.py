@@ -14,6 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from meetingd.app import all_routes
 from meetingd.logs import ContextFilter
 
+#: The document does not depend on the database: its tests run on SQLite only.
+ONE_DATABASE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 #: Routes that are not part of the REST API and so not in the document.
 UNDOCUMENTED = {"/metrics", "/api/openapi.json", "/api/docs"}
 
@@ -34,12 +37,14 @@ def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return spec["components"]["schemas"][ref.rsplit("/", 1)[1]]  # type: ignore[no-any-return]
 
 
+@ONE_DATABASE
 async def test_the_document_validates_as_openapi_3_1(spec: dict[str, Any]) -> None:
     assert spec["openapi"].startswith("3.1.")
     errors = list(OpenAPIV31SpecValidator(spec).iter_errors())
     assert errors == [], errors[:3]
 
 
+@ONE_DATABASE
 async def test_every_endpoint_is_documented_with_schemas_and_errors(spec: dict[str, Any]) -> None:
     ids = []
     for ep in all_routes().endpoints:
@@ -79,6 +84,7 @@ async def test_every_endpoint_is_documented_with_schemas_and_errors(spec: dict[s
     assert len(ids) == len(set(ids)), "operationIds are unique"
 
 
+@ONE_DATABASE
 async def test_every_api_route_of_the_app_is_in_the_document(
     app: web.Application, spec: dict[str, Any]
 ) -> None:
@@ -98,6 +104,7 @@ async def test_every_api_route_of_the_app_is_in_the_document(
     assert served == documented
 
 
+@ONE_DATABASE
 async def test_the_docs_page_is_served_locally(client: Any) -> None:
     resp = await client.get("/api/docs")
     assert resp.status == 200 and resp.content_type == "text/html"
