@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meetingd.api.context import services
-from meetingd.api.routing import Call, Routes
+from meetingd.api.routing import Call, Offset, QueryId, Routes
 from meetingd.schemas import BridgePointIn, BridgePointOut, BridgePointPatch, NewBridgePointOut
 from meetingd.services.directory import NewBridgePoint
 
@@ -16,10 +16,10 @@ routes = Routes()
 
 class BridgePointQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    unit_id: Annotated[int, Field(ge=1)] | None = None
+    unit_id: QueryId | None = None
     q: Annotated[str, Field(max_length=100)] | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
 
 
 def _new(n: NewBridgePoint) -> NewBridgePointOut:

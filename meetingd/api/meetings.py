@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meetingd.api.context import services
-from meetingd.api.routing import Call, Routes
+from meetingd.api.routing import Call, Offset, Routes
 from meetingd.domain import MeetingState
 from meetingd.schemas import (
     AgendaItemIn,
@@ -30,7 +30,7 @@ class MeetingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     state: MeetingState | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 200
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
 
 
 @routes.route(

@@ -10,10 +10,10 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import models_json_schema
 
@@ -32,6 +32,12 @@ class NoBody(BaseModel):
 
 class NoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+MAX_ID = 2**31 - 1
+#: Query parameters that reach SQL: bounded, so no database sees an integer it cannot hold.
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +128,6 @@ class Routes:
 
 
 _PARAM = re.compile(r"{(\w+)}")
-MAX_ID = 2**31 - 1
 
 
 def _aiohttp_path(path: str) -> str:

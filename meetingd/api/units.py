@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meetingd.api.context import services
-from meetingd.api.routing import Call, Routes
+from meetingd.api.routing import Call, Offset, QueryId, Routes
 from meetingd.domain import UnitKind
 from meetingd.schemas import UnitIn, UnitOut, UnitPatch
 
@@ -16,13 +16,13 @@ routes = Routes()
 
 class UnitQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    parent_id: Annotated[int, Field(ge=1)] | None = None
+    parent_id: QueryId | None = None
     kind: UnitKind | None = None
     q: Annotated[str, Field(max_length=100, description="search, diacritics optional")] | None = (
         None
     )
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
 
 
 @routes.route(

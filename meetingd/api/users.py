@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meetingd.api.context import services
-from meetingd.api.routing import Call, Routes
+from meetingd.api.routing import Call, Offset, Routes
 from meetingd.domain import Role
 from meetingd.schemas import GrantIn, UserIn, UserOut
 
@@ -21,7 +21,7 @@ class UserQuery(BaseModel):
         None
     )
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
 
 
 @routes.route(
