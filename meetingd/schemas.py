@@ -5,7 +5,7 @@ Requests are validated strictly: unknown fields are refused, types are not coerc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -147,7 +147,10 @@ def _aware(v: object) -> object:
         raise ValueError("must be an ISO 8601 date-time string with a time zone") from None
     if parsed.tzinfo is None:
         raise ValueError("must include a time zone offset, e.g. +07:00")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)  # stored in UTC; year 1 at +01:00 has no UTC time
+    except OverflowError:
+        raise ValueError("is out of range in UTC") from None
 
 
 class IdsIn(Request):
