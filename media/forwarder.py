@@ -19,7 +19,9 @@ Feedback handled here:
 * bandwidth: the REMB sent upstream is the minimum REMB of the subscribers watching the
   track, clamped to ``[upstream_bitrate_floor, upstream_bitrate_ceiling]`` (one weak
   bridge point does not degrade the room below the floor); a video track nobody watches
-  gets ``idle_video_bitrate``. Receiver reports from subscribers feed the stats.
+  gets ``idle_video_bitrate``. A subscriber whose receiver reports show heavy loss
+  (>= 25 %, twice running) has that video slot paused with a growing back-off while its
+  audio continues (see :meth:`Slot.on_receiver_report`). Receiver reports feed the stats.
 """
 
 from __future__ import annotations
@@ -66,6 +68,11 @@ from .rtp import (
 logger = logging.getLogger(__name__)
 
 CodecKey = tuple[str, str]
+
+#: a video slot is paused after two receiver reports with this much loss (1/256 units)
+PAUSE_LOSS = 64
+PAUSE_MIN = 2.0
+PAUSE_MAX = 30.0
 
 #: retransmissions a subscriber may trigger: packets per second, and burst
 NACK_RATE = 300.0
@@ -308,6 +315,11 @@ class Slot:
         self.frames_out = 0
         self.dropped = 0
         self.retransmitted = 0
+        self.paused_until = 0.0
+        self.pauses = 0
+        self._pause_for = PAUSE_MIN
+        self._lossy_reports = 0
+        self._clean_reports = 0
         self._nack_budget = NACK_BURST
         self._nack_refill = 0.0
         self.remb: int | None = None
@@ -380,6 +392,12 @@ class Slot:
         """Rewrite and send one packet of the source (the hot path)."""
         if not self.ready:
             return
+        if self.paused_until:
+            if now < self.paused_until:
+                return
+            self.paused_until = 0.0
+            self._restart_source()  # resume on a fresh keyframe
+            self.waiting_since = now
         if self.waiting_keyframe:
             if not pkt.keyframe:
                 return
@@ -465,9 +483,34 @@ class Slot:
                 self._nack_budget -= 1
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
-        """Loss, jitter and round trip as the subscriber sees this slot."""
+        """Loss, jitter and round trip as the subscriber sees this slot.
+
+        A video slot whose subscriber reports heavy loss twice in a row is paused (its
+        audio goes on): a weak bridge point link is not flooded with video it cannot
+        carry. It resumes on a keyframe after a back-off that doubles while the loss
+        persists (2 s up to 30 s) and resets after a run of clean reports.
+        """
         self.fraction_lost = report.fraction_lost
         self.jitter = report.jitter
+        if self.kind is Kind.VIDEO and not self.paused_until:
+            if report.fraction_lost >= PAUSE_LOSS:
+                self._lossy_reports += 1
+                self._clean_reports = 0
+                if self._lossy_reports >= 2:
+                    self._lossy_reports = 0
+                    self.paused_until = self._clock() + self._pause_for
+                    self.pauses += 1
+                    logger.info(
+                        "slot %s/%s of %s: %.0f%% loss, video paused for %.0f s",
+                        self.kind, self.index, self.endpoint_id,
+                        report.fraction_lost / 2.56, self._pause_for,
+                    )
+                    self._pause_for = min(self._pause_for * 2, PAUSE_MAX)
+            else:
+                self._lossy_reports = 0
+                self._clean_reports += 1
+                if self._clean_reports >= 10:
+                    self._pause_for = PAUSE_MIN
         if report.lsr and report.lsr == self._sr_mid:
             rtt = time.time() - self._sr_time - report.dlsr / 65536
             if rtt >= 0:

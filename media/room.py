@@ -986,6 +986,7 @@ class Room:
                 fps_out=df_out / dt if dt else 0.0,
                 last_keyframe_at=max(keyframes, default=None),
                 keyframe_requests=sum(t.keyframe_requests_sent for t in tracks),
+                video_paused=sum(1 for s in slots if s.paused_until > now),
             )
         return out
 

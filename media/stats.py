@@ -32,3 +32,5 @@ class EndpointStats:
     fps_out: float
     last_keyframe_at: float | None
     keyframe_requests: int
+    #: video slots to this endpoint paused for heavy loss right now
+    video_paused: int = 0

@@ -155,3 +155,54 @@ async def test_h264_is_forwarded_too(plane: MediaPlane, peers: list[Peer]) -> No
     mid = room.layout("bp1").video[0].mid
     await wait_for(lambda: viewer.frames(mid) >= 5, what="H.264 video decoded")
     assert viewer.received[mid].sizes == {(160, 120)}
+
+
+def test_heavy_loss_pauses_video_to_that_subscriber_with_backoff() -> None:
+    from aiortc.rtp import RtcpReceiverInfo
+
+    from media._aiortc_private import CodecInfo, RtpParams
+    from media.rtp import build_rtp, parse_rtp
+
+    now = [100.0]
+    config = MediaConfig(clock=lambda: now[0])
+    io = _Io()
+    track = _track(config, io)
+    vp8 = CodecInfo(97, "VP8", 90000, ())
+    track.configure(RtpParams("1", (vp8,), (), (), None))
+    slot = _slot(io, lambda: now[0])
+    slot.configure(RtpParams("5", (vp8,), (), (), "cname"))
+    slot.set_source(track)
+
+    def report(lost: int) -> RtcpReceiverInfo:
+        return RtcpReceiverInfo(ssrc=42, fraction_lost=lost, packets_lost=0,
+                                highest_sequence=0, jitter=0, lsr=0, dlsr=0)
+
+    seq = [0]
+
+    def packet(keyframe: bool) -> None:
+        payload = bytes([0x10, 0x00 if keyframe else 0x01]) + b"frame"
+        pkt = parse_rtp(build_rtp(97, 1, seq[0], seq[0] * 3000, 5678, b"", payload, 0),
+                        None, None, None)
+        assert pkt is not None
+        seq[0] += 1
+        track.on_packet(pkt, now[0])
+
+    packet(keyframe=True)
+    packet(keyframe=False)
+    assert slot.packets_out == 2
+    slot.on_receiver_report(report(10))
+    slot.on_receiver_report(report(100))
+    assert not slot.paused_until  # one bad report is not enough
+    slot.on_receiver_report(report(100))
+    assert slot.paused_until == 102.0 and slot.pauses == 1
+    packet(keyframe=True)
+    assert slot.packets_out == 2  # paused: nothing sent
+    now[0] = 102.5
+    packet(keyframe=False)  # resumes only on a keyframe
+    assert slot.packets_out == 2 and slot.waiting_keyframe
+    packet(keyframe=True)
+    assert slot.packets_out == 3
+    # still lossy: the next pause is twice as long
+    slot.on_receiver_report(report(90))
+    slot.on_receiver_report(report(90))
+    assert slot.paused_until == 102.5 + 4.0
