@@ -293,6 +293,7 @@ class Endpoint:
         self._numbering = SdpNumbering()
         self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
         self._negotiation: asyncio.Task[None] | None = None
+        self._negotiation_pc: RTCPeerConnection | None = None
         self.last_rx = 0.0
         #: bumped whenever the set of receive slots or their MIDs change
         self.slots_version = 0
@@ -512,7 +513,14 @@ class Endpoint:
         }
 
     def _schedule_negotiation(self) -> None:
-        if self._negotiation is None or self._negotiation.done():
+        # one at a time per peer connection; a task still busy with a replaced connection
+        # (e.g. stuck delivering its offer) must not hold back the new one
+        if (
+            self._negotiation is None
+            or self._negotiation.done()
+            or self._negotiation_pc is not self._pc
+        ):
+            self._negotiation_pc = self._pc
             self._negotiation = self.room._spawn(
                 self._negotiate_slots(), f"negotiate-{self.endpoint_id}"
             )
