@@ -311,8 +311,13 @@ class Endpoint:
                 raise SignallingError("closed", "endpoint was removed")
             session = _session_id(parsed)
             pc = self._pc
+            # a re-offer carries every m-line already negotiated; one that does not (or
+            # has other ICE credentials) comes from a new peer connection
+            negotiated = 0 if pc is None else sum(1 for t in pc.getTransceivers() if t.mid)
             if pc is not None and (
-                pc.connectionState in ("failed", "closed") or session != self._session
+                pc.connectionState in ("failed", "closed")
+                or session != self._session
+                or len(parsed.media) < negotiated
             ):
                 await self._reset_pc("new session")
                 pc = None

@@ -107,6 +107,7 @@ class Peer:
         size: tuple[int, int] = (160, 120),
         ice_servers: list[RTCIceServer] | None = None,
         relay_only: bool = False,
+        reuse: Endpoint | None = None,
     ) -> None:
         # MAX_BUNDLE: with aiortc's default (balanced) a server offer that adds several
         # video m-lines to an audio-only connection leaves some on a second transport
@@ -119,7 +120,11 @@ class Peer:
         )
         self.pc = RTCPeerConnection(config)
         self.endpoint_id = endpoint_id
-        self.endpoint: Endpoint = room.add_endpoint(endpoint_id, role, on_offer=self._on_offer)
+        if reuse is not None:  # a new peer connection for an existing endpoint (a reload)
+            self.endpoint = reuse
+            reuse.on_offer = self._on_offer
+        else:
+            self.endpoint = room.add_endpoint(endpoint_id, role, on_offer=self._on_offer)
         self.lock = asyncio.Lock()
         self.received: dict[str, Received] = {}
         self.offers_handled = 0

@@ -8,7 +8,7 @@ import time
 import aiortc.codecs
 import aiortc.rtcrtpreceiver
 import pytest
-from media_peers import ConnectFn, SyntheticVideo, wait_for
+from media_peers import ConnectFn, Peer, SyntheticVideo, wait_for
 
 from media import Kind, MediaPlane
 
@@ -88,3 +88,24 @@ async def test_renegotiation_publisher_adds_video_later(
     layout = room.layout("bp1")
     await wait_for(lambda: bp.size(layout.video[0].mid) == (176, 144), what="added video")
     assert bp.frames(layout.audio[0].mid) > 0
+
+
+async def test_a_new_peer_connection_replaces_the_old_one(
+    plane: MediaPlane, join: ConnectFn, peers: list[Peer]
+) -> None:
+    room = plane.create_room("r-reload")
+    await join(room, "chair", "chair", audio=False)
+    old = await join(room, "bp1", "bridge_point", video=False, audio=False)
+    mid = room.layout("bp1").video[0].mid
+    await wait_for(lambda: old.frames(mid) >= 3, what="video on the first connection")
+
+    # the page reloads: a fresh RTCPeerConnection offers to the same endpoint
+    new = Peer(room, "bp1", "bridge_point", video=False, audio=False,
+               reuse=room.endpoint("bp1"))
+    peers.append(new)
+    await new.connect()
+    await asyncio.wait_for(new.negotiated.wait(), 10)
+    mid = room.layout("bp1").video[0].mid
+    await wait_for(lambda: new.frames(mid) >= 3, what="video on the new connection")
+    await wait_for(lambda: old.pc.connectionState == "closed", what="old connection closed")
+    assert list(room.endpoints) == ["chair", "bp1"]
