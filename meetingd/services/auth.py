@@ -198,7 +198,12 @@ class AuthService:
         claims = self._decode(token)
         sub, jti = str(claims["sub"]), str(claims["jti"])
         kind, _, raw_id = sub.partition(":")
-        if not raw_id.isdigit() or kind not in ("user", "bridge_point"):
+        if (
+            not raw_id.isdigit()
+            or len(raw_id) > 10
+            or int(raw_id) > 2**31 - 1
+            or kind not in ("user", "bridge_point")
+        ):
             raise AuthenticationError("the token is not valid")
         async with self._store.transaction() as uow:
             if await uow.tokens.is_revoked(jti):

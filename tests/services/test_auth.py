@@ -63,3 +63,18 @@ async def test_a_disabled_bridge_point_cannot_log_in(parts: Parts, world: World)
         await parts.services.auth.device_login(world.credentials["bp2"], "10.0.0.1")
     with pytest.raises(AuthenticationError):
         await parts.services.auth.authenticate(world.tokens["bp2"])
+
+
+async def test_a_signed_token_with_an_absurd_subject_is_refused(parts: Parts) -> None:
+    # Only someone holding the signing key could make one; it still gets a clean 401.
+    import jwt
+
+    from tests.conftest import TEST_KEY
+
+    now = int(parts.clock.now().timestamp())
+    for sub in ("user:99999999999999999999", "user:-1", "robot:1", "user:"):
+        token = jwt.encode(
+            {"sub": sub, "jti": "x", "iat": now, "exp": now + 60}, TEST_KEY, algorithm="HS256"
+        )
+        with pytest.raises(AuthenticationError):
+            await parts.services.auth.authenticate(token)
