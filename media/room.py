@@ -291,6 +291,8 @@ class Endpoint:
         #: per MID, what the client's latest SDP says (payload types, extension ids, SSRCs)
         self._client_params: dict[str, RtpParams] = {}
         self._numbering = SdpNumbering()
+        #: m-lines in the client's last SDP: a re-offer from the same connection has them all
+        self._client_mlines = 0
         self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
         self._negotiation: asyncio.Task[None] | None = None
         self._negotiation_pc: RTCPeerConnection | None = None
@@ -313,11 +315,10 @@ class Endpoint:
             pc = self._pc
             # a re-offer carries every m-line already negotiated; one that does not (or
             # has other ICE credentials) comes from a new peer connection
-            negotiated = 0 if pc is None else sum(1 for t in pc.getTransceivers() if t.mid)
             if pc is not None and (
                 pc.connectionState in ("failed", "closed")
                 or session != self._session
-                or len(parsed.media) < negotiated
+                or len(parsed.media) < self._client_mlines
             ):
                 await self._reset_pc("new session")
                 pc = None
@@ -444,6 +445,7 @@ class Endpoint:
         per-transceiver parameters would follow our offer instead.
         """
         self._numbering.learn(client_sdp)
+        self._client_mlines = len(client_sdp.media)
         for media in client_sdp.media:
             mid = media.rtp.muxId
             if media.kind not in ("audio", "video") or not mid:
@@ -719,6 +721,7 @@ class Endpoint:
         self._client_tx.clear()
         self._client_params.clear()
         self._numbering = SdpNumbering()
+        self._client_mlines = 0
         self._session = None
         self.last_rx = 0.0
         self.publishing_since = 0.0
