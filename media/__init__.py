@@ -5,6 +5,7 @@ The control plane drives it through this interface only; ``media`` never imports
 """
 
 from .config import IceServer, MediaConfig, turn_credentials
+from .endpoint import Endpoint
 from .errors import (
     ConflictError,
     MediaError,
@@ -13,8 +14,9 @@ from .errors import (
     SignallingError,
     UnsupportedCodecError,
 )
+from .plane import MediaPlane
 from .policy import Kind, Role
-from .room import Endpoint, Layout, MediaPlane, Room, SlotInfo
+from .room import Layout, Room, SlotInfo
 from .stats import EndpointStats
 
 __all__ = [

@@ -70,7 +70,7 @@ async def test_layout_callback_follows_changes(plane: MediaPlane, join: ConnectF
 def test_sdp_numbering_keeps_the_clients_numbers() -> None:
     from aiortc.sdp import SessionDescription
 
-    from media.room import SdpNumbering
+    from media.sdp import SdpNumbering
 
     client = (
         "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"

@@ -1,0 +1,567 @@
+"""One client of a room: its peer connection, published tracks and receive slots."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from . import policy
+from ._aiortc_private import (
+    RtpParams,
+    TransportIO,
+    dtls_transport_of,
+    hook_transceiver,
+    rtp_params,
+    sender_ssrc,
+)
+from .errors import SignallingError
+from .forwarder import PublishedTrack, Slot
+from .policy import Kind, Role
+from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, parse_rtp
+from .sdp import SdpNumbering, codec_preferences, filter_offer, session_id
+
+if TYPE_CHECKING:
+    from .room import Room
+
+logger = logging.getLogger(__name__)
+
+#: delivers a server-initiated offer to the client (``rtc.offered``)
+OfferCallback = Callable[[str], Awaitable[None]]
+#: told the endpoint's connection state when it changes
+StateCallback = Callable[[str], None]
+
+
+class Endpoint:
+    """One participant's peer connection: its published tracks and its receive slots.
+
+    Signalling: the client offers (``handle_offer`` returns the answer); the server then
+    adds its receive slots and offers them through ``on_offer``; the client answers with
+    ``handle_answer``. The server is the "impolite" peer: a client offer that crosses a
+    pending server offer is refused with code ``glare`` (answer the server first).
+    A client that starts a new peer connection (new SDP session id) replaces the old one.
+    """
+
+    def __init__(
+        self,
+        room: Room,
+        endpoint_id: str,
+        role: Role,
+        on_offer: OfferCallback | None,
+        on_state: StateCallback | None,
+    ) -> None:
+        self.room = room
+        self.endpoint_id = endpoint_id
+        self.role = role
+        self.on_offer = on_offer
+        self.on_state = on_state
+        self.state = "new"
+        self._config = room.config
+        self._pc: RTCPeerConnection | None = None
+        self._lock = asyncio.Lock()
+        self._session: str | None = None
+        self._ios: dict[int, TransportIO] = {}
+        self._tracks: dict[RTCRtpTransceiver, PublishedTrack] = {}
+        self._tracks_by_ssrc: dict[int, PublishedTrack] = {}
+        self._slots: dict[Kind, list[Slot]] = {Kind.AUDIO: [], Kind.VIDEO: []}
+        self._slot_transceivers: dict[RTCRtpTransceiver, Slot] = {}
+        self._slots_by_ssrc: dict[int, Slot] = {}
+        self._client_tx: set[RTCRtpTransceiver] = set()
+        #: per MID, what the client's latest SDP says (payload types, extension ids, SSRCs)
+        self._client_params: dict[str, RtpParams] = {}
+        self._numbering = SdpNumbering()
+        #: m-lines in the client's last SDP: a re-offer from the same connection has them all
+        self._client_mlines = 0
+        self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
+        self._negotiation: asyncio.Task[None] | None = None
+        self._negotiation_pc: RTCPeerConnection | None = None
+        self.last_rx = 0.0
+        #: bumped whenever the set of receive slots or their MIDs change
+        self.slots_version = 0
+        #: when this endpoint started publishing (it must send from then on)
+        self.publishing_since = 0.0
+        self._closed = False
+
+    # -- signalling --------------------------------------------------------------------
+
+    async def handle_offer(self, sdp: str) -> str:
+        """Apply a client offer and return the SDP answer (with all server candidates)."""
+        filtered, parsed = filter_offer(sdp)
+        async with self._lock:
+            if self._closed:
+                raise SignallingError("closed", "endpoint was removed")
+            session = session_id(parsed)
+            pc = self._pc
+            # a re-offer carries every m-line already negotiated; one that does not (or
+            # has other ICE credentials) comes from a new peer connection
+            if pc is not None and (
+                pc.connectionState in ("failed", "closed")
+                or session != self._session
+                or len(parsed.media) < self._client_mlines
+            ):
+                await self._reset_pc("new session")
+                pc = None
+            if pc is None:
+                pc = self._new_pc()
+                self._session = session
+            if pc.signalingState != "stable":
+                raise SignallingError(
+                    "glare", "a server offer is pending: answer it, then offer again"
+                )
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=filtered, type="offer"))
+            except Exception as exc:
+                raise SignallingError("bad_sdp", f"offer rejected: {exc}") from exc
+            for t in pc.getTransceivers():
+                if t in self._slot_transceivers or t in self._client_tx:
+                    continue
+                self._adopt_client_transceiver(t)
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+            self._sync_client_params(parsed)
+            self._drop_stopped_tracks()
+            out = self._outgoing_sdp(pc.localDescription.sdp)
+        self._schedule_negotiation()
+        return out
+
+    async def handle_answer(self, sdp: str) -> None:
+        """Apply the client's answer to the last server offer."""
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            raise SignallingError("bad_sdp", "answer is not an SDP document")
+        async with self._lock:
+            pc = self._pc
+            if pc is None or pc.signalingState != "have-local-offer":
+                raise SignallingError("unexpected_answer", "no server offer is pending")
+            try:
+                parsed = SessionDescription.parse(sdp)
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            except Exception as exc:
+                raise SignallingError("bad_sdp", f"answer rejected: {exc}") from exc
+            self._sync_client_params(parsed)
+            self._drop_stopped_tracks()
+
+    async def add_ice_candidate(
+        self, candidate: str, sdp_mid: str | None = None, sdp_mline_index: int | None = None
+    ) -> None:
+        """Add a trickled remote candidate (``candidate:...`` line); "" ends gathering."""
+        pc = self._pc
+        if pc is None:
+            raise SignallingError("no_session", "no offer was received yet")
+        if not candidate:
+            return
+        try:
+            c = candidate_from_sdp(candidate.removeprefix("a=").removeprefix("candidate:"))
+        except Exception as exc:
+            raise SignallingError("bad_candidate", f"unparsable ICE candidate: {exc!r}") from exc
+        c.sdpMid = sdp_mid
+        c.sdpMLineIndex = sdp_mline_index
+        if sdp_mid is None and sdp_mline_index is None:
+            c.sdpMLineIndex = 0
+        try:
+            await pc.addIceCandidate(c)
+        except Exception as exc:
+            raise SignallingError("bad_candidate", f"ICE candidate rejected: {exc}") from exc
+
+    # -- peer connection plumbing ---------------------------------------------------------
+
+    def _new_pc(self) -> RTCPeerConnection:
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self._pc = pc
+        self._set_state("connecting")
+
+        @pc.on("connectionstatechange")
+        def on_change() -> None:
+            if self._pc is not pc:
+                return
+            if pc.connectionState == "connected":
+                self._set_state("connected")
+            elif pc.connectionState == "failed":
+                self._set_state("failed")
+                self.room._spawn(self._reset_locked("ice failed"), f"reset-{self.endpoint_id}")
+            elif pc.connectionState == "closed":  # the client said goodbye (DTLS close)
+                self.room._spawn(self._reset_locked("closed by peer"), f"reset-{self.endpoint_id}")
+
+        return pc
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            logger.info("endpoint %s/%s: %s", self.room.room_id, self.endpoint_id, state)
+            self.state = state
+            if self.on_state is not None:
+                self.on_state(state)
+
+    def _adopt_client_transceiver(self, t: RTCRtpTransceiver) -> None:
+        kind = Kind(t.kind)
+        if not policy.may_publish(self.role, kind):
+            t.direction = "inactive"
+        else:
+            t.direction = "recvonly"
+        t.setCodecPreferences(codec_preferences(t.kind))
+
+        def on_receive(params: RtpParams) -> None:
+            self._on_track_params(t, params)
+
+        hook_transceiver(t, on_send=lambda p: None, on_receive=on_receive)
+        self._client_tx.add(t)
+
+    def _io_for(self, t: RTCRtpTransceiver) -> TransportIO:
+        dtls = dtls_transport_of(t)
+        io = self._ios.get(id(dtls))
+        if io is None:
+            io = TransportIO(dtls, self._config.max_send_buffer)
+            self._ios[id(dtls)] = io
+            io.install(self._on_rtp, self._on_rtcp)
+        return io
+
+    def _sync_client_params(self, client_sdp: SessionDescription) -> None:
+        """Take payload types and extension ids from the client's own SDP.
+
+        The client sends and expects what *its* SDP says. Browsers keep the payload types
+        and extension ids of the first negotiation even when a later server offer (aiortc
+        renumbers on every offer) proposes others, and answer with their own; aiortc's
+        per-transceiver parameters would follow our offer instead.
+        """
+        self._numbering.learn(client_sdp)
+        self._client_mlines = len(client_sdp.media)
+        for media in client_sdp.media:
+            mid = media.rtp.muxId
+            if media.kind not in ("audio", "video") or not mid:
+                continue
+            media_ssrc = media.ssrc[0].ssrc if media.ssrc else None
+            self._client_params[mid] = rtp_params(
+                media.rtp, ssrcs=(media_ssrc,) if media_ssrc is not None else ()
+            )
+        for t in list(self._tracks):
+            params = self._client_params.get(t.mid or "")
+            if params is not None:
+                self._on_track_params(t, params)
+        for t, slot in self._slot_transceivers.items():
+            params = self._client_params.get(t.mid or "")
+            if params is not None and slot.ready:
+                self._on_slot_params(t, params)
+
+    def _on_track_params(self, t: RTCRtpTransceiver, params: RtpParams) -> None:
+        if self._closed or t.direction == "inactive":
+            return
+        params = self._client_params.get(params.mid or "", params)
+        self._ext_ids = (
+            params.extension_id(URI_MID),
+            params.extension_id(URI_ABS_SEND_TIME),
+            params.extension_id(URI_AUDIO_LEVEL),
+        )
+        track = self._tracks.get(t)
+        if track is None:
+            track = PublishedTrack(
+                self.endpoint_id, Kind(t.kind), self._io_for(t), sender_ssrc(t.sender), self._config
+            )
+            self._tracks[t] = track
+            if not self.publishing_since:
+                self.publishing_since = self._config.clock()
+            track.configure(params)
+            for ssrc in params.ssrcs:
+                self._tracks_by_ssrc[ssrc] = track
+            logger.info(
+                "endpoint %s/%s publishes %s (mid %s)",
+                self.room.room_id,
+                self.endpoint_id,
+                t.kind,
+                params.mid,
+            )
+            self.room._update()
+        else:
+            track.configure(params)
+            for ssrc in params.ssrcs:
+                self._tracks_by_ssrc[ssrc] = track
+
+    def _drop_stopped_tracks(self) -> None:
+        changed = False
+        for t, track in list(self._tracks.items()):
+            if t.currentDirection not in ("recvonly", "sendrecv") or t.direction in (
+                "inactive",
+                "sendonly",
+            ):
+                track.close()
+                del self._tracks[t]
+                for ssrc, tr in list(self._tracks_by_ssrc.items()):
+                    if tr is track:
+                        del self._tracks_by_ssrc[ssrc]
+                changed = True
+        if changed:
+            self.room._update()
+
+    def _slot_counts(self) -> dict[Kind, int]:
+        cfg = self.room.policy_config
+        return {
+            Kind.AUDIO: policy.audio_slot_count(self.role, cfg),
+            Kind.VIDEO: policy.video_slot_count(self.role, cfg),
+        }
+
+    def _schedule_negotiation(self) -> None:
+        # one at a time per peer connection; a task still busy with a replaced connection
+        # (e.g. stuck delivering its offer) must not hold back the new one
+        if (
+            self._negotiation is None
+            or self._negotiation.done()
+            or self._negotiation_pc is not self._pc
+        ):
+            self._negotiation_pc = self._pc
+            self._negotiation = self.room._spawn(
+                self._negotiate_slots(), f"negotiate-{self.endpoint_id}"
+            )
+
+    async def _negotiate_slots(self) -> None:
+        if self.on_offer is None:
+            logger.warning(
+                "endpoint %s/%s has no on_offer callback: no receive slots",
+                self.room.room_id,
+                self.endpoint_id,
+            )
+            return
+        async with self._lock:
+            pc = self._pc
+            if pc is None or self._closed or pc.signalingState != "stable":
+                return
+            added = False
+            for kind, count in self._slot_counts().items():
+                while len(self._slots[kind]) < count:
+                    # sendrecv when the role may publish: a client's addTrack() reuses a
+                    # receive-only m-line of its kind (browsers and aiortc alike)
+                    t = pc.addTransceiver(
+                        kind.value,
+                        direction="sendrecv" if policy.may_publish(self.role, kind) else "sendonly",
+                    )
+                    t.setCodecPreferences(codec_preferences(kind.value))
+                    slot = Slot(
+                        self.endpoint_id,
+                        kind,
+                        len(self._slots[kind]),
+                        sender_ssrc(t.sender),
+                        self._io_for(t),
+                        self._config.clock,
+                    )
+                    self._slots[kind].append(slot)
+                    self._slot_transceivers[t] = slot
+                    self._slots_by_ssrc[slot.ssrc] = slot
+
+                    def on_send(params: RtpParams, t: RTCRtpTransceiver = t) -> None:
+                        self._on_slot_params(t, params)
+
+                    def on_receive(params: RtpParams, t: RTCRtpTransceiver = t) -> None:
+                        self._on_track_params(t, params)
+
+                    hook_transceiver(t, on_send=on_send, on_receive=on_receive)
+                    added = True
+            if not added:
+                return
+            offer = await pc.createOffer()
+            offer = RTCSessionDescription(sdp=self._numbering.rewrite(offer.sdp), type="offer")
+            await pc.setLocalDescription(offer)
+            for t, slot in self._slot_transceivers.items():
+                slot.mid = t.mid  # known from now on, so layouts can name it
+            self.slots_version += 1
+            sdp = self._outgoing_sdp(pc.localDescription.sdp)
+        self.room._apply_assignment(self)
+        await self.on_offer(sdp)
+
+    def _on_slot_params(self, t: RTCRtpTransceiver, params: RtpParams) -> None:
+        slot = self._slot_transceivers.get(t)
+        if slot is None or self._closed:
+            return
+        client = self._client_params.get(params.mid or "")
+        if client is not None:
+            params = RtpParams(
+                mid=params.mid,
+                codecs=client.codecs,
+                extensions=client.extensions,
+                ssrcs=(),
+                cname=params.cname,
+            )
+        slot.io = self._io_for(t)
+        slot.configure(params)
+
+    def _outgoing_sdp(self, sdp: str) -> str:
+        announced = self._config.announced_ip
+        if not announced:
+            return sdp
+        for ip in self._config.listen_ips:
+            sdp = sdp.replace(f" {ip} ", f" {announced} ")
+            sdp = sdp.replace(f"IN IP4 {ip}\r", f"IN IP4 {announced}\r")
+        return sdp
+
+    # -- packets ----------------------------------------------------------------------
+
+    def _on_rtp(self, data: bytes, arrival_ms: int) -> None:
+        now = self._config.clock()
+        self.last_rx = now
+        mid_id, abs_id, level_id = self._ext_ids
+        pkt = parse_rtp(data, mid_id, abs_id, level_id)
+        if pkt is None:
+            return
+        track = self._tracks_by_ssrc.get(pkt.ssrc)
+        if track is None:
+            track = self._route_unknown_ssrc(pkt.mid, pkt.payload_type)
+            if track is None:
+                return
+            self._tracks_by_ssrc[pkt.ssrc] = track
+        track.on_packet(pkt, now)
+
+    def _route_unknown_ssrc(self, mid: str | None, payload_type: int) -> PublishedTrack | None:
+        tracks = [t for t in self._tracks.values() if not t.closed]
+        if mid is not None:
+            for track in tracks:
+                if track.mid == mid:
+                    return track
+            return None
+        by_pt = [t for t in tracks if payload_type in t.codecs and t.ssrc is None]
+        return by_pt[0] if len(by_pt) == 1 else None
+
+    def _on_rtcp(self, data: bytes) -> None:
+        self.last_rx = self._config.clock()
+        try:
+            packets = RtcpPacket.parse(data)
+        except Exception:  # malformed: aiortc's parser raises more than ValueError
+            return
+        for packet in packets:
+            if isinstance(packet, RtcpSrPacket):
+                track = self._tracks_by_ssrc.get(packet.ssrc)
+                if track is not None:
+                    track.on_sender_report(packet.sender_info.ntp_timestamp)
+            if isinstance(packet, (RtcpSrPacket, RtcpRrPacket)):
+                for report in packet.reports:
+                    slot = self._slots_by_ssrc.get(report.ssrc)
+                    if slot is not None:
+                        slot.on_receiver_report(report)
+            elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                slot = self._slots_by_ssrc.get(packet.media_ssrc)
+                if slot is not None:
+                    slot.on_nack(list(packet.lost))
+            elif isinstance(packet, RtcpPsfbPacket):
+                if packet.fmt == RTCP_PSFB_PLI:
+                    slot = self._slots_by_ssrc.get(packet.media_ssrc)
+                    if slot is not None:
+                        slot.request_keyframe()
+                elif packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
+                    slot = self._slots_by_ssrc.get(int.from_bytes(packet.fci[:4], "big"))
+                    if slot is not None:
+                        slot.request_keyframe()
+                elif packet.fmt == RTCP_PSFB_APP:
+                    try:
+                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                    except ValueError:
+                        continue
+                    for ssrc in ssrcs:
+                        slot = self._slots_by_ssrc.get(ssrc)
+                        if slot is not None:
+                            slot.remb = bitrate
+
+    def _rtcp_tick(self) -> None:
+        for track in self._tracks.values():
+            report = track.rtcp_report()
+            if report:
+                track.io.send_rtcp(report)
+        now = self._config.clock()
+        retry_after = 3 * self._config.keyframe_min_interval
+        for slots in self._slots.values():
+            for slot in slots:
+                report = slot.rtcp_report()
+                if report:
+                    slot.io.send_rtcp(report)
+                if slot.keyframe_overdue(now, retry_after):
+                    slot.request_keyframe()
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    async def _reset_locked(self, reason: str) -> None:
+        async with self._lock:
+            await self._reset_pc(reason)
+
+    async def _reset_pc(self, reason: str) -> None:
+        """Drop the peer connection (tracks, slots); the endpoint stays in the room."""
+        pc = self._pc
+        if pc is None:
+            return
+        logger.info("endpoint %s/%s: closing peer connection (%s)", self.room.room_id,
+                    self.endpoint_id, reason)
+        self._pc = None
+        for track in self._tracks.values():
+            track.close()
+        self._tracks.clear()
+        self._tracks_by_ssrc.clear()
+        for slots in self._slots.values():
+            for slot in slots:
+                slot.set_source(None)
+        self._slots = {Kind.AUDIO: [], Kind.VIDEO: []}
+        self.slots_version += 1
+        self._slot_transceivers.clear()
+        self._slots_by_ssrc.clear()
+        self._ios.clear()
+        self._client_tx.clear()
+        self._client_params.clear()
+        self._numbering = SdpNumbering()
+        self._client_mlines = 0
+        self._session = None
+        self.last_rx = 0.0
+        self.publishing_since = 0.0
+        if not self._closed:
+            self.room._update()
+        await pc.close()
+        if self.state != "failed":
+            self._set_state("disconnected")
+
+    async def close(self) -> None:
+        """Close the peer connection for good (the room forgets the endpoint)."""
+        self._closed = True
+        if self._negotiation is not None and not self._negotiation.done():
+            self._negotiation.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._negotiation
+        async with self._lock:
+            await self._reset_pc("removed")
+        self._set_state("closed")
+
+    # -- views ------------------------------------------------------------------------
+
+    @property
+    def connection_state(self) -> str:
+        """``new``, ``connecting``, ``connected``, ``failed``, ``disconnected`` or ``closed``."""
+        return self.state
+
+    def published_kinds(self) -> set[Kind]:
+        """Kinds this endpoint currently publishes."""
+        return {t.kind for t in self._tracks.values() if not t.closed}
+
+    def primary_track(self, kind: Kind) -> PublishedTrack | None:
+        """The track of ``kind`` the policy forwards (the first one published)."""
+        for t in self._tracks.values():
+            if t.kind is kind and not t.closed:
+                return t
+        return None
+
+    def slots(self, kind: Kind) -> list[Slot]:
+        """Negotiated receive slots of ``kind``."""
+        return list(self._slots[kind])

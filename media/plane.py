@@ -1,0 +1,74 @@
+"""The media plane of one process: rooms by id, and the ICE servers clients should use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ._aiortc_private import (
+    restrict_host_addresses,
+)
+from .config import IceServer, MediaConfig, turn_credentials
+from .errors import ConflictError, NotFoundError
+from .room import LayoutCallback, Room, StatsCallback
+
+
+class MediaPlane:
+    """The SFU of one process: rooms by id. Create it inside the running event loop."""
+
+    def __init__(self, config: MediaConfig | None = None) -> None:
+        self.config = config or MediaConfig()
+        restrict_host_addresses(self.config.listen_ips)
+        self._rooms: dict[str, Room] = {}
+
+    def create_room(
+        self,
+        room_id: str,
+        *,
+        on_stats: StatsCallback | None = None,
+        on_layout: LayoutCallback | None = None,
+        page_size: int | None = None,
+    ) -> Room:
+        """Open a room; ``on_stats(room_id, stats)`` is called every ``stats_interval``."""
+        if room_id in self._rooms:
+            raise ConflictError("room_exists", f"room {room_id} already exists")
+        room = Room(self, room_id, on_stats, on_layout, page_size)
+        self._rooms[room_id] = room
+        return room
+
+    def room(self, room_id: str) -> Room:
+        """The room with this id (NotFoundError if unknown)."""
+        try:
+            return self._rooms[room_id]
+        except KeyError:
+            raise NotFoundError("room_not_found", f"no room {room_id}") from None
+
+    @property
+    def rooms(self) -> Mapping[str, Room]:
+        """Open rooms by id (read-only view)."""
+        return dict(self._rooms)
+
+    async def close_room(self, room_id: str) -> None:
+        """Close a room and all its peer connections."""
+        room = self._rooms.pop(room_id, None)
+        if room is None:
+            raise NotFoundError("room_not_found", f"no room {room_id}")
+        await room.close()
+
+    async def close(self) -> None:
+        """Close every room."""
+        for room_id in list(self._rooms):
+            await self.close_room(room_id)
+
+    def client_ice_servers(self, user: str) -> tuple[IceServer, ...]:
+        """ICE servers to hand a client: STUN urls plus TURN with fresh REST credentials."""
+        out: list[IceServer] = []
+        if self.config.ice_servers:
+            out.append(IceServer(urls=tuple(self.config.ice_servers)))
+        if self.config.turn_urls and self.config.turn_secret:
+            username, password = turn_credentials(
+                self.config.turn_secret, self.config.turn_ttl, user
+            )
+            out.append(
+                IceServer(urls=tuple(self.config.turn_urls), username=username, credential=password)
+            )
+        return tuple(out)
