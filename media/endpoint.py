@@ -562,6 +562,10 @@ class Endpoint:
                 return t
         return None
 
+    def tracks(self) -> list[PublishedTrack]:
+        """Tracks this endpoint publishes (open ones)."""
+        return [t for t in self._tracks.values() if not t.closed]
+
     def slots(self, kind: Kind) -> list[Slot]:
         """Negotiated receive slots of ``kind``."""
         return list(self._slots[kind])

@@ -251,7 +251,7 @@ class Room:
         now = self.config.clock()
         out: dict[str, EndpointStats] = {}
         for eid, ep in self._endpoints.items():
-            tracks = [t for t in ep._tracks.values()]
+            tracks = ep.tracks()
             slots = ep.slots(Kind.AUDIO) + ep.slots(Kind.VIDEO)
             b_in = sum(t.bytes_in for t in tracks)
             b_out = sum(s.bytes_out for s in slots)
