@@ -223,7 +223,17 @@ async def main() -> None:
 if __name__ == "__main__":
     code = 0
     try:
-        asyncio.run(main())
+        if os.environ.get("BENCH_PROFILE_DIR"):  # developer aid: cProfile the server
+            import cProfile
+
+            prof = cProfile.Profile()
+            try:
+                prof.runcall(asyncio.run, main())
+            finally:
+                prof.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"],
+                                             f"server-{os.getpid()}.prof"))
+        else:
+            asyncio.run(main())
     except BaseException:
         import traceback
 

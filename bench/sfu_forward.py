@@ -145,6 +145,11 @@ def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
         "forwarded_streams": streams,
         "server_cores": server_cores,
         "server_cores_per_stream": round(server_cores / streams, 5),
+        # per stream as if every stream got the full 30 fps: the relay's work is per frame,
+        # so a starved relay that delivers 8 fps looks 4x cheaper than it is
+        "server_cores_per_stream_at_30fps": (
+            round(server_cores / streams / min(1.0, statistics.median(fps) / VIDEO_FPS), 5)
+            if fps and statistics.median(fps) > 0 else None),
         "client_cores": client_cores,
         "machine_busy_cores": cpu["machine_busy_cores"],
         "other_jobs_cores": cpu["other_jobs_cores"],
@@ -218,6 +223,11 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         pts = result[key]
         fit = linear_fit([p["forwarded_streams"] for p in pts], [p["server_cores"] for p in pts])
         result[f"{key}_fit"] = fit
+    for key in ("sfu", "relay_baseline"):
+        per = [p["server_cores_per_stream_at_30fps"] for p in result[key]
+               if p["server_cores_per_stream_at_30fps"] is not None]
+        result[f"{key}_median_cores_per_stream_at_30fps"] = (
+            round(statistics.median(per), 5) if per else None)
     sfu = {p["n_subscribers"]: p for p in result["sfu"]}
     if 20 in sfu and 40 in sfu:
         result["sfu_marginal_cores_per_stream_20_to_40"] = round(
