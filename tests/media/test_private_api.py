@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import pathlib
+import socket
 
 import aioice.ice
 import pytest
@@ -78,3 +79,40 @@ def test_media_never_imports_meetingd() -> None:
                 assert not any(a.name.split(".")[0] == "meetingd" for a in node.names), path
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert node.module.split(".")[0] != "meetingd", path
+
+
+class _FullSocket(socket.socket):
+    """A UDP socket whose kernel buffer is always full (what a never-reading peer causes)."""
+
+    def sendto(self, *args: object) -> int:  # type: ignore[override]
+        raise BlockingIOError
+
+
+def test_a_full_socket_drops_instead_of_blocking_or_queueing() -> None:
+    import os
+    from types import SimpleNamespace
+
+    from aiortc.rtcdtlstransport import State
+    from pylibsrtp import Policy, Session
+
+    sock = _FullSocket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        transport = SimpleNamespace(_sock=sock)
+        pair = SimpleNamespace(protocol=SimpleNamespace(transport=transport),
+                               remote_addr=("127.0.0.1", 9))
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        )
+        io = private.TransportIO(dtls, max_send_buffer=1024)
+        packet = bytes([0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]) + b"x" * 1000
+        assert io.send_rtp(packet) is False and io.dropped == 1
+        # a transport without a raw socket (a TURN relay) is dropped on its buffer size
+        queued = SimpleNamespace(sendto=lambda *a: None, get_write_buffer_size=lambda: 4096)
+        pair.protocol.transport = queued
+        io2 = private.TransportIO(dtls, max_send_buffer=1024)
+        packet = packet[:3] + b"\x02" + packet[4:]  # the next sequence number
+        assert io2.send_rtp(packet) is False and io2.dropped == 1
+    finally:
+        sock.close()
