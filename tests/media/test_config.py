@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from media_peers import ConnectFn, wait_for
 
-from media import IceServer, Layout, MediaConfig, MediaPlane
+from media import IceServer, Layout, MediaConfig, MediaPlane, turn_credentials
 
 
 def test_config_defaults_and_validation() -> None:
@@ -111,3 +111,15 @@ def test_sdp_numbering_keeps_the_clients_numbers() -> None:
     assert ids["urn:ietf:params:rtp-hdrext:sdes:mid"] == 4
     assert ids["urn:ietf:params:rtp-hdrext:ssrc-audio-level"] == 1
     assert ids["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] not in (1, 4)
+
+
+def test_turn_rest_credentials() -> None:
+    user, password = turn_credentials("secret", 3600, "bp1", now=1_000_000)
+    assert user == "1003600:bp1"
+    # HMAC-SHA1("secret", "1003600:bp1"), base64
+    import base64
+    import hashlib
+    import hmac
+
+    expected = base64.b64encode(hmac.new(b"secret", user.encode(), hashlib.sha1).digest())
+    assert password == expected.decode()

@@ -17,7 +17,7 @@ from aioice import stun
 from aiortc import RTCIceServer
 from media_peers import Peer, wait_for
 
-from media import MediaConfig, MediaPlane, turn_credentials
+from media import MediaConfig, MediaPlane
 
 pytestmark = pytest.mark.turn
 
@@ -89,18 +89,6 @@ async def turn_plane(turn_server: Turn) -> AsyncIterator[MediaPlane]:
     plane = MediaPlane(MediaConfig(turn_urls=(turn_server.url,), turn_secret=SECRET))
     yield plane
     await plane.close()
-
-
-def test_turn_rest_credentials() -> None:
-    user, password = turn_credentials("secret", 3600, "bp1", now=1_000_000)
-    assert user == "1003600:bp1"
-    # HMAC-SHA1("secret", "1003600:bp1"), base64
-    import base64
-    import hashlib
-    import hmac
-
-    expected = base64.b64encode(hmac.new(b"secret", user.encode(), hashlib.sha1).digest())
-    assert password == expected.decode()
 
 
 async def test_relay_only_client_through_coturn(turn_plane: MediaPlane) -> None:
