@@ -103,7 +103,7 @@ class LinkHealth:
     last_error: str | None = None
 
 
-class TestPatternVideo(MediaStreamTrack):
+class PatternVideo(MediaStreamTrack):
     """A moving grey gradient (no numpy needed), encoded by aiortc's VP8 encoder."""
 
     kind = "video"
@@ -341,7 +341,7 @@ class BridgePointAgent:
         keep: list[Any] = []
         if self.config.source is None:
             pc.addTrack(ToneAudio())
-            pc.addTrack(TestPatternVideo(*self.config.video_size, fps=self.config.fps))
+            pc.addTrack(PatternVideo(*self.config.video_size, fps=self.config.fps))
             return keep
         from aiortc.contrib.media import MediaPlayer
 
