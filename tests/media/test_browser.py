@@ -13,6 +13,7 @@ from aiohttp import web
 from media_peers import ConnectFn, wait_for
 
 from media import MediaPlane
+from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -55,8 +56,9 @@ window.inbound = async () => {
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     if not shutil.which(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    playwright_api = pytest.importorskip("playwright.async_api")
+        skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
+    import playwright.async_api as playwright_api
+
     async with playwright_api.async_playwright() as p:
         b = await p.chromium.launch(
             executable_path=CHROMIUM,
@@ -110,8 +112,9 @@ async def test_chromium_bridge_point_both_ways(
         await page.evaluate("publish => window.start(publish)", True)
 
         # Chromium -> SFU -> aiortc: the chair decodes the browser's camera thumbnail
-        await wait_for(lambda: room.layout("chair").video[1].source == "bp-chromium",
-                       what="browser thumbnail")
+        await wait_for(
+            lambda: room.layout("chair").video[1].source == "bp-chromium", what="browser thumbnail"
+        )
         thumb = room.layout("chair").video[1].mid
         await wait_for(lambda: chair.frames(thumb) >= 10, within=15, what="browser video")
         assert chair.size(thumb) == (320, 240)

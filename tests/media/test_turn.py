@@ -18,6 +18,7 @@ from aiortc import RTCIceServer
 from media_peers import Peer, wait_for
 
 from media import MediaConfig, MediaPlane
+from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.turn
 
@@ -52,19 +53,39 @@ def _stun_ping(port: int) -> bool:
 def turn_server(tmp_path: os.PathLike[str]) -> Iterator[Turn]:
     binary = shutil.which("turnserver")
     if binary is None:
-        pytest.skip("coturn's turnserver is not installed (apt-get install -y coturn)")
+        skip_or_fail("coturn's turnserver is not installed (apt-get install -y coturn)")
     port = _free_udp_port()
     relay_min = 40000 + port % 20000
     proc = subprocess.Popen(
         [
-            binary, "-n",
-            "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
-            "--listening-port", str(port),
-            "--min-port", str(relay_min), "--max-port", str(relay_min + 100),
-            "--use-auth-secret", "--static-auth-secret", SECRET, "--realm", "meetingd.test",
-            "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp",
-            "--no-tcp-relay", "--log-file", "stdout", "--simple-log",
-            "--pidfile", f"{tmp_path}/turn.pid",
+            binary,
+            "-n",
+            "--listening-ip",
+            "127.0.0.1",
+            "--relay-ip",
+            "127.0.0.1",
+            "--listening-port",
+            str(port),
+            "--min-port",
+            str(relay_min),
+            "--max-port",
+            str(relay_min + 100),
+            "--use-auth-secret",
+            "--static-auth-secret",
+            SECRET,
+            "--realm",
+            "meetingd.test",
+            "--allow-loopback-peers",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--no-tcp",
+            "--no-tcp-relay",
+            "--log-file",
+            "stdout",
+            "--simple-log",
+            "--pidfile",
+            f"{tmp_path}/turn.pid",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -95,11 +116,14 @@ async def test_relay_only_client_through_coturn(turn_plane: MediaPlane) -> None:
     room = turn_plane.create_room("r-turn")
     servers = turn_plane.client_ice_servers("bp1")
     assert len(servers) == 1 and servers[0].username and servers[0].username.endswith(":bp1")
-    ice = [RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-           for s in servers]
+    ice = [
+        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in servers
+    ]
     chair = Peer(room, "chair", "chair", audio=False)
-    relayed = Peer(room, "bp1", "bridge_point", audio=False, size=(176, 144),
-                   ice_servers=ice, relay_only=True)
+    relayed = Peer(
+        room, "bp1", "bridge_point", audio=False, size=(176, 144), ice_servers=ice, relay_only=True
+    )
     try:
         for p in (chair, relayed):
             await p.connect()
