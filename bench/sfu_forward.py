@@ -266,9 +266,10 @@ def main() -> int:
                     help="counting subscribers per client process (default 20)")
     ap.add_argument("--client-rcvbuf", type=int, default=4 << 20,
                     help="UDP receive buffer of client sockets, bytes (0: system default)")
-    ap.add_argument("--receiver", choices=("light", "full"), default="light",
-                    help="light: count frames in a replaced _handle_rtp_packet (default); "
-                         "full: aiortc's whole receive path, counted at the decoder queue")
+    ap.add_argument("--receiver", choices=("light", "full"), default="full",
+                    help="full: aiortc's whole receive path (RTCP feedback included), "
+                         "counted at the decoder queue (default); light: count frames in a "
+                         "replaced _handle_rtp_packet (cheaper, no receiver reports/REMB)")
     ap.add_argument("--quiet-below", type=float, default=0.6,
                     help="before each point wait until other jobs use fewer cores (default 0.6)")
     ap.add_argument("--quiet-wait", type=float, default=90,
