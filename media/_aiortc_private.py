@@ -11,7 +11,10 @@ here:
 * Outgoing packets are protected with ``RTCDtlsTransport._tx_srtp`` (calling libsrtp on
   the pylibsrtp session's own buffers) and written with one non-blocking ``sendto`` on the
   nominated aioice candidate pair (``Connection._nominated``), skipping three layers of
-  coroutines per packet.
+  coroutines per packet. That pair's socket also gets larger kernel buffers
+  (``set_socket_buffers``, ``MediaConfig.udp_buffer_size``) the first time it is used.
+* ``aioice.ice.Connection.data_received`` is wrapped on the server's connections to drop
+  most standalone REMBs before they are queued and SRTCP-decrypted (``TransportIO``).
 * ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
   listen addresses (it leaves out 127.0.0.1 and would use every other interface).
 
@@ -25,6 +28,8 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import socket
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +62,10 @@ def _check_versions() -> None:
 
 
 _check_versions()
+
+#: SRTCP adds the E flag + index (4 bytes) and an auth tag (10 bytes HMAC-SHA1-80,
+#: 16 bytes AES-GCM) after the RTCP packet
+_SRTCP_MAX_TRAILER = 4 + 16
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 _allowed_host_addresses: tuple[str, ...] | None = None
@@ -177,10 +186,20 @@ class TransportIO:
     space. Other transports (TURN relays) go through their ``sendto``.
     """
 
-    def __init__(self, dtls: Any, max_send_buffer: int) -> None:
+    def __init__(
+        self,
+        dtls: Any,
+        max_send_buffer: int,
+        socket_buffer: int = 0,
+        remb_min_interval: float = 0.0,
+    ) -> None:
         self._dtls = dtls
         self._connection = dtls.transport._connection
         self._max_buffer = max_send_buffer
+        self._socket_buffer = socket_buffer
+        self._remb_interval = remb_min_interval
+        #: standalone REMBs dropped before decryption (see ``install``)
+        self.remb_dropped = 0
         self._pair: Any = None
         self._addr: Any = None
         self._transport: Any = None
@@ -227,7 +246,45 @@ class TransportIO:
 
         self._dtls._handle_rtp_data = handle_rtp_data
         self._dtls._handle_rtcp_data = handle_rtcp_data
+        if self._remb_interval > 0:
+            self._install_remb_filter()
         self.installed = True
+
+    def _install_remb_filter(self) -> None:
+        """Drop most standalone REMBs where aioice hands datagrams over, before SRTCP.
+
+        aiortc receivers send a REMB on its own ~15 times a second per stream; each one
+        would be queued, awaited, SRTCP-decrypted and dispatched. An SRTCP packet's first
+        header and sender SSRC are in clear text: one that is a REMB (V=2, P=0, PSFB,
+        FMT 15) with nothing after it but the SRTCP trailer passes at most once per
+        ``remb_min_interval`` per sender SSRC (aiortc: one per receiving m-line); the
+        rest are dropped unauthenticated, which only ever delays a bandwidth estimate.
+        Compounds (a browser's RR + REMB) and all other RTCP pass untouched.
+        """
+        connection = self._connection
+        original = connection.data_received
+        interval = self._remb_interval
+        next_at: dict[bytes, float] = {}
+        clock = time.monotonic
+
+        def data_received(data: bytes, component: int) -> None:
+            if (
+                len(data) >= 8
+                and data[0] == 0x8F
+                and data[1] == 206
+                and len(data) - 4 - ((data[2] << 8) | data[3]) * 4 <= _SRTCP_MAX_TRAILER
+            ):
+                key = data[4:8]
+                now = clock()
+                if now < next_at.get(key, 0.0):
+                    self.remb_dropped += 1
+                    return
+                if len(next_at) > 1024:  # spoofed SSRCs cannot grow it without bound
+                    next_at.clear()
+                next_at[key] = now + interval
+            original(data, component)
+
+        connection.data_received = data_received
 
     def _log_failure(self, what: str) -> None:
         self.failures += 1
@@ -241,6 +298,8 @@ class TransportIO:
         self._transport = pair.protocol.transport
         sock = getattr(self._transport, "_sock", None)
         self._sock = sock if isinstance(sock, socket.socket) else None
+        if self._sock is not None and self._socket_buffer > 0:
+            set_socket_buffers(self._sock, self._socket_buffer)
 
     def _write(self, data: bytes) -> bool:
         pair = self._connection._nominated.get(1)
@@ -300,6 +359,41 @@ class TransportIO:
         return self._write(dtls._tx_srtp.protect_rtcp(packet))
 
 
+_tuned_sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+_buffer_size_logged = False
+
+
+def set_socket_buffers(sock: socket.socket, size: int) -> tuple[int, int]:
+    """Ask for ``size``-byte kernel receive and send buffers on a UDP socket (once per socket).
+
+    When the event loop falls behind, datagrams queue in the receive buffer; the default
+    (~200 KiB) overflows within a few hundred ms of a busy server. Linux caps the request
+    at ``net.core.rmem_max`` / ``wmem_max`` and reports twice the granted value. The
+    effective sizes are logged once per process (debug). Returns them (rcv, snd).
+    """
+    global _buffer_size_logged
+    if sock in _tuned_sockets:
+        return (sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+    _tuned_sockets.add(sock)
+    for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        try:
+            if sock.getsockopt(socket.SOL_SOCKET, opt) < size:
+                sock.setsockopt(socket.SOL_SOCKET, opt, size)
+        except OSError:  # pragma: no cover - closed socket or refused by the OS
+            pass
+    rcv = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    snd = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    if not _buffer_size_logged:
+        _buffer_size_logged = True
+        logger.debug(
+            "media: UDP socket buffers requested %d, effective rcv %d / snd %d bytes%s",
+            size, rcv, snd,
+            " (raise net.core.rmem_max / wmem_max for more)" if rcv < size else "",
+        )
+    return rcv, snd
+
+
 def dtls_transport_of(transceiver: RTCRtpTransceiver) -> Any:
     """The (bundled) DTLS transport a transceiver uses."""
     return transceiver.receiver.transport
@@ -337,6 +431,13 @@ async def check_internals() -> None:
         selector_transport
     ):
         problems.append("asyncio's selector transports no longer keep their socket in _sock")
+    src_recv = inspect.getsource(aioice.ice.StunProtocol.datagram_received)
+    if "self.receiver.data_received(data" not in src_recv:
+        problems.append("aioice.ice.StunProtocol no longer hands data to Connection.data_received")
+    if "self._queue.put_nowait((data, component))" not in inspect.getsource(
+        aioice.ice.Connection.data_received
+    ):
+        problems.append("aioice.ice.Connection.data_received changed")
     src_stun = inspect.getsource(aioice.ice.StunProtocol.send_data)
     if "self.transport.sendto(data, addr)" not in src_stun:
         problems.append("aioice.ice.StunProtocol.send_data changed")

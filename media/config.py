@@ -56,6 +56,12 @@ class MediaConfig:
     idle_video_bitrate: int = 50_000
     #: bytes queued in a socket's user-space buffer above which packets are dropped
     max_send_buffer: int = 256 * 1024
+    #: SO_RCVBUF/SO_SNDBUF requested on the server's ICE UDP sockets (0: system default);
+    #: Linux caps the request at ``net.core.rmem_max`` / ``wmem_max`` (see media/README.md)
+    udp_buffer_size: int = 2 * 1024 * 1024
+    #: a subscriber's REMB is processed at most once per this many seconds per slot (aiortc
+    #: receivers send ~15 a second; the rest are dropped before parsing)
+    remb_min_interval: float = 0.25
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +81,8 @@ class MediaConfig:
             raise ValueError("media.audio_slots and media.video_page_size must be >= 1")
         if self.turn_urls and not self.turn_secret:
             raise ValueError("media.turn_secret is required when media.turn_urls is set")
+        if self.udp_buffer_size < 0 or self.remb_min_interval < 0:
+            raise ValueError("media.udp_buffer_size and media.remb_min_interval must be >= 0")
         if self.turn_ttl <= 0:
             raise ValueError("media.turn_ttl must be positive")
 

@@ -16,10 +16,14 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtp import (
+    RTCP_PSFB,
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
+    RTCP_RR,
+    RTCP_RTPFB,
     RTCP_RTPFB_NACK,
+    RTCP_SR,
     RtcpPacket,
     RtcpPsfbPacket,
     RtcpRrPacket,
@@ -48,6 +52,9 @@ if TYPE_CHECKING:
     from .room import Room
 
 logger = logging.getLogger(__name__)
+
+#: RTCP packet types parsed in full (SDES, BYE, APP, XR are skipped unparsed)
+_RTCP_HANDLED = frozenset((RTCP_SR, RTCP_RR, RTCP_RTPFB, RTCP_PSFB))
 
 #: delivers a server-initiated offer to the client (``rtc.offered``)
 OfferCallback = Callable[[str], Awaitable[None]]
@@ -99,6 +106,8 @@ class Endpoint:
         self._negotiation: asyncio.Task[None] | None = None
         self._negotiation_pc: RTCPeerConnection | None = None
         self.last_rx = 0.0
+        #: REMBs dropped unparsed by the per-slot rate limit (see ``_on_rtcp``)
+        self.remb_skipped = 0
         #: bumped whenever the set of receive slots or their MIDs change
         self.slots_version = 0
         #: when this endpoint started publishing (it must send from then on)
@@ -203,8 +212,13 @@ class Endpoint:
             elif pc.connectionState == "failed":
                 self._set_state("failed")
                 self.room._spawn(self._reset_locked("ice failed"), f"reset-{self.endpoint_id}")
-            elif pc.connectionState == "closed":  # the client said goodbye (DTLS close)
-                self.room._spawn(self._reset_locked("closed by peer"), f"reset-{self.endpoint_id}")
+            elif pc.connectionState == "closed":
+                # aiortc closes the connection both when the client says goodbye (DTLS
+                # close_notify) and when our own ICE consent checks expire: say neither
+                self.room._spawn(
+                    self._reset_locked("connection closed: peer hung up or ICE consent expired"),
+                    f"reset-{self.endpoint_id}",
+                )
 
         return pc
 
@@ -233,7 +247,12 @@ class Endpoint:
         dtls = dtls_transport_of(t)
         io = self._ios.get(id(dtls))
         if io is None:
-            io = TransportIO(dtls, self._config.max_send_buffer)
+            io = TransportIO(
+                dtls,
+                self._config.max_send_buffer,
+                self._config.udp_buffer_size,
+                self._config.remb_min_interval,
+            )
             self._ios[id(dtls)] = io
             io.install(self._on_rtp, self._on_rtcp)
         return io
@@ -441,43 +460,90 @@ class Endpoint:
         return by_pt[0] if len(by_pt) == 1 else None
 
     def _on_rtcp(self, data: bytes) -> None:
-        self.last_rx = self._config.clock()
-        try:
-            packets = RtcpPacket.parse(data)
-        except Exception:  # malformed: aiortc's parser raises more than ValueError
+        """Handle one (compound) RTCP packet; the cheap path comes first.
+
+        Each sub-packet's header (PT, FMT, length) is read by hand. REMB, which aiortc
+        receivers send ~15 times a second per stream, is dropped without parsing unless its
+        slot's ``remb_min_interval`` has passed; SDES/BYE/APP/XR are skipped. SR, RR, NACK,
+        PLI and FIR are always parsed (aiortc's parser, one sub-packet at a time). A
+        malformed sub-packet ends the compound; the ones before it count.
+        """
+        now = self._config.clock()
+        self.last_rx = now
+        n = len(data)
+        pos = 0
+        while pos + 4 <= n:
+            first = data[pos]
+            pt = data[pos + 1]
+            end = pos + 4 + ((data[pos + 2] << 8) | data[pos + 3]) * 4
+            if first >> 6 != 2 or end > n:
+                return
+            if pt == RTCP_PSFB and (first & 0x3F) == RTCP_PSFB_APP:  # REMB, P bit clear
+                self._on_remb(data, pos, end, now)
+            elif pt in _RTCP_HANDLED:
+                try:
+                    packets = RtcpPacket.parse(data[pos:end])
+                except Exception:  # malformed: aiortc's parser raises more than ValueError
+                    return
+                for packet in packets:
+                    self._on_rtcp_packet(packet)
+            pos = end
+
+    def _on_remb(self, data: bytes, pos: int, end: int, now: float) -> None:
+        # header (4) + sender SSRC (4) + media SSRC (4), FCI: "REMB", count, exp+mantissa,
+        # then the SSRCs; the first one names the slot whose rate limit applies
+        first_ssrc = pos + 20
+        if end < first_ssrc + 4 or data[pos + 12 : pos + 16] != b"REMB":
             return
-        for packet in packets:
-            if isinstance(packet, RtcpSrPacket):
-                track = self._tracks_by_ssrc.get(packet.ssrc)
-                if track is not None:
-                    track.on_sender_report(packet.sender_info.ntp_timestamp)
-            if isinstance(packet, (RtcpSrPacket, RtcpRrPacket)):
-                for report in packet.reports:
-                    slot = self._slots_by_ssrc.get(report.ssrc)
-                    if slot is not None:
-                        slot.on_receiver_report(report)
-            elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+        slot = self._slots_by_ssrc.get(int.from_bytes(data[first_ssrc : first_ssrc + 4], "big"))
+        if slot is not None:
+            if now < slot.remb_next:
+                self.remb_skipped += 1
+                return
+            slot.remb_next = now + self._config.remb_min_interval
+        try:
+            bitrate, ssrcs = unpack_remb_fci(data[pos + 12 : end])
+        except Exception:
+            return
+        for ssrc in ssrcs:
+            s = self._slots_by_ssrc.get(ssrc)
+            if s is not None:
+                s.remb = bitrate
+                if s is not slot:
+                    s.remb_next = now + self._config.remb_min_interval
+
+    def _on_rtcp_packet(self, packet: object) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            track = self._tracks_by_ssrc.get(packet.ssrc)
+            if track is not None:
+                track.on_sender_report(packet.sender_info.ntp_timestamp)
+        if isinstance(packet, (RtcpSrPacket, RtcpRrPacket)):
+            for report in packet.reports:
+                slot = self._slots_by_ssrc.get(report.ssrc)
+                if slot is not None:
+                    slot.on_receiver_report(report)
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            slot = self._slots_by_ssrc.get(packet.media_ssrc)
+            if slot is not None:
+                slot.on_nack(list(packet.lost))
+        elif isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt == RTCP_PSFB_PLI:
                 slot = self._slots_by_ssrc.get(packet.media_ssrc)
                 if slot is not None:
-                    slot.on_nack(list(packet.lost))
-            elif isinstance(packet, RtcpPsfbPacket):
-                if packet.fmt == RTCP_PSFB_PLI:
-                    slot = self._slots_by_ssrc.get(packet.media_ssrc)
+                    slot.request_keyframe()
+            elif packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
+                slot = self._slots_by_ssrc.get(int.from_bytes(packet.fci[:4], "big"))
+                if slot is not None:
+                    slot.request_keyframe()
+            elif packet.fmt == RTCP_PSFB_APP:  # REMB with padding: the rare slow path
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return
+                for ssrc in ssrcs:
+                    slot = self._slots_by_ssrc.get(ssrc)
                     if slot is not None:
-                        slot.request_keyframe()
-                elif packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
-                    slot = self._slots_by_ssrc.get(int.from_bytes(packet.fci[:4], "big"))
-                    if slot is not None:
-                        slot.request_keyframe()
-                elif packet.fmt == RTCP_PSFB_APP:
-                    try:
-                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                    except ValueError:
-                        continue
-                    for ssrc in ssrcs:
-                        slot = self._slots_by_ssrc.get(ssrc)
-                        if slot is not None:
-                            slot.remb = bitrate
+                        slot.remb = bitrate
 
     def _rtcp_tick(self) -> None:
         for track in self._tracks.values():

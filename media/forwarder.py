@@ -323,6 +323,8 @@ class Slot:
         self._nack_budget = NACK_BURST
         self._nack_refill = 0.0
         self.remb: int | None = None
+        #: the subscriber's next REMB is processed from this time on (clock); see endpoint
+        self.remb_next = 0.0
         self.fraction_lost = 0
         self.jitter = 0
         self.rtt: float | None = None
@@ -364,6 +366,7 @@ class Slot:
         self.source = track
         self._pt_map = {}
         self.remb = None
+        self.remb_next = 0.0
         if track is not None:
             track.slots.append(self)
             if self.ready:

@@ -116,3 +116,32 @@ def test_a_full_socket_drops_instead_of_blocking_or_queueing() -> None:
         assert io2.send_rtp(packet) is False and io2.dropped == 1
     finally:
         sock.close()
+
+
+def test_the_nominated_pair_socket_gets_larger_buffers() -> None:
+    import os
+    from types import SimpleNamespace
+
+    from aiortc.rtcdtlstransport import State
+    from pylibsrtp import Policy, Session
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sink.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        small = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        pair = SimpleNamespace(protocol=SimpleNamespace(transport=SimpleNamespace(_sock=sock)),
+                               remote_addr=sink.getsockname())
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        )
+        io = private.TransportIO(dtls, max_send_buffer=1024, socket_buffer=512 * 1024)
+        assert io.send_rtp(bytes([0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]) + b"x" * 100)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > small
+    finally:
+        sock.close()
+        sink.close()
