@@ -33,6 +33,7 @@ from meetingd.errors import MeetingdError, StateError
 from meetingd.realtime.bus import RedisEventBus
 from meetingd.realtime.commands import COMMANDS
 from meetingd.realtime.connection import Connection
+from meetingd.realtime.fastemit import check_internals, emit_to_room
 from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
 from meetingd.realtime.sequencer import Sequencer
@@ -120,6 +121,7 @@ class RealtimeServer:
             flood_strikes=rc.command_burst,
         )
         self.sio.register_namespace(self.namespace)
+        check_internals(self.sio)
         self._tasks: list[asyncio.Task[None]] = []
         store.publisher = self
 
@@ -138,13 +140,7 @@ class RealtimeServer:
 
     async def _fanout(self, ev: MeetingEvent) -> None:
         # Encoded once, queued to every connection of the room in this process.
-        await self.sio.emit(
-            ev.type,
-            event_payload(ev),
-            to=room(ev.meeting_id),
-            namespace=NAMESPACE,
-            ignore_queue=True,
-        )
+        emit_to_room(self.sio, ev.type, event_payload(ev), room(ev.meeting_id), NAMESPACE)
         if self.media is not None:
             await self.media.on_event(ev)
 
