@@ -130,8 +130,12 @@ def test_udp_socket_buffers_are_enlarged() -> None:
         rcv, snd = private.set_socket_buffers(sock, 1024 * 1024)
         assert rcv == sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         # Linux grants at most net.core.rmem_max (and reports twice what it granted)
-        with open("/proc/sys/net/core/rmem_max") as f:
-            cap = int(f.read())
+        try:
+            with open("/proc/sys/net/core/rmem_max") as f:
+                cap = int(f.read())
+        except OSError:  # not Linux: only check that something sensible came back
+            assert rcv > 0 and snd > 0
+            return
         assert rcv >= min(default, 2 * min(cap, 1024 * 1024))
         if cap >= 1024 * 1024:
             assert rcv >= 1024 * 1024 and snd > 0
