@@ -6,30 +6,17 @@ Requests are validated strictly: unknown fields are refused, types are not coerc
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from meetingd.domain import (
-    AgendaItem,
     AgendaItemState,
-    BridgePoint,
-    FloorEntry,
     FloorState,
-    Meeting,
     MeetingState,
-    PresenceEntry,
-    Quorum,
     Role,
-    RoleGrant,
-    RollCall,
-    RollCallBridgePoint,
-    RollCallDelegate,
-    RollCallResult,
     RollCallState,
-    Unit,
     UnitKind,
-    User,
 )
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -56,7 +43,12 @@ class Request(BaseModel):
 
 
 class Response(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    @classmethod
+    def of(cls, obj: object) -> Self:
+        """The wire shape of a domain object: fields are read by name, nested ones too."""
+        return cls.model_validate(obj)
 
 
 # -- requests ---------------------------------------------------------------------
@@ -184,10 +176,6 @@ class UnitOut(Response):
     name: str
     kind: UnitKind
 
-    @classmethod
-    def of(cls, u: Unit) -> UnitOut:
-        return cls(id=u.id, parent_id=u.parent_id, code=u.code, name=u.name, kind=u.kind)
-
 
 class BridgePointOut(Response):
     id: int
@@ -196,17 +184,6 @@ class BridgePointOut(Response):
     room: str
     last_seen_at: datetime | None
     disabled: bool
-
-    @classmethod
-    def of(cls, b: BridgePoint) -> BridgePointOut:
-        return cls(
-            id=b.id,
-            unit_id=b.unit_id,
-            name=b.name,
-            room=b.room,
-            last_seen_at=b.last_seen_at,
-            disabled=b.disabled,
-        )
 
 
 class NewBridgePointOut(BridgePointOut):
@@ -217,10 +194,6 @@ class GrantOut(Response):
     unit_id: int
     role: Role
 
-    @classmethod
-    def of(cls, g: RoleGrant) -> GrantOut:
-        return cls(unit_id=g.unit_id, role=g.role)
-
 
 class UserOut(Response):
     id: int
@@ -229,17 +202,6 @@ class UserOut(Response):
     is_admin: bool
     disabled: bool
     grants: list[GrantOut]
-
-    @classmethod
-    def of(cls, u: User) -> UserOut:
-        return cls(
-            id=u.id,
-            login=u.login,
-            display_name=u.display_name,
-            is_admin=u.is_admin,
-            disabled=u.disabled,
-            grants=[GrantOut.of(g) for g in u.grants],
-        )
 
 
 class PrincipalOut(Response):
@@ -265,17 +227,6 @@ class AgendaItemOut(Response):
     duration_minutes: int | None
     state: AgendaItemState
 
-    @classmethod
-    def of(cls, a: AgendaItem) -> AgendaItemOut:
-        return cls(
-            id=a.id,
-            position=a.position,
-            title=a.title,
-            description=a.description,
-            duration_minutes=a.duration_minutes,
-            state=a.state,
-        )
-
 
 class MeetingSummaryOut(Response):
     id: int
@@ -286,19 +237,6 @@ class MeetingSummaryOut(Response):
     state: MeetingState
     chair_id: int | None
     secretary_id: int | None
-
-    @classmethod
-    def of(cls, m: Meeting) -> MeetingSummaryOut:
-        return cls(
-            id=m.id,
-            unit_id=m.unit_id,
-            title=m.title,
-            starts_at=m.starts_at,
-            ends_at=m.ends_at,
-            state=m.state,
-            chair_id=m.chair_id,
-            secretary_id=m.secretary_id,
-        )
 
 
 class MeetingOut(Response):
@@ -316,25 +254,6 @@ class MeetingOut(Response):
     bridge_point_ids: list[int]
     delegate_ids: list[int]
     agenda: list[AgendaItemOut]
-
-    @classmethod
-    def of(cls, m: Meeting) -> MeetingOut:
-        return cls(
-            id=m.id,
-            unit_id=m.unit_id,
-            title=m.title,
-            description=m.description,
-            starts_at=m.starts_at,
-            ends_at=m.ends_at,
-            state=m.state,
-            chair_id=m.chair_id,
-            secretary_id=m.secretary_id,
-            current_agenda_item_id=m.current_agenda_item_id,
-            seq=m.seq,
-            bridge_point_ids=list(m.bridge_point_ids),
-            delegate_ids=list(m.delegate_ids),
-            agenda=[AgendaItemOut.of(a) for a in m.agenda],
-        )
 
 
 class ErrorBody(Response):
@@ -372,12 +291,6 @@ class PresenceOut(Response):
     role: Literal["bridge_point", "chair", "secretary", "delegate", "observer"]
     since: datetime
 
-    @classmethod
-    def of(cls, p: PresenceEntry) -> PresenceOut:
-        return cls.model_validate(
-            {"kind": p.kind, "id": p.id, "name": p.name, "role": p.role, "since": p.since}
-        )
-
 
 class RollCallAnswerOut(Response):
     bridge_point_id: int
@@ -398,26 +311,11 @@ class RollCallBridgePointOut(Response):
     present: bool = Field(description="It answered with at least one person in the room")
     count: int | None = Field(description="People it counted; null when it did not answer")
 
-    @classmethod
-    def of(cls, b: RollCallBridgePoint) -> RollCallBridgePointOut:
-        return cls(
-            id=b.id,
-            name=b.name,
-            unit_id=b.unit_id,
-            unit_name=b.unit_name,
-            present=b.present,
-            count=b.count,
-        )
-
 
 class RollCallDelegateOut(Response):
     id: int
     name: str
     present: bool
-
-    @classmethod
-    def of(cls, d: RollCallDelegate) -> RollCallDelegateOut:
-        return cls(id=d.id, name=d.name, present=d.present)
 
 
 class QuorumOut(Response):
@@ -425,10 +323,6 @@ class QuorumOut(Response):
     required: int
     present: int
     reached: bool
-
-    @classmethod
-    def of(cls, q: Quorum) -> QuorumOut:
-        return cls(rule=q.rule, required=q.required, present=q.present, reached=q.reached)
 
 
 class RollCallResultOut(Response):
@@ -440,19 +334,6 @@ class RollCallResultOut(Response):
     delegates_invited: int
     delegates_present: int
     quorum: QuorumOut
-
-    @classmethod
-    def of(cls, r: RollCallResult) -> RollCallResultOut:
-        return cls(
-            bridge_points=[RollCallBridgePointOut.of(b) for b in r.bridge_points],
-            delegates=[RollCallDelegateOut.of(d) for d in r.delegates],
-            bridge_points_invited=r.bridge_points_invited,
-            bridge_points_present=r.bridge_points_present,
-            people_at_bridge_points=r.people_at_bridge_points,
-            delegates_invited=r.delegates_invited,
-            delegates_present=r.delegates_present,
-            quorum=QuorumOut.of(r.quorum),
-        )
 
 
 class RollCallOut(Response):
@@ -466,29 +347,6 @@ class RollCallOut(Response):
     answers: list[RollCallAnswerOut]
     confirmations: list[RollCallConfirmationOut]
     result: RollCallResultOut | None = Field(description="Set when the roll call is closed")
-
-    @classmethod
-    def of(cls, r: RollCall) -> RollCallOut:
-        return cls(
-            id=r.id,
-            meeting_id=r.meeting_id,
-            state=r.state,
-            started_at=r.started_at,
-            started_by=r.started_by,
-            closed_at=r.closed_at,
-            closed_by=r.closed_by,
-            answers=[
-                RollCallAnswerOut(
-                    bridge_point_id=a.bridge_point_id, count=a.count, answered_at=a.answered_at
-                )
-                for a in r.answers
-            ],
-            confirmations=[
-                RollCallConfirmationOut(user_id=c.user_id, confirmed_at=c.confirmed_at)
-                for c in r.confirmations
-            ],
-            result=RollCallResultOut.of(r.result) if r.result is not None else None,
-        )
 
 
 class MeetingSnapshotOut(Response):
@@ -518,17 +376,6 @@ class FloorEntryOut(Response):
     requested_at: datetime
     granted_at: datetime | None
     muted: bool
-
-    @classmethod
-    def of(cls, e: FloorEntry) -> FloorEntryOut:
-        return cls(
-            subject=e.subject,
-            name=e.name,
-            state=e.state,
-            requested_at=e.requested_at,
-            granted_at=e.granted_at,
-            muted=e.muted,
-        )
 
 
 class SubjectIn(Request):

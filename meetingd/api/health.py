@@ -11,7 +11,6 @@ from prometheus_client.registry import Collector
 
 from meetingd.api.context import services
 from meetingd.api.routing import Call, Routes
-from meetingd.domain import MediaHealth
 from meetingd.schemas import Response
 from meetingd.services.health import HealthService
 
@@ -34,26 +33,6 @@ class MediaHealthOut(Response):
     fps_out: float
     last_keyframe_at: datetime | None
     measured_at: datetime
-
-    @classmethod
-    def of(cls, h: MediaHealth) -> MediaHealthOut:
-        return cls(
-            subject=h.subject,
-            connection=h.connection,
-            role=h.role,
-            state=h.state,
-            bitrate_in=h.bitrate_in,
-            bitrate_out=h.bitrate_out,
-            loss_in=h.loss_in,
-            loss_out=h.loss_out,
-            jitter_in_ms=h.jitter_in_ms,
-            jitter_out_ms=h.jitter_out_ms,
-            rtt_ms=h.rtt_ms,
-            fps_in=h.fps_in,
-            fps_out=h.fps_out,
-            last_keyframe_at=h.last_keyframe_at,
-            measured_at=h.measured_at,
-        )
 
 
 @routes.route(
