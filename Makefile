@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test venv system-deps lint typecheck soak bench clean
+.PHONY: run test venv system-deps lint typecheck soak bench clean types web-deps web-check
 
 venv: $(VENV)/.installed
 
@@ -28,15 +28,41 @@ system-deps:
 	bash scripts/system-deps.sh
 
 ## test: set up and run the whole suite (soak tests excluded), then lint and type-check
-test: venv system-deps
+test: venv system-deps web-deps
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory lint typecheck web-check
 
 lint: venv
 	$(BIN)/ruff check meetingd media tests bench
 
 typecheck: venv
 	$(BIN)/mypy
+
+# The server's wire contract (REST, socket commands, events, error codes) as one JSON document.
+# Until meetingd.contract exists, the generator's own sample stands in for it.
+CONTRACT = if $(BIN)/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("meetingd.contract") is None)'; \
+	then $(BIN)/python -m meetingd.contract schema; \
+	else echo "meetingd.contract is missing: using web/scripts/sample-contract.json" >&2; cat web/scripts/sample-contract.json; fi
+
+# A failing contract command must fail the recipe, not feed the generator half a document.
+types web-check: SHELL := /bin/bash
+types web-check: .SHELLFLAGS := -o pipefail -ec
+
+## types: regenerate web/src/generated/ (the TypeScript wire types) from the server's contract
+types: venv web-deps
+	{ $(CONTRACT); } | node web/scripts/gen-types.mjs -
+
+## web-deps: the front end's packages, from web/package-lock.json (again only when it changed)
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+## web-check: the generated types match the server, and the front end type-checks
+web-check: venv web-deps
+	{ $(CONTRACT); } | node web/scripts/gen-types.mjs --check -
+	web/node_modules/.bin/tsc --noEmit -p web
 
 ## soak: the long soak tests, separately
 soak: venv system-deps
