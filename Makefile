@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test venv system-deps lint typecheck soak bench clean types web-deps web-check
+.PHONY: run test venv system-deps lint typecheck soak bench clean types web-deps web-check web-lint
 
 venv: $(VENV)/.installed
 
@@ -30,7 +30,7 @@ system-deps:
 ## test: set up and run the whole suite (soak tests excluded), then lint and type-check
 test: venv system-deps web-deps
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory lint typecheck web-check
+	$(MAKE) --no-print-directory lint typecheck web-check web-lint
 
 lint: venv
 	$(BIN)/ruff check meetingd media tests bench
@@ -63,6 +63,10 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 web-check: venv web-deps
 	{ $(CONTRACT); } | node web/scripts/gen-types.mjs --check -
 	web/node_modules/.bin/tsc --noEmit -p web
+
+## web-lint: ESLint (typescript-eslint, strict and type-aware) on web/
+web-lint: web-deps
+	cd web && node_modules/.bin/eslint .
 
 ## soak: the long soak tests, separately
 soak: venv system-deps

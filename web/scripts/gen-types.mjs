@@ -371,7 +371,7 @@ async function main() {
   if (args.check) {
     const stale = [];
     for (const [name, text] of Object.entries(files)) {
-      let old = null;
+      let old;
       try {
         old = await readFile(path.join(args.out, name), "utf8");
       } catch {
