@@ -100,3 +100,27 @@ def test_a_broken_contract_is_refused_by_name(node: str, tmp_path: Path) -> None
     assert f"command {name} names the event nothing.happened" in done.stderr
     assert not (tmp_path / "wire.ts").exists()
     assert "no contract" in generate(node, "", "--out", str(tmp_path)).stderr
+
+
+def test_inline_schemas_and_pydantic_names_get_typescript_names(node: str, tmp_path: Path) -> None:
+    contract_doc: dict[str, Any] = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    contract_doc["$defs"]["Thing-Input"] = {
+        "type": "object",
+        "properties": {"title": {"type": "string", "title": "Title"}},
+        "required": ["title"],
+        "title": "Thing",
+    }
+    contract_doc["commands"]["thing.make"] = {
+        "payload": {"$ref": "#/$defs/Thing-Input"},
+        "answer": {"type": "object", "properties": {"made": {"type": "boolean"}}},
+        "events": [],
+        "rest": None,
+        "socket": True,
+    }
+    done = generate(node, json.dumps(contract_doc), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    wire = (tmp_path / "wire.ts").read_text(encoding="utf-8")
+    assert 'export type ThingInput = components["schemas"]["Thing-Input"];' in wire
+    assert '"thing.make": { payload: ThingInput; answer: ThingMakeAnswer; events: never };' in wire
+    assert "title: string;" in wire  # a property called title is kept, pydantic's titles are not
+    assert "/** Title */" not in wire

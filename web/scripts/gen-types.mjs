@@ -159,17 +159,31 @@ const constList = (name, names, type) =>
  *  event. A schema that is not a plain `$ref` gets a def of its own (`FloorGrantPayload`). */
 function wireModel(contract) {
   const defs = { ...contract.$defs };
-  for (const name of Object.keys(defs)) {
-    if (!IDENT.test(name)) throw new ContractError(`$defs name ${lit(name)} is not a TypeScript identifier`);
-  }
+  // The TypeScript name of each def: the def's own name where it is an identifier, else its
+  // words run together (pydantic's `Model-Input` becomes `ModelInput`).
+  const aliases = {};
+  const taken = new Map();
+  const alias = (name) => {
+    const ts = IDENT.test(name) ? name : name.split(/[^A-Za-z0-9_$]+/).filter(Boolean)
+      .map((w) => w[0].toUpperCase() + w.slice(1)).join("").replace(/^(?=[0-9])/, "_");
+    if (!ts) throw new ContractError(`$defs name ${lit(name)} has no letters to make a TypeScript name of`);
+    if (taken.has(ts)) throw new ContractError(`$defs ${lit(name)} and ${lit(taken.get(ts))} would both be ${ts}`);
+    taken.set(ts, name);
+    aliases[name] = ts;
+  };
+  for (const name of sortedKeys(defs)) alias(name);
   const typeOf = (schema, fallbackName, where) => {
     if (schema === undefined) throw new ContractError(`${where} has no schema`);
     const name = refName(schema);
-    if (name !== null) return name;
-    if (fallbackName in defs) {
+    if (name !== null) {
+      if (!(name in defs)) throw new ContractError(`${where} refers to #/$defs/${name}, which is missing`);
+      return aliases[name];
+    }
+    if (fallbackName in defs || taken.has(fallbackName)) {
       throw new ContractError(`${where}: the name ${fallbackName} for its inline schema is taken in $defs`);
     }
     defs[fallbackName] = schema;
+    alias(fallbackName);
     return fallbackName;
   };
 
@@ -221,24 +235,27 @@ function wireModel(contract) {
       if (!(target in defs)) throw new ContractError(`$defs ${name} refers to #/$defs/${target}, which is missing`);
     }
   }
-  return { defs, events, commands, errors };
+  return { defs, aliases, events, commands, errors };
 }
 
 // -- rendering -----------------------------------------------------------------------------
 
 const OPENAPI_ONLY = new Set(["paths", "webhooks", "$defs", "operations"]);
 
-async function renderSchemas(defs) {
+async function renderSchemas(defs, aliases) {
   const doc = {
     openapi: "3.1.0",
     info: { title: "meetingd wire schemas", version: "0" },
     paths: {},
     components: { schemas: normalise(defs, { rewriteRefs: true }) },
   };
-  const nodes = await openapiTS(doc, { ...OPENAPI_OPTIONS, rootTypes: true, rootTypesNoSchemaPrefix: true });
-  // Keep `components` and the one alias per schema; drop the empty REST scaffolding.
+  const nodes = await openapiTS(doc, OPENAPI_OPTIONS);
+  // Keep `components`; drop the empty REST scaffolding around it.
   const kept = nodes.filter((n) => !OPENAPI_ONLY.has(n.name?.escapedText));
-  return astToString(kept);
+  const named = sortedKeys(aliases)
+    .map((name) => `export type ${aliases[name]} = components["schemas"][${lit(name)}];\n`)
+    .join("");
+  return `${astToString(kept)}\n/* One name per schema. */\n${named}`;
 }
 
 function renderTables({ events, commands, errors }) {
@@ -354,7 +371,7 @@ function renderTables({ events, commands, errors }) {
 async function render(contract) {
   const model = wireModel(contract);
   const api = await openapiTS(normalise(contract.openapi, { rewriteRefs: false }), OPENAPI_OPTIONS);
-  const schemas = await renderSchemas(model.defs);
+  const schemas = await renderSchemas(model.defs, model.aliases);
   return {
     "api.ts": `${HEADER}// The REST API: \`paths\`, \`components\` and \`operations\` of /api/openapi.json.\n\n${astToString(api)}`,
     "wire.ts":
