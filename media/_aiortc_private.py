@@ -16,7 +16,9 @@ here:
 * ``aioice.ice.Connection.data_received`` is wrapped on the server's connections to drop
   most standalone REMBs before they are queued and SRTCP-decrypted (``TransportIO``).
 * ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
-  listen addresses (it leaves out 127.0.0.1 and would use every other interface).
+  listen addresses (it leaves out 127.0.0.1 and would use every other interface). This is
+  the one process-wide patch: it is held by leases (``restrict_host_addresses``), installed
+  with the first and removed with the last; nothing is patched at import.
 
 The versions are pinned in pyproject.toml and checked at import: a different version
 raises :class:`~media.errors.PrivateApiError` instead of failing strangely at run time.
@@ -67,29 +69,88 @@ _check_versions()
 #: 16 bytes AES-GCM) after the RTCP packet
 _SRTCP_MAX_TRAILER = 4 + 16
 
-_original_get_host_addresses = aioice.ice.get_host_addresses
-_allowed_host_addresses: tuple[str, ...] | None = None
+class HostAddressLease:
+    """One holder's claim on the ICE host-address restriction; :meth:`release` ends it."""
+
+    def __init__(self, patch: _HostAddressPatch, ips: tuple[str, ...]) -> None:
+        self.ips = ips
+        self._patch = patch
+        self.held = True
+
+    def release(self) -> None:
+        """Give the claim back (idempotent); the last one out removes the patch."""
+        if self.held:
+            self.held = False
+            self._patch.drop(self)
 
 
-def _restricted_get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    if _allowed_host_addresses is None:
-        return list(_original_get_host_addresses(use_ipv4, use_ipv6))
-    return [
-        ip
-        for ip in _allowed_host_addresses
-        if (":" in ip and use_ipv6) or (":" not in ip and use_ipv4)
-    ]
+class _HostAddressPatch:
+    """``aioice.ice.get_host_addresses`` restricted while at least one lease is held.
 
-
-def restrict_host_addresses(ips: Sequence[str] | None) -> None:
-    """Make aioice gather host candidates on ``ips`` only (None: aioice's default).
-
-    Process-wide: aioice reads a module-level function. The media plane sets it from
-    ``MediaConfig.listen_ips``; the agent from its own ``local_ips``.
+    aioice looks the function up in its module on every gathering, so the restriction is
+    process-wide: it is installed when the first lease is taken and the original is put
+    back when the last is released. While several are held (two planes, a plane and an
+    agent) ICE gathers on the union of their addresses, in the order they were asked for.
     """
-    global _allowed_host_addresses
-    _allowed_host_addresses = tuple(ips) if ips is not None else None
-    aioice.ice.get_host_addresses = _restricted_get_host_addresses
+
+    def __init__(self) -> None:
+        self._leases: list[HostAddressLease] = []
+        self._original: Callable[[bool, bool], list[str]] | None = None
+        self._wrapper = self._get_host_addresses  # one bound method, compared by identity
+
+    @property
+    def installed(self) -> bool:
+        """The wrapper is what aioice calls now."""
+        return bool(aioice.ice.get_host_addresses is self._wrapper)
+
+    @property
+    def holders(self) -> int:
+        """Leases held (the reference count)."""
+        return len(self._leases)
+
+    def take(self, ips: Sequence[str]) -> HostAddressLease:
+        lease = HostAddressLease(self, tuple(ips))
+        if self._original is None:  # else still installed, or under somebody's wrapper
+            self._original = aioice.ice.get_host_addresses
+            aioice.ice.get_host_addresses = self._wrapper
+        self._leases.append(lease)
+        return lease
+
+    def drop(self, lease: HostAddressLease) -> None:
+        self._leases.remove(lease)
+        if self._leases or self._original is None:
+            return
+        if self.installed:
+            aioice.ice.get_host_addresses = self._original  # type: ignore[assignment]
+            self._original = None
+        else:  # wrapped again by somebody else since: leave their wrapper, we pass through
+            logger.debug("media: aioice.ice.get_host_addresses was re-wrapped; left in place")
+
+    def _get_host_addresses(self, use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        if not self._leases:
+            assert self._original is not None
+            return list(self._original(use_ipv4, use_ipv6))
+        ips = dict.fromkeys(ip for lease in self._leases for ip in lease.ips)
+        return [ip for ip in ips if (":" in ip and use_ipv6) or (":" not in ip and use_ipv4)]
+
+
+#: the only process-wide patch of this module (aioice offers no per-connection setting)
+_HOST_ADDRESSES = _HostAddressPatch()
+
+
+def restrict_host_addresses(ips: Sequence[str]) -> HostAddressLease:
+    """Make aioice gather host candidates on ``ips`` only, until the lease is released.
+
+    Reference-counted across the process: :class:`~media.MediaPlane` holds a lease from
+    ``start()`` to ``close()``, the bridge-point agent while it runs. With no lease held,
+    aioice's own function is back in place.
+    """
+    return _HOST_ADDRESSES.take(ips)
+
+
+def host_address_patch() -> tuple[bool, int]:
+    """Whether the host-address patch is installed, and how many leases hold it."""
+    return _HOST_ADDRESSES.installed, _HOST_ADDRESSES.holders
 
 
 @dataclass(frozen=True)

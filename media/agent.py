@@ -291,15 +291,27 @@ class BridgePointAgent:
         self.connected = asyncio.Event()
         self._pc: RTCPeerConnection | None = None
         self._frames = 0
-        if self.config.local_ips is not None:
-            restrict_host_addresses(self.config.local_ips)
 
     def _set(self, **changes: Any) -> None:
         self.health = replace(self.health, **changes)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Keep a session up until ``stop`` is set (forever if None)."""
-        stop = stop or asyncio.Event()
+        """Keep a session up until ``stop`` is set (forever if None).
+
+        With ``local_ips`` set, ICE is restricted to them for as long as this runs.
+        """
+        lease = (
+            restrict_host_addresses(self.config.local_ips)
+            if self.config.local_ips is not None
+            else None
+        )
+        try:
+            await self._run(stop or asyncio.Event())
+        finally:
+            if lease is not None:
+                lease.release()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         delay = self.config.reconnect_delay
         while not stop.is_set():
             started = time.monotonic()

@@ -24,7 +24,8 @@ class MediaConfig:
     """Settings of the SFU; immutable, validated on construction.
 
     ``listen_ips`` are the only host addresses the server gathers ICE candidates on (the
-    setting is process-wide in aioice, see ``_aiortc_private.restrict_host_addresses``).
+    setting is process-wide in aioice: held from ``MediaPlane.start()`` to ``close()``, see
+    ``_aiortc_private.restrict_host_addresses``).
     ``announced_ip`` replaces them in the SDP we send (1:1 NAT, like mediasoup's
     ``announcedIp``). ``ice_servers`` (STUN urls) and ``turn_urls`` are handed to
     *clients* through :meth:`MediaPlane.client_ice_servers`; the server itself never uses a

@@ -3,22 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import TracebackType
 
-from ._aiortc_private import (
-    restrict_host_addresses,
-)
+from ._aiortc_private import HostAddressLease, restrict_host_addresses
 from .config import IceServer, MediaConfig, turn_credentials
 from .errors import ConflictError, NotFoundError
 from .room import LayoutCallback, Room, StatsCallback
 
 
 class MediaPlane:
-    """The SFU of one process: rooms by id. Create it inside the running event loop."""
+    """The SFU of one process: rooms by id. Use it inside the running event loop.
+
+    Its lifetime runs from :meth:`start` (or ``async with``, or the first
+    :meth:`create_room`) to :meth:`close`. While it is open it holds a lease on the one
+    process-wide aioice patch, which makes ICE gather on ``config.listen_ips`` only; the
+    patch is removed when the last open plane (or bridge-point agent) lets go.
+    """
 
     def __init__(self, config: MediaConfig | None = None) -> None:
         self.config = config or MediaConfig()
-        restrict_host_addresses(self.config.listen_ips)
         self._rooms: dict[str, Room] = {}
+        self._host_lease: HostAddressLease | None = None
+
+    def start(self) -> None:
+        """Open the plane: restrict ICE to ``config.listen_ips`` (idempotent)."""
+        if self._host_lease is None:
+            self._host_lease = restrict_host_addresses(self.config.listen_ips)
+
+    @property
+    def started(self) -> bool:
+        """Between :meth:`start` (or the first room) and :meth:`close`."""
+        return self._host_lease is not None
+
+    async def __aenter__(self) -> MediaPlane:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     def create_room(
         self,
@@ -28,9 +55,13 @@ class MediaPlane:
         on_layout: LayoutCallback | None = None,
         page_size: int | None = None,
     ) -> Room:
-        """Open a room; ``on_stats(room_id, stats)`` is called every ``stats_interval``."""
+        """Open a room; ``on_stats(room_id, stats)`` is called every ``stats_interval``.
+
+        Starts the plane if it was not started yet.
+        """
         if room_id in self._rooms:
             raise ConflictError("room_exists", f"room {room_id} already exists")
+        self.start()
         room = Room(self, room_id, on_stats, on_layout, page_size)
         self._rooms[room_id] = room
         return room
@@ -55,9 +86,14 @@ class MediaPlane:
         await room.close()
 
     async def close(self) -> None:
-        """Close every room."""
-        for room_id in list(self._rooms):
-            await self.close_room(room_id)
+        """Close every room and give back the ICE restriction (idempotent)."""
+        try:
+            for room_id in list(self._rooms):
+                await self.close_room(room_id)
+        finally:
+            if self._host_lease is not None:
+                self._host_lease.release()
+                self._host_lease = None
 
     def client_ice_servers(self, user: str) -> tuple[IceServer, ...]:
         """ICE servers to hand a client: STUN urls plus TURN with fresh REST credentials."""

@@ -13,9 +13,10 @@ from media import MediaConfig, MediaPlane, Room
 
 @pytest.fixture
 async def plane() -> AsyncIterator[MediaPlane]:
-    mp = MediaPlane(MediaConfig(listen_ips=("127.0.0.1",), keyframe_min_interval=0.3))
-    yield mp
-    await mp.close()
+    async with MediaPlane(
+        MediaConfig(listen_ips=("127.0.0.1",), keyframe_min_interval=0.3)
+    ) as mp:
+        yield mp
 
 
 @pytest.fixture

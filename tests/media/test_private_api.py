@@ -11,7 +11,7 @@ import aioice.ice
 import pytest
 
 import media
-from media import PrivateApiError
+from media import MediaConfig, MediaPlane, PrivateApiError
 from media import _aiortc_private as private
 
 MEDIA_DIR = pathlib.Path(media.__file__).parent
@@ -35,11 +35,92 @@ def test_other_versions_fail_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
         private._check_versions()
 
 
-def test_host_addresses_are_restricted() -> None:
-    private.restrict_host_addresses(["127.0.0.1", "::1"])
-    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["127.0.0.1"]
-    assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1", "::1"]
-    private.restrict_host_addresses(["127.0.0.1"])
+def test_host_addresses_are_restricted_while_a_lease_is_held() -> None:
+    installed, holders = private.host_address_patch()
+    original = aioice.ice.get_host_addresses
+    assert not installed and holders == 0, "a plane or agent of an earlier test was left open"
+    lease = private.restrict_host_addresses(["127.0.0.1", "::1"])
+    try:
+        assert private.host_address_patch() == (True, 1)
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False) == ["127.0.0.1"]
+        assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1", "::1"]
+        # a second holder: one patch, the union of the addresses, in the order asked for
+        other = private.restrict_host_addresses(["10.0.0.7", "127.0.0.1"])
+        assert private.host_address_patch() == (True, 2)
+        assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1", "10.0.0.7"]
+        other.release()
+        other.release()  # idempotent: the count goes down once
+        assert private.host_address_patch() == (True, 1)
+        assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1"]
+    finally:
+        lease.release()
+    assert private.host_address_patch() == (False, 0)
+    assert aioice.ice.get_host_addresses is original  # aioice's own function is back
+
+
+def test_a_wrapper_installed_over_ours_is_left_alone() -> None:
+    original = aioice.ice.get_host_addresses
+    lease = private.restrict_host_addresses(["127.0.0.1"])
+    ours = aioice.ice.get_host_addresses
+    calls: list[bool] = []
+
+    def theirs(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        calls.append(use_ipv4)
+        return list(ours(use_ipv4, use_ipv6))
+
+    aioice.ice.get_host_addresses = theirs
+    try:
+        lease.release()
+        assert aioice.ice.get_host_addresses is theirs  # not torn out from under them
+        assert "127.0.0.1" not in theirs(True, False)  # ours passes through to aioice's
+        assert calls == [True]
+        again = private.restrict_host_addresses(["127.0.0.1"])  # still in their chain
+        assert theirs(True, False) == ["127.0.0.1"]
+    finally:
+        aioice.ice.get_host_addresses = ours  # they unwrap...
+    again.release()  # ...and the last lease removes ours
+    assert aioice.ice.get_host_addresses is original
+
+
+async def test_a_media_plane_holds_the_patch_from_start_to_close() -> None:
+    assert private.host_address_patch() == (False, 0)
+    first = MediaPlane(MediaConfig(listen_ips=("127.0.0.1",)))
+    assert private.host_address_patch() == (False, 0)  # constructing patches nothing
+    async with first:
+        assert first.started and private.host_address_patch() == (True, 1)
+        first.start()  # idempotent
+        second = MediaPlane(MediaConfig(listen_ips=("127.0.0.1",)))
+        second.create_room("r")  # the first room starts a plane nobody started
+        assert private.host_address_patch() == (True, 2)
+        await second.close()
+        await second.close()
+        assert private.host_address_patch() == (True, 1)
+        assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1"]
+    assert not first.started
+    assert private.host_address_patch() == (False, 0)
+
+
+async def test_an_agent_holds_the_patch_while_it_runs() -> None:
+    import asyncio
+
+    from media.agent import AgentConfig, BridgePointAgent
+
+    class NeverConnects:
+        async def connect(self) -> None:
+            await asyncio.Event().wait()
+
+        async def close(self) -> None:
+            return None
+
+    stop = asyncio.Event()
+    agent = BridgePointAgent(NeverConnects(), AgentConfig(local_ips=("127.0.0.1",)))  # type: ignore[arg-type]
+    assert private.host_address_patch() == (False, 0)
+    task = asyncio.ensure_future(agent.run(stop))
+    await asyncio.sleep(0)
+    assert private.host_address_patch() == (True, 1)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert private.host_address_patch() == (False, 0)
 
 
 def test_no_other_module_touches_private_members() -> None:
