@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiortc import (
     RTCBundlePolicy,
@@ -42,14 +42,12 @@ from ._aiortc_private import (
     rtp_params,
     sender_ssrc,
 )
+from .config import MediaConfig
 from .errors import SignallingError
 from .forwarder import PublishedTrack, Slot
-from .policy import Kind, Role
+from .policy import Kind, PolicyConfig, Role
 from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, parse_rtp
 from .sdp import SdpNumbering, codec_preferences, filter_offer, session_id
-
-if TYPE_CHECKING:
-    from .room import Room
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +58,41 @@ _RTCP_HANDLED = frozenset((RTCP_SR, RTCP_RR, RTCP_RTPFB, RTCP_PSFB))
 OfferCallback = Callable[[str], Awaitable[None]]
 #: told the endpoint's connection state when it changes
 StateCallback = Callable[[str], None]
+
+
+class EndpointHost(Protocol):
+    """All an endpoint may ask of its room (the room hands one to each endpoint).
+
+    The room in turn uses only the endpoint's public members, so neither reaches into the
+    other's state.
+    """
+
+    @property
+    def room_id(self) -> str:
+        """For log lines."""
+        ...
+
+    @property
+    def config(self) -> MediaConfig:
+        """The media plane's settings."""
+        ...
+
+    @property
+    def policy_config(self) -> PolicyConfig:
+        """Slot counts of the room."""
+        ...
+
+    def tracks_changed(self) -> None:
+        """The endpoint's published tracks changed: re-run the room's policy."""
+        ...
+
+    def slots_negotiated(self, endpoint: Endpoint) -> None:
+        """``endpoint``'s receive slots changed: point them at their sources."""
+        ...
+
+    def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        """Run a background task that the room keeps referenced and awaits on close."""
+        ...
 
 
 class Endpoint:
@@ -74,19 +107,19 @@ class Endpoint:
 
     def __init__(
         self,
-        room: Room,
+        host: EndpointHost,
         endpoint_id: str,
         role: Role,
         on_offer: OfferCallback | None,
         on_state: StateCallback | None,
     ) -> None:
-        self.room = room
+        self._host = host
         self.endpoint_id = endpoint_id
         self.role = role
         self.on_offer = on_offer
         self.on_state = on_state
         self.state = "new"
-        self._config = room.config
+        self._config = host.config
         self._pc: RTCPeerConnection | None = None
         self._lock = asyncio.Lock()
         self._session: str | None = None
@@ -211,11 +244,11 @@ class Endpoint:
                 self._set_state("connected")
             elif pc.connectionState == "failed":
                 self._set_state("failed")
-                self.room._spawn(self._reset_locked("ice failed"), f"reset-{self.endpoint_id}")
+                self._host.spawn(self._reset_locked("ice failed"), f"reset-{self.endpoint_id}")
             elif pc.connectionState == "closed":
                 # aiortc closes the connection both when the client says goodbye (DTLS
                 # close_notify) and when our own ICE consent checks expire: say neither
-                self.room._spawn(
+                self._host.spawn(
                     self._reset_locked("connection closed: peer hung up or ICE consent expired"),
                     f"reset-{self.endpoint_id}",
                 )
@@ -224,7 +257,7 @@ class Endpoint:
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
-            logger.info("endpoint %s/%s: %s", self.room.room_id, self.endpoint_id, state)
+            logger.info("endpoint %s/%s: %s", self._host.room_id, self.endpoint_id, state)
             self.state = state
             if self.on_state is not None:
                 self.on_state(state)
@@ -306,12 +339,12 @@ class Endpoint:
                 self._tracks_by_ssrc[ssrc] = track
             logger.info(
                 "endpoint %s/%s publishes %s (mid %s)",
-                self.room.room_id,
+                self._host.room_id,
                 self.endpoint_id,
                 t.kind,
                 params.mid,
             )
-            self.room._update()
+            self._host.tracks_changed()
         else:
             track.configure(params)
             for ssrc in params.ssrcs:
@@ -331,10 +364,10 @@ class Endpoint:
                         del self._tracks_by_ssrc[ssrc]
                 changed = True
         if changed:
-            self.room._update()
+            self._host.tracks_changed()
 
     def _slot_counts(self) -> dict[Kind, int]:
-        cfg = self.room.policy_config
+        cfg = self._host.policy_config
         return {
             Kind.AUDIO: policy.audio_slot_count(self.role, cfg),
             Kind.VIDEO: policy.video_slot_count(self.role, cfg),
@@ -349,7 +382,7 @@ class Endpoint:
             or self._negotiation_pc is not self._pc
         ):
             self._negotiation_pc = self._pc
-            self._negotiation = self.room._spawn(
+            self._negotiation = self._host.spawn(
                 self._negotiate_slots(), f"negotiate-{self.endpoint_id}"
             )
 
@@ -357,7 +390,7 @@ class Endpoint:
         if self.on_offer is None:
             logger.warning(
                 "endpoint %s/%s has no on_offer callback: no receive slots",
-                self.room.room_id,
+                self._host.room_id,
                 self.endpoint_id,
             )
             return
@@ -404,7 +437,7 @@ class Endpoint:
                 slot.mid = t.mid  # known from now on, so layouts can name it
             self.slots_version += 1
             sdp = self._outgoing_sdp(pc.localDescription.sdp)
-        self.room._apply_assignment(self)
+        self._host.slots_negotiated(self)
         await self.on_offer(sdp)
 
     def _on_slot_params(self, t: RTCRtpTransceiver, params: RtpParams) -> None:
@@ -545,6 +578,21 @@ class Endpoint:
                     if slot is not None:
                         slot.remb = bitrate
 
+    def tick(self, now: float) -> None:
+        """The room's periodic timer: RTCP reports, overdue keyframe requests, liveness.
+
+        A connected peer heard from last (or publishing since, if it never sent a packet)
+        longer than ``peer_timeout`` ago is dropped; a peer that never sends at all is
+        left to ICE consent freshness.
+        """
+        self._rtcp_tick()
+        heard = max(self.last_rx, self.publishing_since)
+        if heard and self.state == "connected" and now - heard > self._config.peer_timeout:
+            logger.info("endpoint %s/%s: silent for %.0f s, dropping",
+                        self._host.room_id, self.endpoint_id, now - heard)
+            self._set_state("failed")
+            self._host.spawn(self._reset_locked("timeout"), f"timeout-{self.endpoint_id}")
+
     def _rtcp_tick(self) -> None:
         for track in self._tracks.values():
             report = track.rtcp_report()
@@ -571,7 +619,7 @@ class Endpoint:
         pc = self._pc
         if pc is None:
             return
-        logger.info("endpoint %s/%s: closing peer connection (%s)", self.room.room_id,
+        logger.info("endpoint %s/%s: closing peer connection (%s)", self._host.room_id,
                     self.endpoint_id, reason)
         self._pc = None
         for track in self._tracks.values():
@@ -594,7 +642,7 @@ class Endpoint:
         self.last_rx = 0.0
         self.publishing_since = 0.0
         if not self._closed:
-            self.room._update()
+            self._host.tracks_changed()
         await pc.close()
         if self.state != "failed":
             self._set_state("disconnected")

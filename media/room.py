@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import policy
+from .config import MediaConfig
 from .endpoint import Endpoint, OfferCallback, StateCallback
 from .errors import ConflictError, NotFoundError, SignallingError
 from .policy import Assignment, Kind, PolicyConfig, Role, RoomState
@@ -29,10 +30,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: distinct slot labellings kept for reuse before the memo starts over
+_SLOT_INFO_MEMO_SIZE = 4096
+
 #: called every ``stats_interval`` with the room id and every endpoint's stats
 StatsCallback = Callable[[str, Mapping[str, EndpointStats]], None]
 #: called when what an endpoint receives changes
 LayoutCallback = Callable[["Layout"], None]
+
+
+@dataclass(frozen=True)
+class _Host:
+    """The room as its endpoints see it (:class:`~media.endpoint.EndpointHost`)."""
+
+    room_id: str
+    config: MediaConfig
+    policy_config: PolicyConfig
+    tracks_changed: Callable[[], None]
+    slots_negotiated: Callable[[Endpoint], None]
+    spawn: Callable[[Awaitable[None], str], asyncio.Task[None]]
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,21 @@ class Room:
         self._layout_keys: dict[str, tuple[Assignment, int, int, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._prev_counters: dict[str, tuple[float, int, int, int, int]] = {}
+        self._page_count = 1
+        self._slot_info_memo: dict[
+            tuple[Kind, tuple[str | None, ...], tuple[str | None, ...]], tuple[SlotInfo, ...]
+        ] = {}
         self._closed = False
+        #: policy runs so far (one per change that could alter an assignment)
+        self.policy_runs = 0
+        self._host = _Host(
+            room_id=room_id,
+            config=self.config,
+            policy_config=self.policy_config,
+            tracks_changed=self._update,
+            slots_negotiated=self._apply_assignment,
+            spawn=self._spawn,
+        )
         self._timer = asyncio.get_running_loop().create_task(
             self._run_timer(), name=f"media-room-{room_id}"
         )
@@ -107,7 +137,7 @@ class Room:
             role = Role(role)
         except ValueError as exc:
             raise SignallingError("bad_role", f"unknown role {role!r}") from exc
-        ep = Endpoint(self, endpoint_id, role, on_offer, on_state)
+        ep = Endpoint(self._host, endpoint_id, role, on_offer, on_state)
         self._endpoints[endpoint_id] = ep
         self._update()
         return ep
@@ -137,26 +167,45 @@ class Room:
 
     # -- policy inputs ------------------------------------------------------------------
 
-    def set_floor(self, endpoint_ids: Sequence[str]) -> None:
-        """Who holds the floor, in order (the first is the speaker shown in video)."""
-        self._floor = tuple(dict.fromkeys(endpoint_ids))
-        self._update()
+    def set_floor(
+        self, endpoint_ids: Sequence[str], muted: Collection[str] | None = None
+    ) -> None:
+        """Who holds the floor, in order (the first is the speaker shown in video).
+
+        With ``muted``, also who is muted by the chair: the whole set, replacing the
+        previous one (``set_muted`` changes one endpoint). Floor and mutes take effect
+        together, with one run of the policy; nothing runs when neither changed.
+        """
+        if isinstance(muted, str):
+            raise TypeError("muted is a collection of endpoint ids, not one id")
+        floor = tuple(dict.fromkeys(endpoint_ids))
+        new_muted = self._muted if muted is None else set(muted)
+        if floor == self._floor and new_muted == self._muted:
+            return
+        self._floor = floor
+        self._muted = new_muted
+        self._update(repoint=False)
 
     def set_muted(self, endpoint_id: str, muted: bool) -> None:
         """Mute (server-side: packets dropped) or unmute an endpoint's audio."""
+        if muted == (endpoint_id in self._muted):
+            return
         if muted:
             self._muted.add(endpoint_id)
         else:
             self._muted.discard(endpoint_id)
-        self._update()
+        self._update(repoint=False)
 
     def set_video_page(self, endpoint_id: str, page: int) -> None:
         """Show thumbnail page ``page`` (0-based, clamped) on a chair's console."""
         ep = self.endpoint(endpoint_id)
         if ep.role is not Role.CHAIR:
             raise SignallingError("not_chair", "only a chair console has thumbnail pages")
-        self._pages[endpoint_id] = max(0, int(page))
-        self._update()
+        page = max(0, int(page))
+        if self._pages.get(endpoint_id, 0) == page:
+            return
+        self._pages[endpoint_id] = page
+        self._update(repoint=False, dirty=(endpoint_id,))
 
     @property
     def floor(self) -> tuple[str, ...]:
@@ -181,14 +230,31 @@ class Room:
             pages=dict(self._pages),
         )
 
-    def _update(self) -> None:
-        """Re-run the policy and re-point every slot; O(endpoints), synchronous."""
+    def _update(self, *, repoint: bool = True, dirty: Collection[str] = ()) -> None:
+        """Re-run the policy once and re-point slots; synchronous.
+
+        ``repoint``: re-point every endpoint's slots, needed when tracks or members
+        changed (a source's track object is looked up again). Without it (floor, mutes,
+        pages) only the endpoints whose assignment changed, and those in ``dirty``, are
+        touched; every one if the number of pages changed, as each layout names it.
+        """
         if self._closed:
             return
+        self.policy_runs += 1
         st = self.state()
-        self._assignments = policy.assign(st, self.policy_config, self._assignments)
+        old = self._assignments
+        self._assignments = policy.assign(st, self.policy_config, old)
         pages = policy.page_count(st, self.policy_config)
-        for ep in self._endpoints.values():
+        if repoint or pages != self._page_count:
+            targets: Collection[Endpoint] = self._endpoints.values()
+        else:
+            targets = [
+                ep
+                for eid, ep in self._endpoints.items()
+                if self._assignments.get(eid) is not old.get(eid) or eid in dirty
+            ]
+        self._page_count = pages
+        for ep in targets:
             self._apply_assignment(ep, pages)
 
     def _apply_assignment(self, ep: Endpoint, pages: int | None = None) -> None:
@@ -204,7 +270,7 @@ class Room:
                     track = self._endpoints[src].primary_track(kind)
                 slot.set_source(track)
         if pages is None:
-            pages = policy.page_count(self.state(), self.policy_config)
+            pages = self._page_count
         key = (a, pages, self._pages.get(ep.endpoint_id, 0), ep.slots_version)
         if self._layout_keys.get(ep.endpoint_id) == key:
             return  # nothing a client could see has changed
@@ -221,28 +287,36 @@ class Room:
 
     def _layout(self, ep: Endpoint, pages: int | None = None) -> Layout:
         if pages is None:
-            pages = policy.page_count(self.state(), self.policy_config)
+            pages = self._page_count
         a = self._assignments.get(ep.endpoint_id, Assignment((), ()))
-
-        def infos(kind: Kind, sources: tuple[str | None, ...]) -> tuple[SlotInfo, ...]:
-            slots = ep.slots(kind)
-            return tuple(
-                SlotInfo(
-                    kind=kind.value,
-                    index=i,
-                    mid=slots[i].mid if i < len(slots) else None,
-                    source=src,
-                )
-                for i, src in enumerate(sources)
-            )
-
         return Layout(
             endpoint_id=ep.endpoint_id,
             page=min(max(0, self._pages.get(ep.endpoint_id, 0)), pages - 1),
             page_count=pages,
-            audio=infos(Kind.AUDIO, a.audio),
-            video=infos(Kind.VIDEO, a.video),
+            audio=self._slot_infos(Kind.AUDIO, a.audio, ep),
+            video=self._slot_infos(Kind.VIDEO, a.video, ep),
         )
+
+    def _slot_infos(
+        self, kind: Kind, sources: tuple[str | None, ...], ep: Endpoint
+    ) -> tuple[SlotInfo, ...]:
+        """The slots' labels; shared by the endpoints that show the same (they mostly do)."""
+        mids = tuple(s.mid for s in ep.slots(kind))
+        key = (kind, sources, mids)
+        infos = self._slot_info_memo.get(key)
+        if infos is None:
+            if len(self._slot_info_memo) >= _SLOT_INFO_MEMO_SIZE:
+                self._slot_info_memo.clear()
+            infos = self._slot_info_memo[key] = tuple(
+                SlotInfo(
+                    kind=kind.value,
+                    index=i,
+                    mid=mids[i] if i < len(mids) else None,
+                    source=src,
+                )
+                for i, src in enumerate(sources)
+            )
+        return infos
 
     # -- stats and timers ---------------------------------------------------------------
 
@@ -304,19 +378,7 @@ class Room:
             now = self.config.clock()
             for ep in list(self._endpoints.values()):
                 try:
-                    ep._rtcp_tick()
-                    # heard from last (or publishing since, if it never sent a packet);
-                    # a peer that never sends at all is left to ICE consent freshness
-                    heard = max(ep.last_rx, ep.publishing_since)
-                    if (
-                        heard
-                        and ep.state == "connected"
-                        and now - heard > self.config.peer_timeout
-                    ):
-                        logger.info("endpoint %s/%s: silent for %.0f s, dropping",
-                                    self.room_id, ep.endpoint_id, now - heard)
-                        ep._set_state("failed")
-                        self._spawn(ep._reset_locked("timeout"), f"timeout-{ep.endpoint_id}")
+                    ep.tick(now)
                 except Exception:
                     logger.exception("rtcp tick failed for %s", ep.endpoint_id)
             if now >= next_stats:
