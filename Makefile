@@ -39,10 +39,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 # The server's wire contract (REST, socket commands, events, error codes) as one JSON document.
-# Until meetingd.contract exists, the generator's own sample stands in for it.
-CONTRACT = if $(BIN)/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("meetingd.contract") is None)'; \
-	then $(BIN)/python -m meetingd.contract schema; \
-	else echo "meetingd.contract is missing: using web/scripts/sample-contract.json" >&2; cat web/scripts/sample-contract.json; fi
+CONTRACT = $(BIN)/python -m meetingd.contract schema
 
 # A failing contract command must fail the recipe, not feed the generator half a document.
 types web-check: SHELL := /bin/bash
@@ -50,7 +47,7 @@ types web-check: .SHELLFLAGS := -o pipefail -ec
 
 ## types: regenerate web/src/generated/ (the TypeScript wire types) from the server's contract
 types: venv web-deps
-	{ $(CONTRACT); } | node web/scripts/gen-types.mjs -
+	$(CONTRACT) | node web/scripts/gen-types.mjs -
 
 ## web-deps: the front end's packages, from web/package-lock.json (again only when it changed)
 web-deps: web/node_modules/.package-lock.json
@@ -61,7 +58,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 
 ## web-check: the generated types match the server, and the front end type-checks
 web-check: venv web-deps
-	{ $(CONTRACT); } | node web/scripts/gen-types.mjs --check -
+	$(CONTRACT) | node web/scripts/gen-types.mjs --check -
 	web/node_modules/.bin/tsc --noEmit -p web
 
 ## web-lint: ESLint (typescript-eslint, strict and type-aware) on web/

@@ -2,13 +2,14 @@
 
 ``python -m meetingd.contract schema`` prints the contract; web/scripts/gen-types.mjs turns it
 into TypeScript. These tests fail when the committed files are stale (run ``make types``) or
-when ``tsc --noEmit`` rejects the front end. They need Node.js and web/node_modules
-(``make web-deps``); without them they skip, unless ``REQUIRE_SERVICES=1`` demands them.
+when ``tsc --noEmit`` rejects the front end. The generator's own tests read
+web/scripts/sample-contract.json, a small cut of a real contract that does not follow the
+server. They need Node.js and web/node_modules (``make web-deps``); without them they skip,
+unless ``REQUIRE_SERVICES=1`` demands them.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -40,9 +41,7 @@ def node() -> str:
 
 
 def contract() -> str:
-    """The contract the server prints; the sample stands in until meetingd.contract exists."""
-    if importlib.util.find_spec("meetingd.contract") is None:
-        return SAMPLE.read_text(encoding="utf-8")
+    """The contract the server prints."""
     done = subprocess.run(
         [sys.executable, "-m", "meetingd.contract", "schema"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,

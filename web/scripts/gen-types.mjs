@@ -136,6 +136,16 @@ function refsIn(value, found = new Set()) {
   return found;
 }
 
+function optionalString(value, where) {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw new ContractError(`${where} must be a string`);
+  return value;
+}
+
+/** A one-line JSDoc comment, or nothing. */
+const doc = (text, indent = "") =>
+  text ? `${indent}/** ${text.replace(/\s+/g, " ").replace(/\*\//g, "*\\/").trim()} */\n` : "";
+
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /** `floor.grant` -> `FloorGrant`, `meeting.move_to_item` -> `MeetingMoveToItem`. */
@@ -191,7 +201,11 @@ function wireModel(contract) {
   for (const name of sortedKeys(contract.events)) {
     const e = contract.events[name];
     if (typeof e.stream !== "boolean") throw new ContractError(`event ${name}: "stream" must be true or false`);
-    events[name] = { stream: e.stream, type: typeOf(e.schema, `${pascal(name)}Event`, `event ${name}`) };
+    events[name] = {
+      stream: e.stream,
+      type: typeOf(e.schema, `${pascal(name)}Event`, `event ${name}`),
+      summary: optionalString(e.summary, `event ${name} summary`),
+    };
   }
 
   const commands = {};
@@ -211,6 +225,12 @@ function wireModel(contract) {
         throw new ContractError(`${where}: "rest" must be {method, path, status} or null`);
       }
       rest = { method: method.toUpperCase(), path: p, status };
+      const operation = optionalString(c.rest.operation, `${where} rest.operation`);
+      if (operation !== null) rest.operation = operation;
+    }
+    const needsJoin = c.needs_join ?? null;
+    if (needsJoin !== null && typeof needsJoin !== "boolean") {
+      throw new ContractError(`${where}: "needs_join" must be true or false`);
     }
     commands[name] = {
       payload: typeOf(c.payload, `${pascal(name)}Payload`, `${where} payload`),
@@ -218,7 +238,17 @@ function wireModel(contract) {
       events: caused,
       rest,
       socket: c.socket,
+      permission: optionalString(c.permission, `${where} permission`),
+      needsJoin,
+      summary: optionalString(c.summary, `${where} summary`),
     };
+  }
+
+  const permissions = sortedKeys(contract.permissions ?? {});
+  for (const [name, c] of Object.entries(commands)) {
+    if (c.permission !== null && contract.permissions && !(c.permission in contract.permissions)) {
+      throw new ContractError(`command ${name} needs the permission ${c.permission}, which the contract does not list`);
+    }
   }
 
   const errors = {};
@@ -235,7 +265,7 @@ function wireModel(contract) {
       if (!(target in defs)) throw new ContractError(`$defs ${name} refers to #/$defs/${target}, which is missing`);
     }
   }
-  return { defs, aliases, events, commands, errors };
+  return { defs, aliases, events, commands, errors, permissions };
 }
 
 // -- rendering -----------------------------------------------------------------------------
@@ -258,7 +288,7 @@ async function renderSchemas(defs, aliases) {
   return `${astToString(kept)}\n/* One name per schema. */\n${named}`;
 }
 
-function renderTables({ events, commands, errors }) {
+function renderTables({ events, commands, errors, permissions }) {
   const names = sortedKeys(commands);
   const eventNames = sortedKeys(events);
   const streamNames = eventNames.filter((n) => events[n].stream);
@@ -281,6 +311,7 @@ function renderTables({ events, commands, errors }) {
   w("export interface Commands {");
   for (const n of names) {
     const c = commands[n];
+    out.push(doc(c.summary, "    ").trimEnd() || undefined);
     w(`    ${lit(n)}: { payload: ${c.payload}; answer: ${c.answer}; events: ${union(c.events)} };`);
   }
   w("}");
@@ -294,21 +325,34 @@ function renderTables({ events, commands, errors }) {
   w("    readonly path: string;");
   w("    /** The status of a success. */");
   w("    readonly status: number;");
+  w("    /** Its `operationId` in the OpenAPI document (`operations` in api.ts). */");
+  w("    readonly operation?: string;");
   w("}");
   w();
   w("export interface CommandInfo {");
   w("    readonly rest: RestBinding | null;");
   w("    readonly socket: boolean;");
   w("    readonly events: readonly EventName[];");
+  w("    /** Who may call it (checked by the server). */");
+  w(`    readonly permission: ${permissions.length ? "Permission" : "string"} | null;`);
+  w("    /** The connection must have joined the payload's meeting first. */");
+  w("    readonly needs_join: boolean | null;");
   w("}");
   w();
   w("/** The command table at run time: use these names instead of typing them. */");
   w("export const COMMANDS = {");
   for (const n of names) {
     const c = commands[n];
+    const op = c.rest?.operation === undefined ? "" : `, operation: ${lit(c.rest.operation)}`;
     const rest = c.rest === null ? "null"
-      : `{ method: ${lit(c.rest.method)}, path: ${lit(c.rest.path)}, status: ${c.rest.status} }`;
-    w(`    ${lit(n)}: { rest: ${rest}, socket: ${c.socket}, events: [${c.events.map(lit).join(", ")}] },`);
+      : `{ method: ${lit(c.rest.method)}, path: ${lit(c.rest.path)}, status: ${c.rest.status}${op} }`;
+    w(`    ${lit(n)}: {`);
+    w(`        rest: ${rest},`);
+    w(`        socket: ${c.socket},`);
+    w(`        events: [${c.events.map(lit).join(", ")}],`);
+    w(`        permission: ${c.permission === null ? "null" : lit(c.permission)},`);
+    w(`        needs_join: ${c.needsJoin},`);
+    w("    },");
   }
   w("} as const satisfies Record<CommandName, CommandInfo>;");
   w();
@@ -316,7 +360,10 @@ function renderTables({ events, commands, errors }) {
   w();
   w("/** What each event carries. Stream events include the envelope `meeting_id`, `seq`, `at`. */");
   w("export interface Events {");
-  for (const n of eventNames) w(`    ${lit(n)}: ${events[n].type};`);
+  for (const n of eventNames) {
+    out.push(doc(events[n].summary, "    ").trimEnd() || undefined);
+    w(`    ${lit(n)}: ${events[n].type};`);
+  }
   w("}");
   w();
   w(unionType("EventName", eventNames));
@@ -331,6 +378,13 @@ function renderTables({ events, commands, errors }) {
   w();
   w(constList("STREAM_EVENTS", streamNames, "StreamEventName"));
   w();
+  if (permissions.length) {
+    w("// -- permissions -------------------------------------------------------------------------");
+    w();
+    w("/** The permissions a command may need; the server checks them on every call. */");
+    w(unionType("Permission", permissions));
+    w();
+  }
   w("// -- errors and acks -----------------------------------------------------------------------");
   w();
   w(unionType("ErrorCode", codes));
@@ -365,7 +419,7 @@ function renderTables({ events, commands, errors }) {
   w();
   w("/** The socket.io acknowledgement of command `C`. */");
   w("export type Ack<C extends CommandName> = AckOk<C> | AckError;");
-  return out.join("\n") + "\n";
+  return out.filter((line) => line !== undefined).join("\n") + "\n";
 }
 
 async function render(contract) {

@@ -12,7 +12,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in a bridge point with its device credential */
+        /**
+         * Log in a bridge point with its device credential
+         * @description Who may call: anyone, without a token. Not on the socket: the socket connects with the token this answers.
+         */
         post: operations["device_login"];
         delete?: never;
         options?: never;
@@ -31,8 +34,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with login and password
-         * @description Answers a signed token that expires; send it as `Authorization: Bearer <token>`.
-         *         Rate-limited per account and per address.
+         * @description Answers a signed token that expires; send it as `Authorization: Bearer <token>`. Rate-limited per account and per address. Who may call: anyone, without a token. Not on the socket: the socket connects with the token this answers.
          */
         post: operations["login"];
         delete?: never;
@@ -50,7 +52,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke the token of this request */
+        /**
+         * Revoke the token of this request
+         * @description Every connection opened with the token is closed at once, on every server process. On the socket it revokes the token the connection was opened with. Who may call: any caller with a valid token. Socket twin: `auth.logout`.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -65,7 +70,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who the token belongs to */
+        /**
+         * Who the token belongs to
+         * @description Who may call: any caller with a valid token. Socket twin: `auth.me`.
+         */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -82,13 +90,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List bridge points */
+        /**
+         * List bridge points
+         * @description Who may call: staff of the unit (operator, chair, secretary, delegate); a bridge point sees its own unit and itself. Socket twin: `bridge_point.list`.
+         */
         get: operations["list_bridge_points"];
         put?: never;
         /**
          * Register a bridge point
-         * @description Needs the operator role for the unit. The answer holds the device credential,
-         *         shown this once; only its hash is stored.
+         * @description The answer holds the device credential, shown this once; only its hash is stored. Who may call: an operator of the unit (or an administrator). Socket twin: `bridge_point.create`.
          */
         post: operations["create_bridge_point"];
         delete?: never;
@@ -104,14 +114,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One bridge point */
+        /**
+         * One bridge point
+         * @description Who may call: staff of the unit (operator, chair, secretary, delegate); a bridge point sees its own unit and itself. Socket twin: `bridge_point.get`.
+         */
         get: operations["get_bridge_point"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a bridge point */
+        /**
+         * Change a bridge point (name, room, disabled)
+         * @description Disabling it closes its open connections and stops its media at once. Who may call: an operator of the unit (or an administrator). Socket twin: `bridge_point.update`.
+         */
         patch: operations["update_bridge_point"];
         trace?: never;
     };
@@ -124,8 +140,51 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Issue a new device credential (the old one stops working) */
+        /**
+         * Issue a new device credential (the old one and its tokens stop working)
+         * @description The device's open connections are closed at once; it logs in with the new one. Who may call: an operator of the unit (or an administrator). Socket twin: `bridge_point.rotate_credential`.
+         */
         post: operations["rotate_credential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bridge-points/{bridge_point_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable a bridge point: it can no longer log in
+         * @description Its open connections are closed and its media stops at once. Who may call: an operator of the unit (or an administrator). Socket twin: `bridge_point.disable`.
+         */
+        post: operations["disable_bridge_point"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bridge-points/{bridge_point_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable a disabled bridge point
+         * @description It may log in again with its device credential. Who may call: an operator of the unit (or an administrator). Socket twin: `bridge_point.enable`.
+         */
+        post: operations["enable_bridge_point"];
         delete?: never;
         options?: never;
         head?: never;
@@ -139,13 +198,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Meetings the caller takes part in or oversees */
+        /**
+         * Meetings the caller takes part in or oversees
+         * @description Who may call: any caller with a valid token. Socket twin: `meeting.list`.
+         */
         get: operations["list_meetings"];
         put?: never;
         /**
          * Create a meeting (as a draft)
-         * @description Needs the chair or secretary role for the unit. The chair and secretary named must
-         *         hold that role for the unit.
+         * @description The chair and secretary named must hold that role for the unit. Who may call: a chair or secretary of the unit. Socket twin: `meeting.create`.
          */
         post: operations["create_meeting"];
         delete?: never;
@@ -161,14 +222,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One meeting, with agenda and invitations */
+        /**
+         * One meeting, with agenda and invitations
+         * @description Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `meeting.get`.
+         */
         get: operations["get_meeting"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a meeting */
+        /**
+         * Change a meeting
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.update`.
+         */
         patch: operations["update_meeting"];
         trace?: never;
     };
@@ -179,10 +246,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The agenda, in order */
+        /**
+         * The agenda, in order
+         * @description Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `agenda.list`.
+         */
         get: operations["list_agenda"];
         put?: never;
-        /** Add an agenda item at the end */
+        /**
+         * Add an agenda item at the end
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `agenda.add_item`.
+         */
         post: operations["add_agenda_item"];
         delete?: never;
         options?: never;
@@ -200,11 +273,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove an agenda item */
+        /**
+         * Remove an agenda item
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `agenda.remove_item`.
+         */
         delete: operations["remove_agenda_item"];
         options?: never;
         head?: never;
-        /** Change an agenda item */
+        /**
+         * Change an agenda item
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `agenda.update_item`.
+         */
         patch: operations["update_agenda_item"];
         trace?: never;
     };
@@ -217,7 +296,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move to an agenda item */
+        /**
+         * Make an agenda item the current one; the previous one is done
+         * @description Open, live or paused meetings only. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.move_to_item`.
+         */
         post: operations["move_to_item"];
         delete?: never;
         options?: never;
@@ -235,7 +317,7 @@ export interface paths {
         get?: never;
         /**
          * Reorder the agenda
-         * @description `ids` lists every item of the agenda exactly once, in the new order.
+         * @description `ids` lists every item of the agenda exactly once, in the new order. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `agenda.reorder`.
          */
         put: operations["reorder_agenda"];
         post?: never;
@@ -256,7 +338,7 @@ export interface paths {
         put?: never;
         /**
          * Invite bridge points
-         * @description Each must belong to the meeting's unit or a unit below it.
+         * @description Each must belong to the meeting's unit or a unit below it. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.invite_bridge_points`.
          */
         post: operations["invite_bridge_points"];
         delete?: never;
@@ -275,7 +357,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Withdraw a bridge point's invitation */
+        /**
+         * Withdraw a bridge point's invitation
+         * @description Its open connections leave the meeting at once (events and media). Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.uninvite_bridge_point`.
+         */
         delete: operations["uninvite_bridge_point"];
         options?: never;
         head?: never;
@@ -291,7 +376,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Invite delegates */
+        /**
+         * Invite delegates
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.invite_delegates`.
+         */
         post: operations["invite_delegates"];
         delete?: never;
         options?: never;
@@ -309,7 +397,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Withdraw a delegate's invitation */
+        /**
+         * Withdraw a delegate's invitation
+         * @description Their open connections leave the meeting at once (events and media). Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.uninvite_delegate`.
+         */
         delete: operations["uninvite_delegate"];
         options?: never;
         head?: never;
@@ -326,8 +417,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * End the meeting
-         * @description Chair or secretary only. Allowed when the meeting is live, open, paused; it becomes ended.
+         * End the meeting (from open, live or paused)
+         * @description Allowed when the meeting is live, open, paused; it becomes ended. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.end`.
          */
         post: operations["end_meeting"];
         delete?: never;
@@ -343,7 +434,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Floor holders, then requests */
+        /**
+         * Floor holders, then requests
+         * @description Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `floor.list`.
+         */
         get: operations["list_floor"];
         put?: never;
         post?: never;
@@ -363,8 +457,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Give the floor
-         * @description Chair or secretary; to a request or directly to an invited participant.
+         * Give the floor to a participant: it becomes audible and is shown as speaker
+         * @description `subject` is `bridge_point:<id>` or `user:<id>`, an invited participant; a request is not needed. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `floor.grant`.
          */
         post: operations["grant_floor"];
         delete?: never;
@@ -382,7 +476,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mute or unmute a floor holder (enforced by the server) */
+        /**
+         * Mute or unmute a floor holder; the server drops its audio whatever it sends
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `floor.mute`.
+         */
         post: operations["mute_floor"];
         delete?: never;
         options?: never;
@@ -400,8 +497,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Ask for the floor
-         * @description An invited bridge point or delegate asks to speak.
+         * Ask for the floor (đăng ký phát biểu)
+         * @description Open, live or paused meetings only. Who may call: an invited bridge point or delegate. Socket twin: `floor.request`.
          */
         post: operations["request_floor"];
         delete?: never;
@@ -419,7 +516,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Take the floor back (or finish speaking) */
+        /**
+         * Take the floor back (a holder may revoke itself when done)
+         * @description Who may call: a manager of the meeting, or the floor holder itself. Socket twin: `floor.revoke`.
+         */
         post: operations["revoke_floor"];
         delete?: never;
         options?: never;
@@ -436,7 +536,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Take back one's own request */
+        /**
+         * Take back one's own request for the floor
+         * @description Who may call: an invited bridge point or delegate. Socket twin: `floor.withdraw`.
+         */
         post: operations["withdraw_floor"];
         delete?: never;
         options?: never;
@@ -453,9 +556,7 @@ export interface paths {
         };
         /**
          * Link health of every media connection of the meeting
-         * @description For the meeting's operators, chair and secretary. Figures are refreshed every
-         *         `media.stats_interval_seconds` while the connection lasts; `*_in` is what the server
-         *         receives from the participant, `*_out` what it sends to it.
+         * @description Figures are refreshed every `media.stats_interval_seconds` while the connection lasts; `*_in` is what the server receives from the participant, `*_out` what it sends to it. Who may call: the operators, chairs and secretaries of the meeting's unit, and its chair and secretary. Socket twin: `media.health`.
          */
         get: operations["media_health"];
         put?: never;
@@ -476,8 +577,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Open the meeting
-         * @description Chair or secretary only. Allowed when the meeting is draft, scheduled; it becomes open.
+         * Open the meeting (from draft or scheduled): participants may gather
+         * @description Allowed when the meeting is draft, scheduled; it becomes open. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.open`.
          */
         post: operations["open_meeting"];
         delete?: never;
@@ -496,8 +597,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Pause the meeting
-         * @description Chair or secretary only. Allowed when the meeting is live; it becomes paused.
+         * Pause the live meeting
+         * @description Allowed when the meeting is live; it becomes paused. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.pause`.
          */
         post: operations["pause_meeting"];
         delete?: never;
@@ -515,8 +616,7 @@ export interface paths {
         };
         /**
          * Who is connected to the meeting now, and since when
-         * @description Each participant once, however many devices it uses. The same list is in the
-         *         `meeting.join` snapshot and follows `presence.joined` / `presence.left`.
+         * @description Each participant once, however many devices it uses. The same list is in the `meeting.join` snapshot and follows `presence.joined` / `presence.left`. Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `presence.list`.
          */
         get: operations["get_presence"];
         put?: never;
@@ -537,8 +637,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Resume the meeting
-         * @description Chair or secretary only. Allowed when the meeting is paused; it becomes live.
+         * Resume the paused meeting
+         * @description Allowed when the meeting is paused; it becomes live. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.resume`.
          */
         post: operations["resume_meeting"];
         delete?: never;
@@ -556,14 +656,13 @@ export interface paths {
         };
         /**
          * The open roll call, else the last one, with its result
-         * @description Anyone who may read the meeting. 404 when the meeting has had no roll call.
+         * @description `not_found` when the meeting has had no roll call. Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `rollcall.get`.
          */
         get: operations["get_rollcall"];
         put?: never;
         /**
-         * Start a roll call
-         * @description Chair or secretary; the meeting must be open, live or paused, with no roll call open.
-         *         Socket twin: `rollcall.start`.
+         * Start a roll call (điểm danh) in an open, live or paused meeting
+         * @description One roll call is open at a time. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `rollcall.start`.
          */
         post: operations["start_rollcall"];
         delete?: never;
@@ -582,9 +681,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Answer the roll call with the number of people in the room
-         * @description An invited bridge point; a second answer replaces the first. Socket twin:
-         *         `rollcall.answer`.
+         * Answer the open roll call with the number of people in the room
+         * @description A second answer replaces the first; after the roll call closed, `invalid_state`. Who may call: an invited bridge point. Socket twin: `rollcall.answer`.
          */
         post: operations["answer_rollcall"];
         delete?: never;
@@ -603,8 +701,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Close the roll call: its result and quorum are stored
-         * @description Chair or secretary. Socket twin: `rollcall.close`.
+         * Close the open roll call; its result and quorum are stored and announced
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `rollcall.close`.
          */
         post: operations["close_rollcall"];
         delete?: never;
@@ -623,9 +721,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Confirm one's own presence in the roll call
-         * @description An invited delegate; confirming again changes nothing. Socket twin:
-         *         `rollcall.confirm`.
+         * Confirm one's own presence in the open roll call
+         * @description Confirming again changes nothing and emits nothing. Who may call: an invited delegate. Socket twin: `rollcall.confirm`.
          */
         post: operations["confirm_rollcall"];
         delete?: never;
@@ -644,8 +741,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Schedule the meeting
-         * @description Chair or secretary only. Allowed when the meeting is draft; it becomes scheduled.
+         * Schedule the draft meeting
+         * @description Allowed when the meeting is draft; it becomes scheduled. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.schedule`.
          */
         post: operations["schedule_meeting"];
         delete?: never;
@@ -664,8 +761,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Start the meeting
-         * @description Chair or secretary only. Allowed when the meeting is open, scheduled; it becomes live.
+         * Start the meeting (from scheduled or open): it is live
+         * @description Allowed when the meeting is open, scheduled; it becomes live. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.start`.
          */
         post: operations["start_meeting"];
         delete?: never;
@@ -684,8 +781,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Unschedule the meeting
-         * @description Chair or secretary only. Allowed when the meeting is scheduled; it becomes draft.
+         * Take the scheduled meeting back to draft
+         * @description Allowed when the meeting is scheduled; it becomes draft. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `meeting.unschedule`.
          */
         post: operations["unschedule_meeting"];
         delete?: never;
@@ -703,14 +800,13 @@ export interface paths {
         };
         /**
          * List the units the caller can see
-         * @description Sorted in Vietnamese alphabetical order; `q` matches with or without diacritics.
+         * @description Sorted in Vietnamese alphabetical order; `q` matches with or without diacritics. Who may call: staff of the unit (operator, chair, secretary, delegate); a bridge point sees its own unit and itself. Socket twin: `unit.list`.
          */
         get: operations["list_units"];
         put?: never;
         /**
          * Add a unit
-         * @description A province needs an administrator; a district or commune needs the operator role
-         *         for its parent unit.
+         * @description A province needs an administrator; a district or commune needs the operator role for its parent unit. Who may call: an operator of the unit (or an administrator). Socket twin: `unit.create`.
          */
         post: operations["create_unit"];
         delete?: never;
@@ -726,14 +822,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One unit */
+        /**
+         * One unit
+         * @description Who may call: staff of the unit (operator, chair, secretary, delegate); a bridge point sees its own unit and itself. Socket twin: `unit.get`.
+         */
         get: operations["get_unit"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename a unit */
+        /**
+         * Rename a unit
+         * @description Who may call: an operator of the unit (or an administrator). Socket twin: `unit.rename`.
+         */
         patch: operations["rename_unit"];
         trace?: never;
     };
@@ -746,13 +848,13 @@ export interface paths {
         };
         /**
          * List users of the caller's units
-         * @description Sorted by display name in Vietnamese order; `q` matches with or without diacritics.
+         * @description Sorted by display name in Vietnamese order; `q` matches with or without diacritics. Who may call: staff of the unit (operator, chair, secretary, delegate); a bridge point sees its own unit and itself. Socket twin: `user.list`.
          */
         get: operations["list_users"];
         put?: never;
         /**
          * Add a user with roles
-         * @description Each grant needs the operator role for its unit.
+         * @description Each grant needs the operator role for its unit. Who may call: an operator of the unit (or an administrator). Socket twin: `user.create`.
          */
         post: operations["create_user"];
         delete?: never;
@@ -768,10 +870,53 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One user */
+        /**
+         * One user
+         * @description Who may call: staff of the unit (operator, chair, secretary, delegate); a bridge point sees its own unit and itself. Socket twin: `user.get`.
+         */
         get: operations["get_user"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable a user's account
+         * @description Every token of the user stops working; open connections are closed at once. Who may call: an operator of the unit (or an administrator). Socket twin: `user.disable`.
+         */
+        post: operations["disable_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable a disabled account
+         * @description The user may log in again. Who may call: an operator of the unit (or an administrator). Socket twin: `user.enable`.
+         */
+        post: operations["enable_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -787,10 +932,36 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Grant a role for a unit */
+        /**
+         * Grant a role for a unit
+         * @description Who may call: an operator of the unit (or an administrator). Socket twin: `user.grant_role`.
+         */
         post: operations["grant_role"];
-        /** Revoke a role for a unit */
+        /**
+         * Revoke a role for a unit
+         * @description What the role allowed stops at once on the user's open connections (a meeting it no longer may attend is left). Who may call: an operator of the unit (or an administrator). Socket twin: `user.revoke_role`.
+         */
         delete: operations["revoke_role"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password for a user
+         * @description Needs the operator role over every unit the user holds a role in (an administrator's password only by an administrator). Every token issued before stops working and the user's open connections are closed. Who may call: an operator of the unit (or an administrator). Socket twin: `user.reset_password`.
+         */
+        post: operations["reset_password"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1006,6 +1177,9 @@ export interface components {
             name: string;
             room: string;
             unit_id: number;
+        };
+        PasswordIn: {
+            password: string;
         };
         PresenceOut: {
             id: number;
@@ -1600,6 +1774,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NewBridgePointOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    disable_bridge_point: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bridge_point_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BridgePointOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    enable_bridge_point: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bridge_point_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BridgePointOut"];
                 };
             };
             /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
@@ -4358,6 +4648,122 @@ export interface operations {
             };
         };
     };
+    disable_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    enable_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     grant_role: {
         parameters: {
             query?: never;
@@ -4450,6 +4856,77 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["GrantIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reset_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordIn"];
             };
         };
         responses: {

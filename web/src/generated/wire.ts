@@ -6,6 +6,28 @@
 
 export interface components {
     schemas: {
+        AgendaItemAdd: {
+            /** @default  */
+            description?: string;
+            /** @default null */
+            duration_minutes?: number | null;
+            meeting_id: number;
+            title: string;
+        };
+        /** @description An agenda item was added at the end. */
+        AgendaItemAdded: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the item */
+            item: components["schemas"]["AgendaItemOut"];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
         AgendaItemOut: {
             description: string;
             duration_minutes: number | null;
@@ -14,21 +36,188 @@ export interface components {
             state: components["schemas"]["AgendaItemState"];
             title: string;
         };
-        /** @enum {string} */
-        AgendaItemState: "pending" | "active" | "done" | "skipped";
-        AgendaMoved: {
-            /** Format: date-time */
-            at: string;
+        AgendaItemRef: {
             item_id: number;
             meeting_id: number;
-            previous_item_id: number | null;
+        };
+        /** @description An agenda item was removed. */
+        AgendaItemRemoved: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description its id */
+            item_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
             seq: number;
         };
+        /** @enum {string} */
+        AgendaItemState: "pending" | "active" | "done" | "skipped";
+        AgendaItemUpdate: {
+            /** @default null */
+            description?: string | null;
+            /** @default null */
+            duration_minutes?: number | null;
+            item_id: number;
+            meeting_id: number;
+            /** @default null */
+            state?: components["schemas"]["AgendaItemState"] | null;
+            /** @default null */
+            title?: string | null;
+        };
+        /** @description An agenda item changed. */
+        AgendaItemUpdated: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the item */
+            item: components["schemas"]["AgendaItemOut"];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        AgendaListAnswer: components["schemas"]["AgendaItemOut"][];
+        /** @description Another agenda item became the current one (the previous one is done). */
+        AgendaMoved: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the current item */
+            item_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the item before, or null */
+            previous_item_id: number | null;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        AgendaRemoveItemAnswer: Record<string, never>;
+        /** @description The agenda was reordered. */
+        AgendaReordered: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description every item id, in the new order */
+            item_ids: number[];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        AuthLogoutAnswer: Record<string, never>;
+        BridgePointIn: {
+            name: string;
+            /** @default  */
+            room?: string;
+            unit_id: number;
+        };
+        BridgePointList: {
+            /** @default 500 */
+            limit?: number;
+            /** @default 0 */
+            offset?: number;
+            /** @default null */
+            q?: string | null;
+            /** @default null */
+            unit_id?: number | null;
+        };
+        BridgePointListAnswer: components["schemas"]["BridgePointOut"][];
+        BridgePointOut: {
+            disabled: boolean;
+            id: number;
+            last_seen_at: string | null;
+            name: string;
+            room: string;
+            unit_id: number;
+        };
+        BridgePointRef: {
+            bridge_point_id: number;
+        };
+        /** @description Bridge points were invited. */
+        BridgePointsInvited: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the newly invited ids */
+            bridge_point_ids: number[];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A bridge point was uninvited; its connections leave the meeting. */
+        BridgePointUninvited: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description its id */
+            bridge_point_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        BridgePointUpdate: {
+            bridge_point_id: number;
+            /** @default null */
+            disabled?: boolean | null;
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            room?: string | null;
+        };
+        /** @description The server is about to close this connection, and says why. */
         ConnectionClosed: {
+            /** @description an error code, e.g. `rate_limited`, `revoked` */
             code: string;
+            /** @description a sentence for the user (Vietnamese) */
             message: string;
         };
-        Empty: Record<string, never>;
+        /** @description Delegates were invited. */
+        DelegatesInvited: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description the newly invited user ids */
+            user_ids: number[];
+        };
+        /** @description A delegate was uninvited; their connections leave the meeting. */
+        DelegateUninvited: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description their id */
+            user_id: number;
+        };
+        DeviceLoginIn: {
+            credential: string;
+        };
         FloorEntryOut: {
             granted_at: string | null;
             muted: boolean;
@@ -38,91 +227,285 @@ export interface components {
             state: components["schemas"]["FloorState"];
             subject: string;
         };
+        /** @description A participant got the floor: it is audible and shown as a speaker. */
         FloorGranted: {
-            /** Format: date-time */
-            at: string;
-            granted_at: string | null;
-            meeting_id: number;
-            muted: boolean;
-            name: string;
-            /** Format: date-time */
-            requested_at: string;
-            seq: number;
-            /** @enum {string} */
-            state: "requested" | "granted";
-            subject: string;
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description when it got the floor, or null */
+            granted_at: string | null;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description whether the chair muted it */
+            muted: boolean;
+            /** @description display name */
+            name: string;
+            /**
+             * Format: date-time
+             * @description when it asked (or was given the floor)
+             */
+            requested_at: string;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description requested or granted
              * @enum {string}
              */
-            type: "floor.granted";
+            state: "requested" | "granted";
+            /** @description `bridge_point:<id>` or `user:<id>` */
+            subject: string;
         };
+        FloorListAnswer: components["schemas"]["FloorEntryOut"][];
+        FloorMute: {
+            meeting_id: number;
+            muted: boolean;
+            /** @description 'bridge_point:<id>' or 'user:<id>' */
+            subject: string;
+        };
+        /** @description The chair muted or unmuted a speaker; the server enforces it on the media. */
         FloorMuted: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
             at: string;
+            /** @description the meeting */
             meeting_id: number;
+            /** @description true: muted, false: unmuted */
             muted: boolean;
+            /** @description the meeting's sequence number */
             seq: number;
+            /** @description `bridge_point:<id>` or `user:<id>` */
             subject: string;
         };
+        /** @description A participant asked for the floor. */
         FloorRequested: {
-            /** Format: date-time */
-            at: string;
-            granted_at: string | null;
-            meeting_id: number;
-            muted: boolean;
-            name: string;
-            /** Format: date-time */
-            requested_at: string;
-            seq: number;
-            /** @enum {string} */
-            state: "requested" | "granted";
-            subject: string;
             /**
-             * @description discriminator enum property added by openapi-typescript
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description when it got the floor, or null */
+            granted_at: string | null;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description whether the chair muted it */
+            muted: boolean;
+            /** @description display name */
+            name: string;
+            /**
+             * Format: date-time
+             * @description when it asked (or was given the floor)
+             */
+            requested_at: string;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description requested or granted
              * @enum {string}
              */
-            type: "floor.requested";
-        };
-        FloorRevoked: {
-            /** Format: date-time */
-            at: string;
-            by: string;
-            meeting_id: number;
-            seq: number;
+            state: "requested" | "granted";
+            /** @description `bridge_point:<id>` or `user:<id>` */
             subject: string;
-            /** @enum {string} */
+        };
+        FloorRevokeAnswer: Record<string, never>;
+        /** @description The floor was taken back, or a speaker finished. */
+        FloorRevoked: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description subject of who did it */
+            by: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description `bridge_point:<id>` or `user:<id>` */
+            subject: string;
+            /**
+             * @description requested or granted
+             * @enum {string}
+             */
             was: "requested" | "granted";
         };
         /** @enum {string} */
         FloorState: "requested" | "granted";
-        FloorWithdrawn: {
-            /** Format: date-time */
-            at: string;
+        FloorSubject: {
             meeting_id: number;
-            seq: number;
+            /** @description 'bridge_point:<id>' or 'user:<id>' */
             subject: string;
         };
-        IceServer: {
+        FloorWithdrawAnswer: Record<string, never>;
+        /** @description A participant took back its request. */
+        FloorWithdrawn: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description `bridge_point:<id>` or `user:<id>` */
+            subject: string;
+        };
+        GrantIn: {
+            role: components["schemas"]["Role"];
+            unit_id: number;
+        };
+        GrantOut: {
+            role: components["schemas"]["Role"];
+            unit_id: number;
+        };
+        IceServerOut: {
             /** @default null */
             credential?: string | null;
             urls: string[];
             /** @default null */
             username?: string | null;
         };
+        IceServersOut: {
+            ice_servers: components["schemas"]["IceServerOut"][];
+        };
+        InvitedBridgePoint: {
+            bridge_point_id: number;
+            meeting_id: number;
+        };
+        InvitedDelegate: {
+            meeting_id: number;
+            user_id: number;
+        };
+        /** @description A snapshot of the meeting as of ``seq``; apply the events with a larger ``seq`` on top. */
         JoinOut: {
             seq: number;
             snapshot: components["schemas"]["MeetingSnapshotOut"];
         };
-        MeetingOpened: {
+        LoginIn: {
+            login: string;
+            password: string;
+        };
+        MediaHealthAnswer: components["schemas"]["MediaHealthOut"][];
+        MediaHealthOut: {
+            bitrate_in: number;
+            bitrate_out: number;
+            connection: string;
+            fps_in: number;
+            fps_out: number;
+            jitter_in_ms: number;
+            jitter_out_ms: number;
+            last_keyframe_at: string | null;
+            loss_in: number;
+            loss_out: number;
             /** Format: date-time */
+            measured_at: string;
+            role: string;
+            rtt_ms: number | null;
+            state: string;
+            subject: string;
+        };
+        /** @description A meeting was created (as a draft). */
+        MeetingCreated: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the whole meeting */
+            meeting: components["schemas"]["MeetingOut"];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description The meeting ended; the current agenda item is done and nobody holds the floor. */
+        MeetingEnded: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
             at: string;
             /** @description subject of who did it (`user:5`) */
             by: string;
+            /** @description the meeting */
             meeting_id: number;
-            previous_state: string;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
             seq: number;
-            state: string;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+        };
+        MeetingIds: {
+            ids: number[];
+            meeting_id: number;
+        };
+        MeetingIn: {
+            /** @default null */
+            chair_id?: number | null;
+            /** @default  */
+            description?: string;
+            /** @default null */
+            ends_at?: string | null;
+            /** @default null */
+            secretary_id?: number | null;
+            /** Format: date-time */
+            starts_at: string;
+            title: string;
+            unit_id: number;
+        };
+        MeetingLeaveAnswer: Record<string, never>;
+        /** @description This connection was taken out of a meeting: no more of its events, its media stopped. */
+        MeetingLeft: {
+            /** @description an error code, e.g. `not_found` */
+            code: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description a sentence for the user (Vietnamese) */
+            message: string;
+        };
+        MeetingList: {
+            /** @default 200 */
+            limit?: number;
+            /** @default 0 */
+            offset?: number;
+            /** @default null */
+            state?: components["schemas"]["MeetingState"] | null;
+        };
+        MeetingListAnswer: components["schemas"]["MeetingSummaryOut"][];
+        /** @description The meeting was opened: participants may gather. */
+        MeetingOpened: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description subject of who did it (`user:5`) */
+            by: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
         };
         MeetingOut: {
             agenda: components["schemas"]["AgendaItemOut"][];
@@ -141,70 +524,259 @@ export interface components {
             title: string;
             unit_id: number;
         };
+        /** @description The meeting was paused. */
+        MeetingPaused: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description subject of who did it (`user:5`) */
+            by: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+        };
         MeetingRef: {
             meeting_id: number;
         };
+        /** @description The meeting went live again after a pause. */
+        MeetingResumed: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description subject of who did it (`user:5`) */
+            by: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+        };
+        MeetingResyncAnswer: components["schemas"]["ReplayOut"] | components["schemas"]["JoinOut"];
+        /** @description The draft was scheduled. */
+        MeetingScheduled: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description subject of who did it (`user:5`) */
+            by: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+        };
         /** @description Everything a screen shows of a live meeting, as of ``seq``. */
         MeetingSnapshotOut: {
-            /** @description Requests to speak and speakers, shaped like the floor.* event payloads */
-            floor: {
-                [key: string]: unknown;
-            }[];
+            /** @description Floor holders, then requests to speak (as `floor.granted` carries them) */
+            floor: components["schemas"]["FloorEntryOut"][];
             meeting: components["schemas"]["MeetingOut"];
             presence: components["schemas"]["PresenceOut"][];
             /** @description The open roll call, else the last one */
             rollcall: components["schemas"]["RollCallOut"] | null;
         };
-        /** @enum {string} */
-        MeetingState: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
-        MeetingTransition: {
-            /** Format: date-time */
+        /** @description The meeting went live. */
+        MeetingStarted: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
             at: string;
             /** @description subject of who did it (`user:5`) */
             by: string;
+            /** @description the meeting */
             meeting_id: number;
-            previous_state: string;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
             seq: number;
-            state: string;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
         };
-        MoveToItemIn: {
+        /** @enum {string} */
+        MeetingState: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+        MeetingSummaryOut: {
+            chair_id: number | null;
+            ends_at: string | null;
+            id: number;
+            secretary_id: number | null;
+            /** Format: date-time */
+            starts_at: string;
+            state: components["schemas"]["MeetingState"];
+            title: string;
+            unit_id: number;
+        };
+        /** @description The meeting went back to draft. */
+        MeetingUnscheduled: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description subject of who did it (`user:5`) */
+            by: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /**
+             * @description the state before
+             * @enum {string}
+             */
+            previous_state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+            /** @description the meeting's sequence number */
+            seq: number;
+            /**
+             * @description the new state
+             * @enum {string}
+             */
+            state: "draft" | "scheduled" | "open" | "live" | "paused" | "ended";
+        };
+        MeetingUpdate: {
+            /** @default null */
+            chair_id?: number | null;
+            /** @default null */
+            description?: string | null;
+            /** @default null */
+            ends_at?: string | null;
+            meeting_id: number;
+            /** @default null */
+            secretary_id?: number | null;
+            /** @default null */
+            starts_at?: string | null;
+            /** @default null */
+            title?: string | null;
+        };
+        /** @description Title, description, times, chair or secretary changed. */
+        MeetingUpdated: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the whole meeting */
+            meeting: components["schemas"]["MeetingOut"];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        MoveToItem: {
             item_id: number;
             meeting_id: number;
         };
-        MuteCommand: {
-            meeting_id: number;
-            muted: boolean;
-            /** @description 'bridge_point:<id>' or 'user:<id>' */
-            subject: string;
+        NewBridgePointOut: {
+            /** @description The device credential; shown once, never again. */
+            credential: string;
+            disabled: boolean;
+            id: number;
+            last_seen_at: string | null;
+            name: string;
+            room: string;
+            unit_id: number;
         };
+        NoPayload: Record<string, never>;
+        /** @description A participant connected to the meeting (its first device). */
         PresenceJoined: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
             at: string;
+            /** @description user or bridge point id */
             id: number;
-            /** @enum {string} */
+            /**
+             * @description user or bridge point
+             * @enum {string}
+             */
             kind: "user" | "bridge_point";
+            /** @description the meeting */
             meeting_id: number;
+            /** @description display name */
             name: string;
-            /** @enum {string} */
+            /**
+             * @description its role in the meeting
+             * @enum {string}
+             */
             role: "bridge_point" | "chair" | "secretary" | "delegate" | "observer";
+            /** @description the meeting's sequence number */
             seq: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when its first device joined
+             */
             since: string;
         };
+        /** @description A participant is no longer connected (its last device left or vanished). */
         PresenceLeft: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
             at: string;
+            /** @description user or bridge point id */
             id: number;
-            /** @enum {string} */
+            /**
+             * @description user or bridge point
+             * @enum {string}
+             */
             kind: "user" | "bridge_point";
+            /** @description the meeting */
             meeting_id: number;
+            /** @description display name */
             name: string;
-            /** @enum {string} */
+            /**
+             * @description its role in the meeting
+             * @enum {string}
+             */
             role: "bridge_point" | "chair" | "secretary" | "delegate" | "observer";
+            /** @description the meeting's sequence number */
             seq: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when its first device joined
+             */
             since: string;
         };
+        PresenceListAnswer: components["schemas"]["PresenceOut"][];
         PresenceOut: {
             id: number;
             /** @enum {string} */
@@ -215,23 +787,62 @@ export interface components {
             /** Format: date-time */
             since: string;
         };
+        PrincipalOut: {
+            grants: components["schemas"]["GrantOut"][];
+            id: number;
+            is_admin: boolean;
+            /** @enum {string} */
+            kind: "user" | "bridge_point";
+            name: string;
+        };
         QuorumOut: {
             present: number;
             reached: boolean;
             required: number;
             rule: string;
         };
-        ResyncIn: {
+        /** @description The events missed after ``after_seq``, in order; ``seq`` is the last one's. */
+        ReplayOut: {
+            /** @description Each a stream event payload (envelope included) plus its `type` */
+            events: {
+                [key: string]: unknown;
+            }[];
+            seq: number;
+        };
+        Resync: {
             /** @description The last seq applied */
             after_seq: number;
             meeting_id: number;
         };
-        ResyncOut: {
-            /** @default null */
-            events?: (components["schemas"]["FloorGranted"] | components["schemas"]["FloorRequested"])[] | null;
+        /** @enum {string} */
+        Role: "operator" | "chair" | "secretary" | "delegate";
+        RollCallAnswer: {
+            /** @description People present in the room */
+            count: number;
+            meeting_id: number;
+        };
+        /** @description A bridge point counted the people in its room (again: the count replaces the last). */
+        RollCallAnswered: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 date-time in UTC
+             */
+            answered_at: string;
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description who answered */
+            bridge_point_id: number;
+            /** @description people present in the room, 0 to 1000 */
+            count: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the roll call */
+            rollcall_id: number;
+            /** @description the meeting's sequence number */
             seq: number;
-            /** @default null */
-            snapshot?: components["schemas"]["MeetingSnapshotOut"] | null;
         };
         RollCallAnswerOut: {
             /** Format: date-time */
@@ -249,9 +860,44 @@ export interface components {
             unit_id: number;
             unit_name: string;
         };
+        /** @description The roll call closed; `rollcall.result` holds the result and the quorum. */
+        RollCallClosed: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the roll call with its result */
+            rollcall: components["schemas"]["RollCallOut"];
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
         RollCallConfirmationOut: {
             /** Format: date-time */
             confirmed_at: string;
+            user_id: number;
+        };
+        /** @description A delegate confirmed their presence. */
+        RollCallConfirmed: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 date-time in UTC
+             */
+            confirmed_at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the roll call */
+            rollcall_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description the delegate */
             user_id: number;
         };
         RollCallDelegateOut: {
@@ -283,9 +929,24 @@ export interface components {
             people_at_bridge_points: number;
             quorum: components["schemas"]["QuorumOut"];
         };
+        /** @description A roll call (điểm danh) started. */
+        RollCallStarted: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the roll call */
+            rollcall: components["schemas"]["RollCallOut"];
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
         /** @enum {string} */
         RollCallState: "open" | "closed";
-        RtcCandidateIn: {
+        RtcAnswerAnswer: Record<string, never>;
+        RtcCandidate: {
             candidate: string;
             meeting_id: number;
             /** @default null */
@@ -293,13 +954,58 @@ export interface components {
             /** @default null */
             sdp_mline_index?: number | null;
         };
-        RtcConfigOut: {
-            ice_servers: components["schemas"]["IceServer"][];
-        };
-        SubjectCommand: {
+        RtcCandidateAnswer: Record<string, never>;
+        /** @description What each receive slot of this connection shows now (after a floor or page change). */
+        RtcLayout: {
+            /** @description the subject heard on each audio mid */
+            audio: components["schemas"]["Slot"][];
+            /** @description the meeting */
             meeting_id: number;
-            /** @description 'bridge_point:<id>' or 'user:<id>' */
-            subject: string;
+            /** @description the chair's thumbnail page (0-based) */
+            page: number;
+            /** @description how many pages there are */
+            page_count: number;
+            /** @description the subject shown on each video mid */
+            video: components["schemas"]["Slot"][];
+        };
+        /** @description The media server offers a new SDP to this connection (its receive slots). */
+        RtcOffered: {
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the offer; answer it with `rtc.answer` */
+            sdp: string;
+        };
+        RtcPage: {
+            meeting_id: number;
+            /** @description 0-based page of bridge points */
+            page: number;
+        };
+        RtcSdp: {
+            meeting_id: number;
+            sdp: string;
+        };
+        SdpOut: {
+            sdp: string;
+        };
+        /** @description One receive slot of a connection and whom it shows or plays. */
+        Slot: {
+            /** @description audio or video */
+            kind: string;
+            /** @description the transceiver's mid, once negotiated */
+            mid: string | null;
+            /** @description who is on it, or null */
+            subject: string | null;
+        };
+        TokenOut: {
+            /** Format: date-time */
+            expires_at: string;
+            principal: components["schemas"]["PrincipalOut"];
+            token: string;
+            /**
+             * @default Bearer
+             * @constant
+             */
+            token_type?: "Bearer";
         };
         UnitIn: {
             code: string;
@@ -310,12 +1016,70 @@ export interface components {
         };
         /** @enum {string} */
         UnitKind: "province" | "district" | "commune";
+        UnitList: {
+            /** @default null */
+            kind?: components["schemas"]["UnitKind"] | null;
+            /** @default 500 */
+            limit?: number;
+            /** @default 0 */
+            offset?: number;
+            /** @default null */
+            parent_id?: number | null;
+            /** @default null */
+            q?: string | null;
+        };
+        UnitListAnswer: components["schemas"]["UnitOut"][];
         UnitOut: {
             code: string;
             id: number;
             kind: components["schemas"]["UnitKind"];
             name: string;
             parent_id: number | null;
+        };
+        UnitRef: {
+            unit_id: number;
+        };
+        UnitRename: {
+            name: string;
+            unit_id: number;
+        };
+        UserGrant: {
+            role: components["schemas"]["Role"];
+            unit_id: number;
+            user_id: number;
+        };
+        UserIn: {
+            display_name: string;
+            /** @default [] */
+            grants?: components["schemas"]["GrantIn"][];
+            login: string;
+            password: string;
+        };
+        UserList: {
+            /** @default 500 */
+            limit?: number;
+            /** @default 0 */
+            offset?: number;
+            /** @default null */
+            q?: string | null;
+            /** @default null */
+            role?: components["schemas"]["Role"] | null;
+        };
+        UserListAnswer: components["schemas"]["UserOut"][];
+        UserOut: {
+            disabled: boolean;
+            display_name: string;
+            grants: components["schemas"]["GrantOut"][];
+            id: number;
+            is_admin: boolean;
+            login: string;
+        };
+        UserPassword: {
+            password: string;
+            user_id: number;
+        };
+        UserRef: {
+            user_id: number;
         };
     };
     responses: never;
@@ -326,114 +1090,456 @@ export interface components {
 }
 
 /* One name per schema. */
+export type AgendaItemAdd = components["schemas"]["AgendaItemAdd"];
+export type AgendaItemAdded = components["schemas"]["AgendaItemAdded"];
 export type AgendaItemOut = components["schemas"]["AgendaItemOut"];
+export type AgendaItemRef = components["schemas"]["AgendaItemRef"];
+export type AgendaItemRemoved = components["schemas"]["AgendaItemRemoved"];
 export type AgendaItemState = components["schemas"]["AgendaItemState"];
+export type AgendaItemUpdate = components["schemas"]["AgendaItemUpdate"];
+export type AgendaItemUpdated = components["schemas"]["AgendaItemUpdated"];
+export type AgendaListAnswer = components["schemas"]["AgendaListAnswer"];
 export type AgendaMoved = components["schemas"]["AgendaMoved"];
+export type AgendaRemoveItemAnswer = components["schemas"]["AgendaRemoveItemAnswer"];
+export type AgendaReordered = components["schemas"]["AgendaReordered"];
+export type AuthLogoutAnswer = components["schemas"]["AuthLogoutAnswer"];
+export type BridgePointIn = components["schemas"]["BridgePointIn"];
+export type BridgePointList = components["schemas"]["BridgePointList"];
+export type BridgePointListAnswer = components["schemas"]["BridgePointListAnswer"];
+export type BridgePointOut = components["schemas"]["BridgePointOut"];
+export type BridgePointRef = components["schemas"]["BridgePointRef"];
+export type BridgePointUninvited = components["schemas"]["BridgePointUninvited"];
+export type BridgePointUpdate = components["schemas"]["BridgePointUpdate"];
+export type BridgePointsInvited = components["schemas"]["BridgePointsInvited"];
 export type ConnectionClosed = components["schemas"]["ConnectionClosed"];
-export type Empty = components["schemas"]["Empty"];
+export type DelegateUninvited = components["schemas"]["DelegateUninvited"];
+export type DelegatesInvited = components["schemas"]["DelegatesInvited"];
+export type DeviceLoginIn = components["schemas"]["DeviceLoginIn"];
 export type FloorEntryOut = components["schemas"]["FloorEntryOut"];
 export type FloorGranted = components["schemas"]["FloorGranted"];
+export type FloorListAnswer = components["schemas"]["FloorListAnswer"];
+export type FloorMute = components["schemas"]["FloorMute"];
 export type FloorMuted = components["schemas"]["FloorMuted"];
 export type FloorRequested = components["schemas"]["FloorRequested"];
+export type FloorRevokeAnswer = components["schemas"]["FloorRevokeAnswer"];
 export type FloorRevoked = components["schemas"]["FloorRevoked"];
 export type FloorState = components["schemas"]["FloorState"];
+export type FloorSubject = components["schemas"]["FloorSubject"];
+export type FloorWithdrawAnswer = components["schemas"]["FloorWithdrawAnswer"];
 export type FloorWithdrawn = components["schemas"]["FloorWithdrawn"];
-export type IceServer = components["schemas"]["IceServer"];
+export type GrantIn = components["schemas"]["GrantIn"];
+export type GrantOut = components["schemas"]["GrantOut"];
+export type IceServerOut = components["schemas"]["IceServerOut"];
+export type IceServersOut = components["schemas"]["IceServersOut"];
+export type InvitedBridgePoint = components["schemas"]["InvitedBridgePoint"];
+export type InvitedDelegate = components["schemas"]["InvitedDelegate"];
 export type JoinOut = components["schemas"]["JoinOut"];
+export type LoginIn = components["schemas"]["LoginIn"];
+export type MediaHealthAnswer = components["schemas"]["MediaHealthAnswer"];
+export type MediaHealthOut = components["schemas"]["MediaHealthOut"];
+export type MeetingCreated = components["schemas"]["MeetingCreated"];
+export type MeetingEnded = components["schemas"]["MeetingEnded"];
+export type MeetingIds = components["schemas"]["MeetingIds"];
+export type MeetingIn = components["schemas"]["MeetingIn"];
+export type MeetingLeaveAnswer = components["schemas"]["MeetingLeaveAnswer"];
+export type MeetingLeft = components["schemas"]["MeetingLeft"];
+export type MeetingList = components["schemas"]["MeetingList"];
+export type MeetingListAnswer = components["schemas"]["MeetingListAnswer"];
 export type MeetingOpened = components["schemas"]["MeetingOpened"];
 export type MeetingOut = components["schemas"]["MeetingOut"];
+export type MeetingPaused = components["schemas"]["MeetingPaused"];
 export type MeetingRef = components["schemas"]["MeetingRef"];
+export type MeetingResumed = components["schemas"]["MeetingResumed"];
+export type MeetingResyncAnswer = components["schemas"]["MeetingResyncAnswer"];
+export type MeetingScheduled = components["schemas"]["MeetingScheduled"];
 export type MeetingSnapshotOut = components["schemas"]["MeetingSnapshotOut"];
+export type MeetingStarted = components["schemas"]["MeetingStarted"];
 export type MeetingState = components["schemas"]["MeetingState"];
-export type MeetingTransition = components["schemas"]["MeetingTransition"];
-export type MoveToItemIn = components["schemas"]["MoveToItemIn"];
-export type MuteCommand = components["schemas"]["MuteCommand"];
+export type MeetingSummaryOut = components["schemas"]["MeetingSummaryOut"];
+export type MeetingUnscheduled = components["schemas"]["MeetingUnscheduled"];
+export type MeetingUpdate = components["schemas"]["MeetingUpdate"];
+export type MeetingUpdated = components["schemas"]["MeetingUpdated"];
+export type MoveToItem = components["schemas"]["MoveToItem"];
+export type NewBridgePointOut = components["schemas"]["NewBridgePointOut"];
+export type NoPayload = components["schemas"]["NoPayload"];
 export type PresenceJoined = components["schemas"]["PresenceJoined"];
 export type PresenceLeft = components["schemas"]["PresenceLeft"];
+export type PresenceListAnswer = components["schemas"]["PresenceListAnswer"];
 export type PresenceOut = components["schemas"]["PresenceOut"];
+export type PrincipalOut = components["schemas"]["PrincipalOut"];
 export type QuorumOut = components["schemas"]["QuorumOut"];
-export type ResyncIn = components["schemas"]["ResyncIn"];
-export type ResyncOut = components["schemas"]["ResyncOut"];
+export type ReplayOut = components["schemas"]["ReplayOut"];
+export type Resync = components["schemas"]["Resync"];
+export type Role = components["schemas"]["Role"];
+export type RollCallAnswer = components["schemas"]["RollCallAnswer"];
 export type RollCallAnswerOut = components["schemas"]["RollCallAnswerOut"];
+export type RollCallAnswered = components["schemas"]["RollCallAnswered"];
 export type RollCallBridgePointOut = components["schemas"]["RollCallBridgePointOut"];
+export type RollCallClosed = components["schemas"]["RollCallClosed"];
 export type RollCallConfirmationOut = components["schemas"]["RollCallConfirmationOut"];
+export type RollCallConfirmed = components["schemas"]["RollCallConfirmed"];
 export type RollCallDelegateOut = components["schemas"]["RollCallDelegateOut"];
 export type RollCallOut = components["schemas"]["RollCallOut"];
 export type RollCallResultOut = components["schemas"]["RollCallResultOut"];
+export type RollCallStarted = components["schemas"]["RollCallStarted"];
 export type RollCallState = components["schemas"]["RollCallState"];
-export type RtcCandidateIn = components["schemas"]["RtcCandidateIn"];
-export type RtcConfigOut = components["schemas"]["RtcConfigOut"];
-export type SubjectCommand = components["schemas"]["SubjectCommand"];
+export type RtcAnswerAnswer = components["schemas"]["RtcAnswerAnswer"];
+export type RtcCandidate = components["schemas"]["RtcCandidate"];
+export type RtcCandidateAnswer = components["schemas"]["RtcCandidateAnswer"];
+export type RtcLayout = components["schemas"]["RtcLayout"];
+export type RtcOffered = components["schemas"]["RtcOffered"];
+export type RtcPage = components["schemas"]["RtcPage"];
+export type RtcSdp = components["schemas"]["RtcSdp"];
+export type SdpOut = components["schemas"]["SdpOut"];
+export type Slot = components["schemas"]["Slot"];
+export type TokenOut = components["schemas"]["TokenOut"];
 export type UnitIn = components["schemas"]["UnitIn"];
 export type UnitKind = components["schemas"]["UnitKind"];
+export type UnitList = components["schemas"]["UnitList"];
+export type UnitListAnswer = components["schemas"]["UnitListAnswer"];
 export type UnitOut = components["schemas"]["UnitOut"];
+export type UnitRef = components["schemas"]["UnitRef"];
+export type UnitRename = components["schemas"]["UnitRename"];
+export type UserGrant = components["schemas"]["UserGrant"];
+export type UserIn = components["schemas"]["UserIn"];
+export type UserList = components["schemas"]["UserList"];
+export type UserListAnswer = components["schemas"]["UserListAnswer"];
+export type UserOut = components["schemas"]["UserOut"];
+export type UserPassword = components["schemas"]["UserPassword"];
+export type UserRef = components["schemas"]["UserRef"];
 
 // -- commands ----------------------------------------------------------------------------
 
 /** Every command, socket or REST, by its wire name (`noun.verb`). */
 export type CommandName =
+    | "agenda.add_item"
+    | "agenda.list"
+    | "agenda.remove_item"
+    | "agenda.reorder"
+    | "agenda.update_item"
+    | "auth.device_login"
+    | "auth.login"
+    | "auth.logout"
+    | "auth.me"
+    | "bridge_point.create"
+    | "bridge_point.disable"
+    | "bridge_point.enable"
+    | "bridge_point.get"
+    | "bridge_point.list"
+    | "bridge_point.rotate_credential"
+    | "bridge_point.update"
     | "floor.grant"
+    | "floor.list"
     | "floor.mute"
     | "floor.request"
     | "floor.revoke"
     | "floor.withdraw"
+    | "media.health"
+    | "meeting.create"
     | "meeting.end"
+    | "meeting.get"
+    | "meeting.invite_bridge_points"
+    | "meeting.invite_delegates"
     | "meeting.join"
     | "meeting.leave"
+    | "meeting.list"
     | "meeting.move_to_item"
     | "meeting.open"
     | "meeting.pause"
     | "meeting.resume"
     | "meeting.resync"
+    | "meeting.schedule"
     | "meeting.start"
+    | "meeting.uninvite_bridge_point"
+    | "meeting.uninvite_delegate"
+    | "meeting.unschedule"
+    | "meeting.update"
+    | "presence.list"
+    | "rollcall.answer"
+    | "rollcall.close"
+    | "rollcall.confirm"
+    | "rollcall.get"
+    | "rollcall.start"
+    | "rtc.answer"
     | "rtc.candidate"
     | "rtc.config"
-    | "unit.create";
+    | "rtc.layout"
+    | "rtc.offer"
+    | "rtc.page"
+    | "unit.create"
+    | "unit.get"
+    | "unit.list"
+    | "unit.rename"
+    | "user.create"
+    | "user.disable"
+    | "user.enable"
+    | "user.get"
+    | "user.grant_role"
+    | "user.list"
+    | "user.reset_password"
+    | "user.revoke_role";
 
 /** The commands a socket accepts. */
 export type SocketCommandName =
+    | "agenda.add_item"
+    | "agenda.list"
+    | "agenda.remove_item"
+    | "agenda.reorder"
+    | "agenda.update_item"
+    | "auth.logout"
+    | "auth.me"
+    | "bridge_point.create"
+    | "bridge_point.disable"
+    | "bridge_point.enable"
+    | "bridge_point.get"
+    | "bridge_point.list"
+    | "bridge_point.rotate_credential"
+    | "bridge_point.update"
     | "floor.grant"
+    | "floor.list"
     | "floor.mute"
     | "floor.request"
     | "floor.revoke"
     | "floor.withdraw"
+    | "media.health"
+    | "meeting.create"
     | "meeting.end"
+    | "meeting.get"
+    | "meeting.invite_bridge_points"
+    | "meeting.invite_delegates"
     | "meeting.join"
     | "meeting.leave"
+    | "meeting.list"
     | "meeting.move_to_item"
     | "meeting.open"
     | "meeting.pause"
     | "meeting.resume"
     | "meeting.resync"
+    | "meeting.schedule"
     | "meeting.start"
+    | "meeting.uninvite_bridge_point"
+    | "meeting.uninvite_delegate"
+    | "meeting.unschedule"
+    | "meeting.update"
+    | "presence.list"
+    | "rollcall.answer"
+    | "rollcall.close"
+    | "rollcall.confirm"
+    | "rollcall.get"
+    | "rollcall.start"
+    | "rtc.answer"
     | "rtc.candidate"
-    | "rtc.config";
+    | "rtc.config"
+    | "rtc.layout"
+    | "rtc.offer"
+    | "rtc.page"
+    | "unit.create"
+    | "unit.get"
+    | "unit.list"
+    | "unit.rename"
+    | "user.create"
+    | "user.disable"
+    | "user.enable"
+    | "user.get"
+    | "user.grant_role"
+    | "user.list"
+    | "user.reset_password"
+    | "user.revoke_role";
 
 /** The commands with a REST binding. */
 export type RestCommandName =
+    | "agenda.add_item"
+    | "agenda.list"
+    | "agenda.remove_item"
+    | "agenda.reorder"
+    | "agenda.update_item"
+    | "auth.device_login"
+    | "auth.login"
+    | "auth.logout"
+    | "auth.me"
+    | "bridge_point.create"
+    | "bridge_point.disable"
+    | "bridge_point.enable"
+    | "bridge_point.get"
+    | "bridge_point.list"
+    | "bridge_point.rotate_credential"
+    | "bridge_point.update"
     | "floor.grant"
+    | "floor.list"
+    | "floor.mute"
+    | "floor.request"
+    | "floor.revoke"
+    | "floor.withdraw"
+    | "media.health"
+    | "meeting.create"
+    | "meeting.end"
+    | "meeting.get"
+    | "meeting.invite_bridge_points"
+    | "meeting.invite_delegates"
+    | "meeting.list"
+    | "meeting.move_to_item"
     | "meeting.open"
-    | "unit.create";
+    | "meeting.pause"
+    | "meeting.resume"
+    | "meeting.schedule"
+    | "meeting.start"
+    | "meeting.uninvite_bridge_point"
+    | "meeting.uninvite_delegate"
+    | "meeting.unschedule"
+    | "meeting.update"
+    | "presence.list"
+    | "rollcall.answer"
+    | "rollcall.close"
+    | "rollcall.confirm"
+    | "rollcall.get"
+    | "rollcall.start"
+    | "unit.create"
+    | "unit.get"
+    | "unit.list"
+    | "unit.rename"
+    | "user.create"
+    | "user.disable"
+    | "user.enable"
+    | "user.get"
+    | "user.grant_role"
+    | "user.list"
+    | "user.reset_password"
+    | "user.revoke_role";
 
 /** What each command takes, what a successful ack holds, and the events it may cause. */
 export interface Commands {
-    "floor.grant": { payload: SubjectCommand; answer: FloorEntryOut; events: "floor.granted" };
-    "floor.mute": { payload: MuteCommand; answer: FloorEntryOut; events: "floor.muted" };
+    /** Add an agenda item at the end */
+    "agenda.add_item": { payload: AgendaItemAdd; answer: AgendaItemOut; events: "agenda.item_added" };
+    /** The agenda, in order */
+    "agenda.list": { payload: MeetingRef; answer: AgendaListAnswer; events: never };
+    /** Remove an agenda item */
+    "agenda.remove_item": { payload: AgendaItemRef; answer: AgendaRemoveItemAnswer; events: "agenda.item_removed" };
+    /** Reorder the agenda */
+    "agenda.reorder": { payload: MeetingIds; answer: MeetingOut; events: "agenda.reordered" };
+    /** Change an agenda item */
+    "agenda.update_item": { payload: AgendaItemUpdate; answer: AgendaItemOut; events: "agenda.item_updated" };
+    /** Log in a bridge point with its device credential */
+    "auth.device_login": { payload: DeviceLoginIn; answer: TokenOut; events: never };
+    /** Log in with login and password */
+    "auth.login": { payload: LoginIn; answer: TokenOut; events: never };
+    /** Revoke the token of this request */
+    "auth.logout": { payload: NoPayload; answer: AuthLogoutAnswer; events: never };
+    /** Who the token belongs to */
+    "auth.me": { payload: NoPayload; answer: PrincipalOut; events: never };
+    /** Register a bridge point */
+    "bridge_point.create": { payload: BridgePointIn; answer: NewBridgePointOut; events: never };
+    /** Disable a bridge point: it can no longer log in */
+    "bridge_point.disable": { payload: BridgePointRef; answer: BridgePointOut; events: never };
+    /** Enable a disabled bridge point */
+    "bridge_point.enable": { payload: BridgePointRef; answer: BridgePointOut; events: never };
+    /** One bridge point */
+    "bridge_point.get": { payload: BridgePointRef; answer: BridgePointOut; events: never };
+    /** List bridge points */
+    "bridge_point.list": { payload: BridgePointList; answer: BridgePointListAnswer; events: never };
+    /** Issue a new device credential (the old one and its tokens stop working) */
+    "bridge_point.rotate_credential": { payload: BridgePointRef; answer: NewBridgePointOut; events: never };
+    /** Change a bridge point (name, room, disabled) */
+    "bridge_point.update": { payload: BridgePointUpdate; answer: BridgePointOut; events: never };
+    /** Give the floor to a participant: it becomes audible and is shown as speaker */
+    "floor.grant": { payload: FloorSubject; answer: FloorEntryOut; events: "floor.granted" };
+    /** Floor holders, then requests */
+    "floor.list": { payload: MeetingRef; answer: FloorListAnswer; events: never };
+    /** Mute or unmute a floor holder; the server drops its audio whatever it sends */
+    "floor.mute": { payload: FloorMute; answer: FloorEntryOut; events: "floor.muted" };
+    /** Ask for the floor (đăng ký phát biểu) */
     "floor.request": { payload: MeetingRef; answer: FloorEntryOut; events: "floor.requested" };
-    "floor.revoke": { payload: SubjectCommand; answer: Empty; events: "floor.revoked" };
-    "floor.withdraw": { payload: MeetingRef; answer: Empty; events: "floor.withdrawn" };
+    /** Take the floor back (a holder may revoke itself when done) */
+    "floor.revoke": { payload: FloorSubject; answer: FloorRevokeAnswer; events: "floor.revoked" };
+    /** Take back one's own request for the floor */
+    "floor.withdraw": { payload: MeetingRef; answer: FloorWithdrawAnswer; events: "floor.withdrawn" };
+    /** Link health of every media connection of the meeting */
+    "media.health": { payload: MeetingRef; answer: MediaHealthAnswer; events: never };
+    /** Create a meeting (as a draft) */
+    "meeting.create": { payload: MeetingIn; answer: MeetingOut; events: "meeting.created" };
+    /** End the meeting (from open, live or paused) */
     "meeting.end": { payload: MeetingRef; answer: MeetingOut; events: "meeting.ended" };
+    /** One meeting, with agenda and invitations */
+    "meeting.get": { payload: MeetingRef; answer: MeetingOut; events: never };
+    /** Invite bridge points */
+    "meeting.invite_bridge_points": { payload: MeetingIds; answer: MeetingOut; events: "meeting.bridge_points_invited" };
+    /** Invite delegates */
+    "meeting.invite_delegates": { payload: MeetingIds; answer: MeetingOut; events: "meeting.delegates_invited" };
+    /** Join a meeting: its room, its stream and its presence list */
     "meeting.join": { payload: MeetingRef; answer: JoinOut; events: "presence.joined" };
-    "meeting.leave": { payload: MeetingRef; answer: Empty; events: "presence.left" };
-    "meeting.move_to_item": { payload: MoveToItemIn; answer: MeetingOut; events: "agenda.moved" };
+    /** Leave a meeting's room; the participant is shown gone if this was its last device */
+    "meeting.leave": { payload: MeetingRef; answer: MeetingLeaveAnswer; events: "presence.left" };
+    /** Meetings the caller takes part in or oversees */
+    "meeting.list": { payload: MeetingList; answer: MeetingListAnswer; events: never };
+    /** Make an agenda item the current one; the previous one is done */
+    "meeting.move_to_item": { payload: MoveToItem; answer: MeetingOut; events: "agenda.moved" };
+    /** Open the meeting (from draft or scheduled): participants may gather */
     "meeting.open": { payload: MeetingRef; answer: MeetingOut; events: "meeting.opened" };
+    /** Pause the live meeting */
     "meeting.pause": { payload: MeetingRef; answer: MeetingOut; events: "meeting.paused" };
+    /** Resume the paused meeting */
     "meeting.resume": { payload: MeetingRef; answer: MeetingOut; events: "meeting.resumed" };
-    "meeting.resync": { payload: ResyncIn; answer: ResyncOut; events: "presence.joined" };
+    /** Catch up after a reconnect: the events after `after_seq`, or a snapshot */
+    "meeting.resync": { payload: Resync; answer: MeetingResyncAnswer; events: "presence.joined" };
+    /** Schedule the draft meeting */
+    "meeting.schedule": { payload: MeetingRef; answer: MeetingOut; events: "meeting.scheduled" };
+    /** Start the meeting (from scheduled or open): it is live */
     "meeting.start": { payload: MeetingRef; answer: MeetingOut; events: "meeting.started" };
-    "rtc.candidate": { payload: RtcCandidateIn; answer: Empty; events: never };
-    "rtc.config": { payload: MeetingRef; answer: RtcConfigOut; events: never };
+    /** Withdraw a bridge point's invitation */
+    "meeting.uninvite_bridge_point": { payload: InvitedBridgePoint; answer: MeetingOut; events: "meeting.bridge_point_uninvited" };
+    /** Withdraw a delegate's invitation */
+    "meeting.uninvite_delegate": { payload: InvitedDelegate; answer: MeetingOut; events: "meeting.delegate_uninvited" };
+    /** Take the scheduled meeting back to draft */
+    "meeting.unschedule": { payload: MeetingRef; answer: MeetingOut; events: "meeting.unscheduled" };
+    /** Change a meeting */
+    "meeting.update": { payload: MeetingUpdate; answer: MeetingOut; events: "meeting.updated" };
+    /** Who is connected to the meeting now, and since when */
+    "presence.list": { payload: MeetingRef; answer: PresenceListAnswer; events: never };
+    /** Answer the open roll call with the number of people in the room */
+    "rollcall.answer": { payload: RollCallAnswer; answer: RollCallOut; events: "rollcall.answered" };
+    /** Close the open roll call; its result and quorum are stored and announced */
+    "rollcall.close": { payload: MeetingRef; answer: RollCallOut; events: "rollcall.closed" };
+    /** Confirm one's own presence in the open roll call */
+    "rollcall.confirm": { payload: MeetingRef; answer: RollCallOut; events: "rollcall.confirmed" };
+    /** The open roll call, else the last one, with its result */
+    "rollcall.get": { payload: MeetingRef; answer: RollCallOut; events: never };
+    /** Start a roll call (điểm danh) in an open, live or paused meeting */
+    "rollcall.start": { payload: MeetingRef; answer: RollCallOut; events: "rollcall.started" };
+    /** Answer an `rtc.offered` renegotiation */
+    "rtc.answer": { payload: RtcSdp; answer: RtcAnswerAnswer; events: never };
+    /** Trickle an ICE candidate */
+    "rtc.candidate": { payload: RtcCandidate; answer: RtcCandidateAnswer; events: never };
+    /** The ICE servers (STUN, TURN with time-limited credentials) to use */
+    "rtc.config": { payload: MeetingRef; answer: IceServersOut; events: never };
+    /** What each receive slot of this connection shows now */
+    "rtc.layout": { payload: MeetingRef; answer: RtcLayout; events: never };
+    /** Offer this connection's media (SDP); the first offer joins the media room */
+    "rtc.offer": { payload: RtcSdp; answer: SdpOut; events: never };
+    /** Show another page of bridge-point thumbnails on the chair's console */
+    "rtc.page": { payload: RtcPage; answer: RtcLayout; events: never };
+    /** Add a unit */
     "unit.create": { payload: UnitIn; answer: UnitOut; events: never };
+    /** One unit */
+    "unit.get": { payload: UnitRef; answer: UnitOut; events: never };
+    /** List the units the caller can see */
+    "unit.list": { payload: UnitList; answer: UnitListAnswer; events: never };
+    /** Rename a unit */
+    "unit.rename": { payload: UnitRename; answer: UnitOut; events: never };
+    /** Add a user with roles */
+    "user.create": { payload: UserIn; answer: UserOut; events: never };
+    /** Disable a user's account */
+    "user.disable": { payload: UserRef; answer: UserOut; events: never };
+    /** Enable a disabled account */
+    "user.enable": { payload: UserRef; answer: UserOut; events: never };
+    /** One user */
+    "user.get": { payload: UserRef; answer: UserOut; events: never };
+    /** Grant a role for a unit */
+    "user.grant_role": { payload: UserGrant; answer: UserOut; events: never };
+    /** List users of the caller's units */
+    "user.list": { payload: UserList; answer: UserListAnswer; events: never };
+    /** Set a new password for a user */
+    "user.reset_password": { payload: UserPassword; answer: UserOut; events: never };
+    /** Revoke a role for a unit */
+    "user.revoke_role": { payload: UserGrant; answer: UserOut; events: never };
 }
 
 export type CommandPayload<C extends CommandName> = Commands[C]["payload"];
@@ -445,152 +1551,807 @@ export interface RestBinding {
     readonly path: string;
     /** The status of a success. */
     readonly status: number;
+    /** Its `operationId` in the OpenAPI document (`operations` in api.ts). */
+    readonly operation?: string;
 }
 
 export interface CommandInfo {
     readonly rest: RestBinding | null;
     readonly socket: boolean;
     readonly events: readonly EventName[];
+    /** Who may call it (checked by the server). */
+    readonly permission: Permission | null;
+    /** The connection must have joined the payload's meeting first. */
+    readonly needs_join: boolean | null;
 }
 
 /** The command table at run time: use these names instead of typing them. */
 export const COMMANDS = {
-    "floor.grant": { rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/grant", status: 200 }, socket: true, events: ["floor.granted"] },
-    "floor.mute": { rest: null, socket: true, events: ["floor.muted"] },
-    "floor.request": { rest: null, socket: true, events: ["floor.requested"] },
-    "floor.revoke": { rest: null, socket: true, events: ["floor.revoked"] },
-    "floor.withdraw": { rest: null, socket: true, events: ["floor.withdrawn"] },
-    "meeting.end": { rest: null, socket: true, events: ["meeting.ended"] },
-    "meeting.join": { rest: null, socket: true, events: ["presence.joined"] },
-    "meeting.leave": { rest: null, socket: true, events: ["presence.left"] },
-    "meeting.move_to_item": { rest: null, socket: true, events: ["agenda.moved"] },
-    "meeting.open": { rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/open", status: 200 }, socket: true, events: ["meeting.opened"] },
-    "meeting.pause": { rest: null, socket: true, events: ["meeting.paused"] },
-    "meeting.resume": { rest: null, socket: true, events: ["meeting.resumed"] },
-    "meeting.resync": { rest: null, socket: true, events: ["presence.joined"] },
-    "meeting.start": { rest: null, socket: true, events: ["meeting.started"] },
-    "rtc.candidate": { rest: null, socket: true, events: [] },
-    "rtc.config": { rest: null, socket: true, events: [] },
-    "unit.create": { rest: { method: "POST", path: "/api/v1/units", status: 201 }, socket: false, events: [] },
+    "agenda.add_item": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/agenda", status: 201, operation: "add_agenda_item" },
+        socket: true,
+        events: ["agenda.item_added"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "agenda.list": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/agenda", status: 200, operation: "list_agenda" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
+    "agenda.remove_item": {
+        rest: { method: "DELETE", path: "/api/v1/meetings/{meeting_id}/agenda/{item_id}", status: 204, operation: "remove_agenda_item" },
+        socket: true,
+        events: ["agenda.item_removed"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "agenda.reorder": {
+        rest: { method: "PUT", path: "/api/v1/meetings/{meeting_id}/agenda/order", status: 200, operation: "reorder_agenda" },
+        socket: true,
+        events: ["agenda.reordered"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "agenda.update_item": {
+        rest: { method: "PATCH", path: "/api/v1/meetings/{meeting_id}/agenda/{item_id}", status: 200, operation: "update_agenda_item" },
+        socket: true,
+        events: ["agenda.item_updated"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "auth.device_login": {
+        rest: { method: "POST", path: "/api/v1/auth/device", status: 200, operation: "device_login" },
+        socket: false,
+        events: [],
+        permission: "public",
+        needs_join: false,
+    },
+    "auth.login": {
+        rest: { method: "POST", path: "/api/v1/auth/login", status: 200, operation: "login" },
+        socket: false,
+        events: [],
+        permission: "public",
+        needs_join: false,
+    },
+    "auth.logout": {
+        rest: { method: "POST", path: "/api/v1/auth/logout", status: 204, operation: "logout" },
+        socket: true,
+        events: [],
+        permission: "authenticated",
+        needs_join: false,
+    },
+    "auth.me": {
+        rest: { method: "GET", path: "/api/v1/auth/me", status: 200, operation: "me" },
+        socket: true,
+        events: [],
+        permission: "authenticated",
+        needs_join: false,
+    },
+    "bridge_point.create": {
+        rest: { method: "POST", path: "/api/v1/bridge-points", status: 201, operation: "create_bridge_point" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "bridge_point.disable": {
+        rest: { method: "POST", path: "/api/v1/bridge-points/{bridge_point_id}/disable", status: 200, operation: "disable_bridge_point" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "bridge_point.enable": {
+        rest: { method: "POST", path: "/api/v1/bridge-points/{bridge_point_id}/enable", status: 200, operation: "enable_bridge_point" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "bridge_point.get": {
+        rest: { method: "GET", path: "/api/v1/bridge-points/{bridge_point_id}", status: 200, operation: "get_bridge_point" },
+        socket: true,
+        events: [],
+        permission: "read_directory",
+        needs_join: false,
+    },
+    "bridge_point.list": {
+        rest: { method: "GET", path: "/api/v1/bridge-points", status: 200, operation: "list_bridge_points" },
+        socket: true,
+        events: [],
+        permission: "read_directory",
+        needs_join: false,
+    },
+    "bridge_point.rotate_credential": {
+        rest: { method: "POST", path: "/api/v1/bridge-points/{bridge_point_id}/credential", status: 201, operation: "rotate_credential" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "bridge_point.update": {
+        rest: { method: "PATCH", path: "/api/v1/bridge-points/{bridge_point_id}", status: 200, operation: "update_bridge_point" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "floor.grant": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/grant", status: 200, operation: "grant_floor" },
+        socket: true,
+        events: ["floor.granted"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "floor.list": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/floor", status: 200, operation: "list_floor" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
+    "floor.mute": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/mute", status: 200, operation: "mute_floor" },
+        socket: true,
+        events: ["floor.muted"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "floor.request": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/request", status: 201, operation: "request_floor" },
+        socket: true,
+        events: ["floor.requested"],
+        permission: "speak",
+        needs_join: true,
+    },
+    "floor.revoke": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/revoke", status: 204, operation: "revoke_floor" },
+        socket: true,
+        events: ["floor.revoked"],
+        permission: "release_floor",
+        needs_join: true,
+    },
+    "floor.withdraw": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/withdraw", status: 204, operation: "withdraw_floor" },
+        socket: true,
+        events: ["floor.withdrawn"],
+        permission: "speak",
+        needs_join: true,
+    },
+    "media.health": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/media-health", status: 200, operation: "media_health" },
+        socket: true,
+        events: [],
+        permission: "watch_health",
+        needs_join: true,
+    },
+    "meeting.create": {
+        rest: { method: "POST", path: "/api/v1/meetings", status: 201, operation: "create_meeting" },
+        socket: true,
+        events: ["meeting.created"],
+        permission: "create_meeting",
+        needs_join: false,
+    },
+    "meeting.end": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/end", status: 200, operation: "end_meeting" },
+        socket: true,
+        events: ["meeting.ended"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.get": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}", status: 200, operation: "get_meeting" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: false,
+    },
+    "meeting.invite_bridge_points": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/bridge-points", status: 200, operation: "invite_bridge_points" },
+        socket: true,
+        events: ["meeting.bridge_points_invited"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.invite_delegates": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/delegates", status: 200, operation: "invite_delegates" },
+        socket: true,
+        events: ["meeting.delegates_invited"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.join": {
+        rest: null,
+        socket: true,
+        events: ["presence.joined"],
+        permission: "read_meeting",
+        needs_join: false,
+    },
+    "meeting.leave": {
+        rest: null,
+        socket: true,
+        events: ["presence.left"],
+        permission: "joined",
+        needs_join: true,
+    },
+    "meeting.list": {
+        rest: { method: "GET", path: "/api/v1/meetings", status: 200, operation: "list_meetings" },
+        socket: true,
+        events: [],
+        permission: "authenticated",
+        needs_join: false,
+    },
+    "meeting.move_to_item": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/agenda/current", status: 200, operation: "move_to_item" },
+        socket: true,
+        events: ["agenda.moved"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.open": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/open", status: 200, operation: "open_meeting" },
+        socket: true,
+        events: ["meeting.opened"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.pause": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/pause", status: 200, operation: "pause_meeting" },
+        socket: true,
+        events: ["meeting.paused"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.resume": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/resume", status: 200, operation: "resume_meeting" },
+        socket: true,
+        events: ["meeting.resumed"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.resync": {
+        rest: null,
+        socket: true,
+        events: ["presence.joined"],
+        permission: "read_meeting",
+        needs_join: false,
+    },
+    "meeting.schedule": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/schedule", status: 200, operation: "schedule_meeting" },
+        socket: true,
+        events: ["meeting.scheduled"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.start": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/start", status: 200, operation: "start_meeting" },
+        socket: true,
+        events: ["meeting.started"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.uninvite_bridge_point": {
+        rest: { method: "DELETE", path: "/api/v1/meetings/{meeting_id}/bridge-points/{bridge_point_id}", status: 200, operation: "uninvite_bridge_point" },
+        socket: true,
+        events: ["meeting.bridge_point_uninvited"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.uninvite_delegate": {
+        rest: { method: "DELETE", path: "/api/v1/meetings/{meeting_id}/delegates/{user_id}", status: 200, operation: "uninvite_delegate" },
+        socket: true,
+        events: ["meeting.delegate_uninvited"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.unschedule": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/unschedule", status: 200, operation: "unschedule_meeting" },
+        socket: true,
+        events: ["meeting.unscheduled"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "meeting.update": {
+        rest: { method: "PATCH", path: "/api/v1/meetings/{meeting_id}", status: 200, operation: "update_meeting" },
+        socket: true,
+        events: ["meeting.updated"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "presence.list": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/presence", status: 200, operation: "get_presence" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
+    "rollcall.answer": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/rollcall/answer", status: 200, operation: "answer_rollcall" },
+        socket: true,
+        events: ["rollcall.answered"],
+        permission: "answer_rollcall",
+        needs_join: true,
+    },
+    "rollcall.close": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/rollcall/close", status: 200, operation: "close_rollcall" },
+        socket: true,
+        events: ["rollcall.closed"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "rollcall.confirm": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/rollcall/confirm", status: 200, operation: "confirm_rollcall" },
+        socket: true,
+        events: ["rollcall.confirmed"],
+        permission: "confirm_rollcall",
+        needs_join: true,
+    },
+    "rollcall.get": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/rollcall", status: 200, operation: "get_rollcall" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
+    "rollcall.start": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/rollcall", status: 201, operation: "start_rollcall" },
+        socket: true,
+        events: ["rollcall.started"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "rtc.answer": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "joined",
+        needs_join: true,
+    },
+    "rtc.candidate": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "joined",
+        needs_join: true,
+    },
+    "rtc.config": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "joined",
+        needs_join: true,
+    },
+    "rtc.layout": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "joined",
+        needs_join: true,
+    },
+    "rtc.offer": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "joined",
+        needs_join: true,
+    },
+    "rtc.page": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "chair_console",
+        needs_join: true,
+    },
+    "unit.create": {
+        rest: { method: "POST", path: "/api/v1/units", status: 201, operation: "create_unit" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "unit.get": {
+        rest: { method: "GET", path: "/api/v1/units/{unit_id}", status: 200, operation: "get_unit" },
+        socket: true,
+        events: [],
+        permission: "read_directory",
+        needs_join: false,
+    },
+    "unit.list": {
+        rest: { method: "GET", path: "/api/v1/units", status: 200, operation: "list_units" },
+        socket: true,
+        events: [],
+        permission: "read_directory",
+        needs_join: false,
+    },
+    "unit.rename": {
+        rest: { method: "PATCH", path: "/api/v1/units/{unit_id}", status: 200, operation: "rename_unit" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "user.create": {
+        rest: { method: "POST", path: "/api/v1/users", status: 201, operation: "create_user" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "user.disable": {
+        rest: { method: "POST", path: "/api/v1/users/{user_id}/disable", status: 200, operation: "disable_user" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "user.enable": {
+        rest: { method: "POST", path: "/api/v1/users/{user_id}/enable", status: 200, operation: "enable_user" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "user.get": {
+        rest: { method: "GET", path: "/api/v1/users/{user_id}", status: 200, operation: "get_user" },
+        socket: true,
+        events: [],
+        permission: "read_directory",
+        needs_join: false,
+    },
+    "user.grant_role": {
+        rest: { method: "POST", path: "/api/v1/users/{user_id}/grants", status: 201, operation: "grant_role" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "user.list": {
+        rest: { method: "GET", path: "/api/v1/users", status: 200, operation: "list_users" },
+        socket: true,
+        events: [],
+        permission: "read_directory",
+        needs_join: false,
+    },
+    "user.reset_password": {
+        rest: { method: "POST", path: "/api/v1/users/{user_id}/password", status: 200, operation: "reset_password" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
+    "user.revoke_role": {
+        rest: { method: "DELETE", path: "/api/v1/users/{user_id}/grants", status: 200, operation: "revoke_role" },
+        socket: true,
+        events: [],
+        permission: "manage_directory",
+        needs_join: false,
+    },
 } as const satisfies Record<CommandName, CommandInfo>;
 
 // -- events ------------------------------------------------------------------------------
 
 /** What each event carries. Stream events include the envelope `meeting_id`, `seq`, `at`. */
 export interface Events {
+    /** An agenda item was added at the end. */
+    "agenda.item_added": AgendaItemAdded;
+    /** An agenda item was removed. */
+    "agenda.item_removed": AgendaItemRemoved;
+    /** An agenda item changed. */
+    "agenda.item_updated": AgendaItemUpdated;
+    /** Another agenda item became the current one (the previous one is done). */
     "agenda.moved": AgendaMoved;
+    /** The agenda was reordered. */
+    "agenda.reordered": AgendaReordered;
+    /** The server is about to close this connection, and says why. */
     "connection.closed": ConnectionClosed;
+    /** A participant got the floor: it is audible and shown as a speaker. */
     "floor.granted": FloorGranted;
+    /** The chair muted or unmuted a speaker; the server enforces it on the media. */
     "floor.muted": FloorMuted;
+    /** A participant asked for the floor. */
     "floor.requested": FloorRequested;
+    /** The floor was taken back, or a speaker finished. */
     "floor.revoked": FloorRevoked;
+    /** A participant took back its request. */
     "floor.withdrawn": FloorWithdrawn;
-    "meeting.ended": MeetingTransition;
+    /** A bridge point was uninvited; its connections leave the meeting. */
+    "meeting.bridge_point_uninvited": BridgePointUninvited;
+    /** Bridge points were invited. */
+    "meeting.bridge_points_invited": BridgePointsInvited;
+    /** A meeting was created (as a draft). */
+    "meeting.created": MeetingCreated;
+    /** A delegate was uninvited; their connections leave the meeting. */
+    "meeting.delegate_uninvited": DelegateUninvited;
+    /** Delegates were invited. */
+    "meeting.delegates_invited": DelegatesInvited;
+    /** The meeting ended; the current agenda item is done and nobody holds the floor. */
+    "meeting.ended": MeetingEnded;
+    /** This connection was taken out of a meeting: no more of its events, its media stopped. */
+    "meeting.left": MeetingLeft;
+    /** The meeting was opened: participants may gather. */
     "meeting.opened": MeetingOpened;
-    "meeting.paused": MeetingTransition;
-    "meeting.resumed": MeetingTransition;
-    "meeting.started": MeetingTransition;
+    /** The meeting was paused. */
+    "meeting.paused": MeetingPaused;
+    /** The meeting went live again after a pause. */
+    "meeting.resumed": MeetingResumed;
+    /** The draft was scheduled. */
+    "meeting.scheduled": MeetingScheduled;
+    /** The meeting went live. */
+    "meeting.started": MeetingStarted;
+    /** The meeting went back to draft. */
+    "meeting.unscheduled": MeetingUnscheduled;
+    /** Title, description, times, chair or secretary changed. */
+    "meeting.updated": MeetingUpdated;
+    /** A participant connected to the meeting (its first device). */
     "presence.joined": PresenceJoined;
+    /** A participant is no longer connected (its last device left or vanished). */
     "presence.left": PresenceLeft;
+    /** A bridge point counted the people in its room (again: the count replaces the last). */
+    "rollcall.answered": RollCallAnswered;
+    /** The roll call closed; `rollcall.result` holds the result and the quorum. */
+    "rollcall.closed": RollCallClosed;
+    /** A delegate confirmed their presence. */
+    "rollcall.confirmed": RollCallConfirmed;
+    /** A roll call (điểm danh) started. */
+    "rollcall.started": RollCallStarted;
+    /** What each receive slot of this connection shows now (after a floor or page change). */
+    "rtc.layout": RtcLayout;
+    /** The media server offers a new SDP to this connection (its receive slots). */
+    "rtc.offered": RtcOffered;
 }
 
 export type EventName =
+    | "agenda.item_added"
+    | "agenda.item_removed"
+    | "agenda.item_updated"
     | "agenda.moved"
+    | "agenda.reordered"
     | "connection.closed"
     | "floor.granted"
     | "floor.muted"
     | "floor.requested"
     | "floor.revoked"
     | "floor.withdrawn"
+    | "meeting.bridge_point_uninvited"
+    | "meeting.bridge_points_invited"
+    | "meeting.created"
+    | "meeting.delegate_uninvited"
+    | "meeting.delegates_invited"
     | "meeting.ended"
+    | "meeting.left"
     | "meeting.opened"
     | "meeting.paused"
     | "meeting.resumed"
+    | "meeting.scheduled"
     | "meeting.started"
+    | "meeting.unscheduled"
+    | "meeting.updated"
     | "presence.joined"
-    | "presence.left";
+    | "presence.left"
+    | "rollcall.answered"
+    | "rollcall.closed"
+    | "rollcall.confirmed"
+    | "rollcall.started"
+    | "rtc.layout"
+    | "rtc.offered";
 
 /** The events of a meeting's stream: ordered by `seq`, replayed by `meeting.resync`. */
 export type StreamEventName =
+    | "agenda.item_added"
+    | "agenda.item_removed"
+    | "agenda.item_updated"
     | "agenda.moved"
+    | "agenda.reordered"
     | "floor.granted"
     | "floor.muted"
     | "floor.requested"
     | "floor.revoked"
     | "floor.withdrawn"
+    | "meeting.bridge_point_uninvited"
+    | "meeting.bridge_points_invited"
+    | "meeting.created"
+    | "meeting.delegate_uninvited"
+    | "meeting.delegates_invited"
     | "meeting.ended"
     | "meeting.opened"
     | "meeting.paused"
     | "meeting.resumed"
+    | "meeting.scheduled"
     | "meeting.started"
+    | "meeting.unscheduled"
+    | "meeting.updated"
     | "presence.joined"
-    | "presence.left";
+    | "presence.left"
+    | "rollcall.answered"
+    | "rollcall.closed"
+    | "rollcall.confirmed"
+    | "rollcall.started";
 
 /** The events sent to one connection only (no `seq`). */
 export type ConnectionEventName =
-    | "connection.closed";
+    | "connection.closed"
+    | "meeting.left"
+    | "rtc.layout"
+    | "rtc.offered";
 
 export const EVENTS = [
+    "agenda.item_added",
+    "agenda.item_removed",
+    "agenda.item_updated",
     "agenda.moved",
+    "agenda.reordered",
     "connection.closed",
     "floor.granted",
     "floor.muted",
     "floor.requested",
     "floor.revoked",
     "floor.withdrawn",
+    "meeting.bridge_point_uninvited",
+    "meeting.bridge_points_invited",
+    "meeting.created",
+    "meeting.delegate_uninvited",
+    "meeting.delegates_invited",
     "meeting.ended",
+    "meeting.left",
     "meeting.opened",
     "meeting.paused",
     "meeting.resumed",
+    "meeting.scheduled",
     "meeting.started",
+    "meeting.unscheduled",
+    "meeting.updated",
     "presence.joined",
     "presence.left",
+    "rollcall.answered",
+    "rollcall.closed",
+    "rollcall.confirmed",
+    "rollcall.started",
+    "rtc.layout",
+    "rtc.offered",
 ] as const satisfies readonly EventName[];
 
 export const STREAM_EVENTS = [
+    "agenda.item_added",
+    "agenda.item_removed",
+    "agenda.item_updated",
     "agenda.moved",
+    "agenda.reordered",
     "floor.granted",
     "floor.muted",
     "floor.requested",
     "floor.revoked",
     "floor.withdrawn",
+    "meeting.bridge_point_uninvited",
+    "meeting.bridge_points_invited",
+    "meeting.created",
+    "meeting.delegate_uninvited",
+    "meeting.delegates_invited",
     "meeting.ended",
     "meeting.opened",
     "meeting.paused",
     "meeting.resumed",
+    "meeting.scheduled",
     "meeting.started",
+    "meeting.unscheduled",
+    "meeting.updated",
     "presence.joined",
     "presence.left",
+    "rollcall.answered",
+    "rollcall.closed",
+    "rollcall.confirmed",
+    "rollcall.started",
 ] as const satisfies readonly StreamEventName[];
+
+// -- permissions -------------------------------------------------------------------------
+
+/** The permissions a command may need; the server checks them on every call. */
+export type Permission =
+    | "answer_rollcall"
+    | "authenticated"
+    | "chair_console"
+    | "confirm_rollcall"
+    | "create_meeting"
+    | "joined"
+    | "manage_directory"
+    | "manage_meeting"
+    | "public"
+    | "read_directory"
+    | "read_meeting"
+    | "release_floor"
+    | "speak"
+    | "watch_health";
 
 // -- errors and acks -----------------------------------------------------------------------
 
 export type ErrorCode =
+    | "bad_candidate"
+    | "bad_request"
+    | "bad_sdp"
+    | "busy"
+    | "closed"
+    | "conflict"
     | "forbidden"
+    | "glare"
+    | "gone"
+    | "internal"
     | "invalid_request"
     | "invalid_state"
+    | "media_error"
+    | "no_session"
+    | "not_chair"
     | "not_found"
+    | "not_implemented"
+    | "not_joined"
+    | "payload_too_large"
     | "rate_limited"
-    | "unauthenticated";
+    | "revoked"
+    | "token_expired"
+    | "unauthenticated"
+    | "unexpected_answer"
+    | "unknown_command"
+    | "unsupported_codecs";
 
 /** The message of each error code in both catalogues; `{name}` marks a placeholder. */
 export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; readonly en: string }>> = {
-    "forbidden": { vi: "Không có quyền", en: "Not allowed" },
-    "invalid_request": { vi: "Yêu cầu không hợp lệ: {detail}", en: "Invalid request: {detail}" },
-    "invalid_state": { vi: "Không thể làm việc này lúc này", en: "Not possible in the current state" },
-    "not_found": { vi: "Không tìm thấy", en: "Not found" },
-    "rate_limited": { vi: "Quá nhiều yêu cầu, thử lại sau {retry_after} giây", en: "Too many requests, retry in {retry_after} s" },
-    "unauthenticated": { vi: "Chưa đăng nhập", en: "Not signed in" },
+    "bad_candidate": { vi: "Địa chỉ kết nối mạng không hợp lệ.", en: "The ICE candidate is not valid." },
+    "bad_request": { vi: "Yêu cầu không hợp lệ.", en: "The request is not valid." },
+    "bad_sdp": { vi: "Thông tin kết nối hình ảnh, âm thanh không hợp lệ.", en: "The SDP is not valid." },
+    "busy": { vi: "Cuộc họp đang thay đổi liên tục; hãy thử lại.", en: "The meeting changes too fast; retry." },
+    "closed": { vi: "Phòng họp trực tuyến đã đóng.", en: "The media room has closed." },
+    "conflict": { vi: "Trùng với dữ liệu đã có.", en: "This conflicts with stored data." },
+    "forbidden": { vi: "Bạn không có quyền thực hiện thao tác này.", en: "You may not do this." },
+    "glare": { vi: "Hai bên cùng đàm phán lại; hãy trả lời đề nghị của máy chủ trước.", en: "Both sides renegotiated at once; answer the server's offer first." },
+    "gone": { vi: "Kết nối đã đóng.", en: "The connection has closed." },
+    "internal": { vi: "Lỗi máy chủ; đã được ghi lại để khắc phục.", en: "A server error; it has been logged." },
+    "invalid_request": { vi: "Dữ liệu gửi lên không hợp lệ; xem lại trường được nêu.", en: "The data sent is not valid; check the field named." },
+    "invalid_state": { vi: "Không thực hiện được ở trạng thái hiện tại.", en: "Not possible in the current state." },
+    "media_error": { vi: "Lỗi kết nối hình ảnh, âm thanh.", en: "The media connection failed." },
+    "no_session": { vi: "Chưa có kết nối hình ảnh, âm thanh; hãy kết nối lại.", en: "No media session yet; connect again." },
+    "not_chair": { vi: "Chỉ màn hình chủ trì mới chuyển trang được.", en: "Only the chair's console pages." },
+    "not_found": { vi: "Không tìm thấy (hoặc bạn không có quyền xem).", en: "Not found (or not visible to you)." },
+    "not_implemented": { vi: "Máy chủ này chưa hỗ trợ chức năng này.", en: "This server does not offer this." },
+    "not_joined": { vi: "Chưa tham gia cuộc họp này trên kết nối này.", en: "This connection has not joined the meeting." },
+    "payload_too_large": { vi: "Dữ liệu gửi lên quá lớn.", en: "The data sent is too large." },
+    "rate_limited": { vi: "Thao tác quá nhanh; vui lòng chờ rồi thử lại.", en: "Too many attempts; wait and retry." },
+    "revoked": { vi: "Quyền truy cập đã bị thu hồi (đăng xuất, khoá tài khoản hoặc đổi mật khẩu).", en: "Access was revoked (logged out, account disabled or password changed)." },
+    "token_expired": { vi: "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.", en: "The session has expired; log in again." },
+    "unauthenticated": { vi: "Chưa đăng nhập hoặc phiên không hợp lệ; hãy đăng nhập lại.", en: "Not logged in, or the session is not valid; log in again." },
+    "unexpected_answer": { vi: "Máy chủ không chờ câu trả lời này.", en: "The server expected no answer." },
+    "unknown_command": { vi: "Lệnh không tồn tại hoặc không dùng được ở đây.", en: "No such command here." },
+    "unsupported_codecs": { vi: "Thiết bị không hỗ trợ định dạng hình ảnh, âm thanh cần thiết (Opus, VP8, H.264).", en: "The device offers none of the codecs needed (Opus, VP8, H.264)." },
 };
 
 /** The HTTP status each error code is answered with over REST. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+    "bad_candidate": 400,
+    "bad_request": 400,
+    "bad_sdp": 400,
+    "busy": 409,
+    "closed": 409,
+    "conflict": 409,
     "forbidden": 403,
+    "glare": 409,
+    "gone": 409,
+    "internal": 500,
     "invalid_request": 400,
     "invalid_state": 409,
+    "media_error": 400,
+    "no_session": 409,
+    "not_chair": 403,
     "not_found": 404,
+    "not_implemented": 501,
+    "not_joined": 409,
+    "payload_too_large": 413,
     "rate_limited": 429,
+    "revoked": 401,
+    "token_expired": 401,
     "unauthenticated": 401,
+    "unexpected_answer": 409,
+    "unknown_command": 400,
+    "unsupported_codecs": 400,
 };
 
 /** The `error` of a failed ack, and the body of a failed REST call. */
