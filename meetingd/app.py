@@ -13,24 +13,18 @@ from aiohttp import web
 
 from media import MediaConfig, MediaPlane
 from meetingd import __version__
-from meetingd.api import auth as auth_api
-from meetingd.api import bridge_points as bridge_points_api
-from meetingd.api import floor as floor_api
 from meetingd.api import health as health_api
-from meetingd.api import meetings as meetings_api
-from meetingd.api import rollcall as rollcall_api
-from meetingd.api import units as units_api
-from meetingd.api import users as users_api
 from meetingd.api.context import MAX_BODY, SERVICES
 from meetingd.api.middleware import request_context
 from meetingd.api.routing import Routes, bearer_token, openapi
 from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
 from meetingd.api.system import routes as system_routes
 from meetingd.clock import Clock, SystemClock
+from meetingd.commands import COMMANDS
 from meetingd.config import Config
 from meetingd.domain import Principal
-from meetingd.realtime import RealtimeServer
 from meetingd.realtime.metrics import RealtimeCollector
+from meetingd.realtime.server import RealtimeServer
 from meetingd.services import Services
 from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
@@ -57,19 +51,10 @@ API_DESCRIPTION = (
 
 
 def all_routes() -> Routes:
+    """The system routes, then every command of the table that has a REST binding."""
     routes = Routes()
-    for part in (
-        system_routes,
-        auth_api.routes,
-        units_api.routes,
-        bridge_points_api.routes,
-        users_api.routes,
-        meetings_api.routes,
-        floor_api.routes,
-        health_api.routes,
-        rollcall_api.routes,
-    ):
-        routes.extend(part)
+    routes.extend(system_routes)
+    routes.commands(COMMANDS)
     return routes
 
 

@@ -70,6 +70,8 @@ class BridgePoint:
     last_seen_at: datetime | None
     disabled: bool
     unit_path: str
+    #: Changes when the device credential is reset: tokens carry it, so old ones stop working.
+    token_stamp: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class User:
     is_admin: bool
     disabled: bool
     grants: tuple[RoleGrant, ...] = ()
+    #: Changes with the password: tokens carry it, so a reset ends every session.
+    token_stamp: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,8 @@ class Principal:
     is_admin: bool = False
     grants: tuple[RoleGrant, ...] = ()
     unit_path: str = ""  # bridge point's unit
+    #: When the token expires (None: not from a token, e.g. the CLI).
+    expires_at: datetime | None = None
 
     @property
     def subject(self) -> str:

@@ -8,6 +8,154 @@ answers ``{"ok": false, "error": {"code", "message"}}``. Anything that is not a
 
 from __future__ import annotations
 
+import enum
+from typing import NamedTuple
+
+from pydantic import ValidationError as PydanticValidationError
+
+
+class ErrorText(NamedTuple):
+    status: int
+    vi: str
+    en: str
+
+
+class ErrorCode(enum.StrEnum):
+    """Every error code a caller can meet, with its HTTP status and what to tell a person.
+
+    ``message`` in an error body is the precise English detail (for logs and developers);
+    a screen shows :attr:`vi` (or :attr:`en`) for the code, with the field when one is
+    named. The generated TypeScript carries the same table.
+    """
+
+    BAD_REQUEST = "bad_request"
+    INVALID_REQUEST = "invalid_request"
+    UNKNOWN_COMMAND = "unknown_command"
+    UNAUTHENTICATED = "unauthenticated"
+    TOKEN_EXPIRED = "token_expired"
+    REVOKED = "revoked"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    INVALID_STATE = "invalid_state"
+    NOT_JOINED = "not_joined"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    BUSY = "busy"
+    GONE = "gone"
+    NOT_IMPLEMENTED = "not_implemented"
+    MEDIA_ERROR = "media_error"
+    NO_SESSION = "no_session"
+    BAD_SDP = "bad_sdp"
+    BAD_CANDIDATE = "bad_candidate"
+    UNSUPPORTED_CODECS = "unsupported_codecs"
+    GLARE = "glare"
+    UNEXPECTED_ANSWER = "unexpected_answer"
+    NOT_CHAIR = "not_chair"
+    CLOSED = "closed"
+    INTERNAL = "internal"
+
+    @property
+    def text(self) -> ErrorText:
+        return ERROR_TEXTS[self]
+
+    @property
+    def status(self) -> int:
+        return ERROR_TEXTS[self].status
+
+
+E = ErrorCode
+ERROR_TEXTS: dict[ErrorCode, ErrorText] = {
+    E.BAD_REQUEST: ErrorText(400, "Yêu cầu không hợp lệ.", "The request is not valid."),
+    E.INVALID_REQUEST: ErrorText(
+        400,
+        "Dữ liệu gửi lên không hợp lệ; xem lại trường được nêu.",
+        "The data sent is not valid; check the field named.",
+    ),
+    E.UNKNOWN_COMMAND: ErrorText(
+        400, "Lệnh không tồn tại hoặc không dùng được ở đây.", "No such command here."
+    ),
+    E.UNAUTHENTICATED: ErrorText(
+        401,
+        "Chưa đăng nhập hoặc phiên không hợp lệ; hãy đăng nhập lại.",
+        "Not logged in, or the session is not valid; log in again.",
+    ),
+    E.TOKEN_EXPIRED: ErrorText(
+        401,
+        "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.",
+        "The session has expired; log in again.",
+    ),
+    E.REVOKED: ErrorText(
+        401,
+        "Quyền truy cập đã bị thu hồi (đăng xuất, khoá tài khoản hoặc đổi mật khẩu).",
+        "Access was revoked (logged out, account disabled or password changed).",
+    ),
+    E.FORBIDDEN: ErrorText(
+        403, "Bạn không có quyền thực hiện thao tác này.", "You may not do this."
+    ),
+    E.NOT_FOUND: ErrorText(
+        404, "Không tìm thấy (hoặc bạn không có quyền xem).", "Not found (or not visible to you)."
+    ),
+    E.CONFLICT: ErrorText(409, "Trùng với dữ liệu đã có.", "This conflicts with stored data."),
+    E.INVALID_STATE: ErrorText(
+        409, "Không thực hiện được ở trạng thái hiện tại.", "Not possible in the current state."
+    ),
+    E.NOT_JOINED: ErrorText(
+        409,
+        "Chưa tham gia cuộc họp này trên kết nối này.",
+        "This connection has not joined the meeting.",
+    ),
+    E.PAYLOAD_TOO_LARGE: ErrorText(413, "Dữ liệu gửi lên quá lớn.", "The data sent is too large."),
+    E.RATE_LIMITED: ErrorText(
+        429, "Thao tác quá nhanh; vui lòng chờ rồi thử lại.", "Too many attempts; wait and retry."
+    ),
+    E.BUSY: ErrorText(
+        409,
+        "Cuộc họp đang thay đổi liên tục; hãy thử lại.",
+        "The meeting changes too fast; retry.",
+    ),
+    E.GONE: ErrorText(409, "Kết nối đã đóng.", "The connection has closed."),
+    E.NOT_IMPLEMENTED: ErrorText(
+        501, "Máy chủ này chưa hỗ trợ chức năng này.", "This server does not offer this."
+    ),
+    E.MEDIA_ERROR: ErrorText(
+        400, "Lỗi kết nối hình ảnh, âm thanh.", "The media connection failed."
+    ),
+    E.NO_SESSION: ErrorText(
+        409,
+        "Chưa có kết nối hình ảnh, âm thanh; hãy kết nối lại.",
+        "No media session yet; connect again.",
+    ),
+    E.BAD_SDP: ErrorText(
+        400, "Thông tin kết nối hình ảnh, âm thanh không hợp lệ.", "The SDP is not valid."
+    ),
+    E.BAD_CANDIDATE: ErrorText(
+        400, "Địa chỉ kết nối mạng không hợp lệ.", "The ICE candidate is not valid."
+    ),
+    E.UNSUPPORTED_CODECS: ErrorText(
+        400,
+        "Thiết bị không hỗ trợ định dạng hình ảnh, âm thanh cần thiết (Opus, VP8, H.264).",
+        "The device offers none of the codecs needed (Opus, VP8, H.264).",
+    ),
+    E.GLARE: ErrorText(
+        409,
+        "Hai bên cùng đàm phán lại; hãy trả lời đề nghị của máy chủ trước.",
+        "Both sides renegotiated at once; answer the server's offer first.",
+    ),
+    E.UNEXPECTED_ANSWER: ErrorText(
+        409, "Máy chủ không chờ câu trả lời này.", "The server expected no answer."
+    ),
+    E.NOT_CHAIR: ErrorText(
+        403, "Chỉ màn hình chủ trì mới chuyển trang được.", "Only the chair's console pages."
+    ),
+    E.CLOSED: ErrorText(409, "Phòng họp trực tuyến đã đóng.", "The media room has closed."),
+    E.INTERNAL: ErrorText(
+        500,
+        "Lỗi máy chủ; đã được ghi lại để khắc phục.",
+        "A server error; it has been logged.",
+    ),
+}
+
 
 class MeetingdError(Exception):
     """A failure the caller can understand and act on."""
@@ -87,3 +235,24 @@ class RateLimited(MeetingdError):
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def invalid(
+    exc: PydanticValidationError, noun: str = "field", whole: str = "body"
+) -> ValidationError:
+    """The first problem pydantic found, naming the field (``noun`` says what a field is:
+    "field", "query parameter"); ``whole`` names the input when no field is at fault."""
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    loc = ".".join(str(p) for p in err["loc"]) or whole
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        msg = f"unknown {noun} '{loc}'"
+    elif kind == "missing":
+        msg = f"missing {noun} '{loc}'"
+    else:
+        msg = f"{noun} '{loc}': {err['msg']}"
+    more = len(errors) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ValidationError(msg, field=loc)

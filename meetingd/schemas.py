@@ -6,9 +6,16 @@ Requests are validated strictly: unknown fields are refused, types are not coerc
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+)
 
 from meetingd.domain import (
     AgendaItemState,
@@ -35,7 +42,10 @@ Login = Annotated[
     ),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+MAX_ID = 2**31 - 1
+#: Ids and offsets reach SQL: bounded, so no database sees an integer it cannot hold.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class Request(BaseModel):
@@ -272,6 +282,17 @@ class HealthOut(Response):
     version: str
 
 
+_ANSWERS: dict[object, TypeAdapter[Any]] = {}
+
+
+def answer_adapter(answer: Any) -> TypeAdapter[Any]:
+    """The (cached) adapter that puts an answer of type ``answer`` on the wire."""
+    adapter = _ANSWERS.get(answer)
+    if adapter is None:
+        adapter = _ANSWERS[answer] = TypeAdapter(answer)
+    return adapter
+
+
 def dump(model: BaseModel) -> dict[str, object]:
     """A JSON-ready dict of ``model``."""
     return model.model_dump(mode="json")
@@ -349,17 +370,6 @@ class RollCallOut(Response):
     result: RollCallResultOut | None = Field(description="Set when the roll call is closed")
 
 
-class MeetingSnapshotOut(Response):
-    """Everything a screen shows of a live meeting, as of ``seq``."""
-
-    meeting: MeetingOut
-    presence: list[PresenceOut]
-    rollcall: RollCallOut | None = Field(description="The open roll call, else the last one")
-    floor: list[dict[str, object]] = Field(
-        description="Requests to speak and speakers, shaped like the floor.* event payloads"
-    )
-
-
 # -- the floor ------------------------------------------------------------------------------
 
 Subject = Annotated[
@@ -385,3 +395,68 @@ class SubjectIn(Request):
 class MuteIn(Request):
     subject: Subject
     muted: bool
+
+
+class MeetingSnapshotOut(Response):
+    """Everything a screen shows of a live meeting, as of ``seq``."""
+
+    meeting: MeetingOut
+    presence: list[PresenceOut]
+    rollcall: RollCallOut | None = Field(description="The open roll call, else the last one")
+    floor: list[FloorEntryOut] = Field(
+        description="Floor holders, then requests to speak (as `floor.granted` carries them)"
+    )
+
+
+# -- media health ---------------------------------------------------------------------------
+
+
+class MediaHealthOut(Response):
+    subject: str
+    connection: str
+    role: str
+    state: str
+    bitrate_in: int
+    bitrate_out: int
+    loss_in: float
+    loss_out: float
+    jitter_in_ms: float
+    jitter_out_ms: float
+    rtt_ms: float | None
+    fps_in: float
+    fps_out: float
+    last_keyframe_at: datetime | None
+    measured_at: datetime
+
+
+# -- socket answers ------------------------------------------------------------------------
+
+
+class JoinOut(Response):
+    """A snapshot of the meeting as of ``seq``; apply the events with a larger ``seq`` on top."""
+
+    snapshot: MeetingSnapshotOut
+    seq: int
+
+
+class ReplayOut(Response):
+    """The events missed after ``after_seq``, in order; ``seq`` is the last one's."""
+
+    events: list[dict[str, Any]] = Field(
+        description="Each a stream event payload (envelope included) plus its `type`"
+    )
+    seq: int
+
+
+class IceServerOut(Response):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceServersOut(Response):
+    ice_servers: list[IceServerOut]
+
+
+class SdpOut(Response):
+    sdp: str

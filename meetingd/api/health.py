@@ -1,54 +1,13 @@
-"""The operator's view of media link health (bitrate, loss, jitter, round trip, fps)."""
+"""Media link health in Prometheus (bitrate, loss, jitter, round trip, fps per connection)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from meetingd.api.context import services
-from meetingd.api.routing import Call, Routes
-from meetingd.schemas import Response
 from meetingd.services.health import HealthService
-
-routes = Routes()
-
-
-class MediaHealthOut(Response):
-    subject: str
-    connection: str
-    role: str
-    state: str
-    bitrate_in: int
-    bitrate_out: int
-    loss_in: float
-    loss_out: float
-    jitter_in_ms: float
-    jitter_out_ms: float
-    rtt_ms: float | None
-    fps_in: float
-    fps_out: float
-    last_keyframe_at: datetime | None
-    measured_at: datetime
-
-
-@routes.route(
-    "GET",
-    "/api/v1/meetings/{meeting_id}/media-health",
-    summary="Link health of every media connection of the meeting",
-    tag="health",
-    response=list[MediaHealthOut],
-    errors=(403, 404),
-)
-async def media_health(call: Call[Any, Any]) -> list[MediaHealthOut]:
-    """For the meeting's operators, chair and secretary. Figures are refreshed every
-    `media.stats_interval_seconds` while the connection lasts; `*_in` is what the server
-    receives from the participant, `*_out` what it sends to it."""
-    rows = await services(call.request).health.for_meeting(call.principal, call.path["meeting_id"])
-    return [MediaHealthOut.of(h) for h in rows]
 
 
 class MediaHealthCollector(Collector):

@@ -17,10 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import models_json_schema
 
-from meetingd.api.context import MAX_BODY
+from meetingd.api.context import MAX_BODY, client_address, services
+from meetingd.commands.table import Command, CommandTable, Context
 from meetingd.domain import Principal
-from meetingd.errors import AuthenticationError, PayloadTooLarge, ValidationError
-from meetingd.schemas import ErrorOut
+from meetingd.errors import AuthenticationError, PayloadTooLarge, ValidationError, invalid
+from meetingd.schemas import MAX_ID, ErrorOut, Offset, answer_adapter
+
+__all__ = ["MAX_ID", "Offset", "QueryId"]
 
 B = TypeVar("B", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
@@ -34,10 +37,7 @@ class NoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-MAX_ID = 2**31 - 1
-#: Query parameters that reach SQL: bounded, so no database sees an integer it cannot hold.
 QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Offset = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,12 @@ class Endpoint:
     auth: bool
     errors: tuple[int, ...]
     description: str = ""
+    #: The command this endpoint serves (None for the system routes).
+    command: Command[Any] | None = None
+
+    @property
+    def operation(self) -> str:
+        return self.handler.__name__
 
 
 @dataclass
@@ -120,6 +126,34 @@ class Routes:
     def extend(self, other: Routes) -> None:
         self.endpoints.extend(other.endpoints)
 
+    def commands(self, table: CommandTable) -> None:
+        """Serve every command of ``table`` that has a REST binding."""
+        for c in table.rest_commands():
+            rest = c.rest
+            assert rest is not None
+
+            async def unused(call: Call[Any, Any]) -> None:  # the command runs instead
+                raise AssertionError("a command endpoint runs its command")
+
+            unused.__name__ = rest.operation
+            self.endpoints.append(
+                Endpoint(
+                    method=rest.method,
+                    path=rest.path,
+                    handler=unused,
+                    summary=c.summary,
+                    tag=c.tag,
+                    body=c.body_model(),
+                    query=c.query_model(),
+                    response=c.answer,
+                    status=rest.status,
+                    auth=c.auth,
+                    errors=rest.errors,
+                    description=_command_doc(c),
+                    command=c,
+                )
+            )
+
     def register(self, app: web.Application, authenticate: Authenticator, max_depth: int) -> None:
         for ep in self.endpoints:
             app.router.add_route(
@@ -140,15 +174,69 @@ def _make_handler(
     async def handler(request: web.Request) -> web.StreamResponse:
         principal = await authenticate(request) if ep.auth else None
         path = {k: _path_id(k, v) for k, v in request.match_info.items()}
-        body = await parse_body(request, ep.body, max_depth) if ep.body else NoBody()
-        query = parse_query(request, ep.query) if ep.query else _no_query(request)
-        result = await ep.handler(Call(request, body, query, path, principal))
+        if ep.command is not None:
+            result = await _run_command(ep, ep.command, request, path, principal, max_depth)
+        else:
+            body = await parse_body(request, ep.body, max_depth) if ep.body else NoBody()
+            query = parse_query(request, ep.query) if ep.query else _no_query(request)
+            result = await ep.handler(Call(request, body, query, path, principal))
         if ep.response is None or result is None:
             return web.Response(status=204)
-        return json_response(_to_jsonable(result), status=ep.status)
+        data = answer_adapter(ep.response).dump_python(result, mode="json")
+        return json_response(data, status=ep.status)
 
     handler.__name__ = ep.handler.__name__
     return handler
+
+
+async def _run_command(
+    ep: Endpoint,
+    command: Command[Any],
+    request: web.Request,
+    path: dict[str, int],
+    principal: Principal | None,
+    max_depth: int,
+) -> Any:
+    """Parse the payload from the path, the body or the query string, and run ``command``."""
+    if ep.query is not None:
+        raw: dict[str, Any] = _query_strings(request)
+        payload = _lax(command.payload, {**raw, **path}, "query parameter")
+    else:
+        _no_query(request)
+        raw = await read_json_object(request, max_depth) if ep.body is not None else {}
+        clash = next((k for k in raw if k in path), None)
+        if clash is not None:
+            raise ValidationError(f"unknown field '{_printable(clash)}'", field=clash)
+        payload = validate_payload(command.payload, {**raw, **path}, "field")
+    ctx = Context(
+        services=services(request),
+        principal_or_none=principal,
+        token=bearer_token(request) if ep.auth else None,
+        address=client_address(request),
+    )
+    return await command.handler(ctx, payload)
+
+
+def validate_payload(model: type[B], data: dict[str, Any], noun: str) -> B:
+    """Validate ``data`` strictly, as JSON (so an enum or a date-time arrives as a string)."""
+    try:
+        return model.model_validate_json(json.dumps(data, ensure_ascii=False))
+    except PydanticValidationError as exc:
+        raise _validation_error(exc, noun) from None
+
+
+def _lax(model: type[B], data: dict[str, Any], noun: str) -> B:
+    # Query strings are text: numbers and enum values are read from it.
+    try:
+        return model.model_validate(data, strict=False)
+    except PydanticValidationError as exc:
+        raise _validation_error(exc, noun) from None
+
+
+def _command_doc(c: Command[Any]) -> str:
+    who = f"Who may call: {c.permission.meaning}."
+    twin = f"Socket twin: `{c.name}`." if c.socket else f"Not on the socket: {c.socket_why_not}."
+    return " ".join(part for part in (c.description, who, twin) if part)
 
 
 def _path_id(name: str, raw: str) -> int:
@@ -158,12 +246,6 @@ def _path_id(name: str, raw: str) -> int:
             f"path parameter '{name}' is out of range (1 to {MAX_ID})", field=name
         )
     return int(raw)
-
-
-def _to_jsonable(result: BaseModel | list[Any]) -> Any:
-    if isinstance(result, list):
-        return [r.model_dump(mode="json") for r in result]
-    return result.model_dump(mode="json")
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:
@@ -182,7 +264,7 @@ def _no_query(request: web.Request) -> NoQuery:
     return NoQuery()
 
 
-def parse_query(request: web.Request, model: type[Q]) -> Q:
+def _query_strings(request: web.Request) -> dict[str, str]:
     raw: dict[str, str] = {}
     for k, v in request.query.items():
         for text in (k, v):
@@ -192,14 +274,28 @@ def parse_query(request: web.Request, model: type[Q]) -> Q:
         if k in raw:
             raise ValidationError(f"query parameter '{k}' is given twice", field=k)
         raw[k] = v
+    return raw
+
+
+def parse_query(request: web.Request, model: type[Q]) -> Q:
     try:
-        return model.model_validate(raw)
+        return model.model_validate(_query_strings(request))
     except PydanticValidationError as exc:
         raise _validation_error(exc, "query parameter") from None
 
 
 async def parse_body(request: web.Request, model: type[B], max_depth: int) -> B:
     """Read and validate a JSON body; every failure names the field or says what is wrong."""
+    text = json.dumps(await read_json_object(request, max_depth), ensure_ascii=False)
+    try:
+        # JSON mode: strict about types, yet enum values and date-times arrive as strings.
+        return model.model_validate_json(text)
+    except PydanticValidationError as exc:
+        raise _validation_error(exc, "field") from None
+
+
+async def read_json_object(request: web.Request, max_depth: int) -> dict[str, Any]:
+    """The JSON object of the body; every failure names the field or says what is wrong."""
     ctype = request.content_type
     if ctype != "application/json":
         raise ValidationError(
@@ -243,11 +339,7 @@ async def parse_body(request: web.Request, model: type[B], max_depth: int) -> B:
     if bad is not None:
         loc, why = bad
         raise ValidationError(f"field '{_printable(loc)}' {why}", field=loc)
-    try:
-        # JSON mode: strict about types, yet enum values and date-times arrive as strings.
-        return model.model_validate_json(text)
-    except PydanticValidationError as exc:
-        raise _validation_error(exc, "field") from None
+    return data
 
 
 def _unstorable(text: str) -> str:
@@ -297,19 +389,7 @@ def _depth(value: Any, limit: int, level: int = 0) -> int:
 
 
 def _validation_error(exc: PydanticValidationError, noun: str) -> ValidationError:
-    err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "body"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        msg = f"unknown {noun} '{loc}'"
-    elif kind == "missing":
-        msg = f"missing {noun} '{loc}'"
-    else:
-        msg = f"{noun} '{loc}': {err['msg']}"
-    more = len(exc.errors()) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ValidationError(msg, field=loc)
+    return invalid(exc, noun)
 
 
 # -- OpenAPI ---------------------------------------------------------------------------

@@ -27,10 +27,11 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED = 10_000
 
 
-def encode(node_id: str, events: list[MeetingEvent]) -> str:
+def encode(node_id: str, events: list[MeetingEvent], rights: list[str] | None = None) -> str:
     return json.dumps(
         {
             "node": node_id,
+            "rights": rights or [],
             "events": [
                 {
                     "meeting_id": ev.meeting_id,
@@ -47,7 +48,7 @@ def encode(node_id: str, events: list[MeetingEvent]) -> str:
     )
 
 
-def decode(raw: bytes | str) -> tuple[str, list[MeetingEvent]]:
+def decode(raw: bytes | str) -> tuple[str, list[MeetingEvent], list[str]]:
     msg: dict[str, Any] = json.loads(raw)
     events = [
         MeetingEvent(
@@ -59,7 +60,8 @@ def decode(raw: bytes | str) -> tuple[str, list[MeetingEvent]]:
         )
         for e in msg["events"]
     ]
-    return str(msg["node"]), events
+    rights = [str(k) for k in msg.get("rights", [])]
+    return str(msg["node"]), events, rights
 
 
 class RedisEventBus:
@@ -71,11 +73,13 @@ class RedisEventBus:
         channel: str,
         node_id: str,
         receive: Callable[[list[MeetingEvent]], None],
+        on_rights: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.channel = f"{channel}:events"
         self._url = url
         self._node_id = node_id
         self._receive = receive
+        self._on_rights = on_rights
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
@@ -103,6 +107,11 @@ class RedisEventBus:
             return
         self._queue.put_nowait(encode(self._node_id, events))
 
+    def send_rights(self, keys: list[str]) -> None:
+        """Tell the other nodes that these callers lost rights (their connections are
+        checked again there); a lost message is caught by the next command's re-check."""
+        self._queue.put_nowait(encode(self._node_id, [], keys))
+
     async def _publish(self) -> None:
         assert self._redis is not None
         while True:
@@ -128,12 +137,16 @@ class RedisEventBus:
             if message is None or message.get("type") != "message":
                 continue
             try:
-                node, events = decode(message["data"])
+                node, events, rights = decode(message["data"])
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("ignored a malformed message on %s: %s", self.channel, exc)
                 continue
-            if node != self._node_id:
+            if node == self._node_id:
+                continue
+            if events:
                 self._receive(events)
+            if rights and self._on_rights is not None:
+                self._on_rights(rights)
 
     async def close(self) -> None:
         """Publish what is still queued (for a second at most), then disconnect."""

@@ -1,4 +1,4 @@
-"""A socket.io connection as the server sees it, and what a command handler is given."""
+"""A socket.io connection as the server sees it, and what a command gets of it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from meetingd.domain import Principal
-from meetingd.services import Services
 
 if TYPE_CHECKING:
+    from meetingd.errors import MeetingdError
     from meetingd.realtime.media_bridge import MediaBridge
+    from meetingd.schemas import JoinOut, ReplayOut
 
 
 @dataclass(eq=False)
@@ -20,6 +21,8 @@ class Connection:
     sid: str
     principal: Principal
     address: str
+    #: The token it connected with; every command re-checks it (see ``Gatekeeper``).
+    token: str = ""
     #: Meetings this connection joined (it is in their rooms and counted present).
     joined: set[int] = field(default_factory=set)
     #: Serialises join, leave, resync and the clean-up at disconnect.
@@ -30,33 +33,33 @@ class Connection:
     strikes: int = 0
     #: The server decided to close the connection (it will send ``connection.closed``).
     kicked: bool = False
+    #: Monotonic time until which the last check of the token holds (0: check now).
+    checked_until: float = 0.0
 
 
 class Rooms(Protocol):
     """Joining and leaving a meeting's stream (implemented by the realtime server)."""
 
-    async def join(self, conn: Connection, meeting_id: int) -> dict[str, object]: ...
+    async def join(self, conn: Connection, meeting_id: int) -> JoinOut: ...
 
     async def leave(self, conn: Connection, meeting_id: int) -> None: ...
 
     async def resync(
         self, conn: Connection, meeting_id: int, after_seq: int
-    ) -> dict[str, object]: ...
+    ) -> ReplayOut | JoinOut: ...
 
     async def drop(self, conn: Connection) -> None:
         """The connection closed: it leaves every meeting it joined."""
 
+    async def evict(self, conn: Connection, meeting_id: int, why: MeetingdError) -> None:
+        """The caller may no longer attend: the connection leaves the meeting, is told why."""
 
-@dataclass(frozen=True)
-class CommandContext:
-    """What a command handler may use: its connection, the services and the rooms."""
+
+@dataclass(frozen=True, slots=True)
+class SocketSide:
+    """What a command run on the socket may reach besides the services."""
 
     conn: Connection
-    services: Services
     rooms: Rooms
     #: The media plane's bridge (None on a server without media).
     media: MediaBridge | None = None
-
-    @property
-    def principal(self) -> Principal:
-        return self.conn.principal

@@ -19,9 +19,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from media import Endpoint, EndpointStats, Layout, MediaError, MediaPlane, Room, SlotInfo
+from media import Endpoint, EndpointStats, IceServer, Layout, MediaError, MediaPlane, Room, SlotInfo
 from meetingd.domain import MediaHealth, Meeting, MeetingEvent, MeetingState, Principal
-from meetingd.errors import MeetingdError, StateError
+from meetingd.errors import ErrorCode, MeetingdError, StateError
+from meetingd.events import (
+    Event,
+    FloorGranted,
+    FloorMuted,
+    FloorRevoked,
+    MeetingEnded,
+    RtcLayout,
+    RtcOffered,
+    Slot,
+    parse,
+)
 from meetingd.services import Services
 from meetingd.services.authz import can_manage_meeting
 
@@ -30,7 +41,7 @@ logger = logging.getLogger(__name__)
 #: Meeting states in which media flows.
 MEDIA_STATES = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
 
-Emit = Callable[[str, str, dict[str, object]], Coroutine[Any, Any, None]]  # (sid, event, payload)
+Emit = Callable[[str, Event], Coroutine[Any, Any, None]]  # (sid, per-connection event)
 
 
 class MediaSignallingError(MeetingdError):
@@ -38,6 +49,12 @@ class MediaSignallingError(MeetingdError):
 
     status = 400
     code = "media_error"
+
+
+def _signalling(exc: MediaError) -> MediaSignallingError:
+    """The media plane's refusal under its own code where the catalogue has it."""
+    known = exc.code in ErrorCode.__members__.values()
+    return MediaSignallingError(exc.message, code=exc.code if known else None)
 
 
 @dataclass
@@ -98,13 +115,10 @@ class MediaBridge:
             )
         return meeting
 
-    async def ice_servers(self, principal: Principal, meeting_id: int) -> list[dict[str, object]]:
+    async def ice_servers(self, principal: Principal, meeting_id: int) -> tuple[IceServer, ...]:
         """ICE servers for this caller, TURN credentials included (time-limited)."""
         await self._services.meetings.get(principal, meeting_id)  # may they see it at all
-        return [
-            {"urls": list(s.urls), "username": s.username, "credential": s.credential}
-            for s in self.plane.client_ice_servers(principal.subject)
-        ]
+        return self.plane.client_ice_servers(principal.subject)
 
     async def offer(self, principal: Principal, sid: str, meeting_id: int, sdp: str) -> str:
         """The client's offer (first or renegotiation); answers the server's SDP."""
@@ -116,12 +130,12 @@ class MediaBridge:
             role = media_role(principal, meeting)
 
             async def on_offer(offer_sdp: str) -> None:
-                await self._emit(sid, "rtc.offered", {"meeting_id": meeting_id, "sdp": offer_sdp})
+                await self._emit(sid, RtcOffered(meeting_id=meeting_id, sdp=offer_sdp))
 
             try:
                 mm.room.add_endpoint(eid, role, on_offer=on_offer)
             except MediaError as exc:
-                raise MediaSignallingError(exc.message, code=exc.code) from None
+                raise _signalling(exc) from None
             mm.endpoints[eid] = sid
             self._by_sid.setdefault(sid, set()).add((meeting_id, eid))
             if role == "chair":
@@ -133,14 +147,14 @@ class MediaBridge:
         except MediaError as exc:
             if created:  # a first offer that fails leaves nothing behind
                 await self.drop(sid, meeting_id)
-            raise MediaSignallingError(exc.message, code=exc.code) from None
+            raise _signalling(exc) from None
 
     async def answer(self, principal: Principal, sid: str, meeting_id: int, sdp: str) -> None:
         ep = self._endpoint(principal, sid, meeting_id)
         try:
             await ep.handle_answer(sdp)
         except MediaError as exc:
-            raise MediaSignallingError(exc.message, code=exc.code) from None
+            raise _signalling(exc) from None
 
     async def candidate(
         self,
@@ -155,9 +169,9 @@ class MediaBridge:
         try:
             await ep.add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
         except MediaError as exc:
-            raise MediaSignallingError(exc.message, code=exc.code) from None
+            raise _signalling(exc) from None
 
-    def set_page(self, principal: Principal, sid: str, meeting_id: int, page: int) -> Layout:
+    def set_page(self, principal: Principal, sid: str, meeting_id: int, page: int) -> RtcLayout:
         """Page the chair's thumbnails; answers the new layout."""
         self._endpoint(principal, sid, meeting_id)
         mm = self._meetings[meeting_id]
@@ -165,12 +179,13 @@ class MediaBridge:
         try:
             mm.room.set_video_page(eid, page)
         except MediaError as exc:
-            raise MediaSignallingError(exc.message, code=exc.code) from None
-        return mm.room.layout(eid)
+            raise _signalling(exc) from None
+        return layout_view(meeting_id, mm.room.layout(eid))
 
-    def layout(self, principal: Principal, sid: str, meeting_id: int) -> Layout:
+    def layout(self, principal: Principal, sid: str, meeting_id: int) -> RtcLayout:
         self._endpoint(principal, sid, meeting_id)
-        return self._meetings[meeting_id].room.layout(endpoint_id(principal, sid))
+        room = self._meetings[meeting_id].room
+        return layout_view(meeting_id, room.layout(endpoint_id(principal, sid)))
 
     def _endpoint(self, principal: Principal, sid: str, meeting_id: int) -> Endpoint:
         mm = self._meetings.get(meeting_id)
@@ -241,7 +256,7 @@ class MediaBridge:
     def _send_layout(self, sid: str, meeting_id: int, layout: Layout) -> None:
         # Called synchronously by the media plane; the emit runs as a kept task.
         task = asyncio.get_running_loop().create_task(
-            self._emit(sid, "rtc.layout", layout_view(meeting_id, layout)),
+            self._emit(sid, layout_view(meeting_id, layout)),
             name=f"rtc-layout-{sid}",
         )
         self._pending.add(task)
@@ -253,37 +268,34 @@ class MediaBridge:
         for eid in mm.endpoints:
             by_subject.setdefault(subject_of(eid), []).append(eid)
         floor = [eid for subject in mm.floor.holders for eid in by_subject.get(subject, [])]
-        mm.room.set_floor(floor)
-        for eid in mm.endpoints:
-            mm.room.set_muted(eid, subject_of(eid) in mm.floor.muted)
+        muted = [eid for subject in mm.floor.muted for eid in by_subject.get(subject, [])]
+        mm.room.set_floor(floor, muted)  # one policy run for the whole change
 
     async def on_event(self, ev: MeetingEvent) -> None:
         """Follow the meeting's stream (called in ``seq`` order for every meeting)."""
         mm = self._meetings.get(ev.meeting_id)
-        if mm is None:
+        if mm is None or ev.type not in _FOLLOWED:
             return
-        subject = ev.data.get("subject")
-        changed = True
-        if ev.type == "floor.granted" and isinstance(subject, str):
-            if subject not in mm.floor.holders:
-                mm.floor.holders.append(subject)
-            mm.floor.muted.discard(subject)
-        elif ev.type == "floor.revoked" and isinstance(subject, str):
-            if subject in mm.floor.holders:
-                mm.floor.holders.remove(subject)
-            mm.floor.muted.discard(subject)
-        elif ev.type == "floor.muted" and isinstance(subject, str):
-            if ev.data.get("muted"):
-                mm.floor.muted.add(subject)
-            else:
-                mm.floor.muted.discard(subject)
-        elif ev.type == "meeting.ended":
-            await self.close_meeting(ev.meeting_id)
-            return
-        else:
-            changed = False
-        if changed:
-            self._apply_floor(ev.meeting_id, mm)
+        floor = mm.floor
+        match parse(ev.type, ev.data):
+            case FloorGranted(subject=subject):
+                if subject not in floor.holders:
+                    floor.holders.append(subject)
+                floor.muted.discard(subject)
+            case FloorRevoked(subject=subject):
+                if subject in floor.holders:
+                    floor.holders.remove(subject)
+                floor.muted.discard(subject)
+            case FloorMuted(subject=subject, muted=True):
+                floor.muted.add(subject)
+            case FloorMuted(subject=subject, muted=False):
+                floor.muted.discard(subject)
+            case MeetingEnded():
+                await self.close_meeting(ev.meeting_id)
+                return
+            case _:
+                return
+        self._apply_floor(ev.meeting_id, mm)
 
     async def drop(self, sid: str, meeting_id: int | None = None) -> None:
         """The connection left a meeting (or every meeting, when it vanished)."""
@@ -323,19 +335,23 @@ class MediaBridge:
         await self.plane.close()
 
 
-def layout_view(meeting_id: int, layout: Layout) -> dict[str, object]:
+#: The stream events the media follows.
+_FOLLOWED = frozenset(c.type for c in (FloorGranted, FloorRevoked, FloorMuted, MeetingEnded))
+
+
+def layout_view(meeting_id: int, layout: Layout) -> RtcLayout:
     """What a client needs to label its tiles: which subject each ``mid`` shows."""
 
-    def slots(infos: tuple[SlotInfo, ...]) -> list[dict[str, object]]:
+    def slots(infos: tuple[SlotInfo, ...]) -> list[Slot]:
         return [
-            {"mid": s.mid, "kind": s.kind, "subject": subject_of(s.source) if s.source else None}
+            Slot(mid=s.mid, kind=s.kind, subject=subject_of(s.source) if s.source else None)
             for s in infos
         ]
 
-    return {
-        "meeting_id": meeting_id,
-        "page": layout.page,
-        "page_count": layout.page_count,
-        "audio": slots(layout.audio),
-        "video": slots(layout.video),
-    }
+    return RtcLayout(
+        meeting_id=meeting_id,
+        page=layout.page,
+        page_count=layout.page_count,
+        audio=slots(layout.audio),
+        video=slots(layout.video),
+    )

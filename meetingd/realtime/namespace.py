@@ -5,6 +5,13 @@ Every event a client sends is a command looked up in the registry; the answer is
 :mod:`meetingd.errors` hierarchy are mapped here, once; anything else is logged with its
 traceback and answered ``internal``.
 
+Every command re-checks its caller: the token is verified again (not revoked, not expired,
+account or device still enabled, password or device credential not reset since) at most
+``RECHECK_SECONDS`` after the last check, and at once when a right is removed anywhere (the
+store announces it after the commit, other processes hear it through the event bus). A caller
+that fails the check is told why (``connection.closed``) and disconnected; one that may no
+longer attend a meeting it joined is taken out of it (``meeting.left``), events and media.
+
 Each connection has a token bucket (``realtime.commands_per_second`` refilled up to
 ``realtime.command_burst``). A command over the limit is answered ``rate_limited`` and
 changes nothing; after ``command_burst`` refusals in a row the server sends
@@ -14,26 +21,35 @@ changes nothing; after ``command_burst`` refusals in a row the server sends
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
+from collections.abc import Collection, Coroutine
+from datetime import datetime
 from typing import Any
 
 import socketio
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from meetingd.errors import AuthenticationError, MeetingdError, RateLimited, StateError
+from meetingd.commands.table import Command, CommandTable, Context
+from meetingd.errors import AuthenticationError, MeetingdError, RateLimited, StateError, invalid
 from meetingd.errors import ValidationError as BadRequest
+from meetingd.events import ConnectionClosed, to_data
 from meetingd.logs import request_id
-from meetingd.realtime.connection import CommandContext, Connection, Rooms
+from meetingd.realtime.connection import Connection, Rooms, SocketSide
 from meetingd.realtime.media_bridge import MediaBridge
-from meetingd.realtime.registry import CommandRegistry
-from meetingd.realtime.wire import Ack, failed, internal_error, ok, payload_error
+from meetingd.realtime.wire import Ack, failed, internal_error, ok, room_name
+from meetingd.schemas import answer_adapter
 from meetingd.services import Services
 from meetingd.services.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/"
+#: How long a verified token is trusted before a command checks it again. Removed rights are
+#: pushed at once; this bounds the delay when a push is lost (Redis away).
+RECHECK_SECONDS = 1.0
 
 
 class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -44,7 +60,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         *,
         services: Services,
         rooms: Rooms,
-        commands: CommandRegistry,
+        commands: CommandTable,
         limiter: RateLimiter,
         flood_strikes: int,
         media: MediaBridge | None = None,
@@ -94,7 +110,9 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except AuthenticationError as exc:
             logger.info("connection %s from %s refused: %s", sid, address, exc.message)
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
-        self.connections[sid] = Connection(sid=sid, principal=principal, address=address)
+        self.connections[sid] = Connection(
+            sid=sid, principal=principal, address=address, token=token
+        )
         logger.info("connection %s from %s: %s", sid, address, principal.subject)
         return True
 
@@ -111,29 +129,35 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def dispatch(self, sid: str, event: str, args: tuple[Any, ...]) -> Ack:
         """Run one command and answer its ack."""
         conn = self.connections.get(sid)
-        if conn is None:
+        if conn is None or conn.kicked:
             return failed(AuthenticationError("this connection is not authenticated"))
         token = request_id.set(sid)
         try:
             self._admit(conn)
-            command = self._commands.get(event) if isinstance(event, str) else None
-            if command is None:
-                raise MeetingdError(
-                    f"unknown command {str(event)[:64]!r} (see docs/realtime.md)",
-                    code="unknown_command",
-                )
+            await self._verify(conn)
+            command = self._command(event)
             payload = _parse(command.payload, args)
-            meeting_id = getattr(payload, "meeting_id", None)
-            if command.needs_join and meeting_id not in conn.joined:
+            meeting_id: int | None = getattr(payload, "meeting_id", None)
+            if command.needs_join and meeting_id is not None and meeting_id not in conn.joined:
+                # Someone who may not read the meeting is told it does not exist, as over REST.
+                await self._services.meetings.get(conn.principal, meeting_id)
                 raise StateError(
                     f"this connection has not joined meeting {meeting_id}: send meeting.join first",
                     code="not_joined",
                     field="meeting_id",
                 )
-            ctx = CommandContext(conn, self._services, self._rooms, self._media)
-            data = await command.handler(ctx, payload)
+            ctx = Context(
+                services=self._services,
+                principal_or_none=conn.principal,
+                token=conn.token,
+                address=conn.address,
+                socket=SocketSide(conn, self._rooms, self._media),
+            )
+            result = await command.handler(ctx, payload)
             logger.debug("%s by %s: ok", event, conn.principal.subject)
-            return ok(data)
+            if command.answer is None or result is None:
+                return ok({})
+            return ok(answer_adapter(command.answer).dump_python(result, mode="json"))
         except MeetingdError as exc:
             logger.info(
                 "%.64s by %s -> %s: %s", event, conn.principal.subject, exc.code, exc.message
@@ -145,6 +169,90 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         finally:
             request_id.reset(token)
 
+    # -- rights ---------------------------------------------------------------------------
+
+    async def _verify(self, conn: Connection) -> None:
+        """Check the caller's token again unless it was checked a moment ago."""
+        now = time.monotonic()
+        if now < conn.checked_until:
+            return
+        try:
+            conn.principal = await self._services.auth.authenticate(conn.token)
+        except AuthenticationError as exc:
+            self._revoke(conn, exc)
+            raise
+        conn.checked_until = now + RECHECK_SECONDS
+
+    async def recheck(self, keys: Collection[str]) -> None:
+        """Rights were removed from the callers named by ``keys`` (``user:5``,
+        ``bridge_point:3``, ``token:<jti>``): check each of their connections now."""
+        wanted = set(keys)
+        for conn in list(self.connections.values()):
+            p = conn.principal
+            if p.subject in wanted or f"token:{p.token_id}" in wanted:
+                await self.recheck_connection(conn)
+
+    async def recheck_connection(self, conn: Connection, meeting_id: int | None = None) -> None:
+        """Verify ``conn`` now; close it, or take it out of the meetings it may not attend."""
+        if conn.kicked or conn.closed:
+            return
+        conn.checked_until = 0.0
+        try:
+            await self._verify(conn)
+        except AuthenticationError:
+            return
+        for joined in sorted(conn.joined):
+            if meeting_id is not None and joined != meeting_id:
+                continue
+            try:
+                await self._services.meetings.get(conn.principal, joined)
+            except MeetingdError as exc:
+                await self._rooms.evict(conn, joined, exc)
+
+    def expire(self, now: datetime) -> None:
+        """Close the connections whose token expired by ``now``."""
+        for conn in list(self.connections.values()):
+            exp = conn.principal.expires_at
+            if exp is not None and exp <= now and not conn.kicked:
+                self._revoke(
+                    conn,
+                    AuthenticationError(
+                        "the token has expired; log in again", code="token_expired"
+                    ),
+                )
+
+    def _revoke(self, conn: Connection, exc: MeetingdError) -> None:
+        """The caller lost its right to this connection: nothing more reaches it from now
+        on (rooms left, media stopped at once), then it is told why and disconnected."""
+        if conn.kicked:
+            return
+        conn.kicked = True
+        logger.info("connection %s of %s revoked: %s", conn.sid, conn.principal.subject, exc.code)
+        for meeting_id in conn.joined:
+            self.server.manager.basic_leave_room(conn.sid, NAMESPACE, room_name(meeting_id))
+        if self._media is not None:
+            self._spawn(self._media.drop(conn.sid), f"media-drop-{conn.sid}")
+        self._spawn(self._close(conn, exc.code, exc.message), f"close-{conn.sid}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _command(self, event: object) -> Command[Any]:
+        command = self._commands.get(event) if isinstance(event, str) else None
+        if command is None:
+            raise MeetingdError(
+                f"unknown command {str(event)[:64]!r} (see docs/realtime.md)",
+                code="unknown_command",
+            )
+        if not command.socket:
+            raise MeetingdError(
+                f"{command.name} is not served on the socket: {command.socket_why_not}",
+                code="unknown_command",
+            )
+        return command
+
     def _admit(self, conn: Connection) -> None:
         wait = self._limiter.take(conn.sid)
         if wait <= 0:
@@ -153,12 +261,10 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         conn.strikes += 1
         if conn.strikes >= self._flood_strikes and not conn.kicked:
             conn.kicked = True
-            task = asyncio.create_task(
+            self._spawn(
                 self._close(conn, "rate_limited", "too many commands: the connection is closed"),
-                name=f"close-{conn.sid}",
+                f"close-{conn.sid}",
             )
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
         raise RateLimited(
             f"too many commands; wait {wait:.1f} s before the next one", retry_after=wait
         )
@@ -166,9 +272,8 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _close(self, conn: Connection, code: str, message: str) -> None:
         """Tell the client why, then close the connection (after the pending acks)."""
         logger.warning("closing connection %s of %s: %s", conn.sid, conn.principal.subject, code)
-        await self.emit(
-            "connection.closed", {"code": code, "message": message}, to=conn.sid, ignore_queue=True
-        )
+        closed = ConnectionClosed(code=code, message=message)
+        await self.emit(closed.type, to_data(closed), to=conn.sid, ignore_queue=True)
         await self.disconnect(conn.sid)
 
     async def close(self) -> None:
@@ -184,6 +289,7 @@ def _parse(model: type[BaseModel], args: tuple[Any, ...]) -> BaseModel:
     if not isinstance(raw, dict):
         raise BadRequest("the payload must be a JSON object", field="payload")
     try:
-        return model.model_validate(raw)
+        # As JSON, like a REST body: strict types, yet enums and date-times as strings.
+        return model.model_validate_json(json.dumps(raw, ensure_ascii=False))
     except PydanticValidationError as exc:
-        raise payload_error(exc) from None
+        raise invalid(exc, "field", "payload") from None

@@ -19,28 +19,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
+from typing import Any
 
 import socketio
 from aiohttp import web
 
 from media import MediaPlane
 from meetingd.clock import Clock
+from meetingd.commands import COMMANDS
 from meetingd.config import Config
 from meetingd.domain import MeetingEvent
 from meetingd.errors import MeetingdError, StateError
+from meetingd.events import (
+    BridgePointUninvited,
+    DelegateUninvited,
+    Event,
+    MeetingLeft,
+    MeetingUpdated,
+    parse,
+    to_data,
+)
 from meetingd.realtime.bus import RedisEventBus
-from meetingd.realtime.commands import COMMANDS
 from meetingd.realtime.connection import Connection
 from meetingd.realtime.fastemit import check_internals, emit_to_room
 from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
 from meetingd.realtime.sequencer import Sequencer
-from meetingd.realtime.wire import event_payload, replayed_event
-from meetingd.schemas import MeetingOut, MeetingSnapshotOut, PresenceOut, RollCallOut, dump
+from meetingd.realtime.wire import event_payload, replayed_event, room_name
+from meetingd.schemas import (
+    FloorEntryOut,
+    JoinOut,
+    MeetingOut,
+    MeetingSnapshotOut,
+    PresenceOut,
+    ReplayOut,
+    RollCallOut,
+)
 from meetingd.services import Services
-from meetingd.services.floor import floor_view
 from meetingd.services.ratelimit import RateLimiter
 from meetingd.services.stream import MeetingSnapshot
 from meetingd.store import Store
@@ -52,22 +69,27 @@ HEAL_INTERVAL = 0.5
 #: Reads of a snapshot before giving up joining a meeting that changes without pause.
 ATTACH_ATTEMPTS = 5
 
-Read = Callable[[], Awaitable[tuple[dict[str, object], int]]]
+Answer = JoinOut | ReplayOut
+Read = Callable[[], Awaitable[tuple[Answer, int]]]
 
 
-def room(meeting_id: int) -> str:
-    return f"meeting:{meeting_id}"
+room = room_name
+
+#: Events after which the connections of a meeting are checked again (who may attend changed).
+RECHECK_ON = frozenset(c.type for c in (BridgePointUninvited, DelegateUninvited, MeetingUpdated))
+#: How often connections are looked at for an expired token.
+EXPIRY_INTERVAL = 0.5
 
 
-def snapshot_answer(snap: MeetingSnapshot) -> dict[str, object]:
+def snapshot_answer(snap: MeetingSnapshot) -> JoinOut:
     """The ``{snapshot, seq}`` answer of ``meeting.join`` (and of a resync that starts over)."""
     out = MeetingSnapshotOut(
         meeting=MeetingOut.of(snap.meeting),
         presence=[PresenceOut.of(p) for p in snap.presence],
         rollcall=RollCallOut.of(snap.rollcall) if snap.rollcall is not None else None,
-        floor=[floor_view(f) for f in snap.floor],
+        floor=[FloorEntryOut.of(f) for f in snap.floor],
     )
-    return {"snapshot": dump(out), "seq": snap.seq}
+    return JoinOut(snapshot=out, seq=snap.seq)
 
 
 class RealtimeServer:
@@ -106,11 +128,19 @@ class RealtimeServer:
         self.sequencer = Sequencer(
             self._fanout, services.stream.committed_after, services.stream.heads
         )
+        self._clock = clock
         self.bus = (
-            RedisEventBus(rc.redis_url, rc.redis_channel, self.node_id, self.sequencer.offer)
+            RedisEventBus(
+                rc.redis_url,
+                rc.redis_channel,
+                self.node_id,
+                self.sequencer.offer,
+                on_rights=self._rights_heard,
+            )
             if rc.redis_url
             else None
         )
+        self._rechecks: set[asyncio.Task[None]] = set()
         self.media = MediaBridge(media, services, self._emit_to) if media is not None else None
         self.namespace = MeetingNamespace(
             media=self.media,
@@ -138,40 +168,86 @@ class RealtimeServer:
         if self.bus is not None:
             self.bus.send(list(events))
 
+    async def rights_changed(self, keys: Sequence[str]) -> None:
+        """Committed removals of rights: check the callers' connections here and elsewhere."""
+        if self.bus is not None:
+            self.bus.send_rights(list(keys))
+        await self.namespace.recheck(keys)
+
+    def _rights_heard(self, keys: list[str]) -> None:
+        self._spawn(self.namespace.recheck(keys), "recheck-rights")
+
     async def _fanout(self, ev: MeetingEvent) -> None:
         # Encoded once, queued to every connection of the room in this process.
         emit_to_room(self.sio, ev.type, event_payload(ev), room(ev.meeting_id), NAMESPACE)
         if self.media is not None:
             await self.media.on_event(ev)
+        if ev.type in RECHECK_ON:
+            self._spawn(self._recheck_meeting(ev), f"recheck-{ev.meeting_id}")
 
-    async def _emit_to(self, sid: str, event: str, data: dict[str, object]) -> None:
+    async def _recheck_meeting(self, ev: MeetingEvent) -> None:
+        """Who may attend the meeting changed: its connections here are checked again."""
+        match parse(ev.type, ev.data):
+            case BridgePointUninvited(bridge_point_id=bp):
+                subject: str | None = f"bridge_point:{bp}"
+            case DelegateUninvited(user_id=uid):
+                subject = f"user:{uid}"
+            case _:
+                subject = None
+        for conn in list(self.namespace.connections.values()):
+            if ev.meeting_id in conn.joined and subject in (None, conn.principal.subject):
+                await self.namespace.recheck_connection(conn, ev.meeting_id)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def evict(self, conn: Connection, meeting_id: int, why: MeetingdError) -> None:
+        """Take ``conn`` out of a meeting it may no longer attend, and tell it why."""
+        async with conn.lock:
+            if meeting_id not in conn.joined:
+                return
+            conn.joined.discard(meeting_id)
+            self.sio.manager.basic_leave_room(conn.sid, NAMESPACE, room(meeting_id))
+            self.sequencer.release(meeting_id)
+        logger.info("meeting %s: %s taken out (%s)", meeting_id, conn.principal.subject, why.code)
+        if self.media is not None:
+            await self.media.drop(conn.sid, meeting_id)
+        left = MeetingLeft(meeting_id=meeting_id, code=why.code, message=why.message)
+        await self._emit_to(conn.sid, left)
+        await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+
+    async def _emit_to(self, sid: str, event: Event) -> None:
         """A per-connection event (``rtc.offered``, ``rtc.layout``): not in the stream."""
-        await self.sio.emit(event, data, to=sid, namespace=NAMESPACE)
+        await self.sio.emit(event.type, to_data(event), to=sid, namespace=NAMESPACE)
 
     # -- rooms (the Rooms protocol of the commands) ---------------------------------------
 
-    async def join(self, conn: Connection, meeting_id: int) -> dict[str, object]:
-        async def read() -> tuple[dict[str, object], int]:
+    async def join(self, conn: Connection, meeting_id: int) -> JoinOut:
+        async def read() -> tuple[Answer, int]:
             snap = await self._services.stream.snapshot(conn.principal, meeting_id)
             return snapshot_answer(snap), snap.seq
 
         async with conn.lock:
-            return await self._attach(conn, meeting_id, read)
+            answer = await self._attach(conn, meeting_id, read)
+        assert isinstance(answer, JoinOut)
+        return answer
 
-    async def resync(self, conn: Connection, meeting_id: int, after_seq: int) -> dict[str, object]:
-        async def read() -> tuple[dict[str, object], int]:
+    async def resync(self, conn: Connection, meeting_id: int, after_seq: int) -> Answer:
+        async def read() -> tuple[Answer, int]:
             stream = self._services.stream
             events = await stream.events_after(conn.principal, meeting_id, after_seq)
             if events is None:
                 snap = await stream.snapshot(conn.principal, meeting_id)
                 return snapshot_answer(snap), snap.seq
             high = events[-1].seq if events else after_seq
-            return {"events": [replayed_event(e) for e in events], "seq": high}, high
+            return ReplayOut(events=[replayed_event(e) for e in events], seq=high), high
 
         async with conn.lock:
             return await self._attach(conn, meeting_id, read)
 
-    async def _attach(self, conn: Connection, meeting_id: int, read: Read) -> dict[str, object]:
+    async def _attach(self, conn: Connection, meeting_id: int, read: Read) -> Answer:
         """Read (snapshot or events) and, on a new meeting, join its room, consistently.
 
         The room is entered with no suspension between the check against the sequencer and
@@ -250,14 +326,15 @@ class RealtimeServer:
         self._tasks = [
             asyncio.create_task(self._every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
             asyncio.create_task(self._every(self._beat_interval, self._beat), name="heartbeat"),
+            asyncio.create_task(self._every(EXPIRY_INTERVAL, self._expire), name="expiry"),
         ]
         logger.info("real-time node %s ready", self.node_id)
         try:
             yield
         finally:
-            for t in self._tasks:
+            for t in [*self._tasks, *self._rechecks]:
                 t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks, *self._rechecks, return_exceptions=True)
             await self.namespace.close()
             if self.media is not None:
                 await self.media.close()
@@ -267,6 +344,9 @@ class RealtimeServer:
                 await presence.forget_node(self.node_id)
             if self.bus is not None:
                 await self.bus.close()
+
+    async def _expire(self) -> None:
+        self.namespace.expire(self._clock.now())
 
     async def _beat(self) -> None:
         await self._services.presence.heartbeat(self.node_id)

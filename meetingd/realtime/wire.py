@@ -11,15 +11,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
 from meetingd.domain import MeetingEvent
-from meetingd.errors import MeetingdError, ValidationError
+from meetingd.errors import MeetingdError
+from meetingd.events import ENVELOPE
 
-#: Keys every stream event payload carries; event data never uses them.
-ENVELOPE = ("meeting_id", "seq", "at")
+__all__ = [
+    "ENVELOPE",
+    "Ack",
+    "event_payload",
+    "failed",
+    "internal_error",
+    "ok",
+    "replayed_event",
+    "room_name",
+]
 
 Ack = dict[str, Any]
+
+
+def room_name(meeting_id: int) -> str:
+    """The socket.io room of a meeting's stream."""
+    return f"meeting:{meeting_id}"
 
 
 def timestamp(at: datetime) -> str:
@@ -56,20 +68,3 @@ def internal_error() -> Ack:
         "ok": False,
         "error": {"code": "internal", "message": "an internal error occurred; it has been logged"},
     }
-
-
-def payload_error(exc: PydanticValidationError) -> ValidationError:
-    """The first problem of a command payload, naming the field."""
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "payload"
-    if err["type"] == "extra_forbidden":
-        msg = f"unknown field '{loc}'"
-    elif err["type"] == "missing":
-        msg = f"missing field '{loc}'"
-    else:
-        msg = f"field '{loc}': {err['msg']}"
-    if len(errors) > 1:
-        more = len(errors) - 1
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ValidationError(msg, field=loc)

@@ -44,6 +44,11 @@ class IssuedToken:
     principal: Principal
 
 
+def token_key(jti: str) -> str:
+    """The rights-change key of one token (see ``UnitOfWork.rights_changed``)."""
+    return f"token:{jti}"
+
+
 def new_device_credential() -> tuple[str, str, str]:
     """A fresh device credential: (credential shown once, lookup key, hash to store)."""
     key = secrets.token_hex(8)
@@ -121,7 +126,7 @@ class AuthService:
             is_admin=user.is_admin,
             grants=user.grants,
         )
-        return self._issue(principal, self._settings.token_ttl_seconds)
+        return self._issue(principal, self._settings.token_ttl_seconds, user.token_stamp)
 
     async def device_login(self, credential: str, address: str) -> IssuedToken:
         """Bridge-point login with its device credential."""
@@ -148,9 +153,9 @@ class AuthService:
         principal = Principal(
             kind="bridge_point", id=bp.id, name=bp.name, token_id="", unit_path=bp.unit_path
         )
-        return self._issue(principal, self._settings.device_token_ttl_seconds)
+        return self._issue(principal, self._settings.device_token_ttl_seconds, bp.token_stamp)
 
-    def _issue(self, principal: Principal, ttl: int) -> IssuedToken:
+    def _issue(self, principal: Principal, ttl: int, stamp: str) -> IssuedToken:
         now = self._clock.now()
         exp = now + timedelta(seconds=ttl)
         jti = secrets.token_urlsafe(16)
@@ -160,6 +165,7 @@ class AuthService:
                 "jti": jti,
                 "iat": int(now.timestamp()),
                 "exp": int(exp.timestamp()),
+                "stp": stamp,
             },
             self._settings.signing_key,
             algorithm=_ALGORITHM,
@@ -175,6 +181,7 @@ class AuthService:
                 is_admin=principal.is_admin,
                 grants=principal.grants,
                 unit_path=principal.unit_path,
+                expires_at=datetime.fromtimestamp(int(exp.timestamp()), tz=UTC),
             ),
         )
 
@@ -194,9 +201,16 @@ class AuthService:
         return claims
 
     async def authenticate(self, token: str) -> Principal:
-        """The caller behind ``token``, with their current grants; 401 if expired or revoked."""
+        """The caller behind ``token``, with their current grants; 401 if expired or revoked.
+
+        A token stops working when it is logged out, when it expires, when its account or
+        device is disabled or removed, and when the password or the device credential it was
+        issued under is reset (the token carries a stamp of it).
+        """
         claims = self._decode(token)
         sub, jti = str(claims["sub"]), str(claims["jti"])
+        stamp = claims.get("stp")
+        expires_at = datetime.fromtimestamp(int(str(claims["exp"])), tz=UTC)
         kind, _, raw_id = sub.partition(":")
         if (
             not raw_id.isdigit()
@@ -207,11 +221,19 @@ class AuthService:
             raise AuthenticationError("the token is not valid")
         async with self._store.transaction() as uow:
             if await uow.tokens.is_revoked(jti):
-                raise AuthenticationError("the token has been revoked; log in again")
+                raise AuthenticationError(
+                    "the token has been revoked (logged out); log in again", code="revoked"
+                )
             if kind == "user":
                 user = await uow.users.get(int(raw_id))
                 if user is None or user.disabled:
-                    raise AuthenticationError("the account no longer exists or is disabled")
+                    raise AuthenticationError(
+                        "the account no longer exists or is disabled", code="revoked"
+                    )
+                if stamp != user.token_stamp:
+                    raise AuthenticationError(
+                        "the password was changed since this login; log in again", code="revoked"
+                    )
                 return Principal(
                     kind="user",
                     id=user.id,
@@ -219,12 +241,24 @@ class AuthService:
                     token_id=jti,
                     is_admin=user.is_admin,
                     grants=user.grants,
+                    expires_at=expires_at,
                 )
             bp = await uow.bridge_points.get(int(raw_id))
             if bp is None or bp.disabled:
-                raise AuthenticationError("the bridge point no longer exists or is disabled")
+                raise AuthenticationError(
+                    "the bridge point no longer exists or is disabled", code="revoked"
+                )
+            if stamp != bp.token_stamp:
+                raise AuthenticationError(
+                    "the device credential was reset since this login", code="revoked"
+                )
             return Principal(
-                kind="bridge_point", id=bp.id, name=bp.name, token_id=jti, unit_path=bp.unit_path
+                kind="bridge_point",
+                id=bp.id,
+                name=bp.name,
+                token_id=jti,
+                unit_path=bp.unit_path,
+                expires_at=expires_at,
             )
 
     async def logout(self, token: str) -> None:
@@ -234,3 +268,4 @@ class AuthService:
         async with self._store.transaction() as uow:
             await uow.tokens.revoke(str(claims["jti"]), exp)
             await uow.tokens.purge_expired(self._clock.now())
+            uow.rights_changed(token_key(str(claims["jti"])))

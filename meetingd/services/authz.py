@@ -2,8 +2,96 @@
 
 from __future__ import annotations
 
+import enum
+
 from meetingd.domain import Meeting, Principal, Role
 from meetingd.errors import NotFound, PermissionDenied
+
+
+class Permission(enum.StrEnum):
+    """What a command needs of its caller. The command table names one per command; the
+    service checks the same value (:func:`require` for those about one meeting)."""
+
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    JOINED = "joined"
+    READ_MEETING = "read_meeting"
+    MANAGE_MEETING = "manage_meeting"
+    CHAIR_CONSOLE = "chair_console"
+    SPEAK = "speak"
+    RELEASE_FLOOR = "release_floor"
+    ANSWER_ROLLCALL = "answer_rollcall"
+    CONFIRM_ROLLCALL = "confirm_rollcall"
+    WATCH_HEALTH = "watch_health"
+    CREATE_MEETING = "create_meeting"
+    READ_DIRECTORY = "read_directory"
+    MANAGE_DIRECTORY = "manage_directory"
+
+    @property
+    def meaning(self) -> str:
+        return MEANINGS[self]
+
+
+MEANINGS: dict[Permission, str] = {
+    Permission.PUBLIC: "anyone, without a token",
+    Permission.AUTHENTICATED: "any caller with a valid token",
+    Permission.JOINED: "a connection that has joined the meeting (`meeting.join`)",
+    Permission.READ_MEETING: "anyone who may read the meeting: its chair and secretary, its "
+    "invited delegates and bridge points, and the chairs, secretaries and operators of its unit",
+    Permission.MANAGE_MEETING: "the meeting's chair or secretary, or a chair or secretary of "
+    "its unit",
+    Permission.CHAIR_CONSOLE: "the connection of the meeting's chair console (its media role "
+    "is chair)",
+    Permission.SPEAK: "an invited bridge point or delegate",
+    Permission.RELEASE_FLOOR: "a manager of the meeting, or the floor holder itself",
+    Permission.ANSWER_ROLLCALL: "an invited bridge point",
+    Permission.CONFIRM_ROLLCALL: "an invited delegate",
+    Permission.WATCH_HEALTH: "the operators, chairs and secretaries of the meeting's unit, and "
+    "its chair and secretary",
+    Permission.CREATE_MEETING: "a chair or secretary of the unit",
+    Permission.READ_DIRECTORY: "staff of the unit (operator, chair, secretary, delegate); a "
+    "bridge point sees its own unit and itself",
+    Permission.MANAGE_DIRECTORY: "an operator of the unit (or an administrator)",
+}
+
+
+def require(principal: Principal, meeting: Meeting, need: Permission) -> None:
+    """Refuse ``principal`` unless it has ``need`` in ``meeting``.
+
+    Anyone who may not read the meeting is told it does not exist (404); a reader without
+    the permission is refused (403).
+    """
+    require_read_meeting(principal, meeting)
+    if need is Permission.READ_MEETING or need is Permission.JOINED:
+        return
+    if need is Permission.MANAGE_MEETING:
+        if not can_manage_meeting(principal, meeting):
+            raise PermissionDenied("only the meeting's chair or secretary can do this")
+    elif need is Permission.SPEAK:
+        if not is_invited(principal, meeting):
+            raise PermissionDenied("only invited bridge points and delegates ask for the floor")
+    elif need is Permission.ANSWER_ROLLCALL:
+        if principal.kind != "bridge_point" or principal.id not in meeting.bridge_point_ids:
+            raise PermissionDenied("only an invited bridge point answers a roll call")
+    elif need is Permission.CONFIRM_ROLLCALL:
+        if principal.kind != "user" or principal.id not in meeting.delegate_ids:
+            raise PermissionDenied("only an invited delegate confirms their presence")
+    elif need is Permission.WATCH_HEALTH:
+        if not (
+            can_manage_meeting(principal, meeting)
+            or (principal.kind == "user" and principal.has_role(meeting.unit_path, Role.OPERATOR))
+        ):
+            raise PermissionDenied("only the meeting's staff and operators see its media health")
+    else:
+        raise ValueError(f"{need} is not a meeting permission")
+
+
+def is_invited(principal: Principal, meeting: Meeting) -> bool:
+    """An invited bridge point or an invited delegate (who may speak and be counted)."""
+    if principal.kind == "bridge_point":
+        return principal.id in meeting.bridge_point_ids
+    return principal.id in meeting.delegate_ids
+
 
 MANAGE_MEETING = (Role.CHAIR, Role.SECRETARY)
 READ_UNIT = (Role.OPERATOR, Role.CHAIR, Role.SECRETARY, Role.DELEGATE)

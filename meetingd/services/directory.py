@@ -188,7 +188,16 @@ class DirectoryService:
                 principal, bp.unit_path, Role.OPERATOR, what="changing a bridge point"
             )
             await uow.bridge_points.update(bp_id, name=name, room=room, disabled=disabled)
-            await self._audit(uow, principal, "bridge_point.updated", f"bridge_point:{bp_id}", {})
+            changed = {"name": name, "room": room, "disabled": disabled}
+            await self._audit(
+                uow,
+                principal,
+                "bridge_point.updated",
+                f"bridge_point:{bp_id}",
+                {k: v for k, v in changed.items() if v is not None},
+            )
+            if disabled and not bp.disabled:
+                uow.rights_changed(f"bridge_point:{bp_id}")
             return await self._bridge_point(uow, principal, bp_id)
 
     async def rotate_credential(self, principal: Principal, bp_id: int) -> NewBridgePoint:
@@ -203,6 +212,7 @@ class DirectoryService:
             await self._audit(
                 uow, principal, "bridge_point.credential_rotated", f"bridge_point:{bp_id}", {}
             )
+            uow.rights_changed(f"bridge_point:{bp_id}")  # its tokens carry the old key
         return NewBridgePoint(bridge_point=bp, credential=credential)
 
     # -- users --------------------------------------------------------------------------
@@ -341,6 +351,52 @@ class DirectoryService:
                 f"user:{user_id}",
                 {"unit_id": unit_id, "role": role.value},
             )
+            uow.rights_changed(f"user:{user_id}")
+            got = await uow.users.get(user_id)
+            assert got is not None
+            return got
+
+    async def _managed_user(self, uow: UnitOfWork, principal: Principal, user_id: int) -> User:
+        """A user whose account ``principal`` may manage: an operator over every unit the user
+        holds a role in; an administrator, or a user with no grant, only by an administrator."""
+        user = await uow.users.get(user_id)
+        if user is None or not self._visible_user(principal, user):
+            raise NotFound(f"user {user_id} does not exist", field="user_id")
+        if user.is_admin or not user.grants:
+            authz.require_admin(principal)
+        for g in user.grants:
+            authz.require_role(principal, g.unit_path, Role.OPERATOR, what="managing an account")
+        return user
+
+    async def set_user_disabled(self, principal: Principal, user_id: int, disabled: bool) -> User:
+        """Disable (every token stops working, open connections close) or enable an account."""
+        if principal.kind == "user" and principal.id == user_id and disabled:
+            raise PermissionDenied("you cannot disable your own account")
+        async with self._store.transaction() as uow:
+            await self._managed_user(uow, principal, user_id)
+            await uow.users.update(user_id, disabled=disabled)
+            action = "user.disabled" if disabled else "user.enabled"
+            await self._audit(uow, principal, action, f"user:{user_id}", {})
+            if disabled:
+                uow.rights_changed(f"user:{user_id}")
+            got = await uow.users.get(user_id)
+            assert got is not None
+            return got
+
+    async def reset_password(
+        self, principal: Principal | None, user_id: int, password: str
+    ) -> User:
+        """Set a new password; every token issued before stops working (``principal`` None:
+        the command line)."""
+        hashed = await self._passwords.hash(password)
+        async with self._store.transaction() as uow:
+            if principal is not None:
+                await self._managed_user(uow, principal, user_id)
+            elif await uow.users.get(user_id) is None:
+                raise NotFound(f"user {user_id} does not exist", field="user_id")
+            await uow.users.set_password_hash(user_id, hashed)
+            await self._audit(uow, principal, "user.password_reset", f"user:{user_id}", {})
+            uow.rights_changed(f"user:{user_id}")
             got = await uow.users.get(user_id)
             assert got is not None
             return got

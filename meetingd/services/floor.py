@@ -7,10 +7,19 @@ set here is enforced by the server whatever the client sends.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from meetingd.clock import Clock
 from meetingd.domain import FloorEntry, FloorState, Meeting, MeetingState, Principal
 from meetingd.errors import ConflictError, NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.events import (
+    FloorGranted,
+    FloorMuted,
+    FloorRequested,
+    FloorRevoked,
+    FloorWithdrawn,
+)
+from meetingd.schemas import FloorEntryOut, dump
 from meetingd.services import authz
 from meetingd.store import Store, UnitOfWork
 
@@ -20,12 +29,17 @@ ACTIVE = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
 
 
 def floor_view(e: FloorEntry) -> dict[str, object]:
+    """An entry as the snapshot lists it: the fields of ``floor.requested``/``floor.granted``."""
+    return dump(FloorEntryOut.of(e))
+
+
+def _entry_fields(e: FloorEntry) -> dict[str, Any]:
     return {
         "subject": e.subject,
         "name": e.name,
         "state": e.state.value,
-        "requested_at": e.requested_at.isoformat(),
-        "granted_at": e.granted_at.isoformat() if e.granted_at else None,
+        "requested_at": e.requested_at,
+        "granted_at": e.granted_at,
         "muted": e.muted,
     }
 
@@ -70,7 +84,7 @@ class FloorService:
             )
             entry = await uow.floor.get(meeting_id, principal.subject)
             assert entry is not None
-            await uow.emit(meeting_id, "floor.requested", floor_view(entry))
+            await uow.emit(meeting_id, FloorRequested(**_entry_fields(entry)))
             return entry
 
     async def withdraw(self, principal: Principal, meeting_id: int) -> None:
@@ -81,7 +95,7 @@ class FloorService:
             if entry is None or entry.state is not FloorState.REQUESTED:
                 raise StateError("you have no pending request for the floor")
             await uow.floor.remove(meeting_id, principal.subject)
-            await uow.emit(meeting_id, "floor.withdrawn", {"subject": principal.subject})
+            await uow.emit(meeting_id, FloorWithdrawn(subject=principal.subject))
 
     async def grant(self, principal: Principal, meeting_id: int, subject: str) -> FloorEntry:
         """The chair gives the floor, to a request or directly to an invited participant."""
@@ -99,7 +113,7 @@ class FloorService:
                 await uow.floor.grant(meeting_id, subject, now)
             got = await uow.floor.get(meeting_id, subject)
             assert got is not None
-            await uow.emit(meeting_id, "floor.granted", floor_view(got))
+            await uow.emit(meeting_id, FloorGranted(**_entry_fields(got)))
             return got
 
     async def revoke(self, principal: Principal, meeting_id: int, subject: str) -> None:
@@ -114,8 +128,7 @@ class FloorService:
             await uow.floor.remove(meeting_id, subject)
             await uow.emit(
                 meeting_id,
-                "floor.revoked",
-                {"subject": subject, "was": entry.state.value, "by": principal.subject},
+                FloorRevoked(subject=subject, was=entry.state.value, by=principal.subject),
             )
 
     async def mute(
@@ -133,7 +146,7 @@ class FloorService:
             await uow.floor.set_muted(meeting_id, subject, muted)
             got = await uow.floor.get(meeting_id, subject)
             assert got is not None
-            await uow.emit(meeting_id, "floor.muted", {"subject": subject, "muted": muted})
+            await uow.emit(meeting_id, FloorMuted(subject=subject, muted=muted))
             return got
 
 

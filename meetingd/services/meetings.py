@@ -9,10 +9,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from meetingd import events as ev
 from meetingd.clock import Clock
 from meetingd.domain import AgendaItem, AgendaItemState, Meeting, MeetingState, Principal, Role
 from meetingd.errors import NotFound, StateError, ValidationError
-from meetingd.schemas import AgendaItemOut, MeetingOut, dump
+from meetingd.schemas import AgendaItemOut, MeetingOut
 from meetingd.services import authz
 from meetingd.store import Store, UnitOfWork
 
@@ -24,7 +25,7 @@ S = MeetingState
 @dataclass(frozen=True, slots=True)
 class Transition:
     name: str  # command verb: meeting.<name>
-    event: str  # event type
+    event: type[ev.MeetingStateChanged]
     sources: frozenset[MeetingState]
     target: MeetingState
 
@@ -32,13 +33,13 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
-        Transition("schedule", "meeting.scheduled", frozenset({S.DRAFT}), S.SCHEDULED),
-        Transition("unschedule", "meeting.unscheduled", frozenset({S.SCHEDULED}), S.DRAFT),
-        Transition("open", "meeting.opened", frozenset({S.DRAFT, S.SCHEDULED}), S.OPEN),
-        Transition("start", "meeting.started", frozenset({S.SCHEDULED, S.OPEN}), S.LIVE),
-        Transition("pause", "meeting.paused", frozenset({S.LIVE}), S.PAUSED),
-        Transition("resume", "meeting.resumed", frozenset({S.PAUSED}), S.LIVE),
-        Transition("end", "meeting.ended", frozenset({S.OPEN, S.LIVE, S.PAUSED}), S.ENDED),
+        Transition("schedule", ev.MeetingScheduled, frozenset({S.DRAFT}), S.SCHEDULED),
+        Transition("unschedule", ev.MeetingUnscheduled, frozenset({S.SCHEDULED}), S.DRAFT),
+        Transition("open", ev.MeetingOpened, frozenset({S.DRAFT, S.SCHEDULED}), S.OPEN),
+        Transition("start", ev.MeetingStarted, frozenset({S.SCHEDULED, S.OPEN}), S.LIVE),
+        Transition("pause", ev.MeetingPaused, frozenset({S.LIVE}), S.PAUSED),
+        Transition("resume", ev.MeetingResumed, frozenset({S.PAUSED}), S.LIVE),
+        Transition("end", ev.MeetingEnded, frozenset({S.OPEN, S.LIVE, S.PAUSED}), S.ENDED),
     )
 }
 
@@ -142,7 +143,7 @@ class MeetingService:
                 created_by=principal.id,
                 now=self._clock.now(),
             )
-            meeting = await self._emit_meeting(uow, meeting_id, "meeting.created")
+            meeting = await self._emit_meeting(uow, meeting_id, ev.MeetingCreated)
             await self._audit(uow, principal, "meeting.created", meeting_id, {"title": title})
             return meeting
 
@@ -169,7 +170,7 @@ class MeetingService:
             await self._audit(
                 uow, principal, "meeting.updated", meeting_id, {"fields": sorted(values)}
             )
-            return await self._emit_meeting(uow, meeting_id, "meeting.updated")
+            return await self._emit_meeting(uow, meeting_id, ev.MeetingUpdated)
 
     async def transition(self, principal: Principal, meeting_id: int, name: str) -> Meeting:
         """Apply a lifecycle command (schedule, open, start, pause, resume, end)."""
@@ -192,15 +193,16 @@ class MeetingService:
             if t.target is S.ENDED:
                 await uow.floor.clear(meeting_id)  # nobody holds the floor after the end
             await uow.meetings.update(meeting_id, now, **values)
-            await self._audit(uow, principal, t.event, meeting_id, {"from": meeting.state.value})
+            await self._audit(
+                uow, principal, t.event.type, meeting_id, {"from": meeting.state.value}
+            )
             await uow.emit(
                 meeting_id,
-                t.event,
-                {
-                    "state": t.target.value,
-                    "previous_state": meeting.state.value,
-                    "by": principal.subject,
-                },
+                t.event(
+                    state=t.target.value,
+                    previous_state=meeting.state.value,
+                    by=principal.subject,
+                ),
             )
             got = await uow.meetings.get(meeting_id)
             assert got is not None
@@ -223,9 +225,7 @@ class MeetingService:
                 await uow.meetings.update_agenda_item(previous, state=AgendaItemState.DONE.value)
             await uow.meetings.update_agenda_item(item_id, state=AgendaItemState.ACTIVE.value)
             await uow.meetings.update(meeting_id, self._clock.now(), current_agenda_item_id=item_id)
-            await uow.emit(
-                meeting_id, "agenda.moved", {"item_id": item_id, "previous_item_id": previous}
-            )
+            await uow.emit(meeting_id, ev.AgendaMoved(item_id=item_id, previous_item_id=previous))
             got = await uow.meetings.get(meeting_id)
             assert got is not None
             return got
@@ -248,9 +248,7 @@ class MeetingService:
                     )
             new = await uow.meetings.invite_bridge_points(meeting_id, ids)
             if new:
-                await uow.emit(
-                    meeting_id, "meeting.bridge_points_invited", {"bridge_point_ids": new}
-                )
+                await uow.emit(meeting_id, ev.BridgePointsInvited(bridge_point_ids=new))
             got = await uow.meetings.get(meeting_id)
             assert got is not None
             return got
@@ -263,7 +261,7 @@ class MeetingService:
             _require_state(meeting, EDITABLE, "uninviting")
             if not await uow.meetings.uninvite_bridge_point(meeting_id, bp_id):
                 raise NotFound(f"bridge point {bp_id} is not invited", field="bridge_point_id")
-            await uow.emit(meeting_id, "meeting.bridge_point_uninvited", {"bridge_point_id": bp_id})
+            await uow.emit(meeting_id, ev.BridgePointUninvited(bridge_point_id=bp_id))
             got = await uow.meetings.get(meeting_id)
             assert got is not None
             return got
@@ -292,7 +290,7 @@ class MeetingService:
                     )
             new = await uow.meetings.invite_delegates(meeting_id, ids)
             if new:
-                await uow.emit(meeting_id, "meeting.delegates_invited", {"user_ids": new})
+                await uow.emit(meeting_id, ev.DelegatesInvited(user_ids=new))
             got = await uow.meetings.get(meeting_id)
             assert got is not None
             return got
@@ -305,7 +303,7 @@ class MeetingService:
             _require_state(meeting, EDITABLE, "uninviting")
             if not await uow.meetings.uninvite_delegate(meeting_id, user_id):
                 raise NotFound(f"user {user_id} is not invited", field="user_id")
-            await uow.emit(meeting_id, "meeting.delegate_uninvited", {"user_id": user_id})
+            await uow.emit(meeting_id, ev.DelegateUninvited(user_id=user_id))
             got = await uow.meetings.get(meeting_id)
             assert got is not None
             return got
@@ -327,7 +325,7 @@ class MeetingService:
             item = await uow.meetings.add_agenda_item(
                 meeting_id, title=title, description=description, duration_minutes=duration_minutes
             )
-            await uow.emit(meeting_id, "agenda.item_added", {"item": dump(AgendaItemOut.of(item))})
+            await uow.emit(meeting_id, ev.AgendaItemAdded(item=AgendaItemOut.of(item)))
             return item
 
     async def update_agenda_item(
@@ -370,7 +368,7 @@ class MeetingService:
             await uow.meetings.update_agenda_item(item_id, **values)
             got = await uow.meetings.get_agenda_item(meeting_id, item_id)
             assert got is not None
-            await uow.emit(meeting_id, "agenda.item_updated", {"item": dump(AgendaItemOut.of(got))})
+            await uow.emit(meeting_id, ev.AgendaItemUpdated(item=AgendaItemOut.of(got)))
             return got
 
     async def remove_agenda_item(self, principal: Principal, meeting_id: int, item_id: int) -> None:
@@ -384,7 +382,7 @@ class MeetingService:
             if meeting.current_agenda_item_id == item_id:
                 raise StateError("the current agenda item cannot be removed; move on first")
             await uow.meetings.delete_agenda_item(item_id)
-            await uow.emit(meeting_id, "agenda.item_removed", {"item_id": item_id})
+            await uow.emit(meeting_id, ev.AgendaItemRemoved(item_id=item_id))
 
     async def reorder_agenda(
         self, principal: Principal, meeting_id: int, ids: list[int]
@@ -398,7 +396,7 @@ class MeetingService:
                     "ids must list every agenda item of the meeting exactly once", field="ids"
                 )
             await uow.meetings.reorder_agenda(meeting_id, ids)
-            await uow.emit(meeting_id, "agenda.reordered", {"item_ids": ids})
+            await uow.emit(meeting_id, ev.AgendaReordered(item_ids=ids))
             got = await uow.meetings.get(meeting_id)
             assert got is not None
             return got
@@ -424,11 +422,16 @@ class MeetingService:
                 field=field,
             )
 
-    async def _emit_meeting(self, uow: UnitOfWork, meeting_id: int, type_: str) -> Meeting:
+    async def _emit_meeting(
+        self,
+        uow: UnitOfWork,
+        meeting_id: int,
+        event: type[ev.MeetingCreated] | type[ev.MeetingUpdated],
+    ) -> Meeting:
         meeting = await uow.meetings.get(meeting_id)
         assert meeting is not None
-        ev = await uow.emit(meeting_id, type_, {"meeting": dump(MeetingOut.of(meeting))})
-        return _with_seq(meeting, ev.seq)
+        logged = await uow.emit(meeting_id, event(meeting=MeetingOut.of(meeting)))
+        return _with_seq(meeting, logged.seq)
 
     async def _audit(
         self,

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from meetingd.clock import Clock
 from meetingd.domain import Meeting, MeetingState, PresenceEntry, Principal
 from meetingd.errors import NotFound
-from meetingd.schemas import PresenceOut, dump
+from meetingd.events import PresenceJoined, PresenceLeft
+from meetingd.schemas import PresenceOut
 from meetingd.services import authz
 from meetingd.store import Store, UnitOfWork
 from meetingd.store.presence import NodeRepository, PresenceRepository
@@ -45,9 +47,9 @@ def role_in(principal: Principal, meeting: Meeting) -> str:
     return "observer"
 
 
-def presence_view(entry: PresenceEntry) -> dict[str, object]:
-    """The payload of ``presence.joined`` and ``presence.left``."""
-    return dump(PresenceOut.of(entry))
+def presence_fields(entry: PresenceEntry) -> dict[str, Any]:
+    """The fields of ``presence.joined`` and ``presence.left``."""
+    return dict(PresenceOut.of(entry))
 
 
 class PresenceService:
@@ -87,7 +89,7 @@ class PresenceService:
                 now=self._clock.now(),
             )
             if arrived:
-                await uow.emit(meeting_id, "presence.joined", presence_view(entry))
+                await uow.emit(meeting_id, PresenceJoined(**presence_fields(entry)))
             return entry
 
     async def leave(
@@ -103,7 +105,7 @@ class PresenceService:
                 meeting_id=meeting_id, node_id=node_id, connection_ids=connection_ids
             )
             for entry in left:
-                await uow.emit(meeting_id, "presence.left", presence_view(entry))
+                await uow.emit(meeting_id, PresenceLeft(**presence_fields(entry)))
         return left
 
     async def disconnect(self, node_id: str, connection_id: str) -> None:

@@ -28,7 +28,8 @@ from meetingd.domain import (
     RollCallState,
 )
 from meetingd.errors import NotFound, PermissionDenied, StateError, ValidationError
-from meetingd.schemas import RollCallAnswerOut, RollCallConfirmationOut, RollCallOut, dump
+from meetingd.events import RollCallAnswered, RollCallClosed, RollCallConfirmed, RollCallStarted
+from meetingd.schemas import RollCallOut
 from meetingd.services import authz
 from meetingd.store import Store, UnitOfWork
 from meetingd.store.rollcalls import InvitedBridgePoint, InvitedDelegate, RollCallRepository
@@ -140,9 +141,7 @@ class RollCallService:
                 raise StateError(f"roll call {latest.id} is still open; close it first")
             await repo.add(meeting_id, principal.subject, self._clock.now())
             rollcall = await self._reread(uow, meeting_id)
-            await uow.emit(
-                meeting_id, "rollcall.started", {"rollcall": dump(RollCallOut.of(rollcall))}
-            )
+            await uow.emit(meeting_id, RollCallStarted(rollcall=RollCallOut.of(rollcall)))
             logger.info(
                 "roll call %s started in meeting %s by %s",
                 rollcall.id,
@@ -162,9 +161,14 @@ class RollCallService:
             rollcall = await self._open(uow, meeting_id)
             now = self._clock.now()
             await RollCallRepository(uow.session).answer(rollcall.id, principal.id, count, now)
-            answer = RollCallAnswerOut(bridge_point_id=principal.id, count=count, answered_at=now)
             await uow.emit(
-                meeting_id, "rollcall.answered", {"rollcall_id": rollcall.id, **dump(answer)}
+                meeting_id,
+                RollCallAnswered(
+                    rollcall_id=rollcall.id,
+                    bridge_point_id=principal.id,
+                    count=count,
+                    answered_at=now,
+                ),
             )
             return await self._reread(uow, meeting_id)
 
@@ -177,11 +181,11 @@ class RollCallService:
             rollcall = await self._open(uow, meeting_id)
             now = self._clock.now()
             if await RollCallRepository(uow.session).confirm(rollcall.id, principal.id, now):
-                confirmation = RollCallConfirmationOut(user_id=principal.id, confirmed_at=now)
                 await uow.emit(
                     meeting_id,
-                    "rollcall.confirmed",
-                    {"rollcall_id": rollcall.id, **dump(confirmation)},
+                    RollCallConfirmed(
+                        rollcall_id=rollcall.id, user_id=principal.id, confirmed_at=now
+                    ),
                 )
             return await self._reread(uow, meeting_id)
 
@@ -199,9 +203,7 @@ class RollCallService:
             )
             await repo.close(rollcall.id, principal.subject, self._clock.now(), result)
             closed = await self._reread(uow, meeting_id)
-            await uow.emit(
-                meeting_id, "rollcall.closed", {"rollcall": dump(RollCallOut.of(closed))}
-            )
+            await uow.emit(meeting_id, RollCallClosed(rollcall=RollCallOut.of(closed)))
             logger.info(
                 "roll call %s closed in meeting %s: quorum %s (%s of %s)",
                 rollcall.id,

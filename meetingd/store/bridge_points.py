@@ -21,6 +21,7 @@ def _bp(row: BridgePointRow, unit_path: str) -> BridgePoint:
         last_seen_at=row.last_seen_at,
         disabled=row.disabled,
         unit_path=unit_path,
+        token_stamp=row.credential_key,
     )
 
 

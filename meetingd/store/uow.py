@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from meetingd.clock import Clock
 from meetingd.domain import MeetingEvent
 from meetingd.errors import ConflictError
+from meetingd.events import Event, to_data
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
 from meetingd.store.events import EventRepository
@@ -31,6 +32,9 @@ class EventPublisher(Protocol):
 
     async def publish(self, events: Sequence[MeetingEvent]) -> None: ...
 
+    async def rights_changed(self, keys: Sequence[str]) -> None:
+        """Callers named by ``keys`` may have lost rights: check their connections again."""
+
 
 class UnitOfWork:
     """Repositories over one session, plus the events the work has caused."""
@@ -47,10 +51,16 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.floor = FloorRepository(session)
         self.emitted: list[MeetingEvent] = []
+        self.revoked: list[str] = []
 
-    async def emit(self, meeting_id: int, type_: str, data: dict[str, object]) -> MeetingEvent:
+    def rights_changed(self, *keys: str) -> None:
+        """Callers lost rights (``user:5``, ``bridge_point:3``, ``token:<jti>``): once the
+        commit returns, their open connections are checked again on every process."""
+        self.revoked.extend(keys)
+
+    async def emit(self, meeting_id: int, event: Event) -> MeetingEvent:
         """Append an event to the meeting's log; it is published once the commit returns."""
-        ev = await self.events.append(meeting_id, type_, data, self.clock.now())
+        ev = await self.events.append(meeting_id, event.type, to_data(event), self.clock.now())
         self.emitted.append(ev)
         return ev
 
@@ -98,6 +108,8 @@ class Store:
                 raise ConflictError(_conflict_message(exc)) from None
         if uow.emitted and self.publisher is not None:
             await self.publisher.publish(uow.emitted)
+        if uow.revoked and self.publisher is not None:
+            await self.publisher.rights_changed(uow.revoked)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import delete, exists, or_, select, update
@@ -38,6 +39,7 @@ class UserRepository:
             is_admin=row.is_admin,
             disabled=row.disabled,
             grants=grants,
+            token_stamp=hashlib.sha256(row.password_hash.encode()).hexdigest()[:16],
         )
 
     async def add(

@@ -104,6 +104,14 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "201  201  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
         "other": "201  404  404  404  404  201  403  404  404  404 | 401  401  401  401  401",
     },
+    "disable_bridge_point": {  # a fresh bridge point in C1 / in C3
+        "own":   "200  200  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  403  404  404  404 | 401  401  401  401  401",
+    },
+    "enable_bridge_point": {  # a fresh bridge point in C1 / in C3
+        "own":   "200  200  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  403  404  404  404 | 401  401  401  401  401",
+    },
     # -- users ----------------------------------------------------------------------------
     "create_user": {  # with a delegate grant for C1 / for C3
         "own":   "201  201  403  403  403  404  403  403  403  403 | 401  401  401  401  401",
@@ -124,6 +132,18 @@ MATRIX: dict[str, dict[Side, str]] = {
     "revoke_role": {  # a fresh delegate's grant for C1 / for C3
         "own":   "200  200  403  403  403  404  404  404  403  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  200  403  403  404  403 | 401  401  401  401  401",
+    },
+    "disable_user": {  # a fresh delegate of C1 / of C3
+        "own":   "200  200  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  403  404  404  404 | 401  401  401  401  401",
+    },
+    "enable_user": {  # a fresh delegate of C1 / of C3
+        "own":   "200  200  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  403  404  404  404 | 401  401  401  401  401",
+    },
+    "reset_password": {  # a fresh delegate of C1 / of C3
+        "own":   "200  200  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  403  404  404  404 | 401  401  401  401  401",
     },
     # -- meetings ---------------------------------------------------------------------------
     "create_meeting": {  # in D1 / in D2
@@ -383,6 +403,18 @@ async def _rotate(c: Ctx, side: Side, caller: str) -> Req:
     return Req({"bridge_point_id": await c.fresh_bp(side)})
 
 
+async def _fresh_bp(c: Ctx, side: Side, caller: str) -> Req:
+    return Req({"bridge_point_id": await c.fresh_bp(side)})
+
+
+async def _fresh_user(c: Ctx, side: Side, caller: str) -> Req:
+    return Req({"user_id": await c.fresh_user(side)})
+
+
+async def _new_password(c: Ctx, side: Side, caller: str) -> Req:
+    return Req({"user_id": await c.fresh_user(side)}, {"password": "một mật khẩu mới"})
+
+
 async def _grant(c: Ctx, side: Side, caller: str) -> Req:
     user = await c.fresh_user(side)
     return Req({"user_id": user}, {"unit_id": c.unit(side), "role": "secretary"})
@@ -471,6 +503,11 @@ REQUESTS: dict[str, Build] = {
     "update_bridge_point": fixed(lambda c, s: Req(
         {"bridge_point_id": c.bp(s)}, {"room": "Phòng họp số 2"})),
     "rotate_credential": _rotate,
+    "disable_bridge_point": _fresh_bp,
+    "enable_bridge_point": _fresh_bp,
+    "disable_user": _fresh_user,
+    "enable_user": _fresh_user,
+    "reset_password": _new_password,
     "create_user": fixed(lambda c, s: Req(body={
         "login": c.name(), "display_name": "Người Mới", "password": PASSWORD,
         "grants": [{"unit_id": c.unit(s), "role": "delegate"}]})),

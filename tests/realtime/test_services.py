@@ -10,6 +10,7 @@ from meetingd.app import Parts
 from meetingd.clock import ManualClock
 from meetingd.domain import MeetingEvent, Principal, RollCall, RollCallState
 from meetingd.errors import NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.events import AgendaItemRemoved
 from meetingd.services.rollcall import QUORUM_BRIDGE_POINTS, QUORUM_DELEGATES, compute_result
 from meetingd.store.rollcalls import InvitedBridgePoint, InvitedDelegate
 from tests.conftest import World
@@ -48,7 +49,7 @@ async def test_publish_after_commit_only(parts: Parts, world: World) -> None:
     parts.store.publisher = rec
     with pytest.raises(RuntimeError):
         async with parts.store.transaction() as uow:
-            await uow.emit(world.meeting_id, "meeting.updated", {"x": 1})
+            await uow.emit(world.meeting_id, AgendaItemRemoved(item_id=1))
             assert rec.events == []  # not before the commit
             raise RuntimeError("the work fails after emitting")
     assert rec.events == []

@@ -20,7 +20,7 @@ async def fresh_view(live: Live) -> dict[str, Any]:
 
     snap = await live.parts.services.stream.snapshot(await live.who("chair"), live.meeting_id)
     answer = snapshot_answer(snap)
-    return normalised(answer["snapshot"])  # type: ignore[arg-type]
+    return normalised(answer.model_dump(mode="json")["snapshot"])
 
 
 def seqs(c: LiveClient) -> list[int]:

@@ -11,6 +11,7 @@ import pytest
 from meetingd.app import Parts
 from meetingd.domain import MeetingEvent, Role, UnitKind
 from meetingd.errors import ConflictError
+from meetingd.events import AgendaReordered
 from meetingd.store import Store
 from tests.conftest import PASSWORD, World
 
@@ -50,8 +51,8 @@ async def test_a_rollback_publishes_nothing_and_keeps_the_seq(parts: Parts, worl
 
     with pytest.raises(RuntimeError):
         async with parts.store.transaction() as uow:
-            await uow.emit(world.meeting_id, "test.happened", {"n": 1})
-            await uow.emit(world.meeting_id, "test.happened", {"n": 2})
+            await uow.emit(world.meeting_id, AgendaReordered(item_ids=[1]))
+            await uow.emit(world.meeting_id, AgendaReordered(item_ids=[2]))
             raise RuntimeError("boom")
     assert rec.batches == []
     async with parts.store.transaction() as uow:
@@ -59,7 +60,7 @@ async def test_a_rollback_publishes_nothing_and_keeps_the_seq(parts: Parts, worl
         assert await uow.events.after(world.meeting_id, seq, 10) == []
     # The next event takes the next number: none was used up.
     async with parts.store.transaction() as uow:
-        ev = await uow.emit(world.meeting_id, "test.happened", {"n": 3})
+        ev = await uow.emit(world.meeting_id, AgendaReordered(item_ids=[3]))
     assert ev.seq == seq + 1
     assert [[e.seq for e in b] for b in rec.batches] == [[seq + 1]]
 
@@ -71,10 +72,10 @@ async def test_one_transaction_publishes_its_events_together_in_order(
     parts.store.publisher = rec
     async with parts.store.transaction() as uow:
         for n in range(3):
-            await uow.emit(world.meeting_id, "test.happened", {"n": n})
+            await uow.emit(world.meeting_id, AgendaReordered(item_ids=[n]))
         assert rec.batches == []  # not before the commit
     (batch,) = rec.batches
-    assert [e.data["n"] for e in batch] == [0, 1, 2]
+    assert [e.data["item_ids"] for e in batch] == [[0], [1], [2]]
     assert [e.seq for e in batch] == [batch[0].seq, batch[0].seq + 1, batch[0].seq + 2]
 
 
@@ -83,7 +84,7 @@ async def test_the_event_log_is_bounded(parts: Parts, world: World) -> None:
     async with store.transaction() as uow:
         start = (await uow.meetings.get(world.meeting_id)).seq  # type: ignore[union-attr]
         for n in range(130):
-            last = await uow.emit(world.meeting_id, "test.happened", {"n": n})
+            last = await uow.emit(world.meeting_id, AgendaReordered(item_ids=[n]))
     async with store.transaction() as uow:
         oldest = await uow.events.oldest_seq(world.meeting_id)
         kept = await uow.events.after(world.meeting_id, 0, 1000)

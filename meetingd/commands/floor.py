@@ -1,0 +1,109 @@
+"""The floor: requests to speak ("đăng ký phát biểu"), grants, mutes."""
+
+from __future__ import annotations
+
+from meetingd import events as ev
+from meetingd.commands.meetings import MEETING, MeetingRef
+from meetingd.commands.table import COMMANDS, Context, Rest
+from meetingd.schemas import FloorEntryOut, Id, MuteIn, SubjectIn
+from meetingd.services.authz import Permission
+
+ERRORS = (403, 404, 409)
+FLOOR = f"{MEETING}/floor"
+
+
+class FloorSubject(SubjectIn):
+    meeting_id: Id
+
+
+class FloorMute(MuteIn):
+    meeting_id: Id
+
+
+@COMMANDS.command(
+    "floor.list",
+    MeetingRef,
+    answer=list[FloorEntryOut],
+    summary="Floor holders, then requests",
+    tag="floor",
+    permission=Permission.READ_MEETING,
+    rest=Rest("GET", FLOOR, "list_floor", errors=(404,)),
+)
+async def list_floor(ctx: Context, p: MeetingRef) -> list[FloorEntryOut]:
+    entries = await ctx.services.floor.entries(ctx.principal, p.meeting_id)
+    return [FloorEntryOut.of(e) for e in entries]
+
+
+@COMMANDS.command(
+    "floor.request",
+    MeetingRef,
+    answer=FloorEntryOut,
+    summary="Ask for the floor (đăng ký phát biểu)",
+    tag="floor",
+    permission=Permission.SPEAK,
+    events=(ev.FloorRequested,),
+    rest=Rest("POST", f"{FLOOR}/request", "request_floor", 201, errors=ERRORS),
+)
+async def request(ctx: Context, p: MeetingRef) -> FloorEntryOut:
+    """Open, live or paused meetings only."""
+    return FloorEntryOut.of(await ctx.services.floor.request(ctx.principal, p.meeting_id))
+
+
+@COMMANDS.command(
+    "floor.withdraw",
+    MeetingRef,
+    answer=None,
+    summary="Take back one's own request for the floor",
+    tag="floor",
+    permission=Permission.SPEAK,
+    events=(ev.FloorWithdrawn,),
+    rest=Rest("POST", f"{FLOOR}/withdraw", "withdraw_floor", 204, errors=ERRORS),
+)
+async def withdraw(ctx: Context, p: MeetingRef) -> None:
+    await ctx.services.floor.withdraw(ctx.principal, p.meeting_id)
+
+
+@COMMANDS.command(
+    "floor.grant",
+    FloorSubject,
+    answer=FloorEntryOut,
+    summary="Give the floor to a participant: it becomes audible and is shown as speaker",
+    tag="floor",
+    permission=Permission.MANAGE_MEETING,
+    events=(ev.FloorGranted,),
+    rest=Rest("POST", f"{FLOOR}/grant", "grant_floor", errors=ERRORS),
+)
+async def grant(ctx: Context, p: FloorSubject) -> FloorEntryOut:
+    """`subject` is `bridge_point:<id>` or `user:<id>`, an invited participant; a request is
+    not needed."""
+    entry = await ctx.services.floor.grant(ctx.principal, p.meeting_id, p.subject)
+    return FloorEntryOut.of(entry)
+
+
+@COMMANDS.command(
+    "floor.revoke",
+    FloorSubject,
+    answer=None,
+    summary="Take the floor back (a holder may revoke itself when done)",
+    tag="floor",
+    permission=Permission.RELEASE_FLOOR,
+    events=(ev.FloorRevoked,),
+    rest=Rest("POST", f"{FLOOR}/revoke", "revoke_floor", 204, errors=ERRORS),
+)
+async def revoke(ctx: Context, p: FloorSubject) -> None:
+    await ctx.services.floor.revoke(ctx.principal, p.meeting_id, p.subject)
+
+
+@COMMANDS.command(
+    "floor.mute",
+    FloorMute,
+    answer=FloorEntryOut,
+    summary="Mute or unmute a floor holder; the server drops its audio whatever it sends",
+    tag="floor",
+    permission=Permission.MANAGE_MEETING,
+    events=(ev.FloorMuted,),
+    rest=Rest("POST", f"{FLOOR}/mute", "mute_floor", errors=ERRORS),
+)
+async def mute(ctx: Context, p: FloorMute) -> FloorEntryOut:
+    entry = await ctx.services.floor.mute(ctx.principal, p.meeting_id, p.subject, p.muted)
+    return FloorEntryOut.of(entry)

@@ -1,0 +1,153 @@
+"""WebRTC signalling over the meeting socket: the ``rtc`` family (socket only).
+
+The client offers its camera and microphone with ``rtc.offer``; the server answers, then
+offers its receive slots with the per-connection event ``rtc.offered``, which the client
+answers with ``rtc.answer``. ``rtc.layout`` tells a client which ``mid`` shows whom.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints
+
+from meetingd.commands.meetings import MeetingRef
+from meetingd.commands.stream import socket_of
+from meetingd.commands.table import COMMANDS, Context
+from meetingd.errors import MeetingdError
+from meetingd.events import RtcLayout
+from meetingd.schemas import IceServerOut, IceServersOut, Id, Request, SdpOut
+from meetingd.services.authz import Permission
+
+if TYPE_CHECKING:
+    from meetingd.realtime.media_bridge import MediaBridge
+
+SIGNALLING = "WebRTC signalling belongs to the socket connection that carries the media"
+
+Sdp = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+
+
+class RtcSdp(Request):
+    meeting_id: Id
+    sdp: Sdp
+
+
+class RtcCandidate(Request):
+    meeting_id: Id
+    candidate: Annotated[str, StringConstraints(max_length=2000)]
+    sdp_mid: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sdp_mline_index: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
+class RtcPage(Request):
+    meeting_id: Id
+    page: Annotated[int, Field(ge=0, le=1000, description="0-based page of bridge points")]
+
+
+def _media(ctx: Context) -> MediaBridge:
+    media = socket_of(ctx).media
+    if media is None:
+        raise MeetingdError("this server runs without a media plane", code="not_implemented")
+    return media
+
+
+@COMMANDS.command(
+    "rtc.config",
+    MeetingRef,
+    answer=IceServersOut,
+    summary="The ICE servers (STUN, TURN with time-limited credentials) to use",
+    tag="media",
+    permission=Permission.JOINED,
+    rest_why_not=SIGNALLING,
+)
+async def config(ctx: Context, p: MeetingRef) -> IceServersOut:
+    """TURN credentials follow the TURN REST API scheme and expire after
+    `media.turn_ttl_seconds`."""
+    servers = await _media(ctx).ice_servers(ctx.principal, p.meeting_id)
+    return IceServersOut(
+        ice_servers=[
+            IceServerOut(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in servers
+        ]
+    )
+
+
+@COMMANDS.command(
+    "rtc.offer",
+    RtcSdp,
+    answer=SdpOut,
+    summary="Offer this connection's media (SDP); the first offer joins the media room",
+    tag="media",
+    permission=Permission.JOINED,
+    rest_why_not=SIGNALLING,
+)
+async def offer(ctx: Context, p: RtcSdp) -> SdpOut:
+    """While the meeting is open, live or paused. Then the server offers its receive slots
+    (`rtc.offered`). Only Opus, VP8 and H.264 are forwarded; an offer with none of them is
+    refused (`unsupported_codecs`). A new offer after a reconnect replaces the old peer
+    connection."""
+    sdp = await _media(ctx).offer(ctx.principal, socket_of(ctx).conn.sid, p.meeting_id, p.sdp)
+    return SdpOut(sdp=sdp)
+
+
+@COMMANDS.command(
+    "rtc.answer",
+    RtcSdp,
+    answer=None,
+    summary="Answer an `rtc.offered` renegotiation",
+    tag="media",
+    permission=Permission.JOINED,
+    rest_why_not=SIGNALLING,
+)
+async def answer(ctx: Context, p: RtcSdp) -> None:
+    """After `rtc.offer` on this connection."""
+    await _media(ctx).answer(ctx.principal, socket_of(ctx).conn.sid, p.meeting_id, p.sdp)
+
+
+@COMMANDS.command(
+    "rtc.candidate",
+    RtcCandidate,
+    answer=None,
+    summary="Trickle an ICE candidate",
+    tag="media",
+    permission=Permission.JOINED,
+    rest_why_not=SIGNALLING,
+)
+async def candidate(ctx: Context, p: RtcCandidate) -> None:
+    """After `rtc.offer` on this connection."""
+    await _media(ctx).candidate(
+        ctx.principal,
+        socket_of(ctx).conn.sid,
+        p.meeting_id,
+        p.candidate,
+        p.sdp_mid,
+        p.sdp_mline_index,
+    )
+
+
+@COMMANDS.command(
+    "rtc.page",
+    RtcPage,
+    answer=RtcLayout,
+    summary="Show another page of bridge-point thumbnails on the chair's console",
+    tag="media",
+    permission=Permission.CHAIR_CONSOLE,
+    rest_why_not=SIGNALLING,
+)
+async def page(ctx: Context, p: RtcPage) -> RtcLayout:
+    """Pages past the last are clamped. Takes effect within one keyframe."""
+    return _media(ctx).set_page(ctx.principal, socket_of(ctx).conn.sid, p.meeting_id, p.page)
+
+
+@COMMANDS.command(
+    "rtc.layout",
+    MeetingRef,
+    answer=RtcLayout,
+    summary="What each receive slot of this connection shows now",
+    tag="media",
+    permission=Permission.JOINED,
+    rest_why_not=SIGNALLING,
+)
+async def layout(ctx: Context, p: MeetingRef) -> RtcLayout:
+    """After `rtc.offer` on this connection; the same as the last `rtc.layout` event."""
+    return _media(ctx).layout(ctx.principal, socket_of(ctx).conn.sid, p.meeting_id)
