@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test venv system-deps lint typecheck soak bench clean types web-deps web-check web-lint
+.PHONY: run test venv system-deps lint typecheck soak bench clean types web-deps web-check web-lint web-build web-test bench-web
 
 venv: $(VENV)/.installed
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## run: set up, migrate, seed the demo into an empty data dir, and serve on $(HOST):$(PORT)
-run: venv
+run: venv web-build
 	$(BIN)/meetingd db upgrade --data-dir $(DATA)
 	$(BIN)/meetingd demo --if-empty --data-dir $(DATA)
 	$(BIN)/meetingd serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
@@ -28,9 +28,9 @@ system-deps:
 	bash scripts/system-deps.sh
 
 ## test: set up and run the whole suite (soak tests excluded), then lint and type-check
-test: venv system-deps web-deps
+test: venv system-deps web-deps web-build
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory lint typecheck web-check web-lint
+	$(MAKE) --no-print-directory lint typecheck web-check web-lint web-test
 
 lint: venv
 	$(BIN)/ruff check meetingd media tests bench
@@ -65,6 +65,21 @@ web-check: venv web-deps
 web-lint: web-deps
 	cd web && node_modules/.bin/eslint .
 
+# The front end's sources: a change to any of them rebuilds web/dist (and only then).
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) $(wildcard web/*.html) \
+           web/vite.config.mjs web/tsconfig.json web/package-lock.json
+
+## web-build: build the four views into web/dist (served by meetingd at /), when web/ changed
+web-build: web/dist/index.html
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && node_modules/.bin/vite build --logLevel warn
+	touch $@
+
+## web-test: the client library's unit tests (Vitest)
+web-test: web-deps
+	cd web && node_modules/.bin/vitest run
+
 ## soak: the long soak tests, separately
 soak: venv system-deps
 	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
@@ -74,6 +89,11 @@ bench: venv system-deps
 	$(BIN)/python bench/realtime_fanout.py
 	$(BIN)/python bench/sfu_forward.py
 	$(BIN)/python bench/district_meeting.py
+	$(MAKE) --no-print-directory bench-web
+
+## bench-web: the browser figures (console load with 40 bridge points, first frame, JS size)
+bench-web: venv web-build
+	$(BIN)/python bench/web_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from meetingd.api.middleware import request_context
 from meetingd.api.routing import Routes, bearer_token, openapi
 from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
 from meetingd.api.system import routes as system_routes
+from meetingd.api.webapp import add_web_routes
 from meetingd.clock import Clock, SystemClock
 from meetingd.commands import COMMANDS
 from meetingd.config import Config
@@ -163,6 +164,7 @@ def create_app(
     add_system_routes(
         app, openapi(routes, title="meetingd API", version=__version__, description=API_DESCRIPTION)
     )
+    add_web_routes(app)  # the built front end (web/dist) at /, /chu-tri, /diem-cau, ...
 
     async def store_lifetime(app: web.Application) -> AsyncIterator[None]:
         if migrate and await is_empty(parts.store.engine):

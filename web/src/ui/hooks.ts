@@ -1,0 +1,32 @@
+// Small Preact hooks the views share: re-render on a language change, on a store change, on a
+// clock tick.
+
+import { useEffect, useState } from "preact/hooks";
+import { onLangChange } from "../i18n/i18n";
+
+/** Re-render the component when the language changes. */
+export function useLang(): void {
+    const [, setN] = useState(0);
+    useEffect(() => onLangChange(() => { setN((n) => n + 1); }), []);
+}
+
+/** Something a view can watch: it calls back after each change. */
+export interface Observable {
+    subscribe(f: () => void): () => void;
+}
+
+/** Re-render when `source` changes. */
+export function useWatch(source: Observable | null): void {
+    const [, setN] = useState(0);
+    useEffect(() => (source ? source.subscribe(() => { setN((n) => n + 1); }) : undefined), [source]);
+}
+
+/** The current time, ticking every `ms` (for speaking timers). */
+export function useNow(ms = 500): number {
+    const [now, setNow] = useState(Date.now());
+    useEffect(() => {
+        const id = setInterval(() => { setNow(Date.now()); }, ms);
+        return () => { clearInterval(id); };
+    }, [ms]);
+    return now;
+}

@@ -1,0 +1,48 @@
+// Vite builds the four views as separate pages (each loads only its own JS) and Vitest runs
+// the library's unit tests. Nothing is fetched at run time: every asset comes from dist/.
+import { gzipSync } from "node:zlib";
+import { resolve } from "node:path";
+import { defineConfig } from "vite";
+
+const pages = ["index", "chu-tri", "diem-cau", "dai-bieu", "ky-thuat"];
+
+/** Write a .gz beside each JS, CSS and HTML file, which the server sends to gzip clients. */
+function precompress() {
+    return {
+        name: "meetingd-precompress",
+        apply: "build",
+        generateBundle(_options, bundle) {
+            for (const [name, file] of Object.entries(bundle)) {
+                if (!/\.(js|css|html|svg)$/.test(name)) continue;
+                const source = file.type === "chunk" ? file.code : file.source;
+                this.emitFile({ type: "asset", fileName: `${name}.gz`, source: gzipSync(source, { level: 9 }) });
+            }
+        },
+    };
+}
+
+export default defineConfig({
+    root: import.meta.dirname,
+    base: "/",
+    esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+    build: {
+        outDir: "dist",
+        emptyOutDir: true,
+        target: "es2022",
+        assetsDir: "assets",
+        rollupOptions: {
+            input: Object.fromEntries(pages.map((p) => [p, resolve(import.meta.dirname, `${p}.html`)])),
+        },
+    },
+    plugins: [precompress()],
+    server: {
+        proxy: {
+            "/api": "http://127.0.0.1:8080",
+            "/socket.io": { target: "ws://127.0.0.1:8080", ws: true },
+        },
+    },
+    test: {
+        include: ["src/**/*.test.ts", "src/**/*.test.tsx"],
+        environment: "node",
+    },
+});
