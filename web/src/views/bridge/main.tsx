@@ -1,4 +1,158 @@
-import { t } from "../../i18n/i18n";
-import { mount } from "../../ui/mount";
+// Điểm cầu: the bridge point's room screen (a kiosk on a TV). Entered once with the device
+// credential; afterwards it starts by itself and joins the live (or open) meeting.
 
-mount(<p>{t("meeting.loading")}</p>, t("app.title"));
+import { useEffect, useState } from "preact/hooks";
+import { entryOf, speakers } from "../../floor/floor";
+import { t } from "../../i18n/i18n";
+import type { MeetingState } from "../../meetings/state";
+import { chairSubject, nameOf } from "../../presence/presence";
+import { myAnswer } from "../../rollcall/rollcall";
+import { Screen } from "../../session/screen";
+import { DeviceLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { SpeakTimer } from "../../ui/floor";
+import { LangSwitch } from "../../ui/LangSwitch";
+import { useLang, useWatch } from "../../ui/hooks";
+import { mount } from "../../ui/mount";
+import "./bridge.css";
+
+const screen = new Screen({ view: "bridge", media: { publish: true, video: { width: 640, height: 360 } }, pollMs: 3_000 });
+
+/** Weak when the own link loses packets or answers slowly; checked every 2 s. */
+function useWeakLink(): boolean {
+    const [weak, setWeak] = useState(false);
+    useEffect(() => {
+        const id = setInterval(() => {
+            void screen.media?.linkStats().then((s) => {
+                setWeak(!!s && (s.lossFraction > 0.08 || (s.rttMs ?? 0) > 600));
+            });
+        }, 2_000);
+        return () => { clearInterval(id); };
+    }, []);
+    return weak;
+}
+
+function Actions(props: { state: MeetingState }) {
+    const [error, run] = useAction();
+    const me = screen.session.subject;
+    const mine = entryOf(props.state, me);
+    const m = props.state.meeting.state;
+    const canAsk = m === "open" || m === "live" || m === "paused";
+    const rc = props.state.rollcall;
+    const bpId = screen.principal?.id ?? 0;
+    const answered = myAnswer(rc, bpId);
+    const [count, setCount] = useState("");
+    return (
+        <div class="actions" role="region" aria-label={t("floor.title")}>
+            {mine?.state === "granted" ? (
+                <>
+                    <span class="you" role="status">{t("floor.youSpeak")}</span>
+                    <SpeakTimer entry={mine} />
+                    <button type="button" onClick={() => { run(async () => { await screen.floor?.revoke(me ?? ""); }); }}>{t("floor.done")}</button>
+                </>
+            ) : mine?.state === "requested" ? (
+                <>
+                    <span role="status">{t("floor.requested")}</span>
+                    <button type="button" class="secondary" onClick={() => { run(async () => { await screen.floor?.withdraw(); }); }}>{t("floor.withdraw")}</button>
+                </>
+            ) : canAsk ? (
+                <button type="button" data-action="request" onClick={() => { run(async () => { await screen.floor?.request(); }); }}>{t("floor.request")}</button>
+            ) : null}
+            {rc?.state === "open" ? (
+                <form class="row" onSubmit={(ev) => {
+                    ev.preventDefault();
+                    const n = Number(count);
+                    if (Number.isInteger(n) && n >= 0 && n <= 1000) run(async () => { await screen.rollcall?.answer(n); });
+                }}>
+                    <strong>{t("rollcall.title")}:</strong>
+                    <label>
+                        <span class="visually-hidden">{t("rollcall.count")}</span>
+                        <input type="number" min={0} max={1000} inputMode="numeric" required value={count}
+                            aria-label={t("rollcall.count")}
+                            onInput={(ev) => { setCount((ev.currentTarget).value); }} />
+                    </label>
+                    <button type="submit">{t("rollcall.answer")}</button>
+                    {answered !== null ? <span role="status">{t("rollcall.yourAnswer", { count: answered })}</span> : null}
+                </form>
+            ) : null}
+            {error ? <span class="bad" role="alert">{error}</span> : null}
+        </div>
+    );
+}
+
+function Stage(props: { state: MeetingState }) {
+    useWatch(screen.media);
+    const media = screen.media;
+    const layout = media?.layout;
+    const chair = layout?.video[0]?.subject ?? chairSubject(props.state);
+    const speakerSlot = layout?.video[1]?.subject ?? null;
+    const speaker = speakerSlot ?? speakers(props.state)[0]?.subject ?? null;
+    const entry = entryOf(props.state, speaker);
+    return (
+        <div class="stage">
+            <div class="screen">
+                <Video stream={media?.videoOf(chair) ?? null} label={t("video.chair")} subject={chair} />
+                <div class="caption"><span>{t("video.chair")}: {nameOf(props.state, chair) ?? ""}</span></div>
+            </div>
+            <div class="side">
+                <div class="screen">
+                    <Video stream={media?.videoOf(speaker) ?? null} label={t("video.speaker")} subject={speaker} />
+                    <div class="caption">
+                        <span>{speaker ? nameOf(props.state, speaker) ?? "" : t("floor.nobody")}</span>
+                        {entry?.state === "granted" ? <SpeakTimer entry={entry} /> : null}
+                    </div>
+                </div>
+                <div class="screen self">
+                    <Video stream={media?.local ?? null} label={t("video.self")} mirror />
+                    <div class="caption"><span>{t("video.self")}</span></div>
+                </div>
+            </div>
+        </div>
+    );
+}
+
+function Kiosk() {
+    useLang();
+    useWatch(screen);
+    useWatch(screen.live);
+    useWatch(screen.socket);
+    const weak = useWeakLink();
+    const state = screen.live?.state ?? null;
+    const conn = screen.socket?.state;
+    document.title = `${t("view.bridge")} — ${screen.principal?.name ?? ""}`;
+    if (screen.phase === "login") {
+        return (
+            <main class="kiosk" style="display:block">
+                <div class="top"><h1>{t("view.bridge")}</h1><LangSwitch /></div>
+                <DeviceLogin screen={screen} />
+            </main>
+        );
+    }
+    const m = state?.meeting.state;
+    const big =
+        conn === "reconnecting" ? t("link.lostBig")
+        : screen.phase === "waiting" ? t("meeting.none")
+        : !state ? (screen.notice ?? t("meeting.loading"))
+        : m === "open" || m === "scheduled" || m === "draft" ? t("meeting.notStarted")
+        : m === "paused" ? t("meeting.pausedBig")
+        : m === "ended" ? t("meeting.endedBig")
+        : null;
+    return (
+        <div class="kiosk">
+            <header class="top" role="banner">
+                <h1>{screen.principal?.name ?? t("view.bridge")}{state ? ` — ${state.meeting.title}` : ""}</h1>
+                {state ? <span data-state={state.meeting.state}>{stateText(state.meeting.state)}</span> : null}
+                <LangSwitch />
+            </header>
+            <main id="main" style="display:contents">
+                {state ? <Stage state={state} /> : <div />}
+                {state ? <Actions state={state} /> : <div />}
+                {big ? <div class="state" role="status" aria-live="polite" data-big={m ?? screen.phase}>{big}</div> : null}
+                {!big && weak ? <div class="state weak" role="status">{t("link.weakBig")}</div> : null}
+                <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
+            </main>
+        </div>
+    );
+}
+
+mount(<Kiosk />, t("view.bridge"));
+void screen.start();

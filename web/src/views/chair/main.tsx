@@ -1,4 +1,315 @@
-import { t } from "../../i18n/i18n";
-import { mount } from "../../ui/mount";
+// Chủ trì: the chair's console. Meeting state and agenda, the grid of bridge points with live
+// thumbnails, the speaking queue, mute, roll call, start/pause/resume/end.
 
-mount(<p>{t("meeting.loading")}</p>, t("app.title"));
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { BridgePointOut, MeetingSummaryOut, PrincipalOut } from "../../generated/wire";
+import { requests, speakers } from "../../floor/floor";
+import { HealthHistory, quality } from "../../health/health";
+import { formatDateTime, t } from "../../i18n/i18n";
+import { transitions, type Transition } from "../../meetings/meetings";
+import type { MeetingState } from "../../meetings/state";
+import { nameOf, onlineSubjects } from "../../presence/presence";
+import { summary } from "../../rollcall/rollcall";
+import { rest } from "../../session/rest";
+import { Screen } from "../../session/screen";
+import { ConnBanner, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { SpeakTimer } from "../../ui/floor";
+import { useLang, useWatch } from "../../ui/hooks";
+import { mount } from "../../ui/mount";
+import "./chair.css";
+
+function pickChaired(list: readonly MeetingSummaryOut[], me: PrincipalOut): MeetingSummaryOut | null {
+    const rank = { live: 0, paused: 1, open: 2, scheduled: 3, draft: 4 } as const;
+    const mine = list.filter((m) => m.state !== "ended" && (m.chair_id === me.id || m.secretary_id === me.id));
+    mine.sort((a, b) => rank[a.state as keyof typeof rank] - rank[b.state as keyof typeof rank] || a.starts_at.localeCompare(b.starts_at));
+    return mine[0] ?? null;
+}
+
+const screen = new Screen({ view: "chair", media: { publish: true, video: { width: 640, height: 360 } }, pick: pickChaired });
+
+const VERB_LABEL = { open: "meeting.open", start: "meeting.start", pause: "meeting.pause", resume: "meeting.resume", end: "meeting.end" } as const;
+
+function Controls(props: { state: MeetingState }) {
+    const [error, run] = useAction();
+    const verbs = transitions(props.state.meeting.state);
+    const act = (verb: Transition) => {
+        if (verb === "end" && !confirm(t("meeting.end.confirm"))) return;
+        run(async () => { await screen.commands?.transition(verb); });
+    };
+    return (
+        <section class="panel" aria-labelledby="meeting-h">
+            <h2 id="meeting-h">{props.state.meeting.title}</h2>
+            <p>
+                <strong data-state={props.state.meeting.state}>{stateText(props.state.meeting.state)}</strong>
+                {" · "}
+                <span class="muted">{t("meeting.starts", { time: formatDateTime(props.state.meeting.starts_at) })}</span>
+            </p>
+            <div class="row">
+                {verbs.map((v) => (
+                    <button key={v} type="button" class={v === "end" ? "danger" : ""} data-verb={v} onClick={() => { act(v); }}>
+                        {t(VERB_LABEL[v])}
+                    </button>
+                ))}
+            </div>
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </section>
+    );
+}
+
+function Agenda(props: { state: MeetingState }) {
+    const [error, run] = useAction();
+    const m = props.state.meeting;
+    const canMove = m.state === "open" || m.state === "live" || m.state === "paused";
+    return (
+        <section class="panel" aria-labelledby="agenda-h">
+            <h2 id="agenda-h">{t("agenda.title")}</h2>
+            {m.agenda.length === 0 ? <p class="muted">{t("agenda.empty")}</p> : null}
+            <ol class="plain agenda">
+                {m.agenda.map((item, n) => {
+                    const current = item.id === m.current_agenda_item_id;
+                    return (
+                        <li key={item.id} aria-current={current ? "step" : undefined} class={item.state === "done" ? "done" : ""}>
+                            <span>
+                                {n + 1}. {item.title}
+                                {item.duration_minutes ? <span class="muted"> · {t("agenda.minutes", { n: item.duration_minutes })}</span> : null}
+                                {current ? <span class="visually-hidden"> ({t("agenda.current")})</span> : null}
+                            </span>
+                            {canMove && !current ? (
+                                <button type="button" class="secondary" aria-label={`${t("agenda.moveTo")}: ${item.title}`}
+                                    onClick={() => { run(async () => { await screen.commands?.moveTo(item.id); }); }}>
+                                    ▶
+                                </button>
+                            ) : null}
+                        </li>
+                    );
+                })}
+            </ol>
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </section>
+    );
+}
+
+function RollCallPanel(props: { state: MeetingState }) {
+    const [error, run] = useAction();
+    const s = summary(props.state);
+    const m = props.state.meeting;
+    const canStart = (m.state === "open" || m.state === "live" || m.state === "paused") && !s?.open;
+    return (
+        <section class="panel" aria-labelledby="rollcall-h">
+            <h2 id="rollcall-h">{t("rollcall.title")}</h2>
+            {!s ? <p class="muted">{t("rollcall.none")}</p> : (
+                <div role="status" data-rollcall={s.open ? "open" : "closed"}>
+                    {s.open ? <p><strong>{t("rollcall.open")}</strong></p> : null}
+                    <p>{t("rollcall.answered", { answered: s.answered, invited: s.bridgePointsInvited, people: s.people })}</p>
+                    {s.delegatesInvited > 0 ? <p>{t("rollcall.confirmed", { confirmed: s.confirmed, invited: s.delegatesInvited })}</p> : null}
+                    {s.quorum ? (
+                        <p class={s.quorum.reached ? "ok" : "bad"}>
+                            {t(s.quorum.reached ? "rollcall.quorum.ok" : "rollcall.quorum.no", { present: s.quorum.present, required: s.quorum.required })}
+                        </p>
+                    ) : null}
+                </div>
+            )}
+            <div class="row">
+                {canStart ? <button type="button" onClick={() => { run(async () => { await screen.rollcall?.start(); }); }}>{t("rollcall.start")}</button> : null}
+                {s?.open ? <button type="button" onClick={() => { run(async () => { await screen.rollcall?.close(); }); }}>{t("rollcall.close")}</button> : null}
+            </div>
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </section>
+    );
+}
+
+function FloorPanel(props: { state: MeetingState }) {
+    const [error, run] = useAction();
+    const [limit, setLimit] = useState("");
+    const held = speakers(props.state);
+    const asked = requests(props.state);
+    const limitSeconds = Math.round(Number(limit.replace(",", ".")) * 60) || undefined;
+    return (
+        <section class="panel" aria-labelledby="floor-h">
+            <h2 id="floor-h">{t("floor.title")}</h2>
+            <h3>{t("floor.speaking")}</h3>
+            {held.length === 0 ? <p class="muted">{t("floor.nobody")}</p> : null}
+            <ul class="plain queue" data-list="speaking">
+                {held.map((e) => (
+                    <li key={e.subject} data-subject={e.subject}>
+                        <strong>{e.name}</strong>
+                        <span>{e.muted ? <span class="bad">{t("floor.muted")} · </span> : null}<SpeakTimer entry={e} /></span>
+                        <div class="row">
+                            <button type="button" class="secondary" data-action="mute"
+                                onClick={() => { run(async () => { await screen.floor?.mute(e.subject, !e.muted); }); }}>
+                                {e.muted ? t("floor.unmute") : t("floor.mute")}
+                            </button>
+                            <button type="button" class="danger" data-action="revoke"
+                                onClick={() => { run(async () => { await screen.floor?.revoke(e.subject); }); }}>
+                                {t("floor.revoke")}
+                            </button>
+                        </div>
+                    </li>
+                ))}
+            </ul>
+            <h3>{t("floor.queue")}</h3>
+            <label class="row">
+                {t("floor.limit")}
+                <input inputMode="decimal" size={4} value={limit} onInput={(ev) => { setLimit((ev.currentTarget).value); }} />
+            </label>
+            {asked.length === 0 ? <p class="muted">{t("floor.queueEmpty")}</p> : null}
+            <ul class="plain queue" data-list="requests">
+                {asked.map((e) => (
+                    <li key={e.subject} data-subject={e.subject}>
+                        <strong>{e.name}</strong>
+                        <div class="row">
+                            <button type="button" data-action="grant"
+                                onClick={() => { run(async () => { await screen.floor?.grant(e.subject, limitSeconds); }); }}>
+                                {t("floor.grant")}
+                            </button>
+                            <button type="button" class="secondary" data-action="revoke"
+                                onClick={() => { run(async () => { await screen.floor?.revoke(e.subject); }); }}>
+                                {t("floor.revoke")}
+                            </button>
+                        </div>
+                    </li>
+                ))}
+            </ul>
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </section>
+    );
+}
+
+function Grid(props: { state: MeetingState; names: Map<number, string>; health: HealthHistory }) {
+    useWatch(screen.media);
+    const [error, run] = useAction();
+    const media = screen.media;
+    const layout = media?.layout ?? null;
+    const online = onlineSubjects(props.state);
+    const shown = (layout?.video.slice(1) ?? []).map((s) => s.subject).filter((s): s is string => s !== null);
+    const speaking = new Set(speakers(props.state).map((e) => e.subject));
+    const subjects = props.state.meeting.bridge_point_ids.map((id) => `bridge_point:${String(id)}`);
+    const collator = new Intl.Collator("vi");
+    const nameFor = (subject: string) =>
+        props.names.get(Number(subject.split(":")[1])) ?? nameOf(props.state, subject) ?? subject;
+    const order = [
+        ...shown.filter((s) => subjects.includes(s)),
+        ...subjects.filter((s) => !shown.includes(s)).sort((a, b) =>
+            Number(online.has(b)) - Number(online.has(a)) || collator.compare(nameFor(a), nameFor(b))),
+    ];
+    const page = layout?.page ?? 0;
+    const pages = layout?.page_count ?? 1;
+    const goTo = (p: number) => { run(async () => { await screen.socket?.call("rtc.page", { meeting_id: props.state.meeting.id, page: p }); }); };
+    return (
+        <section class="panel" aria-labelledby="grid-h">
+            <div class="row" style="justify-content:space-between">
+                <h2 id="grid-h">{t("grid.title", { online: subjects.filter((s) => online.has(s)).length, total: subjects.length })}</h2>
+                {pages > 1 ? (
+                    <div class="row">
+                        <button type="button" class="secondary" disabled={page === 0} onClick={() => { goTo(page - 1); }}>{t("grid.prev")}</button>
+                        <span>{t("grid.page", { page: page + 1, count: pages })}</span>
+                        <button type="button" class="secondary" disabled={page + 1 >= pages} onClick={() => { goTo(page + 1); }}>{t("grid.next")}</button>
+                    </div>
+                ) : null}
+            </div>
+            <ul class="plain grid">
+                {order.map((subject) => {
+                    const on = online.has(subject);
+                    const stream = media?.videoOf(subject) ?? null;
+                    const q = quality(props.health.latest.get(subject));
+                    const name = nameFor(subject);
+                    return (
+                        <li key={subject} class={`tile${on ? "" : " offline"}${speaking.has(subject) ? " speaking" : ""}`} data-subject={subject} data-online={String(on)}>
+                            <div class="thumb">{stream ? <Video stream={stream} label={name} subject={subject} /> : t("grid.noVideo")}</div>
+                            <div class="meta">
+                                <span class="name" title={name}>{name}</span>
+                                <span><span class={`dot ${on ? "on" : "off"}`} aria-hidden="true" />{on ? t("grid.online") : t("grid.offline")}</span>
+                                {on ? <span class="muted" data-quality={q}>{t(`link.${q}`)}</span> : null}
+                                {on && !speaking.has(subject) ? (
+                                    <button type="button" class="secondary" aria-label={`${t("floor.grant")}: ${name}`}
+                                        onClick={() => { run(async () => { await screen.floor?.grant(subject); }); }}>
+                                        {t("floor.grant")}
+                                    </button>
+                                ) : null}
+                            </div>
+                        </li>
+                    );
+                })}
+            </ul>
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </section>
+    );
+}
+
+function Speaker(props: { state: MeetingState }) {
+    useWatch(screen.media);
+    const media = screen.media;
+    const subject = media?.layout?.video[0]?.subject ?? null;
+    const entry = speakers(props.state).find((e) => e.subject === subject) ?? speakers(props.state)[0];
+    const name = nameOf(props.state, subject ?? entry?.subject ?? null);
+    return (
+        <div class="speaker">
+            <Video stream={media?.videoOf(subject) ?? null} label={t("video.speaker")} subject={subject} />
+            <div class="caption">
+                <span>{name ? `${t("floor.speaking")}: ${name}` : t("floor.nobody")}</span>
+                {entry ? <SpeakTimer entry={entry} /> : null}
+            </div>
+        </div>
+    );
+}
+
+function Console() {
+    useLang();
+    useWatch(screen);
+    useWatch(screen.live);
+    useWatch(screen.media);
+    const [names, setNames] = useState(new Map<number, string>());
+    const health = useMemo(() => new HealthHistory(), []);
+    const [, setTick] = useState(0);
+    const state = screen.live?.state ?? null;
+    const token = screen.session.token;
+    useEffect(() => {
+        if (!token || screen.phase !== "meeting") return;
+        rest("bridge_point.list", { limit: 1000 }, token)
+            .then((list: BridgePointOut[]) => { setNames(new Map(list.map((b) => [b.id, b.name]))); })
+            .catch(() => undefined);
+    }, [token, screen.phase]);
+    useEffect(() => {
+        const id = setInterval(() => {
+            const live = state?.meeting.state;
+            if (!screen.commands || !(live === "open" || live === "live" || live === "paused")) return;
+            screen.commands.health().then((list) => { health.add(list); setTick((n) => n + 1); }).catch(() => undefined);
+        }, 5_000);
+        return () => { clearInterval(id); };
+    }, [state?.meeting.state, health]);
+
+    const title = t("view.chair");
+    document.title = state ? `${title} — ${state.meeting.title}` : title;
+    return (
+        <>
+            <a class="skip" href="#main">{t("floor.title")}</a>
+            <Header title={title} screen={screen} />
+            <ConnBanner socket={screen.socket} />
+            <main id="main">
+                {screen.phase === "login" ? <PasswordLogin screen={screen} title={title} /> : null}
+                {screen.phase === "waiting" ? <p class="login">{t("meeting.none")}</p> : null}
+                {screen.phase === "starting" || screen.phase === "choosing" || (screen.phase === "meeting" && !state) ? (
+                    <p class="login" role="status">{screen.notice ?? t("meeting.loading")}</p>
+                ) : null}
+                {screen.phase === "meeting" && state ? (
+                    <div class="chair" data-ready="true">
+                        <div class="col">
+                            <Controls state={state} />
+                            <Agenda state={state} />
+                            <RollCallPanel state={state} />
+                        </div>
+                        <div class="col" style="display:grid;gap:1em">
+                            <Speaker state={state} />
+                            <Grid state={state} names={names} health={health} />
+                        </div>
+                        <FloorPanel state={state} />
+                        <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
+                    </div>
+                ) : null}
+            </main>
+        </>
+    );
+}
+
+mount(<Console />, t("view.chair"));
+void screen.start();

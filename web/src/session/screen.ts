@@ -1,0 +1,219 @@
+// One screen's life: log in (or resume the kept token), pick the meeting, follow it live, run
+// its media; and when the server ends the session, say why and go back to the login.
+
+import type { MeetingSummaryOut, PrincipalOut } from "../generated/wire";
+import { errorText } from "../i18n/i18n";
+import { LiveMeeting } from "../meetings/live";
+import { MEDIA_STATES, MeetingCommands, pickMeeting } from "../meetings/meetings";
+import { Floor } from "../floor/floor";
+import { RollCall } from "../rollcall/rollcall";
+import { MediaSession, type MediaOptions } from "../rtc/media";
+import { MeetingSocket } from "../socket/socket";
+import { ApiError, rest } from "./rest";
+import { Session } from "./session";
+
+export type Phase = "starting" | "login" | "choosing" | "waiting" | "meeting";
+
+export interface ScreenOptions {
+    view: string;
+    /** null: no media (the operator view). */
+    media: MediaOptions | null;
+    /** Which meetings this screen may follow, best first. */
+    pick?: (list: readonly MeetingSummaryOut[], me: PrincipalOut) => MeetingSummaryOut | null;
+    /** Look for a meeting again this often while there is none. */
+    pollMs?: number;
+}
+
+const AUTH_CODES = new Set(["unauthenticated", "token_expired", "revoked"]);
+
+export class Screen {
+    phase: Phase = "starting";
+    /** Why the last session ended, shown on the login form. */
+    notice: string | null = null;
+    session: Session;
+    socket: MeetingSocket | null = null;
+    live: LiveMeeting | null = null;
+    media: MediaSession | null = null;
+    floor: Floor | null = null;
+    rollcall: RollCall | null = null;
+    commands: MeetingCommands | null = null;
+    readonly #options: ScreenOptions;
+    readonly #watchers = new Set<() => void>();
+    #poll: ReturnType<typeof setTimeout> | null = null;
+    #offs: (() => void)[] = [];
+
+    constructor(options: ScreenOptions) {
+        this.#options = options;
+        this.session = new Session(options.view);
+    }
+
+    subscribe(f: () => void): () => void {
+        this.#watchers.add(f);
+        return () => this.#watchers.delete(f);
+    }
+
+    get principal(): PrincipalOut | null {
+        return this.session.principal;
+    }
+
+    /** Resume the kept token, or ask for a login. */
+    async start(): Promise<void> {
+        try {
+            const me = await this.session.resume();
+            if (me) {
+                await this.#enter();
+                return;
+            }
+        } catch (exc) {
+            if (!(exc instanceof ApiError && exc.status === 401)) {
+                // the server is away: try again shortly, the token is still good
+                this.notice = exc instanceof ApiError ? errorText(exc.error) : String(exc);
+                this.#set("starting");
+                this.#schedule(() => void this.start());
+                return;
+            }
+            this.notice = errorText(exc.error);
+        }
+        this.#set("login");
+    }
+
+    async login(login: string, password: string): Promise<void> {
+        await this.session.login(login, password);
+        this.notice = null;
+        await this.#enter();
+    }
+
+    async deviceLogin(credential: string): Promise<void> {
+        await this.session.deviceLogin(credential);
+        this.notice = null;
+        await this.#enter();
+    }
+
+    async logout(): Promise<void> {
+        this.#leave();
+        await this.session.logout();
+        this.#set("login");
+    }
+
+    /** Follow another meeting (the chair's or operator's choice). */
+    follow(meetingId: number): void {
+        this.#follow(meetingId);
+    }
+
+    /** The meetings the caller may see (for a chooser). */
+    meetings(): Promise<MeetingSummaryOut[]> {
+        return rest("meeting.list", { limit: 100 }, this.session.token);
+    }
+
+    async #enter(): Promise<void> {
+        const token = this.session.token;
+        if (!token) return;
+        if (!this.socket) {
+            this.socket = new MeetingSocket(token);
+            this.#offs.push(this.socket.subscribe(() => { this.#onSocket(); }));
+        }
+        await this.#choose();
+    }
+
+    async #choose(): Promise<void> {
+        const me = this.session.principal;
+        if (!me || this.live) return;
+        this.#set("choosing");
+        const asked = Number(new URLSearchParams(location.search).get("meeting"));
+        let chosen: number | null = Number.isInteger(asked) && asked > 0 ? asked : null;
+        if (chosen === null) {
+            try {
+                const list = await this.meetings();
+                chosen = (this.#options.pick ?? pickMeeting)(list, me)?.id ?? null;
+            } catch (exc) {
+                if (exc instanceof ApiError && AUTH_CODES.has(exc.error.code)) {
+                    this.#end(errorText(exc.error));
+                    return;
+                }
+            }
+        }
+        if (chosen === null) {
+            this.#set("waiting");
+            this.#schedule(() => void this.#choose());
+            return;
+        }
+        this.#follow(chosen);
+    }
+
+    #follow(meetingId: number): void {
+        const socket = this.socket;
+        if (!socket) return;
+        this.#dropMeeting();
+        const live = new LiveMeeting(socket, meetingId);
+        this.live = live;
+        this.floor = new Floor(socket, meetingId);
+        this.rollcall = new RollCall(socket, meetingId);
+        this.commands = new MeetingCommands(socket, meetingId);
+        if (this.#options.media) this.media = new MediaSession(socket, live, this.#options.media);
+        this.#offs.push(live.subscribe(() => { this.#onMeeting(); }));
+        this.#set("meeting");
+    }
+
+    #onMeeting(): void {
+        const live = this.live;
+        if (!live) return;
+        if (live.left) {
+            this.#end(errorText(live.left));
+            return;
+        }
+        const state = live.state?.meeting.state;
+        if (this.media && state) {
+            if (MEDIA_STATES.has(state)) this.media.start();
+            else if (state === "ended" && this.media.status !== "stopped") this.media.stop();
+        }
+        this.#changed();
+    }
+
+    #onSocket(): void {
+        const closed = this.socket?.closed;
+        if (closed) this.#end(errorText(closed));
+        else this.#changed();
+    }
+
+    /** The server ended the session: say why, forget the token, back to the login. */
+    #end(reason: string): void {
+        this.notice = reason;
+        this.#leave();
+        this.session.forget();
+        this.#set("login");
+    }
+
+    #dropMeeting(): void {
+        this.media?.close();
+        this.live?.close();
+        this.media = null;
+        this.live = null;
+    }
+
+    #leave(): void {
+        if (this.#poll) clearTimeout(this.#poll);
+        this.#poll = null;
+        this.#dropMeeting();
+        for (const off of this.#offs) off();
+        this.#offs = [];
+        this.socket?.close();
+        this.socket = null;
+    }
+
+    #schedule(f: () => void): void {
+        if (this.#poll) clearTimeout(this.#poll);
+        this.#poll = setTimeout(() => {
+            this.#poll = null;
+            f();
+        }, this.#options.pollMs ?? 5_000);
+    }
+
+    #set(phase: Phase): void {
+        this.phase = phase;
+        this.#changed();
+    }
+
+    #changed(): void {
+        for (const f of this.#watchers) f();
+    }
+}
