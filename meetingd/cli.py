@@ -1,4 +1,4 @@
-"""The ``meetingd`` command: serve, migrate, seed a demo, and register units, devices and users."""
+"""The ``meetingd`` command: serve, migrate, seed a demo, and manage units, devices and users."""
 
 from __future__ import annotations
 
@@ -7,18 +7,40 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from meetingd.config import Config, ConfigError, load_config
-from meetingd.domain import Role, UnitKind
+from meetingd.domain import BridgePoint, MeetingEvent, Role, UnitKind, User
 from meetingd.errors import MeetingdError
 from meetingd.logs import setup_logging
 
+if TYPE_CHECKING:
+    from meetingd.app import Parts
+    from meetingd.store import UnitOfWork
+
 logger = logging.getLogger("meetingd")
+
+
+#: What a running server learns of a right removed from the command line (see the README).
+_NOTIFY = (
+    "A server running on the same database hears of it at once only when Redis is "
+    "configured here too (realtime.redis_url, as for the server): it then closes the open "
+    "connections concerned within a second. Without Redis this command cannot tell it (it "
+    "has no real-time server): each such connection is refused at its next command (tokens "
+    "are checked again at most 1 s after the last check) and until then still receives "
+    "the events of its meetings."
+)
+
+
+def _described(what: str, notify: bool) -> str:
+    text = what[0].upper() + what[1:] + "."
+    return f"{text} {_NOTIFY}" if notify else text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,6 +105,30 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input instead of asking",
     )
+    for verb, what, notify in (
+        ("disable", "disable an account: it can no longer log in, its tokens stop working", True),
+        ("enable", "enable a disabled account: it may log in again", False),
+    ):
+        usw = usub.add_parser(
+            verb, parents=[common], help=what, description=_described(what, notify)
+        )
+        usw.add_argument("login")
+    urp = usub.add_parser(
+        "reset-password",
+        parents=[common],
+        help="set a new password (asks twice); every earlier login stops working",
+        description="Set a new password for LOGIN, asked twice at the prompt or read from "
+        "--password-file (never from the command line, where other users could see it); "
+        "every token issued before stops working. " + _NOTIFY,
+        allow_abbrev=False,  # "--password SECRET" is refused, not taken for a file name
+    )
+    urp.add_argument("login")
+    urp.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the new password from the first line of FILE instead of asking",
+    )
 
     un = sub.add_parser("unit", help="manage units")
     unsub = un.add_subparsers(dest="unit_command", required=True, metavar="ACTION")
@@ -100,6 +146,23 @@ def _parser() -> argparse.ArgumentParser:
     bpa.add_argument("unit", metavar="UNIT_CODE")
     bpa.add_argument("--name", required=True)
     bpa.add_argument("--room", default="")
+    for verb, what, notify in (
+        (
+            "disable",
+            "disable a room device: it can no longer log in, its tokens stop working",
+            True,
+        ),
+        ("enable", "enable a disabled room device: it may log in with its credential again", False),
+        (
+            "reset-credential",
+            "issue a new device credential, printed once; the old one and its tokens stop working",
+            True,
+        ),
+    ):
+        bpsw = bpsub.add_parser(
+            verb, parents=[common], help=what, description=_described(what, notify)
+        )
+        bpsw.add_argument("id", type=int, metavar="ID", help="the bridge point's id")
 
     ag = sub.add_parser(
         "agent",
@@ -191,16 +254,67 @@ async def _with_parts(config: Config, fn: Callable[..., Awaitable[int]]) -> int:
     from meetingd.store.migrate import upgrade
 
     parts = build(config)
+    notices = _RedisNotices(config) if config.realtime.redis_url else None
+    parts.store.publisher = notices
     try:
         await upgrade(parts.store.engine)
         return await fn(parts)
     finally:
         await parts.store.close()
+        if notices is not None:
+            await notices.close()
+
+
+class _RedisNotices:
+    """Tells the running servers, over their Redis channel, what this process committed.
+
+    The command line has no real-time server of its own: without this, a server on the
+    same database would learn of a removed right only at the next command of each
+    connection concerned (see ``RECHECK_SECONDS`` in :mod:`meetingd.realtime.namespace`).
+    """
+
+    def __init__(self, config: Config) -> None:
+        import redis.asyncio as aioredis
+
+        from meetingd.realtime.bus import RedisEventBus
+
+        rc = config.realtime
+        self._node = f"cli-{os.getpid()}"
+        # The bus names the channel; it is not started (nothing is received here).
+        self._channel = RedisEventBus(rc.redis_url, rc.redis_channel, self._node, _ignore).channel
+        self._redis = aioredis.Redis.from_url(
+            rc.redis_url, socket_connect_timeout=3, socket_timeout=3
+        )
+
+    async def publish(self, events: Sequence[MeetingEvent]) -> None:
+        await self._send(list(events), [])
+
+    async def rights_changed(self, keys: Sequence[str]) -> None:
+        await self._send([], list(keys))
+
+    async def _send(self, events: list[MeetingEvent], keys: list[str]) -> None:
+        from redis.exceptions import RedisError
+
+        from meetingd.realtime.bus import encode
+
+        try:
+            await self._redis.publish(self._channel, encode(self._node, events, keys))
+        except (RedisError, OSError) as exc:
+            logger.warning(
+                "could not tell the running servers through Redis (%s): open connections "
+                "concerned are refused at their next command",
+                exc,
+            )
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _ignore(events: list[MeetingEvent]) -> None:
+    """Nothing is received from the bus by the command line."""
 
 
 async def _run_command(args: argparse.Namespace, config: Config) -> int:
-    from meetingd.app import Parts
-
     if args.command == "db":
 
         async def _up(parts: Parts) -> int:
@@ -252,23 +366,31 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
         return await _with_parts(config, _unit)
 
     if args.command == "bridge-point":
+        if args.bp_command in ("disable", "enable"):
+            disable = args.bp_command == "disable"
+
+            async def _bp_switch(parts: Parts) -> int:
+                bp = await _set_bridge_point_disabled(parts, args.id, disable)
+                print(json.dumps({"id": bp.id, "name": bp.name, "disabled": disable}))
+                return 0
+
+            return await _with_parts(config, _bp_switch)
 
         async def _bp(parts: Parts) -> int:
-            async with parts.store.transaction() as uow:
-                unit = await uow.units.get_by_code(args.unit)
-            if unit is None:
-                raise MeetingdError(f"no unit with code {args.unit!r}")
-            new = await parts.services.directory.create_bridge_point(
-                None, unit_id=unit.id, name=args.name, room=args.room
-            )
+            if args.bp_command == "reset-credential":
+                bp, credential = await _reset_credential(parts, args.id)
+            else:
+                async with parts.store.transaction() as uow:
+                    unit = await uow.units.get_by_code(args.unit)
+                if unit is None:
+                    raise MeetingdError(f"no unit with code {args.unit!r}")
+                new = await parts.services.directory.create_bridge_point(
+                    None, unit_id=unit.id, name=args.name, room=args.room
+                )
+                bp, credential = new.bridge_point, new.credential
             print(
                 json.dumps(
-                    {
-                        "id": new.bridge_point.id,
-                        "name": new.bridge_point.name,
-                        "credential": new.credential,
-                    },
-                    ensure_ascii=False,
+                    {"id": bp.id, "name": bp.name, "credential": credential}, ensure_ascii=False
                 )
             )
             print("Keep the credential now: only its hash is stored.", file=sys.stderr)
@@ -277,6 +399,28 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
         return await _with_parts(config, _bp)
 
     if args.command == "user":
+        if args.user_command in ("disable", "enable"):
+            disable = args.user_command == "disable"
+
+            async def _user_switch(parts: Parts) -> int:
+                user = await _set_user_disabled(parts, args.login, disable)
+                print(json.dumps({"id": user.id, "login": user.login, "disabled": disable}))
+                return 0
+
+            return await _with_parts(config, _user_switch)
+
+        if args.user_command == "reset-password":
+
+            async def _reset(parts: Parts) -> int:
+                async with parts.store.transaction() as uow:
+                    user = await _user_by_login(uow, args.login)
+                password = _new_password(args.password_file, confirm=True)
+                await parts.services.directory.reset_password(None, user.id, password)
+                print(json.dumps({"id": user.id, "login": user.login}, ensure_ascii=False))
+                print("Every earlier login of this user has stopped working.", file=sys.stderr)
+                return 0
+
+            return await _with_parts(config, _reset)
 
         async def _user(parts: Parts) -> int:
             grants: list[tuple[int, Role]] = []
@@ -291,12 +435,11 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
                 if unit is None:
                     raise MeetingdError(f"no unit with code {code!r} in --role {spec}")
                 grants.append((unit.id, role))
-            if args.password_stdin:
-                password = sys.stdin.readline().rstrip("\n")
-            else:
-                password = getpass.getpass("password: ")
-            if len(password) < 8:
-                raise MeetingdError("the password must have at least 8 characters")
+            password = (
+                _checked(sys.stdin.readline().rstrip("\n"))
+                if args.password_stdin
+                else _new_password(None, confirm=False)
+            )
             user = await parts.services.directory.create_user(
                 None,
                 login=args.login,
@@ -310,6 +453,93 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
 
         return await _with_parts(config, _user)
     raise AssertionError(args.command)
+
+
+# -- accounts and devices -----------------------------------------------------------------
+#
+# Disabling and resetting a credential act as an administrator at the console: the audit
+# names the actor "cli". DirectoryService.set_user_disabled, update_bridge_point and
+# rotate_credential take a Principal only, so these go through the store with the same
+# change, audit action and rights key as the service.
+
+
+async def _user_by_login(uow: UnitOfWork, login: str) -> User:
+    found = await uow.users.get_login(login.strip().lower())
+    if found is None:
+        raise MeetingdError(f"no user with login {login!r}")
+    return found[0]
+
+
+async def _set_user_disabled(parts: Parts, login: str, disabled: bool) -> User:
+    async with parts.store.transaction() as uow:
+        user = await _user_by_login(uow, login)
+        await uow.users.update(user.id, disabled=disabled)
+        action = "user.disabled" if disabled else "user.enabled"
+        await _audit(parts, uow, action, f"user:{user.id}", {})
+        if disabled:
+            uow.rights_changed(f"user:{user.id}")
+    return user
+
+
+async def _bridge_point(uow: UnitOfWork, bp_id: int) -> BridgePoint:
+    bp = await uow.bridge_points.get(bp_id)
+    if bp is None:
+        raise MeetingdError(f"no bridge point with id {bp_id}")
+    return bp
+
+
+async def _set_bridge_point_disabled(parts: Parts, bp_id: int, disabled: bool) -> BridgePoint:
+    async with parts.store.transaction() as uow:
+        bp = await _bridge_point(uow, bp_id)
+        await uow.bridge_points.update(bp_id, disabled=disabled)
+        subject = f"bridge_point:{bp_id}"
+        await _audit(parts, uow, "bridge_point.updated", subject, {"disabled": disabled})
+        if disabled and not bp.disabled:
+            uow.rights_changed(subject)
+    return bp
+
+
+async def _reset_credential(parts: Parts, bp_id: int) -> tuple[BridgePoint, str]:
+    from meetingd.services.auth import new_device_credential
+
+    credential, key, hashed = new_device_credential()
+    async with parts.store.transaction() as uow:
+        bp = await _bridge_point(uow, bp_id)
+        await uow.bridge_points.set_credential(bp_id, key, hashed)
+        subject = f"bridge_point:{bp_id}"
+        await _audit(parts, uow, "bridge_point.credential_rotated", subject, {})
+        uow.rights_changed(subject)  # its tokens carry the old key
+    return bp, credential
+
+
+async def _audit(
+    parts: Parts, uow: UnitOfWork, action: str, subject: str, data: dict[str, object]
+) -> None:
+    await uow.audit.record(
+        at=parts.clock.now(), actor="cli", action=action, subject=subject, data=data
+    )
+
+
+def _new_password(path: Path | None, *, confirm: bool) -> str:
+    """A new password from the first line of ``path``, else asked at the prompt."""
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MeetingdError(f"cannot read --password-file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise MeetingdError(f"--password-file {path} is not UTF-8 text") from None
+        return _checked(text.splitlines()[0] if text else "")
+    password = _checked(getpass.getpass("new password: " if confirm else "password: "))
+    if confirm and getpass.getpass("repeat it: ") != password:
+        raise MeetingdError("the two passwords differ; nothing was changed")
+    return password
+
+
+def _checked(password: str) -> str:
+    if len(password) < 8:
+        raise MeetingdError("the password must have at least 8 characters")
+    return password
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -18,8 +19,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from meetingd.app import create_app
+from meetingd.app import Parts, build, create_app
 from meetingd.config import Config, DatabaseConfig, ServerConfig
+from meetingd.errors import AuthenticationError
 
 TIMEOUT = 60
 
@@ -40,11 +42,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 async def meetingd(cwd: Path, *args: str, stdin: str | None = None, **env: str) -> Run:
+    # A session of its own: no controlling terminal, so a password prompt reads ``stdin``.
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "meetingd", *args,
         cwd=cwd, env=clean_env(**env),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     out, err = await asyncio.wait_for(
         proc.communicate(stdin.encode() if stdin is not None else None), TIMEOUT
@@ -58,16 +61,32 @@ def db_files(data: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(data.glob("meetingd.sqlite3*")))
 
 
+def config_on(data: Path) -> Config:
+    """The configuration the CLI used on ``data`` (the signing key is the one it kept there)."""
+    return Config(
+        server=ServerConfig(data_dir=data),
+        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{data / 'meetingd.sqlite3'}"),
+    )
+
+
+@contextlib.asynccontextmanager
+async def parts_on(data: Path) -> AsyncIterator[Parts]:
+    """The services on the database the CLI wrote, in this process, closed again before
+    the next CLI run (and with a fresh login rate limit each time)."""
+    parts = build(config_on(data))
+    try:
+        yield parts
+    finally:
+        await parts.store.close()
+
+
 @pytest.fixture
 async def app_on(tmp_path: Path) -> Any:
     """Open an in-process app on the data dir the CLI wrote, to check what it made."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def open_(data: Path) -> TestClient[web.Request, web.Application]:
-        config = Config(
-            server=ServerConfig(data_dir=data),
-            database=DatabaseConfig(url=f"sqlite+aiosqlite:///{data / 'meetingd.sqlite3'}"),
-        )
+        config = config_on(data)
         client = TestClient(TestServer(create_app(config, migrate=False), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
@@ -192,6 +211,13 @@ COMMAND_ERRORS: list[tuple[list[str], str | None, str]] = [
      "long enough\n", "unknown role 'king' in --role king@X"),
     (["user", "add", "ab", "--name", "A", "--role", "chair@NONE", "--password-stdin"],
      "long enough\n", "no unit with code 'NONE' in --role chair@NONE"),
+    (["user", "disable", "nobody"], None, "no user with login 'nobody'"),
+    (["user", "enable", "nobody"], None, "no user with login 'nobody'"),
+    (["user", "reset-password", "nobody"], "long enough\nlong enough\n",
+     "no user with login 'nobody'"),
+    (["bridge-point", "disable", "99"], None, "no bridge point with id 99"),
+    (["bridge-point", "enable", "99"], None, "no bridge point with id 99"),
+    (["bridge-point", "reset-credential", "99"], None, "no bridge point with id 99"),
 ]  # fmt: skip
 
 
@@ -206,6 +232,144 @@ async def test_command_errors_are_one_line_and_exit_1(tmp_path: Path, subtests: 
         with subtests.test(" ".join(args)):
             assert run.code == 1, run
             assert run.err.strip().splitlines()[-1] == f"meetingd: {says}", run.err
+
+
+# -- disable, enable, reset ------------------------------------------------------------------------
+
+
+async def refused(call: Any) -> AuthenticationError:
+    """The AuthenticationError ``call`` (an awaitable) fails with."""
+    with pytest.raises(AuthenticationError) as caught:
+        await call
+    return caught.value
+
+
+async def test_user_disable_enable_and_reset_password(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    d = ["--data-dir", str(data)]
+    old, new = "mật-khẩu-cũ-1", "mật-khẩu-mới-2"
+    run = await meetingd(tmp_path, "user", "add", "thuky", "--name", "Trần Văn Thư",
+                         "--password-stdin", *d, stdin=old + "\n")  # fmt: skip
+    assert run.code == 0, run.err
+    uid = json.loads(run.out)["id"]
+    async with parts_on(data) as parts:
+        token = (await parts.services.auth.login("thuky", old, "test")).token
+        assert (await parts.services.auth.authenticate(token)).id == uid
+
+    run = await meetingd(tmp_path, "user", "disable", "thuky", *d)
+    assert run.code == 0, run.err
+    assert json.loads(run.out) == {"id": uid, "login": "thuky", "disabled": True}
+    async with parts_on(data) as parts:
+        assert (await refused(parts.services.auth.authenticate(token))).code == "revoked"
+        await refused(parts.services.auth.login("thuky", old, "test"))
+
+    run = await meetingd(tmp_path, "user", "enable", "ThuKy", *d)  # logins are case-blind
+    assert run.code == 0, run.err
+    assert json.loads(run.out) == {"id": uid, "login": "thuky", "disabled": False}
+    async with parts_on(data) as parts:
+        token = (await parts.services.auth.login("thuky", old, "test")).token
+
+    # From a file (its first line), or asked twice at the prompt; never as an argument.
+    (tmp_path / "pw.txt").write_text(new + "\n", encoding="utf-8")
+    run = await meetingd(tmp_path, "user", "reset-password", "thuky",
+                         "--password-file", "pw.txt", *d)  # fmt: skip
+    assert run.code == 0, run.err
+    assert json.loads(run.out) == {"id": uid, "login": "thuky"}
+    assert "stopped working" in run.err
+    assert new.encode() not in db_files(data)
+    async with parts_on(data) as parts:
+        assert (await refused(parts.services.auth.authenticate(token))).code == "revoked"
+        await refused(parts.services.auth.login("thuky", old, "test"))
+        token = (await parts.services.auth.login("thuky", new, "test")).token
+
+    third = "mật-khẩu-thứ-ba"
+    run = await meetingd(tmp_path, "user", "reset-password", "thuky", *d,
+                         stdin=f"{third}\n{third}\n")  # fmt: skip
+    assert run.code == 0, run.err
+    async with parts_on(data) as parts:
+        await refused(parts.services.auth.authenticate(token))
+        await refused(parts.services.auth.login("thuky", new, "test"))
+        await parts.services.auth.login("thuky", third, "test")
+        async with parts.store.transaction() as uow:
+            audit = await uow.audit.for_subject(f"user:{uid}")
+    assert [(actor, action) for _, actor, action in audit] == [
+        ("cli", "user.created"),
+        ("cli", "user.disabled"),
+        ("cli", "user.enabled"),
+        ("cli", "user.password_reset"),
+        ("cli", "user.password_reset"),
+    ]
+
+    # Refusals change nothing: the password still works afterwards.
+    (tmp_path / "short.txt").write_text("ngắn\n", encoding="utf-8")
+    refusals = [
+        (["--password-file", "short.txt"], None,
+         "the password must have at least 8 characters"),
+        ([], f"{third}x\n{third}y\n", "the two passwords differ; nothing was changed"),
+        ([], "ngắn\nngắn\n", "the password must have at least 8 characters"),
+    ]  # fmt: skip
+    for extra, stdin, says in refusals:
+        run = await meetingd(tmp_path, "user", "reset-password", "thuky", *extra, *d, stdin=stdin)
+        assert run.code == 1, run
+        assert run.err.strip().splitlines()[-1] == f"meetingd: {says}", run.err
+    run = await meetingd(tmp_path, "user", "reset-password", "thuky",
+                         "--password-file", "missing.txt", *d)  # fmt: skip
+    assert run.code == 1, run
+    assert run.err.strip().splitlines()[-1] == (
+        "meetingd: cannot read --password-file missing.txt: No such file or directory"
+    )
+    run = await meetingd(tmp_path, "user", "reset-password", "thuky", "--password", third, *d)
+    assert run.code == 2 and "unrecognized arguments" in run.err
+    async with parts_on(data) as parts:
+        await parts.services.auth.login("thuky", third, "test")
+
+
+async def test_bridge_point_disable_enable_and_reset_credential(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    d = ["--data-dir", str(data)]
+    for args in (
+        ["TH", "--name", "Tỉnh Thanh Hóa", "--kind", "province"],
+        ["TH-HH", "--name", "Huyện Hoằng Hóa", "--kind", "district", "--parent", "TH"],
+    ):
+        assert (await meetingd(tmp_path, "unit", "add", *args, *d)).code == 0
+    run = await meetingd(tmp_path, "bridge-point", "add", "TH-HH", "--name", "Điểm cầu huyện", *d)
+    assert run.code == 0, run.err
+    added = json.loads(run.out)
+    bp_id, old = str(added["id"]), added["credential"]
+    async with parts_on(data) as parts:
+        token = (await parts.services.auth.device_login(old, "test")).token
+
+    run = await meetingd(tmp_path, "bridge-point", "disable", bp_id, *d)
+    assert run.code == 0, run.err
+    assert json.loads(run.out) == {"id": added["id"], "name": "Điểm cầu huyện", "disabled": True}
+    async with parts_on(data) as parts:
+        assert (await refused(parts.services.auth.authenticate(token))).code == "revoked"
+        await refused(parts.services.auth.device_login(old, "test"))
+
+    run = await meetingd(tmp_path, "bridge-point", "enable", bp_id, *d)
+    assert run.code == 0 and json.loads(run.out)["disabled"] is False, run.err
+    async with parts_on(data) as parts:
+        token = (await parts.services.auth.device_login(old, "test")).token
+
+    run = await meetingd(tmp_path, "bridge-point", "reset-credential", bp_id, *d)
+    assert run.code == 0, run.err
+    reset = json.loads(run.out)
+    assert reset["id"] == added["id"] and reset["name"] == "Điểm cầu huyện"
+    assert reset["credential"].startswith("mdbp_") and reset["credential"] != old
+    assert "only its hash is stored" in run.err
+    assert reset["credential"].encode() not in db_files(data)
+    async with parts_on(data) as parts:
+        assert (await refused(parts.services.auth.authenticate(token))).code == "revoked"
+        await refused(parts.services.auth.device_login(old, "test"))
+        await parts.services.auth.device_login(reset["credential"], "test")
+        async with parts.store.transaction() as uow:
+            audit = await uow.audit.for_subject(f"bridge_point:{bp_id}")
+    assert [(actor, action) for _, actor, action in audit] == [
+        ("cli", "bridge_point.created"),
+        ("cli", "bridge_point.updated"),
+        ("cli", "bridge_point.updated"),
+        ("cli", "bridge_point.credential_rotated"),
+    ]
 
 
 async def test_a_duplicate_unit_code_is_refused(tmp_path: Path) -> None:
@@ -231,9 +395,7 @@ CONFIG_ERRORS: list[tuple[list[str], dict[str, str], str]] = [
 ]  # fmt: skip
 
 
-async def test_bad_configuration_is_one_line_naming_the_key(
-    tmp_path: Path, subtests: Any
-) -> None:
+async def test_bad_configuration_is_one_line_naming_the_key(tmp_path: Path, subtests: Any) -> None:
     (tmp_path / "bad.toml").write_text('[server]\ncolour = "red"\n')
     runs = await asyncio.gather(*(meetingd(tmp_path, *a, **env) for a, env, _ in CONFIG_ERRORS))
     for (_, _, line), run in zip(CONFIG_ERRORS, runs, strict=True):
@@ -252,6 +414,13 @@ HELP = [
     (["user", "add"], ["--name", "--role", "--admin", "--password-stdin", "chair@"]),
     (["unit", "add"], ["--kind", "--parent", "province"]),
     (["bridge-point", "add"], ["UNIT_CODE", "--name", "--room"]),
+    (["bridge-point"], ["add", "disable", "enable", "reset-credential"]),
+    (["bridge-point", "disable"], ["ID", "Redis", "next command"]),
+    (["bridge-point", "enable"], ["ID", "log in"]),
+    (["bridge-point", "reset-credential"], ["ID", "printed once", "Redis"]),
+    (["user"], ["add", "disable", "enable", "reset-password"]),
+    (["user", "disable"], ["login", "Redis", "next command"]),
+    (["user", "reset-password"], ["--password-file", "asked twice", "Redis"]),
     (["agent"], ["--server", "--credential", "--meeting"]),
 ]
 
@@ -260,8 +429,9 @@ async def test_help_texts(tmp_path: Path) -> None:
     runs = await asyncio.gather(*(meetingd(tmp_path, *args, "--help") for args, _ in HELP))
     for (args, words), run in zip(HELP, runs, strict=True):
         assert run.code == 0 and run.out.startswith("usage: meetingd"), (args, run.err)
+        text = " ".join(run.out.split())  # as wrapped for any terminal width
         for word in words:
-            assert word in run.out, (args, word)
+            assert word in text, (args, word)
 
 
 # -- serve -----------------------------------------------------------------------------------------

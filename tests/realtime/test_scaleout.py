@@ -109,10 +109,8 @@ class Node:
                 await self.proc.wait()
 
 
-@contextlib.asynccontextmanager
-async def nodes(
-    db_url: str, channel: str, tmp_path: Path, names: tuple[str, ...]
-) -> AsyncIterator[dict[str, Node]]:
+def node_env(db_url: str, channel: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``meetingd`` process of this cluster (a server or a CLI run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEETINGD_")}
     env.update(
         MEETINGD_DATABASE_URL=db_url,
@@ -122,6 +120,16 @@ async def nodes(
         MEETINGD_AUTH_SIGNING_KEY=TEST_KEY,
         MEETINGD_SERVER_LOG_LEVEL="INFO",
     )
+    env.update(settings)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def nodes(
+    db_url: str, channel: str, tmp_path: Path, names: tuple[str, ...], **settings: str
+) -> AsyncIterator[dict[str, Node]]:
+    """Start one ``meetingd serve`` per name; ``settings`` are more ``MEETINGD_*`` variables."""
+    env = node_env(db_url, channel, **settings)
     started: dict[str, Node] = {}
     try:
         for name in names:
