@@ -177,6 +177,33 @@ class FloorEntry:
     requested_at: datetime
     granted_at: datetime | None
     muted: bool
+    #: When its speaking time runs out (the floor is then taken back); None: no limit.
+    deadline: datetime | None = None
+
+
+class SpeechEnd(enum.StrEnum):
+    """Why a speech ended."""
+
+    FINISHED = "finished"  # the speaker gave the floor back
+    REVOKED = "revoked"  # the chair took it back
+    TIME_UP = "time_up"  # its speaking time ran out
+    MEETING_ENDED = "meeting_ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """One entry of the speech log: who spoke from when to when, granted and ended by whom."""
+
+    id: int
+    meeting_id: int
+    subject: str
+    name: str
+    granted_at: datetime
+    granted_by: str
+    limit_seconds: int | None
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: SpeechEnd | None
 
 
 # -- the live meeting: presence and roll call ------------------------------------------------

@@ -35,6 +35,8 @@ class Event:
     type: ClassVar[str]
     caused_by: ClassVar[str]
     stream: ClassVar[bool]
+    #: A decision: the unit of work writes an audit row when it is emitted.
+    audited: ClassVar[bool]
 
 
 E = TypeVar("E", bound=type[Event])
@@ -43,8 +45,13 @@ E = TypeVar("E", bound=type[Event])
 EVENT_TYPES: dict[str, type[Event]] = {}
 
 
-def event(name: str, *, caused_by: str, stream: bool = True) -> Callable[[E], E]:
-    """Declare an event class under its wire name ``noun.past_tense``."""
+def event(
+    name: str, *, caused_by: str, stream: bool = True, audited: bool = True
+) -> Callable[[E], E]:
+    """Declare an event class under its wire name ``noun.past_tense``.
+
+    A stream event is a decision, audited with its actor, unless ``audited`` is False
+    (presence comes and goes with connections, it decides nothing)."""
     noun, dot, verb = name.partition(".")
     if not (noun and dot and verb):
         raise ValueError(f"event {name!r} is not noun.past_tense")
@@ -57,6 +64,7 @@ def event(name: str, *, caused_by: str, stream: bool = True) -> Callable[[E], E]
         cls.type = name
         cls.caused_by = caused_by
         cls.stream = stream
+        cls.audited = stream and audited
         EVENT_TYPES[name] = cls
         return cls
 
@@ -279,7 +287,11 @@ class PresenceChanged(Event):
     since: Annotated[When, Field(description="when its first device joined")]
 
 
-@event("presence.joined", caused_by="a connection joining (`meeting.join` or `meeting.resync`)")
+@event(
+    "presence.joined",
+    caused_by="a connection joining (`meeting.join` or `meeting.resync`)",
+    audited=False,
+)
 @dataclass(frozen=True, slots=True)
 class PresenceJoined(PresenceChanged):
     """A participant connected to the meeting (its first device)."""
@@ -289,6 +301,7 @@ class PresenceJoined(PresenceChanged):
     "presence.left",
     caused_by="`meeting.leave`, a disconnect, a missed ping, a right removed, or its server "
     "process dying",
+    audited=False,
 )
 @dataclass(frozen=True, slots=True)
 class PresenceLeft(PresenceChanged):
@@ -347,6 +360,10 @@ class FloorEntryChanged(Event):
     requested_at: Annotated[When, Field(description="when it asked (or was given the floor)")]
     granted_at: Annotated[When | None, Field(description="when it got the floor, or null")]
     muted: Annotated[bool, Field(description="whether the chair muted it")]
+    deadline: Annotated[
+        When | None,
+        Field(description="when its speaking time runs out (the floor is then taken back)"),
+    ] = None
 
 
 @event("floor.requested", caused_by=_SPEAKERS)
@@ -369,14 +386,18 @@ class FloorWithdrawn(Event):
     subject: Subject
 
 
-@event("floor.revoked", caused_by="the chair, or the speaker itself")
+@event("floor.revoked", caused_by="the chair, the speaker itself, or its time running out")
 @dataclass(frozen=True, slots=True)
 class FloorRevoked(Event):
     """The floor was taken back, or a speaker finished."""
 
     subject: Subject
     was: Annotated[FloorStateName, Field(description="requested or granted")]
-    by: Annotated[str, Field(description="subject of who did it")]
+    by: Annotated[str, Field(description="subject of who did it, or `system`")]
+    reason: Annotated[
+        Literal["finished", "revoked", "time_up", "meeting_ended"],
+        Field(description="why: the speaker finished, the chair took it, its time ran out"),
+    ] = "revoked"
 
 
 @event("floor.muted", caused_by=_MANAGERS)

@@ -386,10 +386,36 @@ class FloorEntryOut(Response):
     requested_at: datetime
     granted_at: datetime | None
     muted: bool
+    deadline: datetime | None = Field(
+        default=None, description="When its speaking time runs out; null: no limit"
+    )
+
+
+class SpeechOut(Response):
+    """One entry of the speech log."""
+
+    subject: str
+    name: str
+    granted_at: datetime
+    granted_by: str
+    limit_seconds: int | None
+    ended_at: datetime | None = Field(description="null while it lasts")
+    ended_by: str | None
+    end_reason: Literal["finished", "revoked", "time_up", "meeting_ended"] | None
 
 
 class SubjectIn(Request):
     subject: Subject
+
+
+class GrantFloorIn(SubjectIn):
+    limit_seconds: (
+        Annotated[
+            int,
+            Field(ge=10, le=4 * 3600, description="Speaking time; the floor is taken back after"),
+        ]
+        | None
+    ) = None
 
 
 class MuteIn(Request):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from meetingd import events as ev
 from meetingd.commands.meetings import MEETING, MeetingRef
 from meetingd.commands.table import COMMANDS, Context, Rest
-from meetingd.schemas import FloorEntryOut, Id, MuteIn, SubjectIn
+from meetingd.schemas import FloorEntryOut, GrantFloorIn, Id, MuteIn, SpeechOut, SubjectIn
 from meetingd.services.authz import Permission
 
 ERRORS = (403, 404, 409)
@@ -17,6 +17,10 @@ class FloorSubject(SubjectIn):
 
 
 class FloorMute(MuteIn):
+    meeting_id: Id
+
+
+class FloorGrant(GrantFloorIn):
     meeting_id: Id
 
 
@@ -55,7 +59,7 @@ async def request(ctx: Context, p: MeetingRef) -> FloorEntryOut:
     answer=None,
     summary="Take back one's own request for the floor",
     tag="floor",
-    permission=Permission.SPEAK,
+    permission=Permission.READ_MEETING,
     events=(ev.FloorWithdrawn,),
     rest=Rest("POST", f"{FLOOR}/withdraw", "withdraw_floor", 204, errors=ERRORS),
 )
@@ -65,7 +69,7 @@ async def withdraw(ctx: Context, p: MeetingRef) -> None:
 
 @COMMANDS.command(
     "floor.grant",
-    FloorSubject,
+    FloorGrant,
     answer=FloorEntryOut,
     summary="Give the floor to a participant: it becomes audible and is shown as speaker",
     tag="floor",
@@ -73,10 +77,11 @@ async def withdraw(ctx: Context, p: MeetingRef) -> None:
     events=(ev.FloorGranted,),
     rest=Rest("POST", f"{FLOOR}/grant", "grant_floor", errors=ERRORS),
 )
-async def grant(ctx: Context, p: FloorSubject) -> FloorEntryOut:
+async def grant(ctx: Context, p: FloorGrant) -> FloorEntryOut:
     """`subject` is `bridge_point:<id>` or `user:<id>`, an invited participant; a request is
-    not needed."""
-    entry = await ctx.services.floor.grant(ctx.principal, p.meeting_id, p.subject)
+    not needed. With `limit_seconds`, the entry carries a `deadline` every screen shows, and
+    the server takes the floor back when it passes (`floor.revoked` with reason `time_up`)."""
+    entry = await ctx.services.floor.grant(ctx.principal, p.meeting_id, p.subject, p.limit_seconds)
     return FloorEntryOut.of(entry)
 
 
@@ -107,3 +112,17 @@ async def revoke(ctx: Context, p: FloorSubject) -> None:
 async def mute(ctx: Context, p: FloorMute) -> FloorEntryOut:
     entry = await ctx.services.floor.mute(ctx.principal, p.meeting_id, p.subject, p.muted)
     return FloorEntryOut.of(entry)
+
+
+@COMMANDS.command(
+    "floor.speeches",
+    MeetingRef,
+    answer=list[SpeechOut],
+    summary="The speech log: who had the floor from when to when, granted and ended by whom",
+    tag="floor",
+    permission=Permission.READ_MEETING,
+    rest=Rest("GET", f"{FLOOR}/speeches", "list_speeches", errors=(404,)),
+)
+async def speeches(ctx: Context, p: MeetingRef) -> list[SpeechOut]:
+    """Kept after the floor is given back and after the meeting ends (for the minutes)."""
+    return [SpeechOut.of(s) for s in await ctx.services.floor.speeches(ctx.principal, p.meeting_id)]

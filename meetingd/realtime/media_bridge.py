@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from media import Endpoint, EndpointStats, IceServer, Layout, MediaError, MediaPlane, Room, SlotInfo
-from meetingd.domain import MediaHealth, Meeting, MeetingEvent, MeetingState, Principal
+from meetingd.domain import MediaHealth, Meeting, MeetingEvent, Principal
 from meetingd.errors import ErrorCode, MeetingdError, StateError
 from meetingd.events import (
     Event,
@@ -34,12 +34,12 @@ from meetingd.events import (
     parse,
 )
 from meetingd.services import Services
-from meetingd.services.authz import can_manage_meeting
+from meetingd.services.authz import HELD, can_manage_meeting
 
 logger = logging.getLogger(__name__)
 
-#: Meeting states in which media flows.
-MEDIA_STATES = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
+#: Meeting states in which media flows: while the meeting is held.
+MEDIA_STATES = HELD
 
 Emit = Callable[[str, Event], Coroutine[Any, Any, None]]  # (sid, per-connection event)
 

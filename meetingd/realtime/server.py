@@ -77,7 +77,7 @@ room = room_name
 
 #: Events after which the connections of a meeting are checked again (who may attend changed).
 RECHECK_ON = frozenset(c.type for c in (BridgePointUninvited, DelegateUninvited, MeetingUpdated))
-#: How often connections are looked at for an expired token.
+#: How often connections are looked at for an expired token, and speaking times for their end.
 EXPIRY_INTERVAL = 0.5
 
 
@@ -327,6 +327,9 @@ class RealtimeServer:
             asyncio.create_task(self._every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
             asyncio.create_task(self._every(self._beat_interval, self._beat), name="heartbeat"),
             asyncio.create_task(self._every(EXPIRY_INTERVAL, self._expire), name="expiry"),
+            asyncio.create_task(
+                self._every(EXPIRY_INTERVAL, self._services.floor.expire), name="speaking-time"
+            ),
         ]
         logger.info("real-time node %s ready", self.node_id)
         try:
@@ -352,7 +355,7 @@ class RealtimeServer:
         await self._services.presence.heartbeat(self.node_id)
         await self._services.presence.sweep(self.node_id)
 
-    async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-from meetingd.domain import Meeting, Principal, Role
-from meetingd.errors import NotFound, PermissionDenied
+from meetingd.domain import Meeting, MeetingState, Principal, Role
+from meetingd.errors import NotFound, PermissionDenied, StateError
+
+if TYPE_CHECKING:
+    from meetingd.store import UnitOfWork
+
+#: The states in which a meeting is being held (participants gather, speak, are counted).
+HELD = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
 
 
 class Permission(enum.StrEnum):
@@ -84,6 +92,38 @@ def require(principal: Principal, meeting: Meeting, need: Permission) -> None:
             raise PermissionDenied("only the meeting's staff and operators see its media health")
     else:
         raise ValueError(f"{need} is not a meeting permission")
+
+
+async def meeting_for(
+    uow: UnitOfWork,
+    principal: Principal,
+    meeting_id: int,
+    *,
+    need: Permission = Permission.READ_MEETING,
+    states: Collection[MeetingState] | None = None,
+    doing: str = "this",
+    lock: bool = False,
+) -> Meeting:
+    """The meeting, once ``principal`` is known to have ``need`` in it and it is in one of
+    ``states``; the unit of work then acts (and audits) in the principal's name.
+
+    ``lock`` takes the meeting's write lock first, so that the checks still hold when the
+    change commits (every change to a meeting does).
+    """
+    if lock:
+        await uow.meetings.lock(meeting_id)
+    meeting = await uow.meetings.get(meeting_id)
+    if meeting is None:
+        raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
+    require(principal, meeting, need)
+    if states is not None and meeting.state not in states:
+        allowed = ", ".join(s.value for s in MeetingState if s in states)
+        raise StateError(
+            f"{doing} is not possible while the meeting is {meeting.state.value} "
+            f"(only when {allowed})"
+        )
+    uow.actor = principal.subject
+    return meeting
 
 
 def is_invited(principal: Principal, meeting: Meeting) -> bool:

@@ -1,17 +1,21 @@
 """The floor: who asked to speak ("đăng ký phát biểu"), who may speak, who is muted.
 
 The media plane follows it: only the chair and the floor holders are audible, and a mute
-set here is enforced by the server whatever the client sends.
+set here is enforced by the server whatever the client sends. A grant may carry a speaking
+time: the server keeps the deadline (every screen shows it) and takes the floor back when
+it runs out. Every speech is kept in the speech log (who, from when to when, granted and
+ended by whom, and why it ended) for the minutes.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from meetingd.clock import Clock
-from meetingd.domain import FloorEntry, FloorState, Meeting, MeetingState, Principal
-from meetingd.errors import ConflictError, NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.domain import FloorEntry, FloorState, Meeting, Principal, Speech, SpeechEnd
+from meetingd.errors import ConflictError, NotFound, StateError, ValidationError
 from meetingd.events import (
     FloorGranted,
     FloorMuted,
@@ -19,18 +23,16 @@ from meetingd.events import (
     FloorRevoked,
     FloorWithdrawn,
 )
-from meetingd.schemas import FloorEntryOut, dump
 from meetingd.services import authz
+from meetingd.services.authz import HELD, Permission
 from meetingd.store import Store, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
-
-
-def floor_view(e: FloorEntry) -> dict[str, object]:
-    """An entry as the snapshot lists it: the fields of ``floor.requested``/``floor.granted``."""
-    return dump(FloorEntryOut.of(e))
+#: Who ends a speech whose time ran out.
+SYSTEM = "system"
+#: Bounds of a speaking-time limit, in seconds.
+MIN_LIMIT, MAX_LIMIT = 10, 4 * 3600
 
 
 def _entry_fields(e: FloorEntry) -> dict[str, Any]:
@@ -41,6 +43,7 @@ def _entry_fields(e: FloorEntry) -> dict[str, Any]:
         "requested_at": e.requested_at,
         "granted_at": e.granted_at,
         "muted": e.muted,
+        "deadline": e.deadline,
     }
 
 
@@ -49,30 +52,28 @@ class FloorService:
         self._store = store
         self._clock = clock
 
-    async def _meeting(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> Meeting:
-        await uow.meetings.lock(meeting_id)
-        meeting = await uow.meetings.get(meeting_id)
-        if meeting is None:
-            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-        authz.require_read_meeting(principal, meeting)
-        if meeting.state not in ACTIVE:
-            raise StateError(f"the floor is closed while the meeting is {meeting.state.value}")
-        return meeting
+    async def _held(
+        self, uow: UnitOfWork, principal: Principal, meeting_id: int, need: Permission
+    ) -> Meeting:
+        return await authz.meeting_for(
+            uow, principal, meeting_id, need=need, states=HELD, doing="the floor", lock=True
+        )
 
     async def entries(self, principal: Principal, meeting_id: int) -> list[FloorEntry]:
         async with self._store.transaction() as uow:
-            meeting = await uow.meetings.get(meeting_id)
-            if meeting is None:
-                raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-            authz.require_read_meeting(principal, meeting)
+            await authz.meeting_for(uow, principal, meeting_id)
             return await uow.floor.entries(meeting_id)
+
+    async def speeches(self, principal: Principal, meeting_id: int) -> list[Speech]:
+        """The speech log of the meeting, in order."""
+        async with self._store.transaction() as uow:
+            await authz.meeting_for(uow, principal, meeting_id)
+            return await uow.speeches.of_meeting(meeting_id)
 
     async def request(self, principal: Principal, meeting_id: int) -> FloorEntry:
         """A bridge point or an invited delegate asks for the floor."""
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            if not _speaker(principal, meeting):
-                raise PermissionDenied("only invited bridge points and delegates ask for the floor")
+            await self._held(uow, principal, meeting_id, Permission.SPEAK)
             if await uow.floor.get(meeting_id, principal.subject) is not None:
                 raise ConflictError("you have already asked for the floor, or hold it")
             await uow.floor.add(
@@ -90,54 +91,83 @@ class FloorService:
     async def withdraw(self, principal: Principal, meeting_id: int) -> None:
         """Take back one's own request (not yet granted)."""
         async with self._store.transaction() as uow:
-            await self._meeting(uow, principal, meeting_id)
+            await self._held(uow, principal, meeting_id, Permission.READ_MEETING)
             entry = await uow.floor.get(meeting_id, principal.subject)
             if entry is None or entry.state is not FloorState.REQUESTED:
                 raise StateError("you have no pending request for the floor")
             await uow.floor.remove(meeting_id, principal.subject)
             await uow.emit(meeting_id, FloorWithdrawn(subject=principal.subject))
 
-    async def grant(self, principal: Principal, meeting_id: int, subject: str) -> FloorEntry:
-        """The chair gives the floor, to a request or directly to an invited participant."""
+    async def grant(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        subject: str,
+        limit_seconds: int | None = None,
+    ) -> FloorEntry:
+        """The chair gives the floor, to a request or directly to an invited participant,
+        for ``limit_seconds`` at most when given."""
+        if limit_seconds is not None and not MIN_LIMIT <= limit_seconds <= MAX_LIMIT:
+            raise ValidationError(
+                f"limit_seconds must be between {MIN_LIMIT} and {MAX_LIMIT}",
+                field="limit_seconds",
+            )
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            authz.require_manage_meeting(principal, meeting)
+            meeting = await self._held(uow, principal, meeting_id, Permission.MANAGE_MEETING)
             entry = await uow.floor.get(meeting_id, subject)
             now = self._clock.now()
+            deadline = now + timedelta(seconds=limit_seconds) if limit_seconds else None
             if entry is None:
                 name = await _participant_name(uow, meeting, subject)
-                await uow.floor.add(meeting_id, subject, name, FloorState.GRANTED, now)
+                await uow.floor.add(meeting_id, subject, name, FloorState.GRANTED, now, deadline)
             elif entry.state is FloorState.GRANTED:
                 raise ConflictError(f"{subject} already holds the floor", field="subject")
             else:
-                await uow.floor.grant(meeting_id, subject, now)
+                await uow.floor.grant(meeting_id, subject, now, deadline)
             got = await uow.floor.get(meeting_id, subject)
             assert got is not None
+            await uow.speeches.start(
+                meeting_id,
+                subject,
+                got.name,
+                at=now,
+                by=principal.subject,
+                limit_seconds=limit_seconds,
+            )
             await uow.emit(meeting_id, FloorGranted(**_entry_fields(got)))
             return got
 
     async def revoke(self, principal: Principal, meeting_id: int, subject: str) -> None:
         """The chair takes the floor back, or a holder finishes speaking (``subject`` = self)."""
+        own = subject == principal.subject
+        # Permission.RELEASE_FLOOR: one's own floor, or anyone's for a manager.
+        need = Permission.READ_MEETING if own else Permission.MANAGE_MEETING
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            if subject != principal.subject:
-                authz.require_manage_meeting(principal, meeting)
+            await self._held(uow, principal, meeting_id, need)
             entry = await uow.floor.get(meeting_id, subject)
             if entry is None:
                 raise NotFound(f"{subject} neither holds nor asked for the floor", field="subject")
-            await uow.floor.remove(meeting_id, subject)
-            await uow.emit(
-                meeting_id,
-                FloorRevoked(subject=subject, was=entry.state.value, by=principal.subject),
-            )
+            reason = SpeechEnd.FINISHED if own else SpeechEnd.REVOKED
+            await self._end(uow, meeting_id, entry, by=principal.subject, reason=reason)
+
+    async def _end(
+        self, uow: UnitOfWork, meeting_id: int, entry: FloorEntry, *, by: str, reason: SpeechEnd
+    ) -> None:
+        await uow.floor.remove(meeting_id, entry.subject)
+        if entry.state is FloorState.GRANTED:
+            now = self._clock.now()
+            await uow.speeches.end(meeting_id, entry.subject, at=now, by=by, reason=reason)
+        await uow.emit(
+            meeting_id,
+            FloorRevoked(subject=entry.subject, was=entry.state.value, by=by, reason=reason.value),
+        )
 
     async def mute(
         self, principal: Principal, meeting_id: int, subject: str, muted: bool
     ) -> FloorEntry:
         """The chair mutes or unmutes a floor holder; the media plane drops its audio."""
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            authz.require_manage_meeting(principal, meeting)
+            await self._held(uow, principal, meeting_id, Permission.MANAGE_MEETING)
             entry = await uow.floor.get(meeting_id, subject)
             if entry is None or entry.state is not FloorState.GRANTED:
                 raise StateError(f"{subject} does not hold the floor", field="subject")
@@ -149,11 +179,36 @@ class FloorService:
             await uow.emit(meeting_id, FloorMuted(subject=subject, muted=muted))
             return got
 
+    async def expire(self) -> int:
+        """Take the floor back from every holder whose speaking time has run out.
 
-def _speaker(principal: Principal, meeting: Meeting) -> bool:
-    if principal.kind == "bridge_point":
-        return principal.id in meeting.bridge_point_ids
-    return principal.id in meeting.delegate_ids
+        Safe to run from several processes at once: each entry is re-read under its
+        meeting's lock, so exactly one of them ends it. Answers how many it ended.
+        """
+        async with self._store.transaction() as uow:
+            overdue = await uow.floor.overdue(self._clock.now())
+        ended = 0
+        for candidate in overdue:
+            async with self._store.transaction() as uow:
+                await uow.meetings.lock(candidate.meeting_id)
+                entry = await uow.floor.get(candidate.meeting_id, candidate.subject)
+                now = self._clock.now()
+                if entry is None or entry.deadline is None or entry.deadline > now:
+                    continue  # ended or given again meanwhile
+                await self._end(
+                    uow, candidate.meeting_id, entry, by=SYSTEM, reason=SpeechEnd.TIME_UP
+                )
+                ended += 1
+                logger.info(
+                    "meeting %s: %s's speaking time ran out", candidate.meeting_id, entry.subject
+                )
+        return ended
+
+
+async def end_all_speeches(uow: UnitOfWork, meeting_id: int, at: datetime, by: str) -> None:
+    """The meeting ends: nobody holds the floor any more, every open speech ends."""
+    await uow.speeches.end(meeting_id, None, at=at, by=by, reason=SpeechEnd.MEETING_ENDED)
+    await uow.floor.clear(meeting_id)
 
 
 async def _participant_name(uow: UnitOfWork, meeting: Meeting, subject: str) -> str:

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from meetingd.clock import Clock
-from meetingd.domain import MediaHealth, Principal, Role
-from meetingd.errors import NotFound, PermissionDenied
+from meetingd.domain import MediaHealth, Principal
 from meetingd.services import authz
+from meetingd.services.authz import Permission
 from meetingd.store import Store
 
 
@@ -46,13 +46,5 @@ class HealthService:
     async def for_meeting(self, principal: Principal, meeting_id: int) -> list[MediaHealth]:
         """The health view of a meeting: for its operators, chair and secretary."""
         async with self._store.transaction() as uow:
-            meeting = await uow.meetings.get(meeting_id)
-        if meeting is None:
-            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-        authz.require_read_meeting(principal, meeting)
-        operator = principal.kind == "user" and principal.has_role(meeting.unit_path, Role.OPERATOR)
-        if not (operator or authz.can_manage_meeting(principal, meeting)):
-            raise PermissionDenied(
-                "the media health view is for the meeting's operators, chair and secretary"
-            )
+            await authz.meeting_for(uow, principal, meeting_id, need=Permission.WATCH_HEALTH)
         return list(self.current().get(meeting_id, []))

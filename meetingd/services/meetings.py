@@ -15,6 +15,8 @@ from meetingd.domain import AgendaItem, AgendaItemState, Meeting, MeetingState, 
 from meetingd.errors import NotFound, StateError, ValidationError
 from meetingd.schemas import AgendaItemOut, MeetingOut
 from meetingd.services import authz
+from meetingd.services.authz import HELD, Permission
+from meetingd.services.floor import end_all_speeches
 from meetingd.store import Store, UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -63,22 +65,27 @@ class MeetingService:
 
     # -- reading --------------------------------------------------------------------
 
-    async def _load(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> Meeting:
-        meeting = await uow.meetings.get(meeting_id)
-        if meeting is None:
-            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-        authz.require_read_meeting(principal, meeting)
-        return meeting
-
-    async def _manage(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> Meeting:
-        await uow.meetings.lock(meeting_id)
-        meeting = await self._load(uow, principal, meeting_id)
-        authz.require_manage_meeting(principal, meeting)
-        return meeting
+    async def _manage(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        meeting_id: int,
+        states: frozenset[MeetingState] | None = EDITABLE,
+        doing: str = "changing the meeting",
+    ) -> Meeting:
+        return await authz.meeting_for(
+            uow,
+            principal,
+            meeting_id,
+            need=Permission.MANAGE_MEETING,
+            states=states,
+            doing=doing,
+            lock=True,
+        )
 
     async def get(self, principal: Principal, meeting_id: int) -> Meeting:
         async with self._store.transaction() as uow:
-            return await self._load(uow, principal, meeting_id)
+            return await authz.meeting_for(uow, principal, meeting_id)
 
     async def list_meetings(
         self,
@@ -123,6 +130,7 @@ class MeetingService:
     ) -> Meeting:
         authz.require_user(principal)
         async with self._store.transaction() as uow:
+            uow.actor = principal.subject
             unit = await uow.units.get(unit_id)
             if unit is None or not authz.can_see_unit(principal, unit.path):
                 raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
@@ -144,7 +152,6 @@ class MeetingService:
                 now=self._clock.now(),
             )
             meeting = await self._emit_meeting(uow, meeting_id, ev.MeetingCreated)
-            await self._audit(uow, principal, "meeting.created", meeting_id, {"title": title})
             return meeting
 
     async def update(
@@ -152,7 +159,6 @@ class MeetingService:
     ) -> Meeting:
         async with self._store.transaction() as uow:
             meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "changing the meeting")
             values = {k: v for k, v in vars_of(changes).items() if v is not None}
             if not values:
                 raise ValidationError("nothing to change: give at least one field")
@@ -167,9 +173,6 @@ class MeetingService:
                 uow, meeting.unit_path, changes.secretary_id, Role.SECRETARY, "secretary_id"
             )
             await uow.meetings.update(meeting_id, self._clock.now(), **values)
-            await self._audit(
-                uow, principal, "meeting.updated", meeting_id, {"fields": sorted(values)}
-            )
             return await self._emit_meeting(uow, meeting_id, ev.MeetingUpdated)
 
     async def transition(self, principal: Principal, meeting_id: int, name: str) -> Meeting:
@@ -178,7 +181,7 @@ class MeetingService:
         if t is None:
             raise ValidationError(f"unknown meeting command {name!r}", field="command")
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
+            meeting = await self._manage(uow, principal, meeting_id, states=None)
             if meeting.state not in t.sources:
                 allowed = ", ".join(sorted(s.value for s in t.sources))
                 raise StateError(
@@ -191,11 +194,8 @@ class MeetingService:
                     meeting.current_agenda_item_id, state=AgendaItemState.DONE.value
                 )
             if t.target is S.ENDED:
-                await uow.floor.clear(meeting_id)  # nobody holds the floor after the end
+                await end_all_speeches(uow, meeting_id, now, principal.subject)
             await uow.meetings.update(meeting_id, now, **values)
-            await self._audit(
-                uow, principal, t.event.type, meeting_id, {"from": meeting.state.value}
-            )
             await uow.emit(
                 meeting_id,
                 t.event(
@@ -211,8 +211,7 @@ class MeetingService:
     async def move_to_item(self, principal: Principal, meeting_id: int, item_id: int) -> Meeting:
         """Make ``item_id`` the current agenda item; the previous one is marked done."""
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, frozenset({S.OPEN, S.LIVE, S.PAUSED}), "moving on the agenda")
+            meeting = await self._manage(uow, principal, meeting_id, HELD, "moving on the agenda")
             item = await uow.meetings.get_agenda_item(meeting_id, item_id)
             if item is None:
                 raise NotFound(
@@ -236,8 +235,7 @@ class MeetingService:
         self, principal: Principal, meeting_id: int, ids: list[int]
     ) -> Meeting:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "inviting")
+            meeting = await self._manage(uow, principal, meeting_id, doing="inviting")
             found = {bp.id: bp for bp in await uow.bridge_points.get_many(ids)}
             for bp_id in ids:
                 bp = found.get(bp_id)
@@ -257,8 +255,7 @@ class MeetingService:
         self, principal: Principal, meeting_id: int, bp_id: int
     ) -> Meeting:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "uninviting")
+            await self._manage(uow, principal, meeting_id, doing="uninviting")
             if not await uow.meetings.uninvite_bridge_point(meeting_id, bp_id):
                 raise NotFound(f"bridge point {bp_id} is not invited", field="bridge_point_id")
             await uow.emit(meeting_id, ev.BridgePointUninvited(bridge_point_id=bp_id))
@@ -270,8 +267,7 @@ class MeetingService:
         self, principal: Principal, meeting_id: int, ids: list[int]
     ) -> Meeting:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "inviting")
+            meeting = await self._manage(uow, principal, meeting_id, doing="inviting")
             users = {u.id: u for u in await uow.users.get_many(ids)}
             for uid in ids:
                 u = users.get(uid)
@@ -299,8 +295,7 @@ class MeetingService:
         self, principal: Principal, meeting_id: int, user_id: int
     ) -> Meeting:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "uninviting")
+            await self._manage(uow, principal, meeting_id, doing="uninviting")
             if not await uow.meetings.uninvite_delegate(meeting_id, user_id):
                 raise NotFound(f"user {user_id} is not invited", field="user_id")
             await uow.emit(meeting_id, ev.DelegateUninvited(user_id=user_id))
@@ -320,8 +315,7 @@ class MeetingService:
         duration_minutes: int | None,
     ) -> AgendaItem:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "changing the agenda")
+            await self._manage(uow, principal, meeting_id, doing="changing the agenda")
             item = await uow.meetings.add_agenda_item(
                 meeting_id, title=title, description=description, duration_minutes=duration_minutes
             )
@@ -340,8 +334,7 @@ class MeetingService:
         state: AgendaItemState | None,
     ) -> AgendaItem:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "changing the agenda")
+            meeting = await self._manage(uow, principal, meeting_id, doing="changing the agenda")
             item = await uow.meetings.get_agenda_item(meeting_id, item_id)
             if item is None:
                 raise NotFound(
@@ -373,8 +366,7 @@ class MeetingService:
 
     async def remove_agenda_item(self, principal: Principal, meeting_id: int, item_id: int) -> None:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "changing the agenda")
+            meeting = await self._manage(uow, principal, meeting_id, doing="changing the agenda")
             if await uow.meetings.get_agenda_item(meeting_id, item_id) is None:
                 raise NotFound(
                     f"agenda item {item_id} is not in meeting {meeting_id}", field="item_id"
@@ -388,8 +380,7 @@ class MeetingService:
         self, principal: Principal, meeting_id: int, ids: list[int]
     ) -> Meeting:
         async with self._store.transaction() as uow:
-            meeting = await self._manage(uow, principal, meeting_id)
-            _require_state(meeting, EDITABLE, "changing the agenda")
+            meeting = await self._manage(uow, principal, meeting_id, doing="changing the agenda")
             have = [a.id for a in meeting.agenda]
             if sorted(ids) != sorted(have) or len(set(ids)) != len(ids):
                 raise ValidationError(
@@ -433,22 +424,6 @@ class MeetingService:
         logged = await uow.emit(meeting_id, event(meeting=MeetingOut.of(meeting)))
         return _with_seq(meeting, logged.seq)
 
-    async def _audit(
-        self,
-        uow: UnitOfWork,
-        principal: Principal,
-        action: str,
-        meeting_id: int,
-        data: dict[str, object],
-    ) -> None:
-        await uow.audit.record(
-            at=self._clock.now(),
-            actor=principal.subject,
-            action=action,
-            subject=f"meeting:{meeting_id}",
-            data=data,
-        )
-
 
 def vars_of(changes: MeetingChanges) -> dict[str, object]:
     return {f: getattr(changes, f) for f in MeetingChanges.__slots__}
@@ -463,8 +438,3 @@ def _with_seq(meeting: Meeting, seq: int) -> Meeting:
 def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:
     if ends_at is not None and ends_at <= starts_at:
         raise ValidationError("ends_at must be after starts_at", field="ends_at")
-
-
-def _require_state(meeting: Meeting, allowed: frozenset[MeetingState], what: str) -> None:
-    if meeting.state not in allowed:
-        raise StateError(f"{what} is not possible when the meeting is {meeting.state.value}")

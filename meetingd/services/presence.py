@@ -21,12 +21,10 @@ from typing import Any
 
 from meetingd.clock import Clock
 from meetingd.domain import Meeting, MeetingState, PresenceEntry, Principal
-from meetingd.errors import NotFound
 from meetingd.events import PresenceJoined, PresenceLeft
 from meetingd.schemas import PresenceOut
 from meetingd.services import authz
-from meetingd.store import Store, UnitOfWork
-from meetingd.store.presence import NodeRepository, PresenceRepository
+from meetingd.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +56,6 @@ class PresenceService:
         self._clock = clock
         self._offline_after = timedelta(seconds=offline_after_seconds)
 
-    async def _readable(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> Meeting:
-        meeting = await uow.meetings.get(meeting_id)
-        if meeting is None:
-            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-        authz.require_read_meeting(principal, meeting)
-        return meeting
-
     async def enter(
         self, principal: Principal, meeting_id: int, node_id: str, connection_id: str
     ) -> PresenceEntry | None:
@@ -74,11 +65,10 @@ class PresenceService:
         recorded for an ended meeting (answers None): it can still be read, not attended.
         """
         async with self._store.transaction() as uow:
-            await uow.meetings.lock(meeting_id)
-            meeting = await self._readable(uow, principal, meeting_id)
+            meeting = await authz.meeting_for(uow, principal, meeting_id, lock=True)
             if meeting.state is MeetingState.ENDED:
                 return None
-            entry, arrived = await PresenceRepository(uow.session).add(
+            entry, arrived = await uow.presence.add(
                 meeting_id=meeting_id,
                 node_id=node_id,
                 connection_id=connection_id,
@@ -101,7 +91,7 @@ class PresenceService:
         """
         async with self._store.transaction() as uow:
             await uow.meetings.lock(meeting_id)
-            left = await PresenceRepository(uow.session).remove(
+            left = await uow.presence.remove(
                 meeting_id=meeting_id, node_id=node_id, connection_ids=connection_ids
             )
             for entry in left:
@@ -111,27 +101,27 @@ class PresenceService:
     async def disconnect(self, node_id: str, connection_id: str) -> None:
         """A connection closed: it leaves every meeting it had joined."""
         async with self._store.transaction() as uow:
-            meetings = await PresenceRepository(uow.session).meetings_of(node_id, connection_id)
+            meetings = await uow.presence.meetings_of(node_id, connection_id)
         for meeting_id in meetings:
             await self.leave(meeting_id, node_id, [connection_id])
 
     async def present(self, principal: Principal, meeting_id: int) -> list[PresenceEntry]:
         async with self._store.transaction() as uow:
-            await self._readable(uow, principal, meeting_id)
-            return await PresenceRepository(uow.session).entries(meeting_id)
+            await authz.meeting_for(uow, principal, meeting_id)
+            return await uow.presence.entries(meeting_id)
 
     async def heartbeat(self, node_id: str) -> None:
         """Prove that ``node_id`` is alive (and register it the first time)."""
         async with self._store.transaction() as uow:
-            await NodeRepository(uow.session).heartbeat(node_id, self._clock.now())
+            await uow.nodes.heartbeat(node_id, self._clock.now())
 
     async def sweep(self, own_node_id: str) -> list[str]:
         """Remove the connections of nodes that stopped beating; answer those nodes."""
         now = self._clock.now()
         async with self._store.transaction() as uow:
-            nodes = NodeRepository(uow.session)
+            nodes = uow.nodes
             alive = await nodes.alive(now - self._offline_after)
-            with_rows = await PresenceRepository(uow.session).nodes_with_rows()
+            with_rows = await uow.presence.nodes_with_rows()
             await nodes.purge(now - self._offline_after * _FORGET_NODES_AFTER)
         dead = sorted(n for n in with_rows if n not in alive and n != own_node_id)
         for node_id in dead:
@@ -142,8 +132,8 @@ class PresenceService:
     async def forget_node(self, node_id: str) -> None:
         """Every connection of ``node_id`` leaves (a dead node, or this one shutting down)."""
         async with self._store.transaction() as uow:
-            meetings = await PresenceRepository(uow.session).meetings_of(node_id)
+            meetings = await uow.presence.meetings_of(node_id)
         for meeting_id in meetings:
             await self.leave(meeting_id, node_id)
         async with self._store.transaction() as uow:
-            await NodeRepository(uow.session).delete([node_id])
+            await uow.nodes.delete([node_id])

@@ -18,7 +18,6 @@ import logging
 from meetingd.clock import Clock
 from meetingd.domain import (
     Meeting,
-    MeetingState,
     Principal,
     Quorum,
     RollCall,
@@ -27,16 +26,16 @@ from meetingd.domain import (
     RollCallResult,
     RollCallState,
 )
-from meetingd.errors import NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.errors import NotFound, StateError, ValidationError
 from meetingd.events import RollCallAnswered, RollCallClosed, RollCallConfirmed, RollCallStarted
 from meetingd.schemas import RollCallOut
 from meetingd.services import authz
+from meetingd.services.authz import HELD, Permission
 from meetingd.store import Store, UnitOfWork
-from meetingd.store.rollcalls import InvitedBridgePoint, InvitedDelegate, RollCallRepository
+from meetingd.store.rollcalls import InvitedBridgePoint, InvitedDelegate
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = frozenset({MeetingState.OPEN, MeetingState.LIVE, MeetingState.PAUSED})
 MAX_COUNT = 1000
 
 QUORUM_DELEGATES = "more than half of the invited delegates confirmed their presence"
@@ -94,33 +93,29 @@ class RollCallService:
         self._store = store
         self._clock = clock
 
-    async def _meeting(
-        self, uow: UnitOfWork, principal: Principal, meeting_id: int, *, lock: bool = True
+    async def _held(
+        self, uow: UnitOfWork, principal: Principal, meeting_id: int, need: Permission
     ) -> Meeting:
-        if lock:
-            await uow.meetings.lock(meeting_id)
-        meeting = await uow.meetings.get(meeting_id)
-        if meeting is None:
-            raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-        authz.require_read_meeting(principal, meeting)
-        return meeting
+        return await authz.meeting_for(
+            uow, principal, meeting_id, need=need, states=HELD, doing="a roll call", lock=True
+        )
 
     async def _open(self, uow: UnitOfWork, meeting_id: int) -> RollCall:
-        rollcall = await RollCallRepository(uow.session).latest(meeting_id)
+        rollcall = await uow.rollcalls.latest(meeting_id)
         if rollcall is None or rollcall.state is not RollCallState.OPEN:
             raise StateError("no roll call is open in this meeting")
         return rollcall
 
     async def _reread(self, uow: UnitOfWork, meeting_id: int) -> RollCall:
-        got = await RollCallRepository(uow.session).latest(meeting_id)
+        got = await uow.rollcalls.latest(meeting_id)
         assert got is not None
         return got
 
     async def current(self, principal: Principal, meeting_id: int) -> RollCall:
         """The open roll call, else the most recent one."""
         async with self._store.transaction() as uow:
-            await self._meeting(uow, principal, meeting_id, lock=False)
-            rollcall = await RollCallRepository(uow.session).latest(meeting_id)
+            await authz.meeting_for(uow, principal, meeting_id)
+            rollcall = await uow.rollcalls.latest(meeting_id)
         if rollcall is None:
             raise NotFound(f"meeting {meeting_id} has had no roll call", field="meeting_id")
         return rollcall
@@ -128,14 +123,8 @@ class RollCallService:
     async def start(self, principal: Principal, meeting_id: int) -> RollCall:
         """Start a roll call (chair or secretary; meeting open, live or paused)."""
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            authz.require_manage_meeting(principal, meeting)
-            if meeting.state not in ACTIVE:
-                raise StateError(
-                    "a roll call needs an open, live or paused meeting;"
-                    f" this one is {meeting.state.value}"
-                )
-            repo = RollCallRepository(uow.session)
+            await self._held(uow, principal, meeting_id, Permission.MANAGE_MEETING)
+            repo = uow.rollcalls
             latest = await repo.latest(meeting_id)
             if latest is not None and latest.state is RollCallState.OPEN:
                 raise StateError(f"roll call {latest.id} is still open; close it first")
@@ -155,12 +144,10 @@ class RollCallService:
         if not 0 <= count <= MAX_COUNT:
             raise ValidationError(f"count must be between 0 and {MAX_COUNT}", field="count")
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            if principal.kind != "bridge_point" or principal.id not in meeting.bridge_point_ids:
-                raise PermissionDenied("only an invited bridge point answers a roll call")
+            await self._held(uow, principal, meeting_id, Permission.ANSWER_ROLLCALL)
             rollcall = await self._open(uow, meeting_id)
             now = self._clock.now()
-            await RollCallRepository(uow.session).answer(rollcall.id, principal.id, count, now)
+            await uow.rollcalls.answer(rollcall.id, principal.id, count, now)
             await uow.emit(
                 meeting_id,
                 RollCallAnswered(
@@ -175,12 +162,10 @@ class RollCallService:
     async def confirm(self, principal: Principal, meeting_id: int) -> RollCall:
         """An invited delegate confirms their own presence (again: no change)."""
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            if principal.kind != "user" or principal.id not in meeting.delegate_ids:
-                raise PermissionDenied("only an invited delegate confirms their presence")
+            await self._held(uow, principal, meeting_id, Permission.CONFIRM_ROLLCALL)
             rollcall = await self._open(uow, meeting_id)
             now = self._clock.now()
-            if await RollCallRepository(uow.session).confirm(rollcall.id, principal.id, now):
+            if await uow.rollcalls.confirm(rollcall.id, principal.id, now):
                 await uow.emit(
                     meeting_id,
                     RollCallConfirmed(
@@ -192,10 +177,9 @@ class RollCallService:
     async def close(self, principal: Principal, meeting_id: int) -> RollCall:
         """Close the open roll call and store its result (chair or secretary)."""
         async with self._store.transaction() as uow:
-            meeting = await self._meeting(uow, principal, meeting_id)
-            authz.require_manage_meeting(principal, meeting)
+            await self._held(uow, principal, meeting_id, Permission.MANAGE_MEETING)
             rollcall = await self._open(uow, meeting_id)
-            repo = RollCallRepository(uow.session)
+            repo = uow.rollcalls
             result = compute_result(
                 rollcall,
                 await repo.invited_bridge_points(meeting_id),

@@ -14,9 +14,6 @@ from meetingd.domain import FloorEntry, Meeting, MeetingEvent, PresenceEntry, Pr
 from meetingd.errors import NotFound
 from meetingd.services import authz
 from meetingd.store import Store
-from meetingd.store.presence import PresenceRepository
-from meetingd.store.rollcalls import RollCallRepository
-from meetingd.store.stream import StreamRepository
 
 #: Above this many missed events a snapshot is smaller and faster than the replay.
 MAX_REPLAY = 500
@@ -41,13 +38,13 @@ class StreamService:
     async def snapshot(self, principal: Principal, meeting_id: int) -> MeetingSnapshot:
         """The meeting, who is present, the roll call and the floor, all as of one ``seq``."""
         async with self._store.transaction() as uow:
-            seq = await StreamRepository(uow.session).hold(meeting_id)
+            seq = await uow.stream.hold(meeting_id)
             meeting = await uow.meetings.get(meeting_id) if seq is not None else None
             if meeting is None:
                 raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
             authz.require_read_meeting(principal, meeting)
-            presence = await PresenceRepository(uow.session).entries(meeting_id)
-            rollcall = await RollCallRepository(uow.session).latest(meeting_id)
+            presence = await uow.presence.entries(meeting_id)
+            rollcall = await uow.rollcalls.latest(meeting_id)
             floor = await uow.floor.entries(meeting_id)
             return MeetingSnapshot(
                 seq=meeting.seq,
@@ -67,10 +64,7 @@ class StreamService:
         meeting (the client's state does not come from this meeting's stream).
         """
         async with self._store.transaction() as uow:
-            meeting = await uow.meetings.get(meeting_id)
-            if meeting is None:
-                raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
-            authz.require_read_meeting(principal, meeting)
+            meeting = await authz.meeting_for(uow, principal, meeting_id)
             if after_seq > meeting.seq:
                 return None
             if after_seq == meeting.seq:
@@ -91,4 +85,4 @@ class StreamService:
     async def heads(self, meeting_ids: list[int]) -> dict[int, int]:
         """The current ``seq`` of each meeting."""
         async with self._store.transaction() as uow:
-            return await StreamRepository(uow.session).heads(meeting_ids)
+            return await uow.stream.heads(meeting_ids)

@@ -317,7 +317,30 @@ class FloorRow(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the speaking time given with the floor runs out (None: no limit).
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     __table_args__ = (
         UniqueConstraint("meeting_id", "subject", name="uq_floor_entries_meeting_subject"),
         CheckConstraint("state in ('requested','granted')", name="state"),
     )
+
+
+class SpeechRow(Base):
+    """The speech log: who had the floor from when to when, who gave it and who ended it.
+
+    Floor rows come and go; these stay, for the minutes.
+    """
+
+    __tablename__ = "floor_speeches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    granted_by: Mapped[str] = mapped_column(String(64))
+    limit_seconds: Mapped[int | None] = mapped_column(Integer)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    end_reason: Mapped[str | None] = mapped_column(String(16))

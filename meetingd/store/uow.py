@@ -18,8 +18,11 @@ from meetingd.events import Event, to_data
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
 from meetingd.store.events import EventRepository
-from meetingd.store.floor import FloorRepository
+from meetingd.store.floor import FloorRepository, SpeechRepository
 from meetingd.store.meetings import MeetingRepository
+from meetingd.store.presence import NodeRepository, PresenceRepository
+from meetingd.store.rollcalls import RollCallRepository
+from meetingd.store.stream import StreamRepository
 from meetingd.store.tokens import TokenRepository
 from meetingd.store.units import UnitRepository
 from meetingd.store.users import UserRepository
@@ -37,7 +40,11 @@ class EventPublisher(Protocol):
 
 
 class UnitOfWork:
-    """Repositories over one session, plus the events the work has caused."""
+    """Repositories over one session, plus the events the work has caused.
+
+    ``actor`` is who the work is done for (set by the guard that authorises it, or by the
+    caller): every decision it emits is audited in its name, in the same transaction.
+    """
 
     def __init__(self, session: AsyncSession, clock: Clock, event_log_size: int) -> None:
         self.session = session
@@ -50,8 +57,20 @@ class UnitOfWork:
         self.events = EventRepository(session, event_log_size)
         self.audit = AuditRepository(session)
         self.floor = FloorRepository(session)
+        self.speeches = SpeechRepository(session)
+        self.presence = PresenceRepository(session)
+        self.nodes = NodeRepository(session)
+        self.rollcalls = RollCallRepository(session)
+        self.stream = StreamRepository(session)
+        self.actor = "system"
         self.emitted: list[MeetingEvent] = []
         self.revoked: list[str] = []
+
+    async def record(self, action: str, subject: str, data: dict[str, object]) -> None:
+        """Audit a decision in the actor's name (what ``emit`` does for meeting events)."""
+        await self.audit.record(
+            at=self.clock.now(), actor=self.actor, action=action, subject=subject, data=data
+        )
 
     def rights_changed(self, *keys: str) -> None:
         """Callers lost rights (``user:5``, ``bridge_point:3``, ``token:<jti>``): once the
@@ -60,7 +79,10 @@ class UnitOfWork:
 
     async def emit(self, meeting_id: int, event: Event) -> MeetingEvent:
         """Append an event to the meeting's log; it is published once the commit returns."""
-        ev = await self.events.append(meeting_id, event.type, to_data(event), self.clock.now())
+        data = to_data(event)
+        ev = await self.events.append(meeting_id, event.type, data, self.clock.now())
+        if event.audited:
+            await self.record(event.type, f"meeting:{meeting_id}", {"seq": ev.seq, **data})
         self.emitted.append(ev)
         return ev
 

@@ -255,6 +255,10 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
     },
+    "list_speeches": {  # M1 / M2: readers of the meeting
+        "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
+    },
     # -- roll call and presence ---------------------------------------------------------------
     "get_presence": {  # M1 / M2
         "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
@@ -544,6 +548,7 @@ REQUESTS: dict[str, Build] = {
     "remove_agenda_item": _remove_item,
     "reorder_agenda": _reorder,
     "list_floor": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "list_speeches": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
     "request_floor": _floor,
     "withdraw_floor": _floor,
     "grant_floor": _grant_floor,

@@ -203,6 +203,10 @@ def apply(state: dict[str, Any], event: str, d: dict[str, Any]) -> None:
         m["bridge_point_ids"] = sorted(set(m["bridge_point_ids"]) | set(d["bridge_point_ids"]))
     elif event == "meeting.delegates_invited":
         m["delegate_ids"] = sorted(set(m["delegate_ids"]) | set(d["user_ids"]))
+    elif event == "meeting.bridge_point_uninvited":
+        m["bridge_point_ids"] = [i for i in m["bridge_point_ids"] if i != d["bridge_point_id"]]
+    elif event == "meeting.delegate_uninvited":
+        m["delegate_ids"] = [i for i in m["delegate_ids"] if i != d["user_id"]]
     elif event == "presence.joined":
         state["presence"].append({k: d[k] for k in ("kind", "id", "name", "role", "since")})
     elif event == "presence.left":

@@ -95,7 +95,7 @@ async def test_signalling_errors_are_clear(live_meeting: Live) -> None:
     # Someone not invited never sees the meeting, media included.
     other = await live.connect("bp3")
     err = await other.error("rtc.offer", {"meeting_id": mid, "sdp": "v=0"})
-    assert err["code"] == "not_joined"
+    assert err["code"] == "not_found"
 
 
 async def test_a_vanished_peer_leaves_the_room(live_meeting: Live) -> None:

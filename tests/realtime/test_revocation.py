@@ -183,7 +183,7 @@ async def test_a_removed_right_stops_the_socket_and_the_media_at_once(
             await again.close()
         else:
             err = await victim.client.error("floor.list", {"meeting_id": mid})
-            assert err["code"] == "not_joined"
+            assert err["code"] == "not_found"  # it may no longer even see the meeting
             err = await victim.client.error("meeting.join", {"meeting_id": mid})
             assert err["code"] == "not_found"
     finally:

@@ -95,8 +95,11 @@ async def test_bad_input_is_answered_and_changes_nothing(live: Live) -> None:
     assert got["error"]["field"] == "payload"
     err = await chair.error("rollcall.answer", {"meeting_id": mid, "count": 1001})
     assert err["field"] == "count"
-    # A meeting this connection has not joined; one the caller may not see.
+    # A meeting that does not exist: not_found, as over REST; one it sees but has not joined.
     err = await chair.error("meeting.start", {"meeting_id": mid + 1})
+    assert err["code"] == "not_found"
+    other = await live.connect("chair")
+    err = await other.error("meeting.start", {"meeting_id": mid})
     assert err["code"] == "not_joined"
     bp3 = await live.connect("bp3")
     err = await bp3.error("meeting.join", {"meeting_id": mid})

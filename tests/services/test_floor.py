@@ -86,3 +86,71 @@ async def test_floor_events_and_end_clears(parts: Parts, world: World) -> None:
     await parts.services.meetings.transition(chair, w.meeting_id, "end")
     async with parts.store.transaction() as uow:
         assert await uow.floor.entries(w.meeting_id) == []
+
+
+async def test_the_speech_log_keeps_who_spoke_when_and_why_it_ended(
+    parts: Parts, world: World
+) -> None:
+    w, f, a, clock = world, parts.services.floor, parts.services.auth, parts.clock
+    await _live(parts, w)
+    chair = await a.authenticate(w.tokens["chair"])
+    bp1 = await a.authenticate(w.tokens["bp1"])
+    delegate = await a.authenticate(w.tokens["delegate"])
+    start = clock.now()
+    await f.grant(chair, w.meeting_id, bp1.subject)
+    clock.advance(30)
+    await f.revoke(bp1, w.meeting_id, bp1.subject)  # it finished speaking
+    await f.grant(chair, w.meeting_id, delegate.subject)
+    clock.advance(45)
+    await f.revoke(chair, w.meeting_id, delegate.subject)  # the chair took it back
+    await f.grant(chair, w.meeting_id, bp1.subject)
+    clock.advance(5)
+    await parts.services.meetings.transition(chair, w.meeting_id, "end")
+    log = await f.speeches(chair, w.meeting_id)
+    assert [(s.subject, s.granted_by, s.ended_by, s.end_reason) for s in log] == [
+        (bp1.subject, chair.subject, bp1.subject, "finished"),
+        (delegate.subject, chair.subject, chair.subject, "revoked"),
+        (bp1.subject, chair.subject, chair.subject, "meeting_ended"),
+    ]
+    assert [(s.ended_at - s.granted_at).total_seconds() for s in log] == [30, 45, 5]  # type: ignore[operator]
+    assert log[0].granted_at == start and log[0].name == "Điểm cầu bp1"
+    # The audit names each decision and who took it.
+    async with parts.store.transaction() as uow:
+        rows = await uow.audit.for_subject(f"meeting:{w.meeting_id}")
+    floor_rows = [(actor, action) for _, actor, action in rows if action.startswith("floor.")]
+    assert floor_rows == [
+        (chair.subject, "floor.granted"),
+        (bp1.subject, "floor.revoked"),
+        (chair.subject, "floor.granted"),
+        (chair.subject, "floor.revoked"),
+        (chair.subject, "floor.granted"),
+    ]
+
+
+async def test_a_speaking_time_limit_takes_the_floor_back_once(parts: Parts, world: World) -> None:
+    w, f, a, clock = world, parts.services.floor, parts.services.auth, parts.clock
+    await _live(parts, w)
+    chair = await a.authenticate(w.tokens["chair"])
+    bp1 = await a.authenticate(w.tokens["bp1"])
+    with pytest.raises(ValidationError, match="limit_seconds"):
+        await f.grant(chair, w.meeting_id, bp1.subject, limit_seconds=5)
+    entry = await f.grant(chair, w.meeting_id, bp1.subject, limit_seconds=60)
+    assert entry.deadline is not None and (entry.deadline - clock.now()).total_seconds() == 60
+    clock.advance(59)
+    assert await f.expire() == 0
+    clock.advance(1)
+    # Two closers at once (two processes): exactly one ends the speech.
+    import asyncio
+
+    ended = await asyncio.gather(f.expire(), f.expire())
+    assert sorted(ended) == [0, 1]
+    assert await f.entries(chair, w.meeting_id) == []
+    (speech,) = await f.speeches(chair, w.meeting_id)
+    assert (speech.end_reason, speech.ended_by, speech.limit_seconds) == ("time_up", "system", 60)
+    async with parts.store.transaction() as uow:
+        last = (await uow.events.after(w.meeting_id, 0, 1000))[-1]
+    assert (last.type, last.data["reason"], last.data["by"]) == (
+        "floor.revoked",
+        "time_up",
+        "system",
+    )

@@ -327,8 +327,14 @@ async def test_changes_are_audited(parts: Parts, world: World) -> None:
         rows = await uow.audit.for_subject(f"meeting:{world.meeting_id}")
         units = await uow.audit.for_subject(f"unit:{world.units['C1']}")
         users = await uow.audit.for_subject(f"user:{world.users['chair']}")
+    # Every decision about the meeting, by the unit of work, in its actor's name.
     assert [(actor, action) for _, actor, action in rows] == [
         (f"user:{chair.id}", "meeting.created"),
+        (f"user:{chair.id}", "agenda.item_added"),
+        (f"user:{chair.id}", "agenda.item_added"),
+        (f"user:{chair.id}", "agenda.item_added"),
+        (f"user:{chair.id}", "meeting.bridge_points_invited"),
+        (f"user:{chair.id}", "meeting.delegates_invited"),
         (f"user:{chair.id}", "meeting.updated"),
     ]
     assert [(actor, action) for _, actor, action in units] == [("cli", "unit.created")]

@@ -458,7 +458,7 @@ export interface paths {
         put?: never;
         /**
          * Give the floor to a participant: it becomes audible and is shown as speaker
-         * @description `subject` is `bridge_point:<id>` or `user:<id>`, an invited participant; a request is not needed. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `floor.grant`.
+         * @description `subject` is `bridge_point:<id>` or `user:<id>`, an invited participant; a request is not needed. With `limit_seconds`, the entry carries a `deadline` every screen shows, and the server takes the floor back when it passes (`floor.revoked` with reason `time_up`). Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `floor.grant`.
          */
         post: operations["grant_floor"];
         delete?: never;
@@ -527,6 +527,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/meetings/{meeting_id}/floor/speeches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The speech log: who had the floor from when to when, granted and ended by whom
+         * @description Kept after the floor is given back and after the meeting ends (for the minutes). Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `floor.speeches`.
+         */
+        get: operations["list_speeches"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/meetings/{meeting_id}/floor/withdraw": {
         parameters: {
             query?: never;
@@ -538,7 +558,7 @@ export interface paths {
         put?: never;
         /**
          * Take back one's own request for the floor
-         * @description Who may call: an invited bridge point or delegate. Socket twin: `floor.withdraw`.
+         * @description Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `floor.withdraw`.
          */
         post: operations["withdraw_floor"];
         delete?: never;
@@ -1053,6 +1073,11 @@ export interface components {
             error: components["schemas"]["ErrorBody"];
         };
         FloorEntryOut: {
+            /**
+             * @description When its speaking time runs out; null: no limit
+             * @default null
+             */
+            deadline?: string | null;
             granted_at: string | null;
             muted: boolean;
             name: string;
@@ -1063,6 +1088,12 @@ export interface components {
         };
         /** @enum {string} */
         FloorState: "requested" | "granted";
+        GrantFloorIn: {
+            /** @default null */
+            limit_seconds?: number | null;
+            /** @description 'bridge_point:<id>' or 'user:<id>' */
+            subject: string;
+        };
         GrantIn: {
             role: components["schemas"]["Role"];
             unit_id: number;
@@ -1263,6 +1294,19 @@ export interface components {
         };
         /** @enum {string} */
         RollCallState: "open" | "closed";
+        /** @description One entry of the speech log. */
+        SpeechOut: {
+            end_reason: ("finished" | "revoked" | "time_up" | "meeting_ended") | null;
+            /** @description null while it lasts */
+            ended_at: string | null;
+            ended_by: string | null;
+            /** Format: date-time */
+            granted_at: string;
+            granted_by: string;
+            limit_seconds: number | null;
+            name: string;
+            subject: string;
+        };
         SubjectIn: {
             /** @description 'bridge_point:<id>' or 'user:<id>' */
             subject: string;
@@ -3029,7 +3073,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SubjectIn"];
+                "application/json": components["schemas"]["GrantFloorIn"];
             };
         };
         responses: {
@@ -3314,6 +3358,55 @@ export interface operations {
             };
             /** @description The body is larger than the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_speeches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpeechOut"][];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

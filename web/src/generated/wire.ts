@@ -219,12 +219,24 @@ export interface components {
             credential: string;
         };
         FloorEntryOut: {
+            /**
+             * @description When its speaking time runs out; null: no limit
+             * @default null
+             */
+            deadline?: string | null;
             granted_at: string | null;
             muted: boolean;
             name: string;
             /** Format: date-time */
             requested_at: string;
             state: components["schemas"]["FloorState"];
+            subject: string;
+        };
+        FloorGrant: {
+            /** @default null */
+            limit_seconds?: number | null;
+            meeting_id: number;
+            /** @description 'bridge_point:<id>' or 'user:<id>' */
             subject: string;
         };
         /** @description A participant got the floor: it is audible and shown as a speaker. */
@@ -234,6 +246,11 @@ export interface components {
              * @description when (UTC)
              */
             at: string;
+            /**
+             * @description when its speaking time runs out (the floor is then taken back)
+             * @default null
+             */
+            deadline?: string | null;
             /** @description when it got the floor, or null */
             granted_at: string | null;
             /** @description the meeting */
@@ -287,6 +304,11 @@ export interface components {
              * @description when (UTC)
              */
             at: string;
+            /**
+             * @description when its speaking time runs out (the floor is then taken back)
+             * @default null
+             */
+            deadline?: string | null;
             /** @description when it got the floor, or null */
             granted_at: string | null;
             /** @description the meeting */
@@ -318,10 +340,16 @@ export interface components {
              * @description when (UTC)
              */
             at: string;
-            /** @description subject of who did it */
+            /** @description subject of who did it, or `system` */
             by: string;
             /** @description the meeting */
             meeting_id: number;
+            /**
+             * @description why: the speaker finished, the chair took it, its time ran out
+             * @default revoked
+             * @enum {string}
+             */
+            reason?: "finished" | "revoked" | "time_up" | "meeting_ended";
             /** @description the meeting's sequence number */
             seq: number;
             /** @description `bridge_point:<id>` or `user:<id>` */
@@ -332,6 +360,7 @@ export interface components {
              */
             was: "requested" | "granted";
         };
+        FloorSpeechesAnswer: components["schemas"]["SpeechOut"][];
         /** @enum {string} */
         FloorState: "requested" | "granted";
         FloorSubject: {
@@ -996,6 +1025,19 @@ export interface components {
             /** @description who is on it, or null */
             subject: string | null;
         };
+        /** @description One entry of the speech log. */
+        SpeechOut: {
+            end_reason: ("finished" | "revoked" | "time_up" | "meeting_ended") | null;
+            /** @description null while it lasts */
+            ended_at: string | null;
+            ended_by: string | null;
+            /** Format: date-time */
+            granted_at: string;
+            granted_by: string;
+            limit_seconds: number | null;
+            name: string;
+            subject: string;
+        };
         TokenOut: {
             /** Format: date-time */
             expires_at: string;
@@ -1116,6 +1158,7 @@ export type DelegateUninvited = components["schemas"]["DelegateUninvited"];
 export type DelegatesInvited = components["schemas"]["DelegatesInvited"];
 export type DeviceLoginIn = components["schemas"]["DeviceLoginIn"];
 export type FloorEntryOut = components["schemas"]["FloorEntryOut"];
+export type FloorGrant = components["schemas"]["FloorGrant"];
 export type FloorGranted = components["schemas"]["FloorGranted"];
 export type FloorListAnswer = components["schemas"]["FloorListAnswer"];
 export type FloorMute = components["schemas"]["FloorMute"];
@@ -1123,6 +1166,7 @@ export type FloorMuted = components["schemas"]["FloorMuted"];
 export type FloorRequested = components["schemas"]["FloorRequested"];
 export type FloorRevokeAnswer = components["schemas"]["FloorRevokeAnswer"];
 export type FloorRevoked = components["schemas"]["FloorRevoked"];
+export type FloorSpeechesAnswer = components["schemas"]["FloorSpeechesAnswer"];
 export type FloorState = components["schemas"]["FloorState"];
 export type FloorSubject = components["schemas"]["FloorSubject"];
 export type FloorWithdrawAnswer = components["schemas"]["FloorWithdrawAnswer"];
@@ -1192,6 +1236,7 @@ export type RtcPage = components["schemas"]["RtcPage"];
 export type RtcSdp = components["schemas"]["RtcSdp"];
 export type SdpOut = components["schemas"]["SdpOut"];
 export type Slot = components["schemas"]["Slot"];
+export type SpeechOut = components["schemas"]["SpeechOut"];
 export type TokenOut = components["schemas"]["TokenOut"];
 export type UnitIn = components["schemas"]["UnitIn"];
 export type UnitKind = components["schemas"]["UnitKind"];
@@ -1233,6 +1278,7 @@ export type CommandName =
     | "floor.mute"
     | "floor.request"
     | "floor.revoke"
+    | "floor.speeches"
     | "floor.withdraw"
     | "media.health"
     | "meeting.create"
@@ -1300,6 +1346,7 @@ export type SocketCommandName =
     | "floor.mute"
     | "floor.request"
     | "floor.revoke"
+    | "floor.speeches"
     | "floor.withdraw"
     | "media.health"
     | "meeting.create"
@@ -1369,6 +1416,7 @@ export type RestCommandName =
     | "floor.mute"
     | "floor.request"
     | "floor.revoke"
+    | "floor.speeches"
     | "floor.withdraw"
     | "media.health"
     | "meeting.create"
@@ -1441,7 +1489,7 @@ export interface Commands {
     /** Change a bridge point (name, room, disabled) */
     "bridge_point.update": { payload: BridgePointUpdate; answer: BridgePointOut; events: never };
     /** Give the floor to a participant: it becomes audible and is shown as speaker */
-    "floor.grant": { payload: FloorSubject; answer: FloorEntryOut; events: "floor.granted" };
+    "floor.grant": { payload: FloorGrant; answer: FloorEntryOut; events: "floor.granted" };
     /** Floor holders, then requests */
     "floor.list": { payload: MeetingRef; answer: FloorListAnswer; events: never };
     /** Mute or unmute a floor holder; the server drops its audio whatever it sends */
@@ -1450,6 +1498,8 @@ export interface Commands {
     "floor.request": { payload: MeetingRef; answer: FloorEntryOut; events: "floor.requested" };
     /** Take the floor back (a holder may revoke itself when done) */
     "floor.revoke": { payload: FloorSubject; answer: FloorRevokeAnswer; events: "floor.revoked" };
+    /** The speech log: who had the floor from when to when, granted and ended by whom */
+    "floor.speeches": { payload: MeetingRef; answer: FloorSpeechesAnswer; events: never };
     /** Take back one's own request for the floor */
     "floor.withdraw": { payload: MeetingRef; answer: FloorWithdrawAnswer; events: "floor.withdrawn" };
     /** Link health of every media connection of the meeting */
@@ -1714,11 +1764,18 @@ export const COMMANDS = {
         permission: "release_floor",
         needs_join: true,
     },
+    "floor.speeches": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/floor/speeches", status: 200, operation: "list_speeches" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
     "floor.withdraw": {
         rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/withdraw", status: 204, operation: "withdraw_floor" },
         socket: true,
         events: ["floor.withdrawn"],
-        permission: "speak",
+        permission: "read_meeting",
         needs_join: true,
     },
     "media.health": {
