@@ -15,10 +15,15 @@ export interface Observable {
     subscribe(f: () => void): () => void;
 }
 
-/** Re-render when `source` changes. */
+/** Re-render when `source` changes (and once on subscribing: it may have changed before). */
 export function useWatch(source: Observable | null): void {
     const [, setN] = useState(0);
-    useEffect(() => (source ? source.subscribe(() => { setN((n) => n + 1); }) : undefined), [source]);
+    useEffect(() => {
+        if (!source) return undefined;
+        const off = source.subscribe(() => { setN((n) => n + 1); });
+        setN((n) => n + 1);
+        return off;
+    }, [source]);
 }
 
 /** The current time, ticking every `ms` (for speaking timers). */

@@ -9,3 +9,9 @@ export function mount(view: ComponentChild, title: string): void {
     const root = document.getElementById("app");
     if (root) render(view, root);
 }
+
+/** `window.meetingd.screen`: what the end-to-end tests and a curious operator read
+ * (`screen.media.pc.getStats()`, `screen.live.seq`); the views never use it. */
+export function exposeForTests(screen: unknown): void {
+    (window as unknown as { meetingd: { screen: unknown } }).meetingd = { screen };
+}

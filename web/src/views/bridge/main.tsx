@@ -12,7 +12,7 @@ import { DeviceLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/
 import { SpeakTimer } from "../../ui/floor";
 import { LangSwitch } from "../../ui/LangSwitch";
 import { useLang, useWatch } from "../../ui/hooks";
-import { mount } from "../../ui/mount";
+import { exposeForTests, mount } from "../../ui/mount";
 import "./bridge.css";
 
 const screen = new Screen({ view: "bridge", media: { publish: true, video: { width: 640, height: 360 } }, pollMs: 3_000 });
@@ -155,4 +155,5 @@ function Kiosk() {
 }
 
 mount(<Kiosk />, t("view.bridge"));
+exposeForTests(screen);
 void screen.start();

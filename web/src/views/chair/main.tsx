@@ -15,7 +15,7 @@ import { Screen } from "../../session/screen";
 import { ConnBanner, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
-import { mount } from "../../ui/mount";
+import { exposeForTests, mount } from "../../ui/mount";
 import "./chair.css";
 
 function pickChaired(list: readonly MeetingSummaryOut[], me: PrincipalOut): MeetingSummaryOut | null {
@@ -312,4 +312,5 @@ function Console() {
 }
 
 mount(<Console />, t("view.chair"));
+exposeForTests(screen);
 void screen.start();

@@ -10,7 +10,7 @@ import { Screen } from "../../session/screen";
 import { ConnBanner, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
-import { mount } from "../../ui/mount";
+import { exposeForTests, mount } from "../../ui/mount";
 import "./delegate.css";
 
 const screen = new Screen({ view: "delegate", media: { publish: true, video: { width: 320, height: 180 } } });
@@ -130,4 +130,5 @@ function Reader() {
 }
 
 mount(<Reader />, t("view.delegate"));
+exposeForTests(screen);
 void screen.start();

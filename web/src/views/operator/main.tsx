@@ -10,7 +10,7 @@ import { rest } from "../../session/rest";
 import { Screen } from "../../session/screen";
 import { ConnBanner, Header, PasswordLogin, failureText, stateText } from "../../ui/components";
 import { useLang, useWatch } from "../../ui/hooks";
-import { mount } from "../../ui/mount";
+import { exposeForTests, mount } from "../../ui/mount";
 import "./operator.css";
 
 const screen = new Screen({ view: "operator", media: null });
@@ -139,4 +139,5 @@ function Operator() {
 }
 
 mount(<Operator />, t("view.operator"));
+exposeForTests(screen);
 void screen.start();
