@@ -32,6 +32,7 @@ describe("link health", () => {
     it("draws a sparkline in its box", () => {
         expect(sparkline([0, 5, 10], 100, 20)).toBe("0.0,20.0 50.0,10.0 100.0,0.0");
         expect(sparkline([], 100, 20)).toBe("");
+        expect(sparkline([4], 100, 20)).toBe("0.0,0.0 100.0,0.0");
     });
 });
 

@@ -53,6 +53,7 @@ export class HealthHistory {
 /** The points of an SVG polyline for `values`, scaled into a `width` x `height` box. */
 export function sparkline(values: readonly number[], width: number, height: number): string {
     if (values.length === 0) return "";
+    if (values.length === 1) return sparkline([values[0] ?? 0, values[0] ?? 0], width, height);
     const max = Math.max(...values, 1);
     const step = values.length > 1 ? width / (values.length - 1) : 0;
     return values

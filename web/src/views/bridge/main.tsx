@@ -95,7 +95,11 @@ function Stage(props: { state: MeetingState }) {
             </div>
             <div class="side">
                 <div class="screen">
-                    <Video stream={media?.videoOf(speaker) ?? null} label={t("video.speaker")} subject={speaker} />
+                    <Video
+                        stream={speaker !== null && speaker === screen.session.subject ? (media?.local ?? null) : (media?.videoOf(speaker) ?? null)}
+                        label={t("video.speaker")}
+                        subject={speaker}
+                    />
                     <div class="caption">
                         <span>{speaker ? nameOf(props.state, speaker) ?? "" : t("floor.nobody")}</span>
                         {entry?.state === "granted" ? <SpeakTimer entry={entry} /> : null}

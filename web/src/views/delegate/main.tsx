@@ -28,7 +28,11 @@ function Videos(props: { state: MeetingState }) {
                 <div class="caption"><span>{t("video.chair")}: {nameOf(props.state, chair) ?? ""}</span></div>
             </div>
             <div class="screen">
-                <Video stream={media?.videoOf(speaker) ?? null} label={t("video.speaker")} subject={speaker} />
+                <Video
+                    stream={speaker !== null && speaker === screen.session.subject ? (media?.local ?? null) : (media?.videoOf(speaker) ?? null)}
+                    label={t("video.speaker")}
+                    subject={speaker}
+                />
                 <div class="caption">
                     <span>{speaker ? nameOf(props.state, speaker) ?? "" : t("floor.nobody")}</span>
                     {entry?.state === "granted" ? <SpeakTimer entry={entry} /> : null}
