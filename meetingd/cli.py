@@ -17,12 +17,11 @@ from aiohttp import web
 
 from meetingd.config import Config, ConfigError, load_config
 from meetingd.domain import BridgePoint, MeetingEvent, Role, UnitKind, User
-from meetingd.errors import MeetingdError
+from meetingd.errors import MeetingdError, NotFound
 from meetingd.logs import setup_logging
 
 if TYPE_CHECKING:
     from meetingd.app import Parts
-    from meetingd.store import UnitOfWork
 
 logger = logging.getLogger("meetingd")
 
@@ -412,8 +411,7 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
         if args.user_command == "reset-password":
 
             async def _reset(parts: Parts) -> int:
-                async with parts.store.transaction() as uow:
-                    user = await _user_by_login(uow, args.login)
+                user = await _user_by_login(parts, args.login)
                 password = _new_password(args.password_file, confirm=True)
                 await parts.services.directory.reset_password(None, user.id, password)
                 print(json.dumps({"id": user.id, "login": user.login}, ensure_ascii=False))
@@ -457,67 +455,38 @@ async def _run_command(args: argparse.Namespace, config: Config) -> int:
 
 # -- accounts and devices -----------------------------------------------------------------
 #
-# Disabling and resetting a credential act as an administrator at the console: the audit
-# names the actor "cli". DirectoryService.set_user_disabled, update_bridge_point and
-# rotate_credential take a Principal only, so these go through the store with the same
-# change, audit action and rights key as the service.
+# These act as an administrator at the console (principal None): the audit names the actor
+# "cli". The running servers hear of a removed right through Redis when it is configured;
+# without it, each connection is refused at its next command (tokens are re-checked at most
+# a second after their last check).
 
 
-async def _user_by_login(uow: UnitOfWork, login: str) -> User:
-    found = await uow.users.get_login(login.strip().lower())
+async def _user_by_login(parts: Parts, login: str) -> User:
+    async with parts.store.transaction() as uow:
+        found = await uow.users.get_login(login.strip().lower())
     if found is None:
         raise MeetingdError(f"no user with login {login!r}")
     return found[0]
 
 
 async def _set_user_disabled(parts: Parts, login: str, disabled: bool) -> User:
-    async with parts.store.transaction() as uow:
-        user = await _user_by_login(uow, login)
-        await uow.users.update(user.id, disabled=disabled)
-        action = "user.disabled" if disabled else "user.enabled"
-        await _audit(parts, uow, action, f"user:{user.id}", {})
-        if disabled:
-            uow.rights_changed(f"user:{user.id}")
-    return user
-
-
-async def _bridge_point(uow: UnitOfWork, bp_id: int) -> BridgePoint:
-    bp = await uow.bridge_points.get(bp_id)
-    if bp is None:
-        raise MeetingdError(f"no bridge point with id {bp_id}")
-    return bp
+    user = await _user_by_login(parts, login)
+    return await parts.services.directory.set_user_disabled(None, user.id, disabled)
 
 
 async def _set_bridge_point_disabled(parts: Parts, bp_id: int, disabled: bool) -> BridgePoint:
-    async with parts.store.transaction() as uow:
-        bp = await _bridge_point(uow, bp_id)
-        await uow.bridge_points.update(bp_id, disabled=disabled)
-        subject = f"bridge_point:{bp_id}"
-        await _audit(parts, uow, "bridge_point.updated", subject, {"disabled": disabled})
-        if disabled and not bp.disabled:
-            uow.rights_changed(subject)
-    return bp
+    try:
+        return await parts.services.directory.update_bridge_point(None, bp_id, disabled=disabled)
+    except NotFound:
+        raise MeetingdError(f"no bridge point with id {bp_id}") from None
 
 
 async def _reset_credential(parts: Parts, bp_id: int) -> tuple[BridgePoint, str]:
-    from meetingd.services.auth import new_device_credential
-
-    credential, key, hashed = new_device_credential()
-    async with parts.store.transaction() as uow:
-        bp = await _bridge_point(uow, bp_id)
-        await uow.bridge_points.set_credential(bp_id, key, hashed)
-        subject = f"bridge_point:{bp_id}"
-        await _audit(parts, uow, "bridge_point.credential_rotated", subject, {})
-        uow.rights_changed(subject)  # its tokens carry the old key
-    return bp, credential
-
-
-async def _audit(
-    parts: Parts, uow: UnitOfWork, action: str, subject: str, data: dict[str, object]
-) -> None:
-    await uow.audit.record(
-        at=parts.clock.now(), actor="cli", action=action, subject=subject, data=data
-    )
+    try:
+        new = await parts.services.directory.rotate_credential(None, bp_id)
+    except NotFound:
+        raise MeetingdError(f"no bridge point with id {bp_id}") from None
+    return new.bridge_point, new.credential
 
 
 def _new_password(path: Path | None, *, confirm: bool) -> str:

@@ -139,10 +139,15 @@ class DirectoryService:
             await self._audit(uow, principal, "bridge_point.created", f"bridge_point:{bp.id}", {})
         return NewBridgePoint(bridge_point=bp, credential=credential)
 
-    async def _bridge_point(self, uow: UnitOfWork, principal: Principal, bp_id: int) -> BridgePoint:
+    async def _bridge_point(
+        self, uow: UnitOfWork, principal: Principal | None, bp_id: int
+    ) -> BridgePoint:
+        """The bridge point if ``principal`` may see it (None: the command line sees all)."""
         bp = await uow.bridge_points.get(bp_id)
         if bp is None:
             raise NotFound(f"bridge point {bp_id} does not exist", field="bridge_point_id")
+        if principal is None:
+            return bp
         if principal.kind == "bridge_point":
             if principal.id != bp_id:
                 raise NotFound(f"bridge point {bp_id} does not exist", field="bridge_point_id")
@@ -175,7 +180,7 @@ class DirectoryService:
 
     async def update_bridge_point(
         self,
-        principal: Principal,
+        principal: Principal | None,
         bp_id: int,
         *,
         name: str | None = None,
@@ -184,9 +189,10 @@ class DirectoryService:
     ) -> BridgePoint:
         async with self._store.transaction() as uow:
             bp = await self._bridge_point(uow, principal, bp_id)
-            authz.require_role(
-                principal, bp.unit_path, Role.OPERATOR, what="changing a bridge point"
-            )
+            if principal is not None:
+                authz.require_role(
+                    principal, bp.unit_path, Role.OPERATOR, what="changing a bridge point"
+                )
             await uow.bridge_points.update(bp_id, name=name, room=room, disabled=disabled)
             changed = {"name": name, "room": room, "disabled": disabled}
             await self._audit(
@@ -200,14 +206,15 @@ class DirectoryService:
                 uow.rights_changed(f"bridge_point:{bp_id}")
             return await self._bridge_point(uow, principal, bp_id)
 
-    async def rotate_credential(self, principal: Principal, bp_id: int) -> NewBridgePoint:
-        """Replace the device credential (the old one stops working at once)."""
+    async def rotate_credential(self, principal: Principal | None, bp_id: int) -> NewBridgePoint:
+        """Replace the device credential (the old one and its tokens stop working at once)."""
         credential, key, hashed = new_device_credential()
         async with self._store.transaction() as uow:
             bp = await self._bridge_point(uow, principal, bp_id)
-            authz.require_role(
-                principal, bp.unit_path, Role.OPERATOR, what="resetting a credential"
-            )
+            if principal is not None:
+                authz.require_role(
+                    principal, bp.unit_path, Role.OPERATOR, what="resetting a credential"
+                )
             await uow.bridge_points.set_credential(bp_id, key, hashed)
             await self._audit(
                 uow, principal, "bridge_point.credential_rotated", f"bridge_point:{bp_id}", {}
@@ -356,21 +363,33 @@ class DirectoryService:
             assert got is not None
             return got
 
-    async def _managed_user(self, uow: UnitOfWork, principal: Principal, user_id: int) -> User:
+    async def _managed_user(
+        self, uow: UnitOfWork, principal: Principal | None, user_id: int
+    ) -> User:
         """A user whose account ``principal`` may manage: an operator over every unit the user
-        holds a role in; an administrator, or a user with no grant, only by an administrator."""
+        holds a role in; an administrator, or a user with no grant, only by an administrator
+        (None: the command line manages every account)."""
         user = await uow.users.get(user_id)
-        if user is None or not self._visible_user(principal, user):
+        if user is None or (principal is not None and not self._visible_user(principal, user)):
             raise NotFound(f"user {user_id} does not exist", field="user_id")
+        if principal is None:
+            return user
         if user.is_admin or not user.grants:
             authz.require_admin(principal)
         for g in user.grants:
             authz.require_role(principal, g.unit_path, Role.OPERATOR, what="managing an account")
         return user
 
-    async def set_user_disabled(self, principal: Principal, user_id: int, disabled: bool) -> User:
+    async def set_user_disabled(
+        self, principal: Principal | None, user_id: int, disabled: bool
+    ) -> User:
         """Disable (every token stops working, open connections close) or enable an account."""
-        if principal.kind == "user" and principal.id == user_id and disabled:
+        if (
+            principal is not None
+            and principal.kind == "user"
+            and principal.id == user_id
+            and disabled
+        ):
             raise PermissionDenied("you cannot disable your own account")
         async with self._store.transaction() as uow:
             await self._managed_user(uow, principal, user_id)
@@ -390,10 +409,7 @@ class DirectoryService:
         the command line)."""
         hashed = await self._passwords.hash(password)
         async with self._store.transaction() as uow:
-            if principal is not None:
-                await self._managed_user(uow, principal, user_id)
-            elif await uow.users.get(user_id) is None:
-                raise NotFound(f"user {user_id} does not exist", field="user_id")
+            await self._managed_user(uow, principal, user_id)
             await uow.users.set_password_hash(user_id, hashed)
             await self._audit(uow, principal, "user.password_reset", f"user:{user_id}", {})
             uow.rights_changed(f"user:{user_id}")
@@ -409,10 +425,5 @@ class DirectoryService:
         subject: str,
         data: dict[str, object],
     ) -> None:
-        await uow.audit.record(
-            at=self._clock.now(),
-            actor=principal.subject if principal else "cli",
-            action=action,
-            subject=subject,
-            data=data,
-        )
+        uow.actor = principal.subject if principal else "cli"
+        await uow.record(action, subject, data)
