@@ -12,6 +12,7 @@ without a build the pages answer a short explanation instead of a 404.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -45,7 +46,7 @@ or copy a release's <code>web/dist</code> to <code>{dist}</code>.</p>
 """
 
 
-def _page(name: str) -> web.Handler:
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def page(request: web.Request) -> web.StreamResponse:
         path = request.app[WEB_DIST] / name
         if not path.is_file():

@@ -13,6 +13,7 @@ One browser for the test, one context per participant (fake camera and microphon
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import time
@@ -59,7 +60,8 @@ VIDEO_FRAMES = """async () => {
     if (r.type === "inbound-rtp" && r.kind === "video") byMid[r.mid] = r.framesDecoded || 0;
   });
   const out = {};
-  for (const s of m.layout.video) if (s.subject && s.mid !== null) out[s.subject] = byMid[s.mid] || 0;
+  for (const s of m.layout.video)
+    if (s.subject && s.mid !== null) out[s.subject] = byMid[s.mid] || 0;
   return out;
 }"""
 
@@ -164,7 +166,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 (a stat, once)
         skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
     import playwright.async_api as playwright_api
 
@@ -187,7 +189,9 @@ async def seed(server: Server) -> tuple[World, int]:
     world.bridge_points["bp4"] = new.bridge_point.id
     world.credentials["bp4"] = new.credential
     chair = await parts.services.auth.authenticate(world.tokens["chair"])
-    await parts.services.meetings.invite_bridge_points(chair, world.meeting_id, [new.bridge_point.id])
+    await parts.services.meetings.invite_bridge_points(
+        chair, world.meeting_id, [new.bridge_point.id]
+    )
     return world, new.bridge_point.id
 
 
@@ -207,7 +211,9 @@ async def open_page(browser: Any, url: str, size: tuple[int, int]) -> tuple[Any,
     page.on("pageerror", lambda exc: print(f"{url}: page error: {exc}"))
     page.on(
         "console",
-        lambda m: print(f"{url}: console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+        lambda m: (
+            print(f"{url}: console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+        ),
     )
     await page.goto(url, wait_until="domcontentloaded")
     return context, page
@@ -253,7 +259,8 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
             screens[name] = page
         for name, page in screens.items():
             await until(
-                lambda page=page: page.evaluate(STATE + " === 'live'"), f"{name} to follow the meeting"
+                lambda page=page: page.evaluate(STATE + " === 'live'"),
+                f"{name} to follow the meeting",
             )
 
         async def grid_frames() -> dict[str, int]:
@@ -282,7 +289,9 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await delegate.fill("input[name=password]", PASSWORD)
         await delegate.click("button[type=submit]")
         await delegate.click("button[data-action=request]")
-        grant = f"[data-list=requests] li[data-subject='{delegate_subject}'] button[data-action=grant]"
+        grant = (
+            f"[data-list=requests] li[data-subject='{delegate_subject}'] button[data-action=grant]"
+        )
         await chair.click(grant)
         await delegate.wait_for_selector("[role=timer]")
 
@@ -302,7 +311,9 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await check_axe(delegate, "delegate view")
 
         # -- the chair mutes the delegate: the audio stops reaching the others ----------------
-        await chair.click(f"[data-list=speaking] li[data-subject='{delegate_subject}'] button[data-action=mute]")
+        await chair.click(
+            f"[data-list=speaking] li[data-subject='{delegate_subject}'] button[data-action=mute]"
+        )
 
         async def silent(page: Any) -> bool:
             before = await page.evaluate(AUDIO_OF, delegate_subject)
@@ -337,7 +348,9 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         )
         await chair.click("button[data-verb=pause]")
         for page in pages:
-            await until(lambda page=page: page.evaluate(STATE + " === 'paused'"), "pause seen after restart")
+            await until(
+                lambda page=page: page.evaluate(STATE + " === 'paused'"), "pause seen after restart"
+            )
         await chair.click("button[data-verb=resume]")
         for n, page in enumerate(pages):
             await until(lambda page=page: page.evaluate(STATE + " === 'live'"), "resume seen")
@@ -348,7 +361,9 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         # -- the chair ends the meeting -----------------------------------------------------
         await chair.click("button[data-verb=end]")
         for page in pages:
-            await until(lambda page=page: page.evaluate(STATE + " === 'ended'"), "the meeting ended")
+            await until(
+                lambda page=page: page.evaluate(STATE + " === 'ended'"), "the meeting ended"
+            )
         await screens["bp1"].wait_for_selector("[data-big=ended]")
         await screens["bp1"].screenshot(path=str(SHOTS / "diem-cau-ended.png"))
     finally:
@@ -364,6 +379,3 @@ async def _all_positive(frames: Awaitable[dict[str, int]], subjects: list[str]) 
 async def _all_above(frames: Awaitable[dict[str, int]], first: dict[str, int]) -> bool:
     got = await frames
     return all(got.get(s, 0) > n for s, n in first.items() if s.startswith("bridge_point:"))
-
-
-

@@ -32,8 +32,13 @@ async def serve(path: Path) -> TestClient[web.Request, web.Application]:
 async def test_views_are_served_no_cache(tmp_path: Path) -> None:
     client = await serve(dist(tmp_path))
     try:
-        for route, page in (("/", "index"), ("/chu-tri", "chu-tri"), ("/diem-cau", "diem-cau"),
-                            ("/dai-bieu/", "dai-bieu"), ("/ky-thuat", "ky-thuat")):
+        for route, page in (
+            ("/", "index"),
+            ("/chu-tri", "chu-tri"),
+            ("/diem-cau", "diem-cau"),
+            ("/dai-bieu/", "dai-bieu"),
+            ("/ky-thuat", "ky-thuat"),
+        ):
             r = await client.get(route)
             assert r.status == 200, route
             assert r.headers["Cache-Control"] == NO_CACHE
@@ -50,7 +55,11 @@ async def test_hashed_assets_are_immutable_and_gzipped(tmp_path: Path) -> None:
         assert r.headers["Cache-Control"] == IMMUTABLE
         assert r.headers.get("Content-Encoding") == "gzip"
         assert await r.text() == "console.log('chair')"
-        for bad in ("/assets/missing.js", "/assets/..%2Fchu-tri.html", "/assets/chu-tri-AbC123.js.gz"):
+        for bad in (
+            "/assets/missing.js",
+            "/assets/..%2Fchu-tri.html",
+            "/assets/chu-tri-AbC123.js.gz",
+        ):
             assert (await client.get(bad)).status == 404, bad
     finally:
         await client.close()
