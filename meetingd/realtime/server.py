@@ -323,6 +323,8 @@ class RealtimeServer:
         await presence.sweep(self.node_id)  # connections left by a process that died
         if self.bus is not None:
             await self.bus.start()
+        if self.media is not None:
+            self.media.plane.start()  # ICE restricted before any peer gathers; closed below
         self._tasks = [
             asyncio.create_task(self._every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
             asyncio.create_task(self._every(self._beat_interval, self._beat), name="heartbeat"),
