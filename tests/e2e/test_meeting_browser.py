@@ -80,6 +80,13 @@ AUDIO_OF = """async (subject) => {
 }"""
 
 STATE = "() => window.meetingd.screen.live?.state?.meeting.state ?? null"
+
+
+def state_is(state: str) -> str:
+    """A page function: does the screen show the meeting in ``state``?"""
+    return f"() => (window.meetingd.screen.live?.state?.meeting.state ?? null) === {state!r}"
+
+
 SEQ = "() => window.meetingd.screen.live?.seq ?? -1"
 AXE_RUN = """async () => {
   const r = await axe.run(document, {resultTypes: ["violations"]});
@@ -244,7 +251,7 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await chair.wait_for_selector("[data-ready]")
         await chair.click("button[data-verb=open]")
         await chair.click("button[data-verb=start]")
-        await until(lambda: chair.evaluate(STATE), "the meeting to go live")
+        await until(lambda: chair.evaluate(state_is("live")), "the meeting to go live")
         assert await chair.evaluate(STATE) == "live"
 
         # -- three bridge points enter with their device credentials -------------------------
@@ -259,7 +266,7 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
             screens[name] = page
         for name, page in screens.items():
             await until(
-                lambda page=page: page.evaluate(STATE + " === 'live'"),
+                lambda page=page: page.evaluate(state_is("live")),
                 f"{name} to follow the meeting",
             )
 
@@ -280,7 +287,7 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await thumbnails_live("first join")
         # a kept token: a reload of the kiosk enters by itself, no credential asked
         await screens["bp1"].reload(wait_until="domcontentloaded")
-        await until(lambda: screens["bp1"].evaluate(STATE + " === 'live'"), "bp1 back by itself")
+        await until(lambda: screens["bp1"].evaluate(state_is("live")), "bp1 back by itself")
 
         # -- a delegate asks for the floor and gets it --------------------------------------
         ctx, delegate = await open_page(browser, server.url + "/dai-bieu", (1280, 800))
@@ -349,11 +356,11 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await chair.click("button[data-verb=pause]")
         for page in pages:
             await until(
-                lambda page=page: page.evaluate(STATE + " === 'paused'"), "pause seen after restart"
+                lambda page=page: page.evaluate(state_is("paused")), "pause seen after restart"
             )
         await chair.click("button[data-verb=resume]")
         for n, page in enumerate(pages):
-            await until(lambda page=page: page.evaluate(STATE + " === 'live'"), "resume seen")
+            await until(lambda page=page: page.evaluate(state_is("live")), "resume seen")
             assert await page.evaluate("() => window.__sameDocument === true"), f"page {n} reloaded"
             assert await page.evaluate(SEQ) >= seqs[n] + 2
         await thumbnails_live("after the restart")
@@ -361,9 +368,7 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         # -- the chair ends the meeting -----------------------------------------------------
         await chair.click("button[data-verb=end]")
         for page in pages:
-            await until(
-                lambda page=page: page.evaluate(STATE + " === 'ended'"), "the meeting ended"
-            )
+            await until(lambda page=page: page.evaluate(state_is("ended")), "the meeting ended")
         await screens["bp1"].wait_for_selector("[data-big=ended]")
         await screens["bp1"].screenshot(path=str(SHOTS / "diem-cau-ended.png"))
     finally:
