@@ -282,7 +282,7 @@ function Console() {
     document.title = state ? `${title} — ${state.meeting.title}` : title;
     return (
         <>
-            <a class="skip" href="#main">{t("floor.title")}</a>
+            <a class="skip" href="#main">{t("skip.main")}</a>
             <Header title={title} screen={screen} />
             <ConnBanner socket={screen.socket} />
             <main id="main">
