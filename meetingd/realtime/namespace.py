@@ -111,7 +111,11 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             logger.info("connection %s from %s refused: %s", sid, address, exc.message)
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
         self.connections[sid] = Connection(
-            sid=sid, principal=principal, address=address, token=token
+            sid=sid,
+            principal=principal,
+            address=address,
+            token=token,
+            checked_until=time.monotonic() + RECHECK_SECONDS,  # just verified
         )
         logger.info("connection %s from %s: %s", sid, address, principal.subject)
         return True
