@@ -218,3 +218,43 @@ async def test_callers_without_a_valid_token_cannot_connect(client: Any, both: B
         with pytest.raises(socketio.exceptions.ConnectionError):
             await conn.connect()
         await conn.close()
+
+
+async def test_a_bad_payload_answers_the_same_code_on_both_transports(
+    client: Any, both: Both, subtests: Any
+) -> None:
+    """For every command on both transports: an unknown field, and a wrong type for an id,
+    are refused with the same code on REST and on the socket, and change nothing."""
+    url = str(client.make_url("/")).rstrip("/")
+    conn = await _connect(url, both.w.tokens["admin"], "admin")
+    writes = WriteCounter(both.parts.store)
+    headers = both.w.auth("admin")
+    try:
+        for command in COMMANDS.socket_commands():
+            rest = command.rest
+            if rest is None:
+                continue
+            ids = {p: 1 for p in rest.path_params}
+            path = rest.path.format(**ids)
+            with subtests.test(command.name):
+                before = writes.commits
+                if rest.query:
+                    resp = await client.request(rest.method, path + "?zzz=1", headers=headers)
+                elif command.body_model() is not None:
+                    resp = await client.request(
+                        rest.method, path, json={"zzz": 1}, headers=headers
+                    )
+                else:
+                    resp = await client.request(rest.method, path + "?zzz=1", headers=headers)
+                body = await resp.json()
+                assert resp.status == 400, (command.name, resp.status, body)
+                got = await conn.call(command.name, {**ids, "zzz": 1})
+                assert got["ok"] is False
+                assert got["error"]["code"] == body["error"]["code"] == "invalid_request"
+                if ids:
+                    wrong = {k: "1" for k in ids}  # a string where an id is due
+                    got = await conn.call(command.name, wrong)
+                    assert got["error"]["code"] == "invalid_request", got
+                assert writes.commits == before, f"{command.name}: refused, yet wrote"
+    finally:
+        await conn.close()
