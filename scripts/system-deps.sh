@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, only those missing.
 # Chromium (browser tests), coturn (TURN relay test), ffmpeg (test clips), DejaVu fonts
-# (Vietnamese glyphs in the browser).
+# (Vietnamese glyphs in the browser and in document watermarks), LibreOffice (office uploads),
+# nginx (the documents benchmark).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# LibreOffice headless converts office documents to PDF on upload (writer, calc, impress).
+command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
+# Debian's nginx: bench/documents.py compares serving a document against it.
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -21,3 +26,5 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # coturn's package may start a daemon on the default port; tests run their own.
 (systemctl stop coturn 2>/dev/null || service coturn stop 2>/dev/null || true) >/dev/null 2>&1
+# nginx's package starts a daemon on port 80; the benchmark runs its own.
+(systemctl stop nginx 2>/dev/null || service nginx stop 2>/dev/null || true) >/dev/null 2>&1
