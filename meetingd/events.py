@@ -378,6 +378,14 @@ class FloorGranted(FloorEntryChanged):
     """A participant got the floor: it is audible and shown as a speaker."""
 
 
+@event("floor.reordered", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class FloorReordered(Event):
+    """The chair reordered the speaking queue."""
+
+    subjects: Annotated[list[str], Field(description="every request, in the new order")]
+
+
 @event("floor.withdrawn", caused_by="the participant")
 @dataclass(frozen=True, slots=True)
 class FloorWithdrawn(Event):

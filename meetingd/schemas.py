@@ -408,6 +408,10 @@ class SubjectIn(Request):
     subject: Subject
 
 
+class FloorOrderIn(Request):
+    subjects: Annotated[list[Subject], Field(max_length=1000)]
+
+
 class GrantFloorIn(SubjectIn):
     limit_seconds: (
         Annotated[

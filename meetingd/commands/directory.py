@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from meetingd import events as ev
 from meetingd.commands.table import COMMANDS, Context, Rest
 from meetingd.domain import Role, UnitKind
 from meetingd.schemas import (
@@ -14,6 +15,7 @@ from meetingd.schemas import (
     BridgePointPatch,
     GrantIn,
     Id,
+    MeetingOut,
     NewBridgePointOut,
     Offset,
     Password,
@@ -248,6 +250,26 @@ _bridge_point_switch("enable", False, "Enable a disabled bridge point")
 async def rotate_credential(ctx: Context, p: BridgePointRef) -> NewBridgePointOut:
     """The device's open connections are closed at once; it logs in with the new one."""
     return _new(await ctx.services.directory.rotate_credential(ctx.principal, p.bridge_point_id))
+
+
+@COMMANDS.command(
+    "bridge_point.test_call",
+    BridgePointRef,
+    answer=MeetingOut,
+    summary="Start a test call with a bridge point before a meeting",
+    tag="bridge-points",
+    permission=Permission.MANAGE_DIRECTORY,
+    events=(ev.MeetingCreated, ev.BridgePointsInvited, ev.MeetingOpened, ev.FloorGranted),
+    rest=Rest("POST", f"{BRIDGE_POINT}/test-call", "test_call", 201, errors=(403, 404, 409)),
+)
+async def test_call(ctx: Context, p: BridgePointRef) -> MeetingOut:
+    """An open meeting of the point's unit, chaired by the calling operator, with the point
+    invited and given the floor: its screen joins it by itself, the operator and the point see
+    and hear each other, and both see the link figures (`media.health`). End it with
+    `meeting.end`."""
+    meeting = await ctx.services.meetings.open_test_call(ctx.principal, p.bridge_point_id)
+    await ctx.services.floor.grant(ctx.principal, meeting.id, f"bridge_point:{p.bridge_point_id}")
+    return MeetingOut.of(await ctx.services.meetings.get(ctx.principal, meeting.id))
 
 
 # -- users -------------------------------------------------------------------------------------

@@ -5,7 +5,15 @@ from __future__ import annotations
 from meetingd import events as ev
 from meetingd.commands.meetings import MEETING, MeetingRef
 from meetingd.commands.table import COMMANDS, Context, Rest
-from meetingd.schemas import FloorEntryOut, GrantFloorIn, Id, MuteIn, SpeechOut, SubjectIn
+from meetingd.schemas import (
+    FloorEntryOut,
+    FloorOrderIn,
+    GrantFloorIn,
+    Id,
+    MuteIn,
+    SpeechOut,
+    SubjectIn,
+)
 from meetingd.services.authz import Permission
 
 ERRORS = (403, 404, 409)
@@ -21,6 +29,10 @@ class FloorMute(MuteIn):
 
 
 class FloorGrant(GrantFloorIn):
+    meeting_id: Id
+
+
+class FloorOrder(FloorOrderIn):
     meeting_id: Id
 
 
@@ -97,6 +109,23 @@ async def grant(ctx: Context, p: FloorGrant) -> FloorEntryOut:
 )
 async def revoke(ctx: Context, p: FloorSubject) -> None:
     await ctx.services.floor.revoke(ctx.principal, p.meeting_id, p.subject)
+
+
+@COMMANDS.command(
+    "floor.reorder",
+    FloorOrder,
+    answer=list[FloorEntryOut],
+    summary="Put the requests to speak in a new order",
+    tag="floor",
+    permission=Permission.MANAGE_MEETING,
+    events=(ev.FloorReordered,),
+    rest=Rest("PUT", f"{FLOOR}/order", "reorder_floor", errors=ERRORS),
+)
+async def reorder(ctx: Context, p: FloorOrder) -> list[FloorEntryOut]:
+    """`subjects` lists every request exactly once; the answer is the floor in its new order."""
+    await ctx.services.floor.reorder(ctx.principal, p.meeting_id, list(p.subjects))
+    entries = await ctx.services.floor.entries(ctx.principal, p.meeting_id)
+    return [FloorEntryOut.of(e) for e in entries]
 
 
 @COMMANDS.command(

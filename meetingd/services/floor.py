@@ -19,6 +19,7 @@ from meetingd.errors import ConflictError, NotFound, StateError, ValidationError
 from meetingd.events import (
     FloorGranted,
     FloorMuted,
+    FloorReordered,
     FloorRequested,
     FloorRevoked,
     FloorWithdrawn,
@@ -161,6 +162,23 @@ class FloorService:
             meeting_id,
             FloorRevoked(subject=entry.subject, was=entry.state.value, by=by, reason=reason.value),
         )
+
+    async def reorder(self, principal: Principal, meeting_id: int, subjects: list[str]) -> None:
+        """The chair puts the requests to speak in a new order (every request, once)."""
+        async with self._store.transaction() as uow:
+            await self._held(uow, principal, meeting_id, Permission.MANAGE_MEETING)
+            waiting = [
+                e.subject for e in await uow.floor.entries(meeting_id)
+                if e.state is FloorState.REQUESTED
+            ]  # fmt: skip
+            if sorted(subjects) != sorted(waiting) or len(set(subjects)) != len(subjects):
+                raise ValidationError(
+                    "subjects must list every request for the floor exactly once "
+                    f"(now: {', '.join(waiting) or 'none'})",
+                    field="subjects",
+                )
+            await uow.floor.reorder(meeting_id, subjects)
+            await uow.emit(meeting_id, FloorReordered(subjects=subjects))
 
     async def mute(
         self, principal: Principal, meeting_id: int, subject: str, muted: bool

@@ -154,6 +154,45 @@ class MeetingService:
             meeting = await self._emit_meeting(uow, meeting_id, ev.MeetingCreated)
             return meeting
 
+    async def open_test_call(self, principal: Principal, bridge_point_id: int) -> Meeting:
+        """An operator's test call with one bridge point before a meeting: a meeting of the
+        point's unit, chaired by the operator, with the point invited, already open (media
+        flows). The operator ends it like any meeting."""
+        async with self._store.transaction() as uow:
+            uow.actor = principal.subject
+            bp = await uow.bridge_points.get(bridge_point_id)
+            staff = (Role.OPERATOR, Role.CHAIR, Role.SECRETARY)
+            if bp is None or not principal.has_role(bp.unit_path, *staff):
+                raise NotFound(
+                    f"bridge point {bridge_point_id} does not exist", field="bridge_point_id"
+                )
+            authz.require_role(principal, bp.unit_path, Role.OPERATOR, what="a test call")
+            if bp.disabled:
+                raise StateError(f"bridge point {bridge_point_id} is disabled")
+            now = self._clock.now()
+            meeting_id = await uow.meetings.add(
+                unit_id=bp.unit_id,
+                title=f"Gọi thử: {bp.name}",
+                description="Kiểm tra hình ảnh, âm thanh và đường truyền trước cuộc họp",
+                starts_at=now,
+                ends_at=None,
+                chair_id=principal.id,
+                secretary_id=None,
+                created_by=principal.id,
+                now=now,
+            )
+            await self._emit_meeting(uow, meeting_id, ev.MeetingCreated)
+            await uow.meetings.invite_bridge_points(meeting_id, [bridge_point_id])
+            await uow.emit(meeting_id, ev.BridgePointsInvited(bridge_point_ids=[bridge_point_id]))
+            await uow.meetings.update(meeting_id, now, state=S.OPEN.value)
+            await uow.emit(
+                meeting_id,
+                ev.MeetingOpened(state="open", previous_state="draft", by=principal.subject),
+            )
+            got = await uow.meetings.get(meeting_id)
+            assert got is not None
+            return got
+
     async def update(
         self, principal: Principal, meeting_id: int, changes: MeetingChanges
     ) -> Meeting:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import FloorEntry, FloorState, Speech, SpeechEnd
@@ -33,7 +33,13 @@ class FloorRepository:
         res = await self._s.execute(
             select(FloorRow)
             .where(FloorRow.meeting_id == meeting_id)
-            .order_by(FloorRow.state, FloorRow.granted_at, FloorRow.requested_at, FloorRow.id)
+            .order_by(
+                FloorRow.state,
+                FloorRow.granted_at,
+                FloorRow.position,
+                FloorRow.requested_at,
+                FloorRow.id,
+            )
             .execution_options(populate_existing=True)
         )
         rows = [_entry(r) for r in res.scalars()]
@@ -60,8 +66,14 @@ class FloorRepository:
         now: datetime,
         deadline: datetime | None = None,
     ) -> None:
+        last = (
+            await self._s.execute(
+                select(func.max(FloorRow.position)).where(FloorRow.meeting_id == meeting_id)
+            )
+        ).scalar()
         self._s.add(
             FloorRow(
+                position=(last or 0) + 1,
                 meeting_id=meeting_id,
                 subject=subject,
                 name=name,
@@ -82,6 +94,15 @@ class FloorRepository:
             .where(FloorRow.meeting_id == meeting_id, FloorRow.subject == subject)
             .values(state=FloorState.GRANTED.value, granted_at=now, muted=False, deadline=deadline)
         )
+
+    async def reorder(self, meeting_id: int, subjects: list[str]) -> None:
+        """The requests in the order of ``subjects`` (each listed once)."""
+        for position, subject in enumerate(subjects, start=1):
+            await self._s.execute(
+                update(FloorRow)
+                .where(FloorRow.meeting_id == meeting_id, FloorRow.subject == subject)
+                .values(position=position)
+            )
 
     async def overdue(self, now: datetime, limit: int = 100) -> list[FloorEntry]:
         """Floor holders whose speaking time has run out, earliest first (any meeting)."""

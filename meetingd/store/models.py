@@ -319,6 +319,8 @@ class FloorRow(Base):
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the speaking time given with the floor runs out (None: no limit).
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: The place of a request in the speaking queue (the chair may reorder it).
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (
         UniqueConstraint("meeting_id", "subject", name="uq_floor_entries_meeting_subject"),
         CheckConstraint("state in ('requested','granted')", name="state"),

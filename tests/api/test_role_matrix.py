@@ -104,6 +104,10 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "201  201  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
         "other": "201  404  404  404  404  201  403  404  404  404 | 401  401  401  401  401",
     },
+    "test_call": {  # a fresh bridge point in C1 / in C3
+        "own":   "201  201  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "201  404  404  404  404  201  403  404  404  404 | 401  401  401  401  401",
+    },
     "disable_bridge_point": {  # a fresh bridge point in C1 / in C3
         "own":   "200  200  403  403  404  404  404  404  404  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  200  403  404  404  404 | 401  401  401  401  401",
@@ -250,6 +254,11 @@ MATRIX: dict[str, dict[Side, str]] = {
     "revoke_floor": {  # bp1 / bp3 holds the floor of a fresh live meeting (and may give it up)
         "own":   "204  403  204  204  403  404  404  404  204  404 | 401  401  401  401  401",
         "other": "204  404  404  404  404  403  204  403  404  204 | 401  401  401  401  401",
+    },
+    "reorder_floor": {  # a fresh live meeting where bp1 and the delegate (bp3 and
+        # delegate_other) asked to speak, reversed
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
     },
     "mute_floor": {  # bp1 / bp3 holds the floor of a fresh live meeting
         "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
@@ -472,6 +481,16 @@ async def _rollcall(c: Ctx, side: Side, caller: str) -> Req:
     return Req({"meeting_id": m.id})
 
 
+async def _queue(c: Ctx, side: Side, caller: str) -> Req:
+    m = await c.fresh(side, "live")
+    a = c.b.parts.services.auth
+    speakers = ("bp1", "delegate") if side == "own" else ("bp3", "delegate_other")
+    for name in speakers:
+        await c.b.parts.services.floor.request(await a.authenticate(c.b.w.tokens[name]), m.id)
+    subjects = [f"bridge_point:{c.bp(side)}", f"user:{c.delegate(side)}"]
+    return Req({"meeting_id": m.id}, {"subjects": list(reversed(subjects))})
+
+
 async def _answer(c: Ctx, side: Side, caller: str) -> Req:
     return dataclasses.replace(await _rollcall(c, side, caller), body={"count": 12})
 
@@ -507,6 +526,7 @@ REQUESTS: dict[str, Build] = {
     "update_bridge_point": fixed(lambda c, s: Req(
         {"bridge_point_id": c.bp(s)}, {"room": "Phòng họp số 2"})),
     "rotate_credential": _rotate,
+    "test_call": _rotate,
     "disable_bridge_point": _fresh_bp,
     "enable_bridge_point": _fresh_bp,
     "disable_user": _fresh_user,
@@ -554,6 +574,7 @@ REQUESTS: dict[str, Build] = {
     "grant_floor": _grant_floor,
     "revoke_floor": _revoke_floor,
     "mute_floor": _mute,
+    "reorder_floor": _queue,
     "get_presence": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
     "get_rollcall": _rollcall,
     "start_rollcall": _floor,

@@ -154,3 +154,47 @@ async def test_a_speaking_time_limit_takes_the_floor_back_once(parts: Parts, wor
         "time_up",
         "system",
     )
+
+
+async def test_the_chair_reorders_the_speaking_queue(parts: Parts, world: World) -> None:
+    w, f, a = world, parts.services.floor, parts.services.auth
+    await _live(parts, w)
+    chair = await a.authenticate(w.tokens["chair"])
+    bp1 = await a.authenticate(w.tokens["bp1"])
+    bp2 = await a.authenticate(w.tokens["bp2"])
+    delegate = await a.authenticate(w.tokens["delegate"])
+    for who in (bp1, bp2, delegate):
+        await f.request(who, w.meeting_id)
+    order = [delegate.subject, bp1.subject, bp2.subject]
+    await f.reorder(chair, w.meeting_id, order)
+    assert [e.subject for e in await f.entries(chair, w.meeting_id)] == order
+    # A new request goes to the end; a grant leaves the others in their order.
+    await f.grant(chair, w.meeting_id, bp1.subject)
+    assert [e.subject for e in await f.entries(chair, w.meeting_id)] == [
+        bp1.subject, delegate.subject, bp2.subject,
+    ]  # fmt: skip
+    for bad in ([delegate.subject], [delegate.subject, delegate.subject, bp2.subject]):
+        with pytest.raises(ValidationError, match="every request"):
+            await f.reorder(chair, w.meeting_id, bad)
+    with pytest.raises(PermissionDenied):
+        await f.reorder(delegate, w.meeting_id, [bp2.subject, delegate.subject])
+
+
+async def test_an_operator_test_call_with_one_bridge_point(parts: Parts, world: World) -> None:
+    w, a = world, parts.services.auth
+    operator = await a.authenticate(w.tokens["operator"])
+    bp1 = await a.authenticate(w.tokens["bp1"])
+    call = await parts.services.meetings.open_test_call(operator, w.bridge_points["bp1"])
+    assert call.state.value == "open" and call.chair_id == operator.id
+    assert call.bridge_point_ids == (bp1.id,) and "bp1" in call.title
+    await parts.services.floor.grant(operator, call.id, bp1.subject)
+    # The bridge point sees it among its meetings; the operator ends it like any meeting.
+    mine = await parts.services.meetings.list_meetings(bp1)
+    assert call.id in [m.id for m in mine]
+    ended = await parts.services.meetings.transition(operator, call.id, "end")
+    assert ended.state.value == "ended"
+    chair = await a.authenticate(w.tokens["chair"])
+    with pytest.raises(PermissionDenied):  # a chair is not an operator
+        await parts.services.meetings.open_test_call(chair, w.bridge_points["bp1"])
+    with pytest.raises(NotFound):  # another district's bridge point
+        await parts.services.meetings.open_test_call(operator, w.bridge_points["bp3"])

@@ -1,4 +1,4 @@
-"""the speech log and the speaking-time limit
+"""the speech log, the speaking-time limit and the order of the speaking queue
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +18,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("floor_entries") as batch:
         batch.add_column(sa.Column("deadline", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("position", sa.Integer(), nullable=False, server_default="0")
+        )
         batch.create_index(batch.f("ix_floor_entries_deadline"), ["deadline"])
     op.create_table(
         "floor_speeches",
@@ -47,4 +50,5 @@ def downgrade() -> None:
     op.drop_table("floor_speeches")
     with op.batch_alter_table("floor_entries") as batch:
         batch.drop_index(batch.f("ix_floor_entries_deadline"))
+        batch.drop_column("position")
         batch.drop_column("deadline")
