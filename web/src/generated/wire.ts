@@ -297,6 +297,25 @@ export interface components {
             /** @description `bridge_point:<id>` or `user:<id>` */
             subject: string;
         };
+        FloorOrder: {
+            meeting_id: number;
+            subjects: string[];
+        };
+        FloorReorderAnswer: components["schemas"]["FloorEntryOut"][];
+        /** @description The chair reordered the speaking queue. */
+        FloorReordered: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description every request, in the new order */
+            subjects: string[];
+        };
         /** @description A participant asked for the floor. */
         FloorRequested: {
             /**
@@ -1163,6 +1182,9 @@ export type FloorGranted = components["schemas"]["FloorGranted"];
 export type FloorListAnswer = components["schemas"]["FloorListAnswer"];
 export type FloorMute = components["schemas"]["FloorMute"];
 export type FloorMuted = components["schemas"]["FloorMuted"];
+export type FloorOrder = components["schemas"]["FloorOrder"];
+export type FloorReorderAnswer = components["schemas"]["FloorReorderAnswer"];
+export type FloorReordered = components["schemas"]["FloorReordered"];
 export type FloorRequested = components["schemas"]["FloorRequested"];
 export type FloorRevokeAnswer = components["schemas"]["FloorRevokeAnswer"];
 export type FloorRevoked = components["schemas"]["FloorRevoked"];
@@ -1272,10 +1294,12 @@ export type CommandName =
     | "bridge_point.get"
     | "bridge_point.list"
     | "bridge_point.rotate_credential"
+    | "bridge_point.test_call"
     | "bridge_point.update"
     | "floor.grant"
     | "floor.list"
     | "floor.mute"
+    | "floor.reorder"
     | "floor.request"
     | "floor.revoke"
     | "floor.speeches"
@@ -1340,10 +1364,12 @@ export type SocketCommandName =
     | "bridge_point.get"
     | "bridge_point.list"
     | "bridge_point.rotate_credential"
+    | "bridge_point.test_call"
     | "bridge_point.update"
     | "floor.grant"
     | "floor.list"
     | "floor.mute"
+    | "floor.reorder"
     | "floor.request"
     | "floor.revoke"
     | "floor.speeches"
@@ -1410,10 +1436,12 @@ export type RestCommandName =
     | "bridge_point.get"
     | "bridge_point.list"
     | "bridge_point.rotate_credential"
+    | "bridge_point.test_call"
     | "bridge_point.update"
     | "floor.grant"
     | "floor.list"
     | "floor.mute"
+    | "floor.reorder"
     | "floor.request"
     | "floor.revoke"
     | "floor.speeches"
@@ -1486,6 +1514,8 @@ export interface Commands {
     "bridge_point.list": { payload: BridgePointList; answer: BridgePointListAnswer; events: never };
     /** Issue a new device credential (the old one and its tokens stop working) */
     "bridge_point.rotate_credential": { payload: BridgePointRef; answer: NewBridgePointOut; events: never };
+    /** Start a test call with a bridge point before a meeting */
+    "bridge_point.test_call": { payload: BridgePointRef; answer: MeetingOut; events: "floor.granted" | "meeting.bridge_points_invited" | "meeting.created" | "meeting.opened" };
     /** Change a bridge point (name, room, disabled) */
     "bridge_point.update": { payload: BridgePointUpdate; answer: BridgePointOut; events: never };
     /** Give the floor to a participant: it becomes audible and is shown as speaker */
@@ -1494,6 +1524,8 @@ export interface Commands {
     "floor.list": { payload: MeetingRef; answer: FloorListAnswer; events: never };
     /** Mute or unmute a floor holder; the server drops its audio whatever it sends */
     "floor.mute": { payload: FloorMute; answer: FloorEntryOut; events: "floor.muted" };
+    /** Put the requests to speak in a new order */
+    "floor.reorder": { payload: FloorOrder; answer: FloorReorderAnswer; events: "floor.reordered" };
     /** Ask for the floor (đăng ký phát biểu) */
     "floor.request": { payload: MeetingRef; answer: FloorEntryOut; events: "floor.requested" };
     /** Take the floor back (a holder may revoke itself when done) */
@@ -1722,6 +1754,13 @@ export const COMMANDS = {
         permission: "manage_directory",
         needs_join: false,
     },
+    "bridge_point.test_call": {
+        rest: { method: "POST", path: "/api/v1/bridge-points/{bridge_point_id}/test-call", status: 201, operation: "test_call" },
+        socket: true,
+        events: ["floor.granted", "meeting.bridge_points_invited", "meeting.created", "meeting.opened"],
+        permission: "manage_directory",
+        needs_join: false,
+    },
     "bridge_point.update": {
         rest: { method: "PATCH", path: "/api/v1/bridge-points/{bridge_point_id}", status: 200, operation: "update_bridge_point" },
         socket: true,
@@ -1747,6 +1786,13 @@ export const COMMANDS = {
         rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/mute", status: 200, operation: "mute_floor" },
         socket: true,
         events: ["floor.muted"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "floor.reorder": {
+        rest: { method: "PUT", path: "/api/v1/meetings/{meeting_id}/floor/order", status: 200, operation: "reorder_floor" },
+        socket: true,
+        events: ["floor.reordered"],
         permission: "manage_meeting",
         needs_join: true,
     },
@@ -2108,6 +2154,8 @@ export interface Events {
     "floor.granted": FloorGranted;
     /** The chair muted or unmuted a speaker; the server enforces it on the media. */
     "floor.muted": FloorMuted;
+    /** The chair reordered the speaking queue. */
+    "floor.reordered": FloorReordered;
     /** A participant asked for the floor. */
     "floor.requested": FloorRequested;
     /** The floor was taken back, or a speaker finished. */
@@ -2169,6 +2217,7 @@ export type EventName =
     | "connection.closed"
     | "floor.granted"
     | "floor.muted"
+    | "floor.reordered"
     | "floor.requested"
     | "floor.revoked"
     | "floor.withdrawn"
@@ -2204,6 +2253,7 @@ export type StreamEventName =
     | "agenda.reordered"
     | "floor.granted"
     | "floor.muted"
+    | "floor.reordered"
     | "floor.requested"
     | "floor.revoked"
     | "floor.withdrawn"
@@ -2243,6 +2293,7 @@ export const EVENTS = [
     "connection.closed",
     "floor.granted",
     "floor.muted",
+    "floor.reordered",
     "floor.requested",
     "floor.revoked",
     "floor.withdrawn",
@@ -2278,6 +2329,7 @@ export const STREAM_EVENTS = [
     "agenda.reordered",
     "floor.granted",
     "floor.muted",
+    "floor.reordered",
     "floor.requested",
     "floor.revoked",
     "floor.withdrawn",
