@@ -14,7 +14,7 @@ from aiohttp import web
 from media import MediaConfig, MediaPlane
 from meetingd import __version__
 from meetingd.api import health as health_api
-from meetingd.api.context import MAX_BODY, SERVICES
+from meetingd.api.context import MAX_BODY, SERVICES, TRUSTED_PROXIES, proxy_networks
 from meetingd.api.middleware import request_context
 from meetingd.api.routing import Routes, bearer_token, openapi
 from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
@@ -22,7 +22,7 @@ from meetingd.api.system import routes as system_routes
 from meetingd.api.webapp import add_web_routes
 from meetingd.clock import Clock, SystemClock
 from meetingd.commands import COMMANDS
-from meetingd.config import Config
+from meetingd.config import Config, ConfigError
 from meetingd.domain import Principal
 from meetingd.realtime.metrics import RealtimeCollector
 from meetingd.realtime.server import RealtimeServer
@@ -37,7 +37,7 @@ from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
 from meetingd.store import Store
 from meetingd.store.db import create_engine
-from meetingd.store.migrate import is_empty, upgrade
+from meetingd.store.migrate import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +59,52 @@ def all_routes() -> Routes:
     return routes
 
 
+#: Shortest signing key accepted, configured or read back from the data dir.
+MIN_SIGNING_KEY_CHARS = 32
+
+
 def signing_key(config: Config) -> str:
-    """The configured key, or one generated once and kept in the data dir."""
+    """The configured key, or one generated once and kept in ``data_dir/signing-key``.
+
+    The file is written whole or not at all (a temporary file, fsync, link into place, mode
+    0600), so a crash while writing never leaves an empty or partial key; one found empty or
+    short (written by hand, or truncated) stops the server with a line saying what to do rather
+    than signing tokens with a guessable key.
+    """
     if config.auth.signing_key:
         return config.auth.signing_key
     path = Path(config.server.data_dir) / "signing-key"
     if path.exists():
-        return path.read_text().strip()
+        key = path.read_text(encoding="utf-8").strip()
+        if len(key) < MIN_SIGNING_KEY_CHARS:
+            raise ConfigError(
+                "auth.signing_key",
+                f"{path} holds {'no key' if not key else f'a {len(key)}-character key'}; it "
+                f"needs at least {MIN_SIGNING_KEY_CHARS} characters: delete the file to have a "
+                "new key generated (everyone is signed out) or set auth.signing_key",
+            )
+        return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+    tmp = path.with_name(f".signing-key.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # like a rename, but never over a key another process wrote
+        except FileExistsError:
+            return signing_key(config)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the new name itself survives a crash
+    finally:
+        os.close(dir_fd)
+    logger.info("generated a signing key in %s", path)
     return key
 
 
@@ -103,6 +137,8 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
             device_token_ttl_seconds=a.device_token_ttl_seconds,
             login_attempts_per_minute_account=a.login_attempts_per_minute_account,
             login_attempts_per_minute_address=a.login_attempts_per_minute_address,
+            login_max_delay_seconds=a.login_max_delay_seconds,
+            login_tracked_keys=a.login_tracked_keys,
             argon2_time_cost=a.argon2_time_cost,
             argon2_memory_kib=a.argon2_memory_kib,
         ),
@@ -151,8 +187,10 @@ def create_app(
     app[STORE] = parts.store
     app[SERVICES] = parts.services
     app[HEALTH_CHECK] = parts.store
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(token=config.server.metrics_token)
     app[METRICS].registry.register(health_api.MediaHealthCollector(parts.services.health))
+    app[METRICS].detail.register(health_api.MediaHealthDetailCollector(parts.services.health))
+    app[TRUSTED_PROXIES] = proxy_networks(config.server.trusted_proxies)
     app[MAX_BODY] = config.server.max_body_bytes
     app[PARTS] = parts
 
@@ -167,9 +205,14 @@ def create_app(
     add_web_routes(app)  # the built front end (web/dist) at /, /chu-tri, /diem-cau, ...
 
     async def store_lifetime(app: web.Application) -> AsyncIterator[None]:
-        if migrate and await is_empty(parts.store.engine):
-            logger.info("empty database: creating the schema")
-            await upgrade(parts.store.engine)
+        # An empty database is created; one at an older revision refused or migrated.
+        try:
+            await prepare(
+                parts.store.engine, create=migrate, auto_migrate=config.database.auto_migrate
+            )
+        except BaseException:
+            await parts.store.close()
+            raise
         yield
         await parts.store.close()
 

@@ -230,14 +230,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(config: Config) -> int:
     from meetingd.app import create_app
+    from meetingd.store.migrate import SchemaMismatch
 
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except ConfigError as exc:  # e.g. an empty or short signing-key file
+        print(exc, file=sys.stderr)
+        return 2
     url = config.server.public_url
     creds = Path(config.server.data_dir) / "demo-credentials.json"
     print(f"meetingd serving on {url}  (API docs: {url}/api/docs)", flush=True)
     if creds.exists():
         print(f"demo logins and device credentials: {creds.resolve()}", flush=True)
-    web.run_app(app, host=config.server.host, port=config.server.port, print=None, access_log=None)
+    try:
+        web.run_app(
+            app, host=config.server.host, port=config.server.port, print=None, access_log=None
+        )
+    except SchemaMismatch as exc:
+        print(f"meetingd: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

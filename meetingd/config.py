@@ -5,8 +5,9 @@ server with one line naming the key (``config: server.port: must be between 1 an
 instead of surfacing later as a confusing failure. ``config/meetingd.example.toml`` documents
 every key.
 
-Secrets (``database.password``, ``auth.signing_key``, ``media.turn_secret``) can be read from a
-file instead, by giving ``<key>_file`` (TOML) or ``MEETINGD_<SECTION>_<KEY>_FILE`` (env).
+Secrets (``database.password``, ``auth.signing_key``, ``media.turn_secret``,
+``server.metrics_token``) can be read from a file instead, by giving ``<key>_file`` (TOML) or
+``MEETINGD_<SECTION>_<KEY>_FILE`` (env).
 
 The dataclasses can be built directly in tests; only :func:`load_config` validates.
 """
@@ -69,6 +70,12 @@ class ServerConfig:
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 64
+    #: Bearer token that unlocks the per-connection series of ``/metrics`` (meeting ids,
+    #: participants, connections). Empty: ``/metrics`` shows aggregates only, to anyone.
+    metrics_token: str = field(default="", repr=False)
+    #: Reverse proxies (IP addresses or CIDRs) whose ``X-Forwarded-For`` is believed; the
+    #: client is the right-most address in it that is not one of them. Empty: never read.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, repr=False)
@@ -81,11 +88,13 @@ class DatabaseConfig:
     password: str = ""
     pool_size: int = 10
     echo: bool = False
+    #: ``serve`` on a database at an older schema revision migrates it instead of refusing.
+    auto_migrate: bool = False
 
     def __repr__(self) -> str:
         return (
             f"DatabaseConfig(url={_redact_url(self.url)!r}, pool_size={self.pool_size!r}, "
-            f"echo={self.echo!r})"
+            f"echo={self.echo!r}, auto_migrate={self.auto_migrate!r})"
         )
 
 
@@ -99,6 +108,10 @@ class AuthConfig:
     device_token_ttl_seconds: int = 2_592_000
     login_attempts_per_minute_account: int = 5
     login_attempts_per_minute_address: int = 20
+    #: Longest wait imposed on an account after repeated wrong passwords (doubling up to it).
+    login_max_delay_seconds: float = 30.0
+    #: Accounts and addresses whose login attempts are remembered (least recent forgotten).
+    login_tracked_keys: int = 100_000
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19_456
 
@@ -167,7 +180,9 @@ _SECTIONS: dict[str, type] = {
     "realtime": RealtimeConfig,
     "media": MediaConfig,
 }
-_SECRETS = frozenset({"database.password", "auth.signing_key", "media.turn_secret"})
+_SECRETS = frozenset(
+    {"database.password", "auth.signing_key", "media.turn_secret", "server.metrics_token"}
+)
 _FILE_SUFFIX = "_file"
 
 _Kind = Literal["str", "int", "float", "bool", "path", "strs"]
@@ -220,6 +235,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "auth.device_token_ttl_seconds": (60, 366 * _DAY),
     "auth.login_attempts_per_minute_account": (1, 10_000),
     "auth.login_attempts_per_minute_address": (1, 10_000),
+    "auth.login_max_delay_seconds": (1, 3600),
+    "auth.login_tracked_keys": (100, 10_000_000),
     "auth.argon2_time_cost": (1, 100),
     "auth.argon2_memory_kib": (8, 4 * 1024 * 1024),
     "realtime.event_log_size": (10, 1_000_000),
@@ -234,6 +251,7 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _MIN_SIGNING_KEY_CHARS = 32
+_MIN_METRICS_TOKEN_CHARS = 16
 
 
 # --- reading the layers -----------------------------------------------------------------------
@@ -507,6 +525,15 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
             raise fail("server.public_url", "must not have a query or fragment")
     if server.log_level.upper() not in _LOG_LEVELS:
         raise fail("server.log_level", f"unknown level {server.log_level!r}")
+    if server.metrics_token and len(server.metrics_token) < _MIN_METRICS_TOKEN_CHARS:
+        raise fail(
+            "server.metrics_token", f"must be at least {_MIN_METRICS_TOKEN_CHARS} characters"
+        )
+    for proxy in server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise fail("server.trusted_proxies", f"not an IP address or CIDR: {proxy!r}") from None
 
     _check_database(database, fail)
 

@@ -250,6 +250,7 @@ def test_database_password_merged_into_url() -> None:
         "password": "***",
         "pool_size": 10,
         "echo": False,
+        "auto_migrate": False,
     }
 
 

@@ -2,24 +2,62 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
+
 from aiohttp import web
 
 from meetingd.services import Services
 
 SERVICES = web.AppKey("services", Services)
-TRUST_FORWARDED = web.AppKey("trust_forwarded", bool)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: The reverse proxies whose ``X-Forwarded-For`` is believed (``server.trusted_proxies``).
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
+def proxy_networks(proxies: Iterable[str]) -> tuple[Network, ...]:
+    """``server.trusted_proxies`` (addresses or CIDRs) as networks."""
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies)
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: str, proxies: tuple[Network, ...]) -> str:
+    """The client behind ``peer``: the right-most ``X-Forwarded-For`` hop that is not a proxy.
+
+    ``X-Forwarded-For`` is read only when ``peer`` itself is a trusted proxy; each proxy appends
+    the address it heard from, so the entries left of the last untrusted one are the client's
+    own to forge and are never believed. When every hop is a trusted proxy, the left-most is it.
+    """
+    if not forwarded_for or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
 def client_address(request: web.Request) -> str:
-    if request.app.get(TRUST_FORWARDED, False):
-        fwd = request.headers.get("X-Forwarded-For", "")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.remote or "unknown"
+    """The caller's address, through ``X-Forwarded-For`` only from trusted proxies."""
+    peer = request.remote or "unknown"
+    proxies = request.app.get(TRUSTED_PROXIES, ())
+    if not proxies:
+        return peer
+    return forwarded_client(peer, ",".join(request.headers.getall("X-Forwarded-For", [])), proxies)
 
 
 MAX_BODY = web.AppKey("max_body_bytes", int)

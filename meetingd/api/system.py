@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from prometheus_client import (
 from sqlalchemy import text
 
 from meetingd import __version__
-from meetingd.api.routing import Call, Routes, json_response
+from meetingd.api.routing import Call, Routes, bearer_token, json_response
+from meetingd.errors import AuthenticationError
 from meetingd.schemas import HealthOut
 from meetingd.store import Store
 
@@ -26,10 +28,17 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 class Metrics:
-    """The app's Prometheus registry (one per app, so tests can build many apps)."""
+    """The app's Prometheus registries (one pair per app, so tests can build many apps).
 
-    def __init__(self) -> None:
+    ``registry`` holds aggregates only and is served to anyone; ``detail`` holds the series
+    that name meetings, participants and connections, served only to a scrape that carries
+    ``token`` (``server.metrics_token``) as its bearer token. With no token, no one gets them.
+    """
+
+    def __init__(self, token: str = "") -> None:
+        self.token = token
         self.registry = CollectorRegistry()
+        self.detail = CollectorRegistry()
         self.requests = Counter(
             "meetingd_http_requests",
             "HTTP requests answered",
@@ -66,7 +75,18 @@ async def healthz(call: Call[Any, Any]) -> HealthOut:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    """Aggregates for anyone; with the metrics token as bearer, the per-connection series too."""
+    m = request.app[METRICS]
+    body = generate_latest(m.registry)
+    if "Authorization" in request.headers:
+        given = bearer_token(request)
+        if not m.token:
+            raise AuthenticationError(
+                "detailed metrics are off on this server (server.metrics_token is not set)"
+            )
+        if not hmac.compare_digest(given.encode(), m.token.encode()):
+            raise AuthenticationError("wrong metrics token")
+        body += generate_latest(m.detail)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

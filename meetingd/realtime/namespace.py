@@ -29,9 +29,11 @@ from datetime import datetime
 from typing import Any
 
 import socketio
+from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from meetingd.api.context import client_address
 from meetingd.commands.table import Command, CommandTable, Context
 from meetingd.errors import AuthenticationError, MeetingdError, RateLimited, StateError, invalid
 from meetingd.errors import ValidationError as BadRequest
@@ -94,7 +96,10 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: object) -> bool:
         request = environ.get("aiohttp.request")
-        address = str(getattr(request, "remote", None) or environ.get("REMOTE_ADDR", "?"))
+        if isinstance(request, web.Request):
+            address = client_address(request)  # X-Forwarded-For from trusted proxies only
+        else:
+            address = str(environ.get("REMOTE_ADDR", "?"))
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             logger.info("connection %s from %s refused: no token", sid, address)

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from meetingd.clock import Clock
 from meetingd.domain import Principal
 from meetingd.errors import AuthenticationError, RateLimited
-from meetingd.services.ratelimit import RateLimiter
+from meetingd.services.ratelimit import FailureThrottle, RateLimiter
 from meetingd.store import Store
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ class AuthSettings:
     device_token_ttl_seconds: int = 2_592_000
     login_attempts_per_minute_account: int = 5
     login_attempts_per_minute_address: int = 20
+    login_max_delay_seconds: float = 30.0
+    login_tracked_keys: int = 100_000
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
 
@@ -90,20 +92,27 @@ class AuthService:
         self._clock = clock
         self._settings = settings
         self.passwords = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib)
-        self._by_account = RateLimiter(
+        # Wrong passwords slow one account down (never lock it); every attempt from one
+        # address is rate limited, and counted there first, so a flood from one address never
+        # reaches the accounts' records (see meetingd.services.ratelimit for the rules).
+        self._by_account = FailureThrottle(
             clock,
-            rate=settings.login_attempts_per_minute_account / 60.0,
-            burst=settings.login_attempts_per_minute_account,
+            free_per_minute=settings.login_attempts_per_minute_account,
+            max_delay=settings.login_max_delay_seconds,
+            max_keys=settings.login_tracked_keys,
         )
         self._by_address = RateLimiter(
             clock,
             rate=settings.login_attempts_per_minute_address / 60.0,
             burst=settings.login_attempts_per_minute_address,
+            max_keys=settings.login_tracked_keys,
         )
 
     def _limit(self, account: str, address: str) -> None:
-        wait = max(self._by_address.take(address), self._by_account.take(account))
+        """Refuse (429) an attempt from a flooding address or on a slowed-down account."""
+        wait = self._by_address.take(address) or self._by_account.attempt(account)
         if wait > 0:
+            logger.info("login attempt on %r from %s slowed down: %.1f s", account, address, wait)
             raise RateLimited(
                 f"too many login attempts; try again in {int(wait) + 1} s", retry_after=wait
             )
@@ -117,7 +126,9 @@ class AuthService:
         user, hashed = found if found else (None, None)
         if not await self.passwords.verify(hashed, password) or user is None or user.disabled:
             logger.info("login failed for %r from %s", login, address)
+            self._by_account.failed(f"user:{login}")
             raise AuthenticationError("wrong login or password")
+        self._by_account.succeeded(f"user:{login}")
         principal = Principal(
             kind="user",
             id=user.id,
@@ -133,6 +144,7 @@ class AuthService:
         parts = credential.strip().split("_", 2)
         if len(parts) != 3 or parts[0] != CREDENTIAL_PREFIX:
             self._limit("device:malformed", address)
+            self._by_account.failed("device:malformed")
             raise AuthenticationError("the device credential is not valid")
         _, key, secret = parts
         self._limit(f"device:{key}", address)
@@ -148,7 +160,9 @@ class AuthService:
                 found = None
         if found is None:
             logger.info("device login failed from %s", address)
+            self._by_account.failed(f"device:{key}")
             raise AuthenticationError("the device credential is not valid")
+        self._by_account.succeeded(f"device:{key}")
         bp = found[0]
         principal = Principal(
             kind="bridge_point", id=bp.id, name=bp.name, token_id="", unit_path=bp.unit_path
