@@ -29,6 +29,7 @@ from meetingd.realtime.server import RealtimeServer
 from meetingd.services import Services
 from meetingd.services.auth import AuthService, AuthSettings
 from meetingd.services.directory import DirectoryService
+from meetingd.services.documents import build_documents
 from meetingd.services.floor import FloorService
 from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
@@ -154,6 +155,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         rollcall=RollCallService(store, clock),
         stream=StreamService(store),
         health=HealthService(store, clock),
+        documents=build_documents(config, store, clock),
     )
     return Parts(config=config, clock=clock, store=store, services=services)
 
@@ -214,6 +216,7 @@ def create_app(
             await parts.store.close()
             raise
         yield
+        parts.services.documents.pool.close()
         await parts.store.close()
 
     app.cleanup_ctx.append(store_lifetime)

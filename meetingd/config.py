@@ -35,6 +35,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DatabaseConfig",
+    "DocumentsConfig",
     "MediaConfig",
     "RealtimeConfig",
     "ServerConfig",
@@ -147,6 +148,33 @@ class MediaConfig:
 
 
 @dataclass(frozen=True)
+class DocumentsConfig:
+    """Uploaded documents: size and checking limits, conversion, signatures, watermarks."""
+
+    #: Largest upload accepted, enforced while it streams in (413 past it).
+    max_upload_bytes: int = 100 * 1024 * 1024
+    #: Most pages a document may have.
+    max_pages: int = 2000
+    #: Most bytes a PDF's streams may decompress to (decompression bombs are refused).
+    max_decompressed_bytes: int = 512 * 1024 * 1024
+    #: Seconds one check (or watermark) may take before its worker is killed.
+    check_seconds: float = 30.0
+    #: Address-space ceiling of each checking worker (RLIMIT_AS).
+    check_memory_bytes: int = 1024 * 1024 * 1024
+    #: Checking workers (processes) running at once.
+    check_workers: int = 2
+    #: The LibreOffice executable that converts office documents to PDF.
+    soffice: str = "soffice"
+    #: Seconds and address space one conversion may use.
+    convert_seconds: float = 120.0
+    convert_memory_bytes: int = 4 * 1024 * 1024 * 1024
+    #: Certificates (PEM or DER files) that signatures are trusted up to.
+    trust_roots: tuple[str, ...] = ()
+    #: The TrueType font of watermarks (must cover Vietnamese).
+    watermark_font: str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one frozen dataclass per section."""
 
@@ -155,6 +183,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    documents: DocumentsConfig = field(default_factory=DocumentsConfig)
 
     def redacted(self) -> dict[str, dict[str, object]]:
         """Return the configuration as plain data with secrets masked, for start-up logging."""
@@ -179,6 +208,7 @@ _SECTIONS: dict[str, type] = {
     "auth": AuthConfig,
     "realtime": RealtimeConfig,
     "media": MediaConfig,
+    "documents": DocumentsConfig,
 }
 _SECRETS = frozenset(
     {"database.password", "auth.signing_key", "media.turn_secret", "server.metrics_token"}
@@ -248,6 +278,14 @@ _RANGES: dict[str, tuple[float, float]] = {
     "media.turn_ttl_seconds": (60, 7 * _DAY),
     "media.video_page_size": (1, 100),
     "media.stats_interval_seconds": (0.1, 3600),
+    "documents.max_upload_bytes": (1024, 1 << 40),
+    "documents.max_pages": (1, 100_000),
+    "documents.max_decompressed_bytes": (1 << 20, 1 << 40),
+    "documents.check_seconds": (1, 3600),
+    "documents.check_memory_bytes": (64 << 20, 1 << 40),
+    "documents.check_workers": (1, 64),
+    "documents.convert_seconds": (1, 3600),
+    "documents.convert_memory_bytes": (256 << 20, 1 << 40),
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _MIN_SIGNING_KEY_CHARS = 32
@@ -479,6 +517,7 @@ def load_config(
         auth=AuthConfig(**values["auth"]),  # type: ignore[arg-type]
         realtime=RealtimeConfig(**values["realtime"]),  # type: ignore[arg-type]
         media=MediaConfig(**values["media"]),  # type: ignore[arg-type]
+        documents=DocumentsConfig(**values["documents"]),  # type: ignore[arg-type]
     )
     origins = {dotted: given.origin for dotted, given in merged.items()}
     _validate(config, origins)

@@ -53,6 +53,17 @@ class ErrorCode(enum.StrEnum):
     UNEXPECTED_ANSWER = "unexpected_answer"
     NOT_CHAIR = "not_chair"
     CLOSED = "closed"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    DOCUMENT_EMPTY = "document_empty"
+    NOT_A_PDF = "not_a_pdf"
+    DOCUMENT_DAMAGED = "document_damaged"
+    DOCUMENT_ENCRYPTED = "document_encrypted"
+    DOCUMENT_TOO_MANY_PAGES = "document_too_many_pages"
+    DOCUMENT_PAGE_SIZE = "document_page_size"
+    DOCUMENT_TOO_COMPLEX = "document_too_complex"
+    CONVERTER_MISSING = "converter_missing"
+    CONVERSION_FAILED = "conversion_failed"
+    VIEW_ONLY = "view_only"
     INTERNAL = "internal"
 
     @property
@@ -149,6 +160,52 @@ ERROR_TEXTS: dict[ErrorCode, ErrorText] = {
         403, "Chỉ màn hình chủ trì mới chuyển trang được.", "Only the chair's console pages."
     ),
     E.CLOSED: ErrorText(409, "Phòng họp trực tuyến đã đóng.", "The media room has closed."),
+    E.DOCUMENT_TOO_LARGE: ErrorText(
+        413,
+        "Tệp quá lớn; dung lượng tối đa được nêu trong thông báo.",
+        "The file is larger than the limit stated in the message.",
+    ),
+    E.DOCUMENT_EMPTY: ErrorText(400, "Tệp rỗng (0 byte).", "The file is empty."),
+    E.NOT_A_PDF: ErrorText(
+        400,
+        "Tệp không phải PDF hoặc văn bản Word, Excel, PowerPoint, OpenDocument.",
+        "The file is not a PDF or an office document.",
+    ),
+    E.DOCUMENT_DAMAGED: ErrorText(
+        400, "Tệp PDF bị hỏng, không đọc được.", "The PDF is damaged and cannot be read."
+    ),
+    E.DOCUMENT_ENCRYPTED: ErrorText(
+        400,
+        "Tệp PDF có mật khẩu; hãy gỡ mật khẩu rồi tải lên lại.",
+        "The PDF is password-protected; remove the password and upload it again.",
+    ),
+    E.DOCUMENT_TOO_MANY_PAGES: ErrorText(
+        400, "Tài liệu có quá nhiều trang.", "The document has too many pages."
+    ),
+    E.DOCUMENT_PAGE_SIZE: ErrorText(
+        400,
+        "Kích thước trang vượt giới hạn cho phép của định dạng PDF.",
+        "A page is larger or smaller than PDF allows.",
+    ),
+    E.DOCUMENT_TOO_COMPLEX: ErrorText(
+        400,
+        "Tệp quá phức tạp để kiểm tra an toàn (quá thời gian hoặc bộ nhớ cho phép).",
+        "The file is too complex to check safely (time or memory limit).",
+    ),
+    E.CONVERTER_MISSING: ErrorText(
+        501,
+        "Máy chủ chưa cài LibreOffice nên không chuyển được văn bản Word, Excel, PowerPoint; "
+        "hãy tải lên bản PDF.",
+        "LibreOffice is not installed on the server; upload a PDF instead.",
+    ),
+    E.CONVERSION_FAILED: ErrorText(
+        400,
+        "Không chuyển được văn bản sang PDF; hãy kiểm tra tệp hoặc tải lên bản PDF.",
+        "The document could not be converted to PDF; check it or upload a PDF.",
+    ),
+    E.VIEW_ONLY: ErrorText(
+        403, "Tài liệu này chỉ được xem, không được tải về.", "This document is view-only."
+    ),
     E.INTERNAL: ErrorText(
         500,
         "Lỗi máy chủ; đã được ghi lại để khắc phục.",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, TypeAdapter
 
+from meetingd import schemas as wire
 from meetingd.schemas import AgendaItemOut, MeetingOut, RollCallOut
 
 _MANAGERS = "the meeting's chair or secretary"
@@ -475,6 +476,92 @@ class RtcLayout(Event):
     page_count: Annotated[int, Field(description="how many pages there are")]
     audio: Annotated[list[Slot], Field(description="the subject heard on each audio mid")]
     video: Annotated[list[Slot], Field(description="the subject shown on each video mid")]
+
+
+# -- documents -----------------------------------------------------------------------------
+# A document meant for only some of the meeting (an audience, or confidential) is announced
+# on the shared stream without its metadata (``document`` is null, ``restricted`` true): a
+# client fetches it with ``document.get``, which answers only those allowed.
+
+_DocId = Annotated[int, Field(description="the document")]
+_Restricted = Annotated[
+    bool, Field(description="meant for some only: fetch it with `document.get`")
+]
+_Doc = Annotated[
+    wire.DocumentOut | None, Field(description="the document, or null when restricted")
+]
+
+
+@event("document.uploaded", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class DocumentUploaded(Event):
+    """A document was uploaded and checked (a draft: only the chair and secretary see it)."""
+
+    document_id: _DocId
+
+
+@event("document.published", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class DocumentPublished(Event):
+    """A document reached its audience."""
+
+    document_id: _DocId
+    restricted: _Restricted
+    document: _Doc
+
+
+@event("document.updated", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class DocumentUpdated(Event):
+    """A document's title, item, order, audience, presenters or protection changed."""
+
+    document_id: _DocId
+    restricted: _Restricted
+    document: _Doc
+
+
+@event("document.unpublished", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class DocumentUnpublished(Event):
+    """A document was taken back from its audience (screens drop it)."""
+
+    document_id: _DocId
+
+
+@event("document.removed", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class DocumentRemoved(Event):
+    """A document was deleted from the meeting."""
+
+    document_id: _DocId
+
+
+@event("document.presented", caused_by="the chair, the secretary or a named presenter")
+@dataclass(frozen=True, slots=True)
+class DocumentPresented(Event):
+    """A document is on every screen now, at ``page``; followers open it there."""
+
+    document_id: _DocId
+    page: Annotated[int, Field(description="1-based")]
+    presenter: Subject
+    presenter_name: str
+
+
+@event("document.page_turned", caused_by="the presenter", audited=False)
+@dataclass(frozen=True, slots=True)
+class DocumentPageTurned(Event):
+    """The presenter turned to ``page``; followers go there too (not audited: many)."""
+
+    document_id: _DocId
+    page: Annotated[int, Field(description="1-based")]
+
+
+@event("document.presentation_stopped", caused_by="the presenter, chair or secretary")
+@dataclass(frozen=True, slots=True)
+class DocumentPresentationStopped(Event):
+    """Nothing is presented any more."""
+
+    document_id: _DocId
 
 
 def stream_types() -> list[type[Event]]:

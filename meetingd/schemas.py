@@ -436,6 +436,14 @@ class MeetingSnapshotOut(Response):
     floor: list[FloorEntryOut] = Field(
         description="Floor holders, then requests to speak (as `floor.granted` carries them)"
     )
+    documents: list[DocumentOut] = Field(
+        default_factory=list,
+        description="The documents the caller may see, in order (drafts too for the chair "
+        "and secretary)",
+    )
+    presenting: PresentationOut | None = Field(
+        default=None, description="The document and page on every screen, if one is presented"
+    )
 
 
 # -- media health ---------------------------------------------------------------------------
@@ -490,3 +498,118 @@ class IceServersOut(Response):
 
 class SdpOut(Response):
     sdp: str
+
+
+# -- documents -----------------------------------------------------------------------------
+
+#: Who a document is for: ``role:<chair|secretary|delegate|bridge_point|operator>``,
+#: ``user:<id>`` or ``bridge_point:<id>``.
+AudienceEntry = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(role:(chair|secretary|delegate|bridge_point|operator)|user:[1-9][0-9]{0,9}"
+        r"|bridge_point:[1-9][0-9]{0,9})$"
+    ),
+]
+Subject = Annotated[
+    str, StringConstraints(pattern=r"^(user|bridge_point):[1-9][0-9]{0,9}$", max_length=64)
+]
+Page = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class DocumentSignatureOut(Response):
+    """A digital signature ("chữ ký số") of the uploaded PDF, as validated on upload."""
+
+    field: str
+    intact: bool = Field(description="The signed bytes are unchanged")
+    valid: bool = Field(description="Intact and the cryptography holds")
+    trusted: bool = Field(description="Its certificate chains to a configured trust root")
+    signer: str
+    signed_at: str | None = Field(description="The time the signer claims (not a timestamp)")
+    coverage: str = Field(description="ENTIRE_FILE, or ENTIRE_REVISION when changed after")
+    modification: str = Field(description="What the changes after signing amount to")
+    error: str
+
+
+class DocumentOut(Response):
+    id: int
+    meeting_id: int
+    agenda_item_id: int | None
+    position: int
+    title: str
+    filename: str = Field(description="The uploaded file's name, made safe (diacritics kept)")
+    kind: str = Field(description="pdf, or the office format it was converted from")
+    size_bytes: int
+    pages: int
+    page_sizes: list[tuple[float, float]] = Field(description="Of the first 20 pages, in points")
+    findings: list[str] = Field(
+        description="Active content found and left out of the served copy (javascript, "
+        "launch_action, embedded_files, submit_form, open_action, additional_actions, ...)"
+    )
+    sanitised: bool = Field(description="The served copy is the sanitised one, not the original")
+    signatures: list[DocumentSignatureOut]
+    audience: list[str] = Field(description="Empty: everyone in the meeting")
+    presenters: list[str]
+    confidential: bool = Field(description="Served with the viewer's watermark on every page")
+    view_only: bool = Field(description="Served inline only: no download")
+    state: str
+    uploaded_at: datetime
+    published_at: datetime | None
+
+
+class DocumentPatch(Request):
+    """Only the fields given change; ``agenda_item_id: null`` detaches it from its item."""
+
+    title: Title | None = None
+    agenda_item_id: Id | None = None
+    position: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    audience: Annotated[list[AudienceEntry], Field(max_length=500)] | None = None
+    presenters: Annotated[list[Subject], Field(max_length=50)] | None = None
+    confidential: bool | None = None
+    view_only: bool | None = None
+
+
+class PresentIn(Request):
+    document_id: Id
+    page: Page = 1
+
+
+class TurnPageIn(Request):
+    page: Page
+
+
+class NoteIn(Request):
+    page: Page
+    text: Annotated[str, StringConstraints(max_length=20_000)] = Field(
+        description="Empty removes the note"
+    )
+
+
+class NoteOut(Response):
+    document_id: int
+    page: int
+    text: str
+    updated_at: datetime
+
+
+class PresentationOut(Response):
+    document_id: int
+    page: int
+    presenter: str
+    presenter_name: str
+    since: datetime
+
+
+class ReceiptOut(Response):
+    """Who opened a document: first and last time, and how often."""
+
+    document_id: int
+    subject: str
+    name: str
+    first_at: datetime
+    last_at: datetime
+    count: int
+
+
+MeetingSnapshotOut.model_rebuild()
+JoinOut.model_rebuild()

@@ -56,7 +56,7 @@ class Call(Generic[B, Q]):
         return self.principal_or_none
 
 
-Handler = Callable[[Call[Any, Any]], Awaitable[BaseModel | list[Any] | None]]
+Handler = Callable[[Call[Any, Any]], Awaitable[BaseModel | list[Any] | web.StreamResponse | None]]
 Authenticator = Callable[[web.Request], Awaitable[Principal]]
 
 
@@ -76,6 +76,10 @@ class Endpoint:
     description: str = ""
     #: The command this endpoint serves (None for the system routes).
     command: Command[Any] | None = None
+    #: OpenAPI ``requestBody`` / success ``content`` of a route whose body or answer is not
+    #: JSON (a streamed upload, a file); its handler answers a ``web.StreamResponse``.
+    raw_body: dict[str, Any] | None = None
+    raw_content: dict[str, Any] | None = None
 
     @property
     def operation(self) -> str:
@@ -101,6 +105,8 @@ class Routes:
         status: int = 200,
         auth: bool = True,
         errors: tuple[int, ...] = (),
+        raw_body: dict[str, Any] | None = None,
+        raw_content: dict[str, Any] | None = None,
     ) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             self.endpoints.append(
@@ -117,6 +123,8 @@ class Routes:
                     auth=auth,
                     errors=errors,
                     description=(fn.__doc__ or "").strip(),
+                    raw_body=raw_body,
+                    raw_content=raw_content,
                 )
             )
             return fn
@@ -180,6 +188,8 @@ def _make_handler(
             body = await parse_body(request, ep.body, max_depth) if ep.body else NoBody()
             query = parse_query(request, ep.query) if ep.query else _no_query(request)
             result = await ep.handler(Call(request, body, query, path, principal))
+            if isinstance(result, web.StreamResponse):
+                return result  # a file or another non-JSON answer
         if ep.response is None or result is None:
             return web.Response(status=204)
         data = answer_adapter(ep.response).dump_python(result, mode="json")
@@ -402,6 +412,7 @@ _STATUS_TEXT = {
     409: "Conflicts with stored data or the current state",
     413: "The body is larger than the limit",
     429: "Too many attempts",
+    501: "This server does not offer this (a component is not installed)",
 }
 
 
@@ -457,12 +468,16 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
                 )
         if params:
             op["parameters"] = params
+        if ep.raw_body is not None:
+            op["requestBody"] = {"required": True, "content": ep.raw_body}
         if ep.body:
             op["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": ref(ep.body, "validation")}},
             }
-        if ep.response is None:
+        if ep.raw_content is not None:
+            op["responses"][str(ep.status)] = {"description": "Success", "content": ep.raw_content}
+        elif ep.response is None:
             op["responses"][str(ep.status if ep.status != 200 else 204)] = {"description": "Done"}
         else:
             model = _resp_model(ep.response)
@@ -480,7 +495,7 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
             op["security"] = [{"bearer": []}]
         else:
             op["security"] = []
-        if ep.body:
+        if ep.body or ep.raw_body is not None:
             errors |= {413}
         for code in sorted(errors):
             op["responses"][str(code)] = {

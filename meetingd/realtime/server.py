@@ -49,11 +49,13 @@ from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
 from meetingd.realtime.sequencer import Sequencer
 from meetingd.realtime.wire import event_payload, replayed_event, room_name
 from meetingd.schemas import (
+    DocumentOut,
     FloorEntryOut,
     JoinOut,
     MeetingOut,
     MeetingSnapshotOut,
     PresenceOut,
+    PresentationOut,
     ReplayOut,
     RollCallOut,
 )
@@ -88,6 +90,8 @@ def snapshot_answer(snap: MeetingSnapshot) -> JoinOut:
         presence=[PresenceOut.of(p) for p in snap.presence],
         rollcall=RollCallOut.of(snap.rollcall) if snap.rollcall is not None else None,
         floor=[FloorEntryOut.of(f) for f in snap.floor],
+        documents=[DocumentOut.of(d) for d in snap.documents],
+        presenting=PresentationOut.of(snap.presenting) if snap.presenting else None,
     )
     return JoinOut(snapshot=out, seq=snap.seq)
 

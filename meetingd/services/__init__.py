@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from meetingd.services.auth import AuthService
 from meetingd.services.directory import DirectoryService
+from meetingd.services.documents import DocumentService
 from meetingd.services.floor import FloorService
 from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
@@ -18,6 +19,7 @@ from meetingd.services.stream import StreamService
 class Services:
     auth: AuthService
     directory: DirectoryService
+    documents: DocumentService
     meetings: MeetingService
     floor: FloorService
     presence: PresenceService

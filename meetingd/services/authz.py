@@ -31,6 +31,8 @@ class Permission(enum.StrEnum):
     ANSWER_ROLLCALL = "answer_rollcall"
     CONFIRM_ROLLCALL = "confirm_rollcall"
     WATCH_HEALTH = "watch_health"
+    READ_DOCUMENT = "read_document"
+    PRESENT_DOCUMENT = "present_document"
     CREATE_MEETING = "create_meeting"
     READ_DIRECTORY = "read_directory"
     MANAGE_DIRECTORY = "manage_directory"
@@ -54,6 +56,11 @@ MEANINGS: dict[Permission, str] = {
     Permission.RELEASE_FLOOR: "a manager of the meeting, or the floor holder itself",
     Permission.ANSWER_ROLLCALL: "an invited bridge point",
     Permission.CONFIRM_ROLLCALL: "an invited delegate",
+    Permission.READ_DOCUMENT: "the meeting's chair and secretary (every document); anyone who "
+    "may read the meeting, for a published document whose audience includes them (everyone, "
+    "their role, or them by name)",
+    Permission.PRESENT_DOCUMENT: "the meeting's chair or secretary, or a presenter the document "
+    "names",
     Permission.WATCH_HEALTH: "the operators, chairs and secretaries of the meeting's unit, and "
     "its chair and secretary",
     Permission.CREATE_MEETING: "a chair or secretary of the unit",
@@ -72,6 +79,8 @@ def require(principal: Principal, meeting: Meeting, need: Permission) -> None:
     require_read_meeting(principal, meeting)
     if need is Permission.READ_MEETING or need is Permission.JOINED:
         return
+    if need is Permission.READ_DOCUMENT or need is Permission.PRESENT_DOCUMENT:
+        return  # the document's own audience and presenters decide (services/documents.py)
     if need is Permission.MANAGE_MEETING:
         if not can_manage_meeting(principal, meeting):
             raise PermissionDenied("only the meeting's chair or secretary can do this")

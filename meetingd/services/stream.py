@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meetingd.documents.domain import Document, Presentation
 from meetingd.domain import FloorEntry, Meeting, MeetingEvent, PresenceEntry, Principal, RollCall
 from meetingd.errors import NotFound
 from meetingd.services import authz
+from meetingd.services.documents import DocumentService
 from meetingd.store import Store
 
 #: Above this many missed events a snapshot is smaller and faster than the replay.
@@ -28,6 +30,8 @@ class MeetingSnapshot:
     presence: tuple[PresenceEntry, ...]
     rollcall: RollCall | None
     floor: tuple[FloorEntry, ...]
+    documents: tuple[Document, ...] = ()
+    presenting: Presentation | None = None
 
 
 class StreamService:
@@ -46,12 +50,17 @@ class StreamService:
             presence = await uow.presence.entries(meeting_id)
             rollcall = await uow.rollcalls.latest(meeting_id)
             floor = await uow.floor.entries(meeting_id)
+            docs = await uow.documents.of_meeting(meeting_id)
+            seen = tuple(d for d in docs if DocumentService.may_see(principal, meeting, d))
+            presenting = await uow.documents.presentation(meeting_id)
             return MeetingSnapshot(
                 seq=meeting.seq,
                 meeting=meeting,
                 presence=tuple(presence),
                 rollcall=rollcall,
                 floor=tuple(floor),
+                documents=seen,
+                presenting=presenting,
             )
 
     async def events_after(

@@ -346,3 +346,89 @@ class SpeechRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_by: Mapped[str | None] = mapped_column(String(64))
     end_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+# -- documents: uploads, their audiences, notes, accesses and the presented page ------------
+
+
+class DocumentRow(Base):
+    """A document of a meeting; its bytes are in the blob store under ``sha256``.
+
+    ``pdf_sha256`` is the PDF that is shown: the original itself, or the PDF LibreOffice
+    made of an office document. ``audience`` is empty for everyone in the meeting, else
+    ``role:<chair|secretary|delegate|bridge_point|operator>``, ``user:<id>`` and
+    ``bridge_point:<id>`` entries.
+    """
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_items.id", ondelete="SET NULL")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(8))
+    sha256: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(Integer)
+    page_sizes: Mapped[list[list[float]]] = mapped_column(JSON)
+    findings: Mapped[list[str]] = mapped_column(JSON)
+    sanitised: Mapped[bool] = mapped_column(Boolean)
+    signatures: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    audience: Mapped[list[str]] = mapped_column(JSON)
+    presenters: Mapped[list[str]] = mapped_column(JSON)
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    view_only: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (CheckConstraint("state in ('draft','published')", name="state"),)
+
+
+class DocumentNoteRow(Base):
+    """A private note on one page, readable by its author only (no API reads another's)."""
+
+    __tablename__ = "document_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(64))
+    page: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        UniqueConstraint("document_id", "author", "page", name="uq_document_notes_doc_author_page"),
+    )
+
+
+class DocumentAccessRow(Base):
+    """Every time someone was served a document's bytes (the read receipts come from it)."""
+
+    __tablename__ = "document_accesses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    variant: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DocumentPresentationRow(Base):
+    """The document and page on every screen of a meeting (at most one per meeting)."""
+
+    __tablename__ = "document_presentations"
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    page: Mapped[int] = mapped_column(Integer)
+    presenter: Mapped[str] = mapped_column(String(64))
+    presenter_name: Mapped[str] = mapped_column(String(200))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())

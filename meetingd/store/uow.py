@@ -17,6 +17,7 @@ from meetingd.errors import ConflictError
 from meetingd.events import Event, to_data
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
+from meetingd.store.documents import DocumentRepository
 from meetingd.store.events import EventRepository
 from meetingd.store.floor import FloorRepository, SpeechRepository
 from meetingd.store.meetings import MeetingRepository
@@ -61,6 +62,7 @@ class UnitOfWork:
         self.presence = PresenceRepository(session)
         self.nodes = NodeRepository(session)
         self.rollcalls = RollCallRepository(session)
+        self.documents = DocumentRepository(session)
         self.stream = StreamRepository(session)
         self.actor = "system"
         self.emitted: list[MeetingEvent] = []

@@ -1,0 +1,724 @@
+"""Documents of a paperless meeting: uploaded, checked, published to an audience, presented,
+read, annotated privately, and reported on.
+
+An upload streams to a temporary file under a size limit, is converted to PDF when it is an
+office document, and is checked in the worker pool (parses, sane pages, no user password,
+active content stripped from the served copy, signatures validated). Its bytes are stored by
+sha256 and never altered. Who sees a document: the meeting's chair and secretary always;
+others once it is published and its audience (everyone, roles, or named delegates and bridge
+points) includes them. A confidential document is served to each viewer with their name,
+unit and the time drawn on every page; every serving is recorded (read receipts) and
+audited. Private notes are read by their author only: no query here reads another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meetingd.clock import Clock
+from meetingd.config import Config
+from meetingd.documents import check, watermark
+from meetingd.documents.convert import OFFICE, ConversionError, Converter
+from meetingd.documents.domain import (
+    AudienceRole,
+    Document,
+    DocumentState,
+    NewDocument,
+    Note,
+    Presentation,
+    Receipt,
+)
+from meetingd.documents.pool import JobFailed, WorkerPool
+from meetingd.domain import Meeting, Principal, Role
+from meetingd.errors import MeetingdError, NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.events import (
+    DocumentPageTurned,
+    DocumentPresentationStopped,
+    DocumentPresented,
+    DocumentPublished,
+    DocumentRemoved,
+    DocumentUnpublished,
+    DocumentUpdated,
+    DocumentUploaded,
+)
+from meetingd.schemas import DocumentOut
+from meetingd.services import authz
+from meetingd.services.authz import HELD
+from meetingd.store import Store, UnitOfWork
+from meetingd.store.blobs import BlobStore, LocalBlobStore, Staged, remove_tree
+
+logger = logging.getLogger(__name__)
+
+MAX_FILENAME = 200
+#: Characters that change how text reads or hide it (bidi overrides, zero-width).
+_INVISIBLE = {"Cf", "Cc", "Cs", "Co", "Cn"}
+
+
+class Refused(MeetingdError):
+    """An upload that is not accepted; the code says why (``not_a_pdf``, ...)."""
+
+    status = 400
+
+
+class TooLarge(MeetingdError):
+    status = 413
+    code = "document_too_large"
+
+
+class Unavailable(MeetingdError):
+    status = 501
+    code = "converter_missing"
+
+
+def safe_filename(raw: str) -> str:
+    """The upload's name as a title and a download name: Vietnamese letters kept (NFC),
+    directories, control and direction-override characters removed, at most 200 characters
+    (the extension kept)."""
+    name = unicodedata.normalize("NFC", raw.replace("\\", "/").split("/")[-1])
+    name = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE)
+    name = " ".join(name.split()).strip(" .")
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 8:
+            name = stem[: MAX_FILENAME - len(ext) - 1].rstrip() + "." + ext
+        else:
+            name = name[:MAX_FILENAME]
+    return name or "tai-lieu.pdf"
+
+
+def _title_of(filename: str) -> str:
+    stem, dot, ext = filename.rpartition(".")
+    return (stem if dot and len(ext) <= 5 and stem else filename)[:300]
+
+
+@dataclass(frozen=True)
+class Served:
+    """A file to answer with: where it is, under which name, and how."""
+
+    path: Path
+    filename: str
+    etag: str
+    inline_only: bool
+    variant: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_upload_bytes: int
+    limits: check.Limits
+    font: str
+
+
+class DocumentService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        blobs: BlobStore,
+        pool: WorkerPool,
+        converter: Converter,
+        settings: Settings,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.blobs = blobs
+        self.pool = pool
+        self.converter = converter
+        self._settings = settings
+
+    # -- who sees what --------------------------------------------------------------------
+
+    @staticmethod
+    def may_see(principal: Principal, meeting: Meeting, doc: Document) -> bool:
+        if authz.can_manage_meeting(principal, meeting):
+            return True
+        if doc.state is not DocumentState.PUBLISHED or not authz.can_read_meeting(
+            principal, meeting
+        ):
+            return False
+        if not doc.audience:
+            return True
+        return bool(set(doc.audience) & _audience_keys(principal, meeting))
+
+    async def _doc(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        meeting_id: int,
+        document_id: int,
+        *,
+        lock: bool = False,
+    ) -> tuple[Meeting, Document]:
+        meeting = await authz.meeting_for(uow, principal, meeting_id, lock=lock)
+        doc = await uow.documents.get(meeting_id, document_id)
+        if doc is None or not self.may_see(principal, meeting, doc):
+            raise NotFound(f"document {document_id} does not exist", field="document_id")
+        return meeting, doc
+
+    async def _managed(
+        self, uow: UnitOfWork, principal: Principal, meeting_id: int, document_id: int
+    ) -> tuple[Meeting, Document]:
+        meeting, doc = await self._doc(uow, principal, meeting_id, document_id, lock=True)
+        authz.require_manage_meeting(principal, meeting)
+        return meeting, doc
+
+    async def visible(
+        self, uow: UnitOfWork, principal: Principal, meeting: Meeting
+    ) -> list[Document]:
+        """The meeting's documents ``principal`` may see, in order (for lists and snapshots)."""
+        docs = await uow.documents.of_meeting(meeting.id)
+        return [d for d in docs if self.may_see(principal, meeting, d)]
+
+    # -- upload -----------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        filename: str,
+        chunks: AsyncIterator[bytes],
+        agenda_item_id: int | None = None,
+    ) -> Document:
+        """Stream, convert, check and store an upload as a draft of the meeting."""
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id)
+            authz.require_manage_meeting(principal, meeting)
+            if agenda_item_id is not None and agenda_item_id not in {a.id for a in meeting.agenda}:
+                raise ValidationError("no such agenda item in the meeting", field="agenda_item_id")
+        name = safe_filename(filename)
+        staged = await self.blobs.stage(chunks, self._settings.max_upload_bytes)
+        work = self.blobs.scratch()
+        try:
+            return await self._accept(principal, meeting_id, agenda_item_id, name, staged, work)
+        finally:
+            staged.path.unlink(missing_ok=True)
+            remove_tree(work)
+
+    async def _accept(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        agenda_item_id: int | None,
+        name: str,
+        staged: Staged,
+        work: Path,
+    ) -> Document:
+        ext = Path(name).suffix.lower()
+        head = await asyncio.to_thread(_head, staged.path)
+        kind = "pdf"
+        pdf_path = staged.path
+        if staged.size == 0:
+            raise Refused("the file is empty", code="document_empty")
+        if not head.startswith(b"%PDF-") and ext in OFFICE:
+            if not (
+                head.startswith(b"PK\x03\x04")
+                or head.startswith(b"\xd0\xcf\x11\xe0")
+                or (ext == ".rtf" and head.startswith(b"{\\rtf"))
+            ):
+                raise Refused(
+                    f"the file is named {ext} but is {check.describe(head)}", code="not_a_pdf"
+                )
+            kind = ext.lstrip(".")
+            src = work / f"upload{ext}"
+            src.hardlink_to(staged.path)
+            try:
+                pdf_path = await self.converter.to_pdf(src, work)
+            except ConversionError as exc:
+                if exc.code == "converter_missing":
+                    raise Unavailable(exc.message) from None
+                raise Refused(exc.message, code=exc.code) from None
+        out = work / "out"
+        out.mkdir()
+        try:
+            found: dict[str, Any] = await self.pool.run(
+                check.inspect, str(pdf_path), str(out), self._settings.limits
+            )
+        except JobFailed as exc:
+            raise Refused(exc.message, code=exc.code) from None
+        if not found["ok"]:
+            raise Refused(found["message"], code=found["code"])
+        original = await self.blobs.put_original(staged)
+        pdf_sha = staged.sha256
+        if kind != "pdf":
+            pdf_staged = await self.blobs.stage_path(pdf_path)
+            await self.blobs.put_original(pdf_staged)
+            pdf_sha = pdf_staged.sha256
+        await self.blobs.put_derived(pdf_sha, "sanitised.pdf", out / "sanitised.pdf")
+        if found["thumbnail"]:
+            await self.blobs.put_derived(pdf_sha, "thumb-1.png", out / "thumb-1.png")
+        logger.info(
+            "meeting %s: %s accepted (%s, %s pages)", meeting_id, name, kind, found["pages"]
+        )
+        del original
+        new = NewDocument(
+            meeting_id=meeting_id,
+            agenda_item_id=agenda_item_id,
+            title=_title_of(name),
+            filename=name,
+            kind=kind,
+            sha256=staged.sha256,
+            pdf_sha256=pdf_sha,
+            size_bytes=staged.size,
+            pages=found["pages"],
+            page_sizes=[tuple(s) for s in found["page_sizes"]],
+            findings=list(found["findings"]),
+            sanitised=bool(found["sanitised"]),
+            signatures=list(found["signatures"]),
+            uploaded_by=principal.subject,
+            uploaded_at=self._clock.now(),
+        )
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id, lock=True)
+            authz.require_manage_meeting(principal, meeting)
+            doc = await uow.documents.add(new)
+            await uow.emit(meeting_id, DocumentUploaded(document_id=doc.id))
+            return doc
+
+    # -- reading metadata ----------------------------------------------------------------
+
+    async def list(self, principal: Principal, meeting_id: int) -> list[Document]:
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id)
+            return await self.visible(uow, principal, meeting)
+
+    async def get(self, principal: Principal, meeting_id: int, document_id: int) -> Document:
+        async with self._store.transaction() as uow:
+            return (await self._doc(uow, principal, meeting_id, document_id))[1]
+
+    # -- changing ----------------------------------------------------------------------------
+
+    async def update(
+        self, principal: Principal, meeting_id: int, document_id: int, changes: dict[str, Any]
+    ) -> Document:
+        """Title, agenda item, order, audience, presenters, confidential, view-only."""
+        async with self._store.transaction() as uow:
+            meeting, doc = await self._managed(uow, principal, meeting_id, document_id)
+            values = dict(changes)
+            item = values.get("agenda_item_id")
+            if item is not None and item not in {a.id for a in meeting.agenda}:
+                raise ValidationError("no such agenda item in the meeting", field="agenda_item_id")
+            for key in ("audience", "presenters"):
+                if key in values and values[key] is not None:
+                    values[key] = sorted(set(values[key]))
+            for key in ("title", "position", "confidential", "view_only", "audience", "presenters"):
+                if key in values and values[key] is None:
+                    raise ValidationError(f"{key} cannot be null", field=key)
+            if values:
+                await uow.documents.change(doc.id, **values)
+            got = await uow.documents.get(meeting_id, document_id)
+            assert got is not None
+            if got.state is DocumentState.PUBLISHED:
+                await uow.emit(meeting_id, DocumentUpdated(**_announce(got)))
+            return got
+
+    async def publish(self, principal: Principal, meeting_id: int, document_id: int) -> Document:
+        async with self._store.transaction() as uow:
+            _, doc = await self._managed(uow, principal, meeting_id, document_id)
+            if doc.state is DocumentState.PUBLISHED:
+                raise StateError("the document is published already")
+            await uow.documents.change(
+                doc.id, state=DocumentState.PUBLISHED.value, published_at=self._clock.now()
+            )
+            got = await uow.documents.get(meeting_id, document_id)
+            assert got is not None
+            await uow.emit(meeting_id, DocumentPublished(**_announce(got)))
+            return got
+
+    async def unpublish(self, principal: Principal, meeting_id: int, document_id: int) -> Document:
+        async with self._store.transaction() as uow:
+            _, doc = await self._managed(uow, principal, meeting_id, document_id)
+            if doc.state is not DocumentState.PUBLISHED:
+                raise StateError("the document is not published")
+            await self._stop_if_presented(uow, meeting_id, doc.id)
+            await uow.documents.change(doc.id, state=DocumentState.DRAFT.value, published_at=None)
+            await uow.emit(meeting_id, DocumentUnpublished(document_id=doc.id))
+            got = await uow.documents.get(meeting_id, document_id)
+            assert got is not None
+            return got
+
+    async def remove(self, principal: Principal, meeting_id: int, document_id: int) -> None:
+        """Delete the document from the meeting (its bytes stay: others may share them)."""
+        async with self._store.transaction() as uow:
+            _, doc = await self._managed(uow, principal, meeting_id, document_id)
+            await self._stop_if_presented(uow, meeting_id, doc.id)
+            await uow.documents.remove(doc.id)
+            await uow.emit(meeting_id, DocumentRemoved(document_id=doc.id))
+
+    # -- serving the bytes --------------------------------------------------------------------
+
+    async def open(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        document_id: int,
+        *,
+        download: bool,
+        original: bool = False,
+    ) -> Served:
+        """The file to serve ``principal``, recorded and audited: the viewer's watermarked
+        copy of a confidential document, the sanitised copy of one that carried active
+        content, else the original bytes (signatures stay checkable)."""
+        async with self._store.transaction() as uow:
+            meeting, doc = await self._doc(uow, principal, meeting_id, document_id)
+            manager = authz.can_manage_meeting(principal, meeting)
+            if download and doc.view_only and not manager:
+                raise PermissionDenied(
+                    "this document may be viewed but not downloaded", code="view_only"
+                )
+            if original and not manager:
+                raise PermissionDenied("only the chair and secretary fetch the uploaded original")
+            unit = await _unit_name(uow, principal)
+        if original:
+            path = self.blobs.path_of(doc.sha256)
+            variant, etag_part = "original", doc.sha256
+            name = doc.filename
+        elif doc.confidential and not manager:
+            stamp = self._clock.now().astimezone().strftime("%d/%m/%Y %H:%M")
+            path = await self._watermarked(doc, principal, unit, stamp)
+            variant, etag_part = "watermarked", path.name
+            name = _pdf_name(doc.filename)
+        else:
+            sanitised = doc.sanitised or doc.kind != "pdf"
+            path = (
+                self.blobs.derived(doc.pdf_sha256, "sanitised.pdf")
+                if sanitised
+                else self.blobs.path_of(doc.pdf_sha256)
+            )
+            variant, etag_part = ("sanitised" if sanitised else "original"), doc.pdf_sha256
+            name = _pdf_name(doc.filename)
+        if path is None or not path.is_file():
+            raise NotFound("the document's file is missing from the store", field="document_id")
+        async with self._store.transaction() as uow:
+            uow.actor = principal.subject
+            await uow.documents.accessed(
+                doc.id, principal.subject, principal.name, variant, self._clock.now()
+            )
+            await uow.record(
+                "document.accessed",
+                f"meeting:{meeting_id}",
+                {"document_id": doc.id, "variant": variant, "download": download},
+            )
+        return Served(
+            path=path,
+            filename=name,
+            etag=f'"{etag_part[:32]}"',
+            inline_only=doc.view_only and not manager,
+            variant=variant,
+        )
+
+    async def _watermarked(
+        self, doc: Document, principal: Principal, unit: str, stamp: str
+    ) -> Path:
+        """The viewer's copy, made once per viewer and minute and kept beside the original."""
+        import hashlib
+
+        lines = [principal.name, unit, stamp] if unit else [principal.name, stamp]
+        key = hashlib.sha256("\n".join([principal.subject, *lines]).encode()).hexdigest()[:24]
+        path = self.blobs.derived(doc.pdf_sha256, f"wm-{key}.pdf")
+        if path.is_file():
+            return path
+        src = (
+            self.blobs.derived(doc.pdf_sha256, "sanitised.pdf")
+            if (doc.sanitised or doc.kind != "pdf")
+            else self.blobs.path_of(doc.pdf_sha256)
+        )
+        if src is None:
+            raise NotFound("the document's file is missing from the store", field="document_id")
+        work = self.blobs.scratch()
+        try:
+            tmp = work / "wm.pdf"
+            try:
+                await self.pool.run(
+                    watermark.watermark, str(src), str(tmp), lines, self._settings.font
+                )
+            except JobFailed as exc:
+                raise StateError(f"the watermarked copy could not be made: {exc.message}") from None
+            return await self.blobs.put_derived(doc.pdf_sha256, path.name, tmp)
+        finally:
+            remove_tree(work)
+
+    async def thumbnail(self, principal: Principal, meeting_id: int, document_id: int) -> Path:
+        async with self._store.transaction() as uow:
+            _, doc = await self._doc(uow, principal, meeting_id, document_id)
+        if doc.confidential:
+            raise NotFound("a confidential document has no thumbnail", field="document_id")
+        path = self.blobs.derived(doc.pdf_sha256, "thumb-1.png")
+        if not path.is_file():
+            raise NotFound("the document has no thumbnail", field="document_id")
+        return path
+
+    # -- presenting ------------------------------------------------------------------------
+
+    async def present(
+        self, principal: Principal, meeting_id: int, document_id: int, page: int
+    ) -> Presentation:
+        async with self._store.transaction() as uow:
+            meeting, doc = await self._doc(uow, principal, meeting_id, document_id, lock=True)
+            _require_presenter(principal, meeting, doc)
+            _require_held(meeting)
+            _check_page(doc, page)
+            await uow.documents.present(
+                meeting_id, doc.id, page, principal.subject, principal.name, self._clock.now()
+            )
+            await uow.emit(
+                meeting_id,
+                DocumentPresented(
+                    document_id=doc.id,
+                    page=page,
+                    presenter=principal.subject,
+                    presenter_name=principal.name,
+                ),
+            )
+            got = await uow.documents.presentation(meeting_id)
+            assert got is not None
+            return got
+
+    async def turn_page(self, principal: Principal, meeting_id: int, page: int) -> Presentation:
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id, lock=True)
+            now = await uow.documents.presentation(meeting_id)
+            if now is None:
+                raise StateError("no document is being presented")
+            doc = await uow.documents.get(meeting_id, now.document_id)
+            assert doc is not None
+            if now.presenter != principal.subject:
+                _require_presenter(principal, meeting, doc)
+            _check_page(doc, page)
+            await uow.documents.turn(meeting_id, page)
+            await uow.emit(meeting_id, DocumentPageTurned(document_id=doc.id, page=page))
+            got = await uow.documents.presentation(meeting_id)
+            assert got is not None
+            return got
+
+    async def stop_presenting(self, principal: Principal, meeting_id: int) -> None:
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id, lock=True)
+            now = await uow.documents.presentation(meeting_id)
+            if now is None:
+                raise StateError("no document is being presented")
+            if now.presenter != principal.subject:
+                authz.require_manage_meeting(principal, meeting)
+            await self._stop_if_presented(uow, meeting_id, now.document_id)
+
+    async def presentation(self, uow: UnitOfWork, meeting_id: int) -> Presentation | None:
+        return await uow.documents.presentation(meeting_id)
+
+    async def _stop_if_presented(self, uow: UnitOfWork, meeting_id: int, document_id: int) -> None:
+        now = await uow.documents.presentation(meeting_id)
+        if now is not None and now.document_id == document_id:
+            await uow.documents.stop(meeting_id)
+            await uow.emit(meeting_id, DocumentPresentationStopped(document_id=document_id))
+
+    # -- private notes ---------------------------------------------------------------------
+
+    async def set_note(
+        self, principal: Principal, meeting_id: int, document_id: int, page: int, text: str
+    ) -> Note | None:
+        """Write (or, with empty text, remove) the caller's own note on a page. Not audited
+        and on no stream: its text never leaves for anyone but its author."""
+        async with self._store.transaction() as uow:
+            _, doc = await self._doc(uow, principal, meeting_id, document_id)
+            _check_page(doc, page)
+            await uow.documents.set_note(doc.id, principal.subject, page, text, self._clock.now())
+            notes = await uow.documents.notes(doc.id, principal.subject)
+            return next((n for n in notes if n.page == page), None)
+
+    async def notes(self, principal: Principal, meeting_id: int, document_id: int) -> list[Note]:
+        """The caller's own notes on a document (nobody else's, whoever asks)."""
+        async with self._store.transaction() as uow:
+            _, doc = await self._doc(uow, principal, meeting_id, document_id)
+            return await uow.documents.notes(doc.id, principal.subject)
+
+    # -- receipts and reports -------------------------------------------------------------------
+
+    async def receipts(self, principal: Principal, meeting_id: int) -> list[Receipt]:
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id)
+            authz.require_manage_meeting(principal, meeting)
+            return await uow.documents.receipts(meeting_id)
+
+    async def report_rows(self, principal: Principal, meeting_id: int) -> list[list[str]]:
+        """One row per published document and participant it went to: who, whether and
+        when they opened it (first, last, how often). Notes are never part of it."""
+        async with self._store.transaction() as uow:
+            meeting = await authz.meeting_for(uow, principal, meeting_id)
+            authz.require_manage_meeting(principal, meeting)
+            docs = await uow.documents.of_meeting(meeting_id)
+            receipts = {
+                (r.document_id, r.subject): r for r in await uow.documents.receipts(meeting_id)
+            }
+            people = await _participants(uow, meeting)
+        rows = [
+            [
+                "document_id",
+                "tai_lieu",
+                "nguoi_nhan",
+                "ma",
+                "vai_tro",
+                "da_mo",
+                "mo_lan_dau",
+                "mo_lan_cuoi",
+                "so_lan",
+            ]
+        ]
+        for doc in docs:
+            if doc.state is not DocumentState.PUBLISHED:
+                continue
+            for subject, name, role, principal_like in people:
+                if not self.may_see(principal_like, meeting, doc):
+                    continue
+                r = receipts.get((doc.id, subject))
+                rows.append(
+                    [
+                        str(doc.id),
+                        doc.title,
+                        name,
+                        subject,
+                        role,
+                        "có" if r else "chưa",
+                        r.first_at.isoformat() if r else "",
+                        r.last_at.isoformat() if r else "",
+                        str(r.count if r else 0),
+                    ]
+                )
+        return rows
+
+    async def report(self, principal: Principal, meeting_id: int, fmt: str) -> bytes:
+        rows = await self.report_rows(principal, meeting_id)
+        if fmt == "csv":
+            buf = io.StringIO()
+            csv.writer(buf).writerows(rows)
+            return ("\ufeff" + buf.getvalue()).encode()  # BOM: Excel reads it as UTF-8
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "Tai lieu"
+        for r in rows:
+            ws.append(r)
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+
+def _announce(doc: Document) -> dict[str, Any]:
+    """A stream event's fields: the whole document only when it is for everyone."""
+    restricted = doc.restricted
+    return {
+        "document_id": doc.id,
+        "restricted": restricted,
+        "document": None if restricted else DocumentOut.of(doc),
+    }
+
+
+def _audience_keys(principal: Principal, meeting: Meeting) -> set[str]:
+    keys = {principal.subject}
+    if principal.kind == "bridge_point":
+        if principal.id in meeting.bridge_point_ids:
+            keys.add(f"role:{AudienceRole.BRIDGE_POINT.value}")
+        return keys
+    if principal.id == meeting.chair_id:
+        keys.add(f"role:{AudienceRole.CHAIR.value}")
+    if principal.id == meeting.secretary_id:
+        keys.add(f"role:{AudienceRole.SECRETARY.value}")
+    if principal.id in meeting.delegate_ids:
+        keys.add(f"role:{AudienceRole.DELEGATE.value}")
+    if principal.has_role(meeting.unit_path, Role.OPERATOR):
+        keys.add(f"role:{AudienceRole.OPERATOR.value}")
+    return keys
+
+
+def _require_presenter(principal: Principal, meeting: Meeting, doc: Document) -> None:
+    if authz.can_manage_meeting(principal, meeting) or principal.subject in doc.presenters:
+        if doc.state is not DocumentState.PUBLISHED:
+            raise StateError("publish the document before presenting it")
+        return
+    raise PermissionDenied("only the chair, the secretary or a named presenter presents")
+
+
+def _require_held(meeting: Meeting) -> None:
+    if meeting.state not in HELD:
+        raise StateError(f"presenting is not possible while the meeting is {meeting.state.value}")
+
+
+def _check_page(doc: Document, page: int) -> None:
+    if not 1 <= page <= doc.pages:
+        raise ValidationError(f"page must be between 1 and {doc.pages}", field="page")
+
+
+def _pdf_name(filename: str) -> str:
+    stem, dot, ext = filename.rpartition(".")
+    return filename if ext.lower() == "pdf" else f"{stem if dot else filename}.pdf"
+
+
+async def _unit_name(uow: UnitOfWork, principal: Principal) -> str:
+    """The viewer's unit, for the watermark (a bridge point's own, else a granted one)."""
+    if principal.kind == "bridge_point":
+        bp = await uow.bridge_points.get(principal.id)
+        if bp is not None:
+            unit = await uow.units.get(bp.unit_id)
+            return f"{bp.name} · {unit.name}" if unit is not None else bp.name
+        return ""
+    for grant in principal.grants:
+        unit = await uow.units.get(grant.unit_id)
+        if unit is not None:
+            return unit.name
+    return ""
+
+
+async def _participants(uow: UnitOfWork, meeting: Meeting) -> list[tuple[str, str, str, Principal]]:
+    """Everyone a document of the meeting can go to: chair, secretary, delegates, bridge points."""
+    out: list[tuple[str, str, str, Principal]] = []
+    seen: set[str] = set()
+    for uid, role in [(meeting.chair_id, "chu_tri"), (meeting.secretary_id, "thu_ky")] + [
+        (d, "dai_bieu") for d in meeting.delegate_ids
+    ]:
+        if uid is None or f"user:{uid}" in seen:
+            continue
+        user = await uow.users.get(uid)
+        if user is None:
+            continue
+        seen.add(f"user:{uid}")
+        p = Principal(kind="user", id=uid, name=user.display_name, token_id="report")
+        out.append((p.subject, user.display_name, role, p))
+    for bid in meeting.bridge_point_ids:
+        bp = await uow.bridge_points.get(bid)
+        if bp is not None:
+            p = Principal(kind="bridge_point", id=bid, name=bp.name, token_id="report")
+            out.append((p.subject, bp.name, "diem_cau", p))
+    return out
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(check.HEADER_WINDOW)
+
+
+def build_documents(config: Config, store: Store, clock: Clock) -> DocumentService:
+    """The documents service of ``config``: blobs under the data dir, the worker pool, the
+    converter and the limits of the ``documents`` section."""
+    d = config.documents
+    return DocumentService(
+        store,
+        clock,
+        LocalBlobStore(Path(config.server.data_dir) / "blobs"),
+        WorkerPool(d.check_workers, d.check_memory_bytes, d.check_seconds),
+        Converter(d.soffice, d.convert_seconds, d.convert_memory_bytes),
+        Settings(
+            max_upload_bytes=d.max_upload_bytes,
+            limits=check.Limits(
+                max_pages=d.max_pages,
+                max_decompressed_bytes=d.max_decompressed_bytes,
+                trust_roots=d.trust_roots,
+            ),
+            font=d.watermark_font,
+        ),
+    )
