@@ -218,6 +218,185 @@ export interface components {
         DeviceLoginIn: {
             credential: string;
         };
+        DocumentOut: {
+            agenda_item_id: number | null;
+            /** @description Empty: everyone in the meeting */
+            audience: string[];
+            /** @description Served with the viewer's watermark on every page */
+            confidential: boolean;
+            /** @description The uploaded file's name, made safe (diacritics kept) */
+            filename: string;
+            /** @description Active content found and left out of the served copy (javascript, launch_action, embedded_files, submit_form, open_action, additional_actions, ...) */
+            findings: string[];
+            id: number;
+            /** @description pdf, or the office format it was converted from */
+            kind: string;
+            meeting_id: number;
+            /** @description Of the first 20 pages, in points */
+            page_sizes: [
+                number,
+                number
+            ][];
+            pages: number;
+            position: number;
+            presenters: string[];
+            published_at: string | null;
+            /** @description The served copy is the sanitised one, not the original */
+            sanitised: boolean;
+            signatures: components["schemas"]["DocumentSignatureOut"][];
+            size_bytes: number;
+            state: string;
+            title: string;
+            /** Format: date-time */
+            uploaded_at: string;
+            /** @description Served inline only: no download */
+            view_only: boolean;
+        };
+        /** @description The presenter turned to ``page``; followers go there too (not audited: many). */
+        DocumentPageTurned: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description 1-based */
+            page: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description Nothing is presented any more. */
+        DocumentPresentationStopped: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A document is on every screen now, at ``page``; followers open it there. */
+        DocumentPresented: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description 1-based */
+            page: number;
+            /** @description `bridge_point:<id>` or `user:<id>` */
+            presenter: string;
+            presenter_name: string;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A document reached its audience. */
+        DocumentPublished: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document, or null when restricted */
+            document: components["schemas"]["DocumentOut"] | null;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description meant for some only: fetch it with `document.get` */
+            restricted: boolean;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A document was deleted from the meeting. */
+        DocumentRemoved: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A digital signature ("chữ ký số") of the uploaded PDF, as validated on upload. */
+        DocumentSignatureOut: {
+            /** @description ENTIRE_FILE, or ENTIRE_REVISION when changed after */
+            coverage: string;
+            error: string;
+            field: string;
+            /** @description The signed bytes are unchanged */
+            intact: boolean;
+            /** @description What the changes after signing amount to */
+            modification: string;
+            /** @description The time the signer claims (not a timestamp) */
+            signed_at: string | null;
+            signer: string;
+            /** @description Its certificate chains to a configured trust root */
+            trusted: boolean;
+            /** @description Intact and the cryptography holds */
+            valid: boolean;
+        };
+        /** @description A document was taken back from its audience (screens drop it). */
+        DocumentUnpublished: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A document's title, item, order, audience, presenters or protection changed. */
+        DocumentUpdated: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document, or null when restricted */
+            document: components["schemas"]["DocumentOut"] | null;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description meant for some only: fetch it with `document.get` */
+            restricted: boolean;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description A document was uploaded and checked (a draft: only the chair and secretary see it). */
+        DocumentUploaded: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the document */
+            document_id: number;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
         FloorEntryOut: {
             /**
              * @description When its speaking time runs out; null: no limit
@@ -650,10 +829,17 @@ export interface components {
         };
         /** @description Everything a screen shows of a live meeting, as of ``seq``. */
         MeetingSnapshotOut: {
+            /** @description The documents the caller may see, in order (drafts too for the chair and secretary) */
+            documents?: components["schemas"]["DocumentOut"][];
             /** @description Floor holders, then requests to speak (as `floor.granted` carries them) */
             floor: components["schemas"]["FloorEntryOut"][];
             meeting: components["schemas"]["MeetingOut"];
             presence: components["schemas"]["PresenceOut"][];
+            /**
+             * @description The document and page on every screen, if one is presented
+             * @default null
+             */
+            presenting?: components["schemas"]["PresentationOut"] | null;
             /** @description The open roll call, else the last one */
             rollcall: components["schemas"]["RollCallOut"] | null;
         };
@@ -832,6 +1018,14 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "bridge_point" | "chair" | "secretary" | "delegate" | "observer";
+            /** Format: date-time */
+            since: string;
+        };
+        PresentationOut: {
+            document_id: number;
+            page: number;
+            presenter: string;
+            presenter_name: string;
             /** Format: date-time */
             since: string;
         };
@@ -1176,6 +1370,16 @@ export type ConnectionClosed = components["schemas"]["ConnectionClosed"];
 export type DelegateUninvited = components["schemas"]["DelegateUninvited"];
 export type DelegatesInvited = components["schemas"]["DelegatesInvited"];
 export type DeviceLoginIn = components["schemas"]["DeviceLoginIn"];
+export type DocumentOut = components["schemas"]["DocumentOut"];
+export type DocumentPageTurned = components["schemas"]["DocumentPageTurned"];
+export type DocumentPresentationStopped = components["schemas"]["DocumentPresentationStopped"];
+export type DocumentPresented = components["schemas"]["DocumentPresented"];
+export type DocumentPublished = components["schemas"]["DocumentPublished"];
+export type DocumentRemoved = components["schemas"]["DocumentRemoved"];
+export type DocumentSignatureOut = components["schemas"]["DocumentSignatureOut"];
+export type DocumentUnpublished = components["schemas"]["DocumentUnpublished"];
+export type DocumentUpdated = components["schemas"]["DocumentUpdated"];
+export type DocumentUploaded = components["schemas"]["DocumentUploaded"];
 export type FloorEntryOut = components["schemas"]["FloorEntryOut"];
 export type FloorGrant = components["schemas"]["FloorGrant"];
 export type FloorGranted = components["schemas"]["FloorGranted"];
@@ -1232,6 +1436,7 @@ export type PresenceJoined = components["schemas"]["PresenceJoined"];
 export type PresenceLeft = components["schemas"]["PresenceLeft"];
 export type PresenceListAnswer = components["schemas"]["PresenceListAnswer"];
 export type PresenceOut = components["schemas"]["PresenceOut"];
+export type PresentationOut = components["schemas"]["PresentationOut"];
 export type PrincipalOut = components["schemas"]["PrincipalOut"];
 export type QuorumOut = components["schemas"]["QuorumOut"];
 export type ReplayOut = components["schemas"]["ReplayOut"];
@@ -2150,6 +2355,22 @@ export interface Events {
     "agenda.reordered": AgendaReordered;
     /** The server is about to close this connection, and says why. */
     "connection.closed": ConnectionClosed;
+    /** The presenter turned to ``page``; followers go there too (not audited: many). */
+    "document.page_turned": DocumentPageTurned;
+    /** Nothing is presented any more. */
+    "document.presentation_stopped": DocumentPresentationStopped;
+    /** A document is on every screen now, at ``page``; followers open it there. */
+    "document.presented": DocumentPresented;
+    /** A document reached its audience. */
+    "document.published": DocumentPublished;
+    /** A document was deleted from the meeting. */
+    "document.removed": DocumentRemoved;
+    /** A document was taken back from its audience (screens drop it). */
+    "document.unpublished": DocumentUnpublished;
+    /** A document's title, item, order, audience, presenters or protection changed. */
+    "document.updated": DocumentUpdated;
+    /** A document was uploaded and checked (a draft: only the chair and secretary see it). */
+    "document.uploaded": DocumentUploaded;
     /** A participant got the floor: it is audible and shown as a speaker. */
     "floor.granted": FloorGranted;
     /** The chair muted or unmuted a speaker; the server enforces it on the media. */
@@ -2215,6 +2436,14 @@ export type EventName =
     | "agenda.moved"
     | "agenda.reordered"
     | "connection.closed"
+    | "document.page_turned"
+    | "document.presentation_stopped"
+    | "document.presented"
+    | "document.published"
+    | "document.removed"
+    | "document.unpublished"
+    | "document.updated"
+    | "document.uploaded"
     | "floor.granted"
     | "floor.muted"
     | "floor.reordered"
@@ -2251,6 +2480,14 @@ export type StreamEventName =
     | "agenda.item_updated"
     | "agenda.moved"
     | "agenda.reordered"
+    | "document.page_turned"
+    | "document.presentation_stopped"
+    | "document.presented"
+    | "document.published"
+    | "document.removed"
+    | "document.unpublished"
+    | "document.updated"
+    | "document.uploaded"
     | "floor.granted"
     | "floor.muted"
     | "floor.reordered"
@@ -2291,6 +2528,14 @@ export const EVENTS = [
     "agenda.moved",
     "agenda.reordered",
     "connection.closed",
+    "document.page_turned",
+    "document.presentation_stopped",
+    "document.presented",
+    "document.published",
+    "document.removed",
+    "document.unpublished",
+    "document.updated",
+    "document.uploaded",
     "floor.granted",
     "floor.muted",
     "floor.reordered",
@@ -2327,6 +2572,14 @@ export const STREAM_EVENTS = [
     "agenda.item_updated",
     "agenda.moved",
     "agenda.reordered",
+    "document.page_turned",
+    "document.presentation_stopped",
+    "document.presented",
+    "document.published",
+    "document.removed",
+    "document.unpublished",
+    "document.updated",
+    "document.uploaded",
     "floor.granted",
     "floor.muted",
     "floor.reordered",
@@ -2366,8 +2619,10 @@ export type Permission =
     | "joined"
     | "manage_directory"
     | "manage_meeting"
+    | "present_document"
     | "public"
     | "read_directory"
+    | "read_document"
     | "read_meeting"
     | "release_floor"
     | "speak"
@@ -2382,6 +2637,15 @@ export type ErrorCode =
     | "busy"
     | "closed"
     | "conflict"
+    | "conversion_failed"
+    | "converter_missing"
+    | "document_damaged"
+    | "document_empty"
+    | "document_encrypted"
+    | "document_page_size"
+    | "document_too_complex"
+    | "document_too_large"
+    | "document_too_many_pages"
     | "forbidden"
     | "glare"
     | "gone"
@@ -2390,6 +2654,7 @@ export type ErrorCode =
     | "invalid_state"
     | "media_error"
     | "no_session"
+    | "not_a_pdf"
     | "not_chair"
     | "not_found"
     | "not_implemented"
@@ -2401,7 +2666,8 @@ export type ErrorCode =
     | "unauthenticated"
     | "unexpected_answer"
     | "unknown_command"
-    | "unsupported_codecs";
+    | "unsupported_codecs"
+    | "view_only";
 
 /** The message of each error code in both catalogues; `{name}` marks a placeholder. */
 export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; readonly en: string }>> = {
@@ -2411,6 +2677,15 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
     "busy": { vi: "Cuộc họp đang thay đổi liên tục; hãy thử lại.", en: "The meeting changes too fast; retry." },
     "closed": { vi: "Phòng họp trực tuyến đã đóng.", en: "The media room has closed." },
     "conflict": { vi: "Trùng với dữ liệu đã có.", en: "This conflicts with stored data." },
+    "conversion_failed": { vi: "Không chuyển được văn bản sang PDF; hãy kiểm tra tệp hoặc tải lên bản PDF.", en: "The document could not be converted to PDF; check it or upload a PDF." },
+    "converter_missing": { vi: "Máy chủ chưa cài LibreOffice nên không chuyển được văn bản Word, Excel, PowerPoint; hãy tải lên bản PDF.", en: "LibreOffice is not installed on the server; upload a PDF instead." },
+    "document_damaged": { vi: "Tệp PDF bị hỏng, không đọc được.", en: "The PDF is damaged and cannot be read." },
+    "document_empty": { vi: "Tệp rỗng (0 byte).", en: "The file is empty." },
+    "document_encrypted": { vi: "Tệp PDF có mật khẩu; hãy gỡ mật khẩu rồi tải lên lại.", en: "The PDF is password-protected; remove the password and upload it again." },
+    "document_page_size": { vi: "Kích thước trang vượt giới hạn cho phép của định dạng PDF.", en: "A page is larger or smaller than PDF allows." },
+    "document_too_complex": { vi: "Tệp quá phức tạp để kiểm tra an toàn (quá thời gian hoặc bộ nhớ cho phép).", en: "The file is too complex to check safely (time or memory limit)." },
+    "document_too_large": { vi: "Tệp quá lớn; dung lượng tối đa được nêu trong thông báo.", en: "The file is larger than the limit stated in the message." },
+    "document_too_many_pages": { vi: "Tài liệu có quá nhiều trang.", en: "The document has too many pages." },
     "forbidden": { vi: "Bạn không có quyền thực hiện thao tác này.", en: "You may not do this." },
     "glare": { vi: "Hai bên cùng đàm phán lại; hãy trả lời đề nghị của máy chủ trước.", en: "Both sides renegotiated at once; answer the server's offer first." },
     "gone": { vi: "Kết nối đã đóng.", en: "The connection has closed." },
@@ -2419,6 +2694,7 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
     "invalid_state": { vi: "Không thực hiện được ở trạng thái hiện tại.", en: "Not possible in the current state." },
     "media_error": { vi: "Lỗi kết nối hình ảnh, âm thanh.", en: "The media connection failed." },
     "no_session": { vi: "Chưa có kết nối hình ảnh, âm thanh; hãy kết nối lại.", en: "No media session yet; connect again." },
+    "not_a_pdf": { vi: "Tệp không phải PDF hoặc văn bản Word, Excel, PowerPoint, OpenDocument.", en: "The file is not a PDF or an office document." },
     "not_chair": { vi: "Chỉ màn hình chủ trì mới chuyển trang được.", en: "Only the chair's console pages." },
     "not_found": { vi: "Không tìm thấy (hoặc bạn không có quyền xem).", en: "Not found (or not visible to you)." },
     "not_implemented": { vi: "Máy chủ này chưa hỗ trợ chức năng này.", en: "This server does not offer this." },
@@ -2431,6 +2707,7 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
     "unexpected_answer": { vi: "Máy chủ không chờ câu trả lời này.", en: "The server expected no answer." },
     "unknown_command": { vi: "Lệnh không tồn tại hoặc không dùng được ở đây.", en: "No such command here." },
     "unsupported_codecs": { vi: "Thiết bị không hỗ trợ định dạng hình ảnh, âm thanh cần thiết (Opus, VP8, H.264).", en: "The device offers none of the codecs needed (Opus, VP8, H.264)." },
+    "view_only": { vi: "Tài liệu này chỉ được xem, không được tải về.", en: "This document is view-only." },
 };
 
 /** The HTTP status each error code is answered with over REST. */
@@ -2441,6 +2718,15 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
     "busy": 409,
     "closed": 409,
     "conflict": 409,
+    "conversion_failed": 400,
+    "converter_missing": 501,
+    "document_damaged": 400,
+    "document_empty": 400,
+    "document_encrypted": 400,
+    "document_page_size": 400,
+    "document_too_complex": 400,
+    "document_too_large": 413,
+    "document_too_many_pages": 400,
     "forbidden": 403,
     "glare": 409,
     "gone": 409,
@@ -2449,6 +2735,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
     "invalid_state": 409,
     "media_error": 400,
     "no_session": 409,
+    "not_a_pdf": 400,
     "not_chair": 403,
     "not_found": 404,
     "not_implemented": 501,
@@ -2461,6 +2748,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
     "unexpected_answer": 409,
     "unknown_command": 400,
     "unsupported_codecs": 400,
+    "view_only": 403,
 };
 
 /** The `error` of a failed ack, and the body of a failed REST call. */
