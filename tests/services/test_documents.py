@@ -43,7 +43,9 @@ def _no_leftovers(parts: Parts) -> None:
     assert [p.name for p in tmp.iterdir()] == []
 
 
-async def test_a_pdf_is_stored_by_its_hash_and_served_as_is(parts: Parts, world: World, docs: Any) -> None:
+async def test_a_pdf_is_stored_by_its_hash_and_served_as_is(
+    parts: Parts, world: World, docs: Any
+) -> None:
     data = pdfs.plain(3)
     doc = await upload(parts, world, data, "Kế hoạch năm 2027.pdf")
     import hashlib
@@ -84,10 +86,12 @@ async def test_limits_pages_bombs_and_size(parts: Parts, world: World, docs: Any
     small = dataclasses.replace(
         docs._settings,
         limits=dataclasses.replace(docs._settings.limits, max_decompressed_bytes=16 << 20),
-    )  # fmt: skip
+    )
     docs._settings = small
-    for data, code in ((pdfs.many_pages(), "document_too_many_pages"),
-                       (pdfs.bomb(), "document_too_complex")):  # fmt: skip
+    for data, code in (
+        (pdfs.many_pages(), "document_too_many_pages"),
+        (pdfs.bomb(), "document_too_complex"),
+    ):
         with pytest.raises(MeetingdError) as err:
             await upload(parts, world, data)
         assert err.value.code == code
@@ -100,10 +104,14 @@ async def test_limits_pages_bombs_and_size(parts: Parts, world: World, docs: Any
 
 @pytest.mark.parametrize(
     ("make", "finding"),
-    [(pdfs.javascript, "javascript"), (pdfs.launch, "launch_action"),
-     (pdfs.embedded_exe, "embedded_files"), (pdfs.submit_form, "submit_form"),
-     (pdfs.pdf_zip, "data_after_end")],
-)  # fmt: skip
+    [
+        (pdfs.javascript, "javascript"),
+        (pdfs.launch, "launch_action"),
+        (pdfs.embedded_exe, "embedded_files"),
+        (pdfs.submit_form, "submit_form"),
+        (pdfs.pdf_zip, "data_after_end"),
+    ],
+)
 async def test_active_content_is_reported_and_stripped(
     parts: Parts, world: World, docs: Any, make: Any, finding: str
 ) -> None:
@@ -119,7 +127,9 @@ async def test_active_content_is_reported_and_stripped(
         assert len(pdf.pages) == doc.pages
 
 
-async def test_a_worker_that_overruns_is_killed_and_replaced(parts: Parts, world: World, docs: Any) -> None:
+async def test_a_worker_that_overruns_is_killed_and_replaced(
+    parts: Parts, world: World, docs: Any
+) -> None:
     import time
 
     from meetingd.documents.pool import JobFailed
@@ -142,7 +152,9 @@ def test_filenames_are_made_safe_and_keep_vietnamese() -> None:
     assert safe_filename("...") == "tai-lieu.pdf"
 
 
-async def test_signatures_are_validated(parts: Parts, world: World, docs: Any, tmp_path: Path) -> None:
+async def test_signatures_are_validated(
+    parts: Parts, world: World, docs: Any, tmp_path: Path
+) -> None:
     data, cert = await pdfs.signed(tmp_path)
     docs._settings = dataclasses.replace(
         docs._settings, limits=dataclasses.replace(docs._settings.limits, trust_roots=(str(cert),))
@@ -169,8 +181,9 @@ async def test_audience_watermark_view_only_notes_receipts_report(
     doc = await upload(parts, world, pdfs.plain(2), "Mật.pdf")
     with pytest.raises(NotFound):  # a draft: only managers
         await docs.get(delegate, m, doc.id)
-    await docs.update(chair, m, doc.id, {"audience": ["role:delegate"], "confidential": True,
-                                         "view_only": True})  # fmt: skip
+    await docs.update(
+        chair, m, doc.id, {"audience": ["role:delegate"], "confidential": True, "view_only": True}
+    )
     await docs.publish(chair, m, doc.id)
     assert (await docs.get(delegate, m, doc.id)).confidential
     with pytest.raises(NotFound):
@@ -232,7 +245,9 @@ async def test_present_and_turn_pages(parts: Parts, world: World, docs: Any) -> 
     assert snap.presenting is None and snap.documents == ()
 
 
-async def test_office_documents_are_converted(parts: Parts, world: World, docs: Any, tmp_path: Path) -> None:
+async def test_office_documents_are_converted(
+    parts: Parts, world: World, docs: Any, tmp_path: Path
+) -> None:
     import shutil
     import zipfile
 
