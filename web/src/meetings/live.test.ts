@@ -31,6 +31,27 @@ const requested = (seq: number, subject: string) => ({ meeting_id: 1, seq, at, s
 const granted = (seq: number, subject: string) => ({ ...requested(seq, subject), state: "granted", granted_at: at });
 
 describe("MeetingStream", () => {
+    it("keeps the floor's deadline and reorders the requests after the holders", () => {
+        const s = new MeetingStream();
+        s.reset(snapshot(), 4);
+        s.offer("floor.granted", { ...granted(5, "user:5"), deadline: "2026-12-01T01:01:00Z" });
+        s.offer("floor.requested", requested(6, "bridge_point:10"));
+        s.offer("floor.requested", requested(7, "bridge_point:11"));
+        expect(s.offer("floor.reordered", { meeting_id: 1, seq: 8, at, subjects: ["bridge_point:11", "bridge_point:10"] })).toBe("applied");
+        expect(s.state?.floor.map((e) => e.subject)).toEqual(["user:5", "bridge_point:11", "bridge_point:10"]);
+        expect(s.state?.floor[0]?.deadline).toBe("2026-12-01T01:01:00Z");
+        expect(s.state?.floor[1]?.deadline).toBeNull();
+    });
+
+    it("counts on the server's clock: the quickest recent event gives the offset", () => {
+        const s = new MeetingStream();
+        expect(s.serverNow(1_000)).toBe(1_000);
+        const sent = Date.parse(at);
+        s.observe(at, sent + 5_300); // this clock 5 s fast, 300 ms on the way
+        s.observe(at, sent + 5_050);
+        expect(s.serverNow(sent + 10_000)).toBe(sent + 10_000 - 5_050);
+    });
+
     it("applies events in seq order, ignores repeats, reports gaps", () => {
         const s = new MeetingStream();
         s.reset(snapshot(), 4);
@@ -151,5 +172,22 @@ describe("LiveMeeting over a socket", () => {
     it("rejects a command while disconnected instead of queueing it", async () => {
         const { socket } = setup();
         await expect(socket.call("floor.request", { meeting_id: 1 })).rejects.toMatchObject({ error: { code: "gone" } });
+    });
+});
+
+describe("MeetingSocket closing", () => {
+    it("ends the session only for a refused login; any other close reconnects", async () => {
+        const fake = new FakeSocket();
+        const socket = new MeetingSocket("tok", { socket: fake });
+        fake.connect();
+        fake.push("connection.closed", { code: "busy", message: "server going away" });
+        expect(socket.closed).toBeNull();
+        expect(socket.dropped?.code).toBe("busy");
+        fake.drop();
+        await new Promise((r) => setTimeout(r, 600));
+        expect(fake.connected).toBe(true);
+        expect(socket.dropped).toBeNull();
+        fake.push("connection.closed", { code: "token_expired", message: "expired" });
+        expect(socket.closed?.code).toBe("token_expired");
     });
 });

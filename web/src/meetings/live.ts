@@ -67,6 +67,8 @@ export class LiveMeeting {
             return;
         }
         const r = this.stream.offer(type, ev);
+        const at = (ev as { at?: unknown }).at;
+        if (r === "applied" && typeof at === "string") this.stream.observe(at);
         if (r === "applied") this.#changed();
         else if (r === "gap") void this.#sync();
     }

@@ -11,8 +11,8 @@ import type {
     StreamEventName,
 } from "../generated/wire";
 
-/** A floor entry; `deadline` (when a speaking-time limit was given) may not be in every server. */
-export type FloorEntry = FloorEntryOut & { deadline?: string | null };
+/** A floor entry (its `deadline` is set when the chair gave a speaking-time limit). */
+export type FloorEntry = FloorEntryOut;
 
 export interface MeetingState {
     meeting: MeetingOut;
@@ -37,17 +37,15 @@ function setState(s: MeetingState, ev: { state: MeetingOut["state"] }): void {
 }
 
 function floorEntry(ev: Events["floor.granted"] | Events["floor.requested"]): FloorEntry {
-    const e: FloorEntry = {
+    return {
         subject: ev.subject,
         name: ev.name,
         state: ev.state,
         requested_at: ev.requested_at,
         granted_at: ev.granted_at,
         muted: ev.muted,
+        deadline: ev.deadline ?? null,
     };
-    const deadline = (ev as { deadline?: string | null }).deadline;
-    if (deadline !== undefined) e.deadline = deadline;
-    return e;
 }
 
 /** Holders first (in the order they got the floor), then requests (in the order asked). */
@@ -93,6 +91,14 @@ export const REDUCERS: Reducers = {
     },
     "floor.muted": (s, ev) => {
         for (const e of s.floor) if (e.subject === ev.subject) e.muted = ev.muted;
+    },
+    "floor.reordered": (s, ev) => {
+        // the requests in the order given; holders keep their place before them
+        const rank = new Map(ev.subjects.map((subject, n) => [subject, n]));
+        const held = s.floor.filter((e) => e.state === "granted");
+        const asked = s.floor.filter((e) => e.state !== "granted");
+        asked.sort((a, b) => (rank.get(a.subject) ?? asked.length) - (rank.get(b.subject) ?? asked.length));
+        s.floor = [...held, ...asked];
     },
     "floor.revoked": (s, ev) => {
         dropFloor(s, ev.subject);

@@ -12,9 +12,29 @@ export function isStreamEvent(type: string): type is StreamEventName {
     return STREAM.has(type);
 }
 
+/** How many recent events the clock offset is estimated from. */
+const OFFSET_SAMPLES = 20;
+
 export class MeetingStream {
     state: MeetingState | null = null;
     seq = 0;
+    /** (this clock - the server's) in ms, as seen on live events: the smallest recent
+     * (arrival - `at`), which is the offset plus the quickest delivery. Speaking deadlines are
+     * on the server's clock; a kiosk whose clock is off still counts down right. */
+    #offsets: number[] = [];
+
+    /** Now on the server's clock (ms), for timers. */
+    serverNow(now = Date.now()): number {
+        return this.#offsets.length ? now - Math.min(...this.#offsets) : now;
+    }
+
+    /** Learn the clock offset from an event that arrived just now (not a replay). */
+    observe(at: string, now = Date.now()): void {
+        const sent = Date.parse(at);
+        if (!Number.isFinite(sent)) return;
+        this.#offsets.push(now - sent);
+        if (this.#offsets.length > OFFSET_SAMPLES) this.#offsets.shift();
+    }
 
     /** Replace everything with a snapshot taken at `seq` (join, or a resync that needed one). */
     reset(snapshot: MeetingSnapshotOut, seq: number): void {

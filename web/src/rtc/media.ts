@@ -9,6 +9,51 @@ import type { MeetingSocket } from "../socket/socket";
 
 export type MediaStatus = "idle" | "starting" | "connected" | "failed" | "stopped";
 
+/** Why this screen sends no camera or microphone: the browser refused them (`denied`), there
+ * is none (`missing`), another program holds it (`busy`), or something else (`other`). */
+export type DeviceProblem = "denied" | "missing" | "busy" | "other";
+
+export interface DeviceIssue {
+    /** What could not be used: both, or the camera or the microphone alone. */
+    what: "both" | "camera" | "microphone";
+    problem: DeviceProblem;
+}
+
+/** The kind of a getUserMedia failure, by its DOMException name. */
+export function deviceProblem(exc: unknown): DeviceProblem {
+    const name = exc instanceof Error ? exc.name : "";
+    if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") return "denied";
+    if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError") return "missing";
+    if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") return "busy";
+    return "other";
+}
+
+/** Camera and microphone if the browser gives them; else the one it gives; else none. The
+ * screen then joins with what it has (receive-only at worst) and says what is missing. */
+export async function openDevices(
+    getUserMedia: (c: MediaStreamConstraints) => Promise<MediaStream>,
+    video: MediaTrackConstraints | boolean,
+): Promise<{ stream: MediaStream | null; issue: DeviceIssue | null }> {
+    let first: unknown;
+    try {
+        return { stream: await getUserMedia({ audio: true, video }), issue: null };
+    } catch (exc) {
+        first = exc;
+    }
+    const problem = deviceProblem(first);
+    if (problem !== "denied") {
+        // one of the two may still work (a PC with a microphone but no camera)
+        for (const [c, missing] of [[{ audio: true }, "camera"], [{ video }, "microphone"]] as const) {
+            try {
+                return { stream: await getUserMedia(c), issue: { what: missing, problem } };
+            } catch {
+                /* try the other */
+            }
+        }
+    }
+    return { stream: null, issue: { what: "both", problem } };
+}
+
 export interface MediaOptions {
     /** Send camera and microphone (bridge points, chair, delegates); false only receives. */
     publish: boolean;
@@ -41,6 +86,8 @@ async function gathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void>
 export class MediaSession {
     status: MediaStatus = "idle";
     error: string | null = null;
+    /** Set when the camera or microphone could not be used (the screen still receives). */
+    device: DeviceIssue | null = null;
     layout: RtcLayout | null = null;
     local: MediaStream | null = null;
     pc: RTCPeerConnection | null = null;
@@ -82,6 +129,16 @@ export class MediaSession {
     start(): void {
         if (this.#wanted) return;
         this.#wanted = true;
+        this.#serial(() => this.#connect());
+    }
+
+    /** Ask the browser for the camera and microphone again (after the user allowed them or
+     * plugged one in) and offer again with what it gives. */
+    retryDevices(): void {
+        if (!this.#wanted) return;
+        for (const t of this.local?.getTracks() ?? []) t.stop();
+        this.local = null;
+        this.device = null;
         this.#serial(() => this.#connect());
     }
 
@@ -166,10 +223,14 @@ export class MediaSession {
         this.#changed();
         const meetingId = this.#live.meetingId;
         if (this.#options.publish && !this.local) {
-            this.local = await navigator.mediaDevices.getUserMedia({
-                audio: true,
-                video: this.#options.video ?? { width: 640, height: 360 },
-            });
+            // no mediaDevices at all on a page not served over HTTPS (or loopback)
+            const devices = navigator.mediaDevices as MediaDevices | undefined;
+            const gum = devices ? devices.getUserMedia.bind(devices) : null;
+            const got = gum
+                ? await openDevices(gum, this.#options.video ?? { width: 640, height: 360 })
+                : { stream: null, issue: { what: "both", problem: "other" } as const };
+            this.local = got.stream;
+            this.device = got.issue;
         }
         const config = await this.#socket.call("rtc.config", { meeting_id: meetingId });
         this.pc?.close();
@@ -196,11 +257,9 @@ export class MediaSession {
             else if (pc.connectionState === "failed") this.status = "failed";
             this.#changed();
         });
-        if (this.local) {
-            for (const track of this.local.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [this.local] });
-        } else {
-            pc.addTransceiver("audio", { direction: "recvonly" });
-        }
+        const tracks = this.local?.getTracks() ?? [];
+        for (const track of tracks) pc.addTransceiver(track, { direction: "sendonly", streams: [this.local as MediaStream] });
+        if (tracks.length === 0) pc.addTransceiver("audio", { direction: "recvonly" });
         await pc.setLocalDescription(await pc.createOffer());
         await gathered(pc, this.#options.gatherTimeoutMs ?? 3_000);
         const local = pc.localDescription;

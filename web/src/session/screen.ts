@@ -2,17 +2,18 @@
 // its media; and when the server ends the session, say why and go back to the login.
 
 import type { MeetingSummaryOut, PrincipalOut } from "../generated/wire";
-import { errorText } from "../i18n/i18n";
+import { errorText, t } from "../i18n/i18n";
 import { LiveMeeting } from "../meetings/live";
 import { MEDIA_STATES, MeetingCommands, pickMeeting } from "../meetings/meetings";
 import { Floor } from "../floor/floor";
 import { RollCall } from "../rollcall/rollcall";
 import { MediaSession, type MediaOptions } from "../rtc/media";
-import { MeetingSocket } from "../socket/socket";
+import { AUTH_CODES, MeetingSocket } from "../socket/socket";
 import { ApiError, rest } from "./rest";
 import { Session } from "./session";
 
-export type Phase = "starting" | "login" | "choosing" | "waiting" | "meeting";
+/** `standby`: another tab of this browser runs this view (see `session/tab.ts`). */
+export type Phase = "starting" | "login" | "choosing" | "waiting" | "meeting" | "standby";
 
 export interface ScreenOptions {
     view: string;
@@ -22,9 +23,9 @@ export interface ScreenOptions {
     pick?: (list: readonly MeetingSummaryOut[], me: PrincipalOut) => MeetingSummaryOut | null;
     /** Look for a meeting again this often while there is none. */
     pollMs?: number;
+    /** Once the meeting followed has ended, look for the next one and follow it (a kiosk). */
+    followNext?: boolean;
 }
-
-const AUTH_CODES = new Set(["unauthenticated", "token_expired", "revoked"]);
 
 export class Screen {
     phase: Phase = "starting";
@@ -67,7 +68,7 @@ export class Screen {
         } catch (exc) {
             if (!(exc instanceof ApiError && exc.status === 401)) {
                 // the server is away: try again shortly, the token is still good
-                this.notice = exc instanceof ApiError ? errorText(exc.error) : String(exc);
+                this.notice = exc instanceof ApiError && exc.status >= 400 && exc.status < 500 ? errorText(exc.error) : t("conn.serverAway");
                 this.#set("starting");
                 this.#schedule(() => void this.start());
                 return;
@@ -87,6 +88,18 @@ export class Screen {
         await this.session.deviceLogin(credential);
         this.notice = null;
         await this.#enter();
+    }
+
+    /** Show the login form with `notice` (e.g. a credential from a QR code was refused). */
+    askLogin(notice: string | null): void {
+        this.notice = notice;
+        this.#set("login");
+    }
+
+    /** Step back without forgetting the token (another tab took over); `start` resumes. */
+    suspend(): void {
+        this.#leave();
+        this.#set("standby");
     }
 
     async logout(): Promise<void> {
@@ -140,10 +153,33 @@ export class Screen {
         this.#follow(chosen);
     }
 
+    /** After `endedId` ended: follow the next meeting as soon as there is one. */
+    async #next(endedId: number): Promise<void> {
+        const me = this.session.principal;
+        if (!me || !this.#following(endedId)) return;
+        try {
+            const list = (await this.meetings()).filter((m) => m.id !== endedId);
+            const next = (this.#options.pick ?? pickMeeting)(list, me);
+            if (next && this.#following(endedId)) {
+                this.notice = null;
+                this.#follow(next.id);
+                return;
+            }
+        } catch {
+            /* away for now: ask again */
+        }
+        if (this.#following(endedId)) this.#schedule(() => void this.#next(endedId));
+    }
+
+    #following(meetingId: number): boolean {
+        return this.live?.meetingId === meetingId;
+    }
+
     #follow(meetingId: number): void {
         const socket = this.socket;
         if (!socket) return;
         this.#dropMeeting();
+        this.notice = null;
         const live = new LiveMeeting(socket, meetingId);
         this.live = live;
         this.floor = new Floor(socket, meetingId);
@@ -158,10 +194,18 @@ export class Screen {
         const live = this.live;
         if (!live) return;
         if (live.left) {
-            this.#end(errorText(live.left));
+            // out of this meeting (uninvited, role removed) but still logged in: say why and
+            // wait for the next meeting this screen may follow
+            this.notice = errorText(live.left);
+            this.#dropMeeting();
+            this.#set("waiting");
+            this.#schedule(() => void this.#choose());
             return;
         }
         const state = live.state?.meeting.state;
+        if (state === "ended" && this.#options.followNext && !this.#poll) {
+            this.#schedule(() => void this.#next(live.meetingId));
+        }
         if (this.media && state) {
             if (MEDIA_STATES.has(state)) this.media.start();
             else if (state === "ended" && this.media.status !== "stopped") this.media.stop();
@@ -184,10 +228,15 @@ export class Screen {
     }
 
     #dropMeeting(): void {
+        if (this.#poll) clearTimeout(this.#poll);
+        this.#poll = null;
         this.media?.close();
         this.live?.close();
         this.media = null;
         this.live = null;
+        this.floor = null;
+        this.rollcall = null;
+        this.commands = null;
     }
 
     #leave(): void {

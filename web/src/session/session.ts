@@ -89,3 +89,30 @@ export class MemoryStorage implements Storage {
         this.#items.delete(key);
     }
 }
+
+/** The kiosk URL the operator's QR code holds: the bridge-point screen with the device
+ * credential in the fragment (a fragment is never sent to the server or kept in its logs). */
+export function kioskUrl(origin: string, credential: string): string {
+    return `${origin}/diem-cau#credential=${encodeURIComponent(credential)}`;
+}
+
+/** The device credential in this page's fragment (`#credential=...`), taken out of the
+ * address bar and the history entry at once so it is not left on the screen. */
+export function takeCredentialFromUrl(
+    loc: Pick<Location, "hash" | "pathname" | "search"> = location,
+    hist: Pick<History, "replaceState" | "state"> = history,
+): { present: boolean; take: () => string | null } {
+    const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
+    let credential = params.get("credential")?.trim() ?? null;
+    const present = credential !== null;
+    if (present) hist.replaceState(hist.state, "", loc.pathname + loc.search);
+    return {
+        present,
+        /** The credential, once (a later start resumes the token it gave). */
+        take: () => {
+            const c = credential;
+            credential = null;
+            return c || null;
+        },
+    };
+}

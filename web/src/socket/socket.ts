@@ -41,7 +41,8 @@ export interface Closed {
     message: string;
 }
 
-const AUTH_CODES = new Set(["unauthenticated", "token_expired", "revoked"]);
+/** The codes that end a session: back to the login (or the device credential). */
+export const AUTH_CODES: ReadonlySet<string> = new Set(["unauthenticated", "token_expired", "revoked"]);
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENTS);
 
 export interface SocketOptions {
@@ -55,6 +56,9 @@ export class MeetingSocket {
     state: ConnState = "connecting";
     /** Set when the server closed the session for good (revoked, expired, refused). */
     closed: Closed | null = null;
+    /** Why the server last dropped this connection without ending the session (cleared on
+     * the next connection). */
+    dropped: Closed | null = null;
     readonly #socket: WireSocket;
     readonly #ackTimeoutMs: number;
     readonly #handlers = new Map<string, Set<(ev: never) => void>>();
@@ -78,6 +82,7 @@ export class MeetingSocket {
         const s = this.#socket;
         s.on("connect", () => {
             this.#everConnected = true;
+            this.dropped = null;
             this.#set("online");
             for (const f of this.#connectHandlers) f();
         });
@@ -100,11 +105,13 @@ export class MeetingSocket {
             if (!KNOWN_EVENTS.has(event)) return;
             const ev = args[0];
             if (event === "connection.closed") {
+                // Only a refused login ends the session; anything else (flooding, a server
+                // going away) is worth another connection with the same token.
                 const c = ev as Events["connection.closed"];
-                if (c.code === "rate_limited") {
-                    this.#reconnectSoon(2_000);
-                } else {
-                    this.#close({ code: c.code, message: c.message });
+                if (AUTH_CODES.has(c.code)) this.#close({ code: c.code, message: c.message });
+                else {
+                    this.dropped = { code: c.code, message: c.message };
+                    this.#reconnectSoon(c.code === "rate_limited" ? 2_000 : 500);
                 }
             }
             for (const f of this.#handlers.get(event) ?? []) (f as (e: unknown) => void)(ev);

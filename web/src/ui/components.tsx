@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { MeetingState as WireMeetingState } from "../generated/wire";
 import { errorText, t } from "../i18n/i18n";
 import { ApiError } from "../session/rest";
+import type { MediaSession } from "../rtc/media";
 import type { Screen } from "../session/screen";
 import { CommandFailed, type MeetingSocket } from "../socket/socket";
 import { LangSwitch } from "./LangSwitch";
@@ -171,4 +172,21 @@ function Audio(props: { stream: MediaStream }) {
 
 export function stateText(state: WireMeetingState): string {
     return t(`meeting.state.${state}`);
+}
+
+/** What the camera or microphone problem is and what to do, with a "try again"; nothing
+ * when both work. The screen keeps receiving meanwhile. */
+export function DeviceNotice(props: { media: MediaSession | null; big?: boolean }) {
+    useLang();
+    useWatch(props.media);
+    const issue = props.media?.device;
+    if (!props.media || !issue) return null;
+    const media = props.media;
+    return (
+        <div class={`banner bad device${props.big ? " big" : ""}`} role="alert" data-device={issue.problem} data-missing={issue.what}>
+            <span>{t(`device.${issue.problem}`, { what: t(`device.what.${issue.what}`) })}</span>
+            {" "}
+            <button type="button" class="secondary" onClick={() => { media.retryDevices(); }}>{t("device.retry")}</button>
+        </div>
+    );
 }

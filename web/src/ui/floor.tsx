@@ -1,21 +1,30 @@
-// The speaking timer and the speaker's name, shared by the chair, bridge-point and delegate views.
+// The speaking timer, shared by the chair, bridge-point and delegate views: a countdown to the
+// deadline when the chair gave a speaking time (a warning in the last 10 s, "time up" until the
+// server takes the floor back), else the time spoken.
 
 import { speakingTimer } from "../floor/floor";
 import { formatDuration, t } from "../i18n/i18n";
 import type { FloorEntry } from "../meetings/state";
 import { useNow } from "./hooks";
 
-export function SpeakTimer(props: { entry: FloorEntry }) {
-    const now = useNow(500);
+/** Something that knows the server's clock (a meeting's stream). */
+export interface ServerClock {
+    serverNow(now?: number): number;
+}
+
+export function SpeakTimer(props: { entry: FloorEntry; clock?: ServerClock | null | undefined }) {
+    const local = useNow(250);
+    const now = props.clock ? props.clock.serverNow(local) : local;
     const timer = speakingTimer(props.entry, now);
     if (!timer) return null;
     const time = formatDuration(timer.seconds);
-    const text =
-        timer.kind === "remaining" ? t("floor.remaining", { time })
-        : timer.kind === "overtime" ? t("floor.overtime", { time })
-        : t("floor.elapsed", { time });
+    const [text, kind] =
+        timer.kind === "remaining"
+            ? timer.warn ? [t("floor.remainingWarn", { time }), "warning"] : [t("floor.remaining", { time }), "remaining"]
+            : timer.kind === "overtime" ? [t("floor.timeUp"), "overtime"]
+            : [t("floor.elapsed", { time }), "elapsed"];
     return (
-        <span class={`timer ${timer.kind === "overtime" ? "bad" : ""}`} role="timer" data-timer={timer.kind}>
+        <span class={`timer ${kind}`} role="timer" data-timer={kind} data-subject={props.entry.subject}>
             {text}
         </span>
     );

@@ -12,6 +12,6 @@ export function mount(view: ComponentChild, title: string): void {
 
 /** `window.meetingd.screen`: what the end-to-end tests and a curious operator read
  * (`screen.media.pc.getStats()`, `screen.live.seq`); the views never use it. */
-export function exposeForTests(screen: unknown): void {
-    (window as unknown as { meetingd: { screen: unknown } }).meetingd = { screen };
+export function exposeForTests(screen: unknown, more: Record<string, unknown> = {}): void {
+    (window as unknown as { meetingd: Record<string, unknown> }).meetingd = { screen, ...more };
 }

@@ -8,14 +8,36 @@ import type { MeetingState } from "../../meetings/state";
 import { chairSubject, nameOf } from "../../presence/presence";
 import { myAnswer } from "../../rollcall/rollcall";
 import { Screen } from "../../session/screen";
-import { DeviceLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { takeCredentialFromUrl } from "../../session/session";
+import { TabClaim } from "../../session/tab";
+import { DeviceLogin, DeviceNotice, RemoteAudio, Video, failureText, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { LangSwitch } from "../../ui/LangSwitch";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
 import "./bridge.css";
 
-const screen = new Screen({ view: "bridge", media: { publish: true, video: { width: 640, height: 360 } }, pollMs: 3_000 });
+const screen = new Screen({ view: "bridge", media: { publish: true, video: { width: 640, height: 360 } }, pollMs: 3_000, followNext: true });
+
+/** A credential from the operator's QR code (`/diem-cau#credential=...`), taken out of the
+ * address bar before anything else. */
+const fromQr = takeCredentialFromUrl();
+
+/** Log in with the QR code's credential (replacing any kept token), else resume. */
+function begin(): void {
+    const credential = fromQr.take();
+    if (!credential) {
+        void screen.start();
+        return;
+    }
+    screen.session.forget();
+    screen.deviceLogin(credential).catch((exc: unknown) => {
+        screen.askLogin(t("login.failed", { reason: failureText(exc) }));
+    });
+}
+
+/** One kiosk per browser: a second tab waits on standby (see session/tab.ts). */
+const tab = new TabClaim("meetingd.kiosk", begin, () => { screen.suspend(); });
 
 /** Weak when the own link loses packets or answers slowly; checked every 2 s. */
 function useWeakLink(): boolean {
@@ -46,7 +68,7 @@ function Actions(props: { state: MeetingState }) {
             {mine?.state === "granted" ? (
                 <>
                     <span class="you" role="status">{t("floor.youSpeak")}</span>
-                    <SpeakTimer entry={mine} />
+                    <SpeakTimer entry={mine} clock={screen.live?.stream} />
                     <button type="button" onClick={() => { run(async () => { await screen.floor?.revoke(me ?? ""); }); }}>{t("floor.done")}</button>
                 </>
             ) : mine?.state === "requested" ? (
@@ -102,7 +124,7 @@ function Stage(props: { state: MeetingState }) {
                     />
                     <div class="caption">
                         <span>{speaker ? nameOf(props.state, speaker) ?? "" : t("floor.nobody")}</span>
-                        {entry?.state === "granted" ? <SpeakTimer entry={entry} /> : null}
+                        {entry?.state === "granted" ? <SpeakTimer entry={entry} clock={screen.live?.stream} /> : null}
                     </div>
                 </div>
                 <div class="screen self">
@@ -120,9 +142,23 @@ function Kiosk() {
     useWatch(screen.live);
     useWatch(screen.socket);
     const weak = useWeakLink();
+    useWatch(tab);
     const state = screen.live?.state ?? null;
     const conn = screen.socket?.state;
     document.title = `${t("view.bridge")} — ${screen.principal?.name ?? ""}`;
+    if (screen.phase === "standby") {
+        return (
+            <main class="kiosk" style="display:block">
+                <div class="top"><h1>{t("view.bridge")}</h1><LangSwitch /></div>
+                <div class="state" role="status" data-big="standby">
+                    <div>
+                        <p>{t("tab.standby")}</p>
+                        <button type="button" data-action="take-over" onClick={() => { tab.takeOver(); }}>{t("tab.takeOver")}</button>
+                    </div>
+                </div>
+            </main>
+        );
+    }
     if (screen.phase === "login") {
         return (
             <main class="kiosk" style="display:block">
@@ -134,7 +170,7 @@ function Kiosk() {
     const m = state?.meeting.state;
     const big =
         conn === "reconnecting" ? t("link.lostBig")
-        : screen.phase === "waiting" ? t("meeting.none")
+        : screen.phase === "waiting" ? (screen.notice ? `${t("session.left", { reason: screen.notice })} ${t("meeting.none")}` : t("meeting.none"))
         : !state ? (screen.notice ?? t("meeting.loading"))
         : m === "open" || m === "scheduled" || m === "draft" ? t("meeting.notStarted")
         : m === "paused" ? t("meeting.pausedBig")
@@ -150,6 +186,7 @@ function Kiosk() {
             <main id="main" style="display:contents">
                 {state ? <Stage state={state} /> : <div />}
                 {state ? <Actions state={state} /> : <div />}
+                <DeviceNotice media={screen.media} big />
                 {big ? <div class="state" role="status" aria-live="polite" data-big={m ?? screen.phase}>{big}</div> : null}
                 {!big && weak ? <div class="state weak" role="status">{t("link.weakBig")}</div> : null}
                 <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
@@ -159,5 +196,6 @@ function Kiosk() {
 }
 
 mount(<Kiosk />, t("view.bridge"));
-exposeForTests(screen);
-void screen.start();
+exposeForTests(screen, { tab });
+if (fromQr.present) tab.takeOver();
+else tab.claim();

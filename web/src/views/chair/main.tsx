@@ -3,16 +3,16 @@
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { BridgePointOut, MeetingSummaryOut, PrincipalOut } from "../../generated/wire";
-import { requests, speakers } from "../../floor/floor";
+import { limitFromMinutes, moved, requests, speakers } from "../../floor/floor";
 import { HealthHistory, quality } from "../../health/health";
-import { formatDateTime, t } from "../../i18n/i18n";
+import { formatDateTime, formatDuration, t } from "../../i18n/i18n";
 import { transitions, type Transition } from "../../meetings/meetings";
 import type { MeetingState } from "../../meetings/state";
 import { nameOf, onlineSubjects } from "../../presence/presence";
 import { summary } from "../../rollcall/rollcall";
 import { rest } from "../../session/rest";
 import { Screen } from "../../session/screen";
-import { ConnBanner, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { ConnBanner, DeviceNotice, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
@@ -118,12 +118,32 @@ function RollCallPanel(props: { state: MeetingState }) {
     );
 }
 
-function FloorPanel(props: { state: MeetingState }) {
+/** Move a request up or down the queue; the focus stays on the moved request's button. */
+function useReorder(state: MeetingState, run: (f: () => Promise<unknown>) => void) {
+    const [focus, setFocus] = useState<{ subject: string; by: -1 | 1 } | null>(null);
+    useEffect(() => {
+        if (!focus) return;
+        const li = document.querySelector(`[data-list=requests] li[data-subject="${CSS.escape(focus.subject)}"]`);
+        const want = li?.querySelector<HTMLButtonElement>(`button[data-action=${focus.by < 0 ? "up" : "down"}]`);
+        const other = li?.querySelector<HTMLButtonElement>(`button[data-action=${focus.by < 0 ? "down" : "up"}]`);
+        (want && !want.disabled ? want : other)?.focus();
+    }, [focus, state.floor]);
+    return (subject: string, by: -1 | 1) => {
+        const order = moved(requests(state).map((e) => e.subject), subject, by);
+        if (!order) return;
+        run(async () => {
+            await screen.floor?.reorder(order);
+            setFocus({ subject, by });
+        });
+    };
+}
+
+function FloorPanel(props: { state: MeetingState; limit: string; setLimit: (v: string) => void }) {
     const [error, run] = useAction();
-    const [limit, setLimit] = useState("");
     const held = speakers(props.state);
     const asked = requests(props.state);
-    const limitSeconds = Math.round(Number(limit.replace(",", ".")) * 60) || undefined;
+    const limitSeconds = limitFromMinutes(props.limit);
+    const move = useReorder(props.state, run);
     return (
         <section class="panel" aria-labelledby="floor-h">
             <h2 id="floor-h">{t("floor.title")}</h2>
@@ -133,7 +153,7 @@ function FloorPanel(props: { state: MeetingState }) {
                 {held.map((e) => (
                     <li key={e.subject} data-subject={e.subject}>
                         <strong>{e.name}</strong>
-                        <span>{e.muted ? <span class="bad">{t("floor.muted")} · </span> : null}<SpeakTimer entry={e} /></span>
+                        <span>{e.muted ? <span class="bad">{t("floor.muted")} · </span> : null}<SpeakTimer entry={e} clock={screen.live?.stream} /></span>
                         <div class="row">
                             <button type="button" class="secondary" data-action="mute"
                                 onClick={() => { run(async () => { await screen.floor?.mute(e.subject, !e.muted); }); }}>
@@ -150,14 +170,26 @@ function FloorPanel(props: { state: MeetingState }) {
             <h3>{t("floor.queue")}</h3>
             <label class="row">
                 {t("floor.limit")}
-                <input inputMode="decimal" size={4} value={limit} onInput={(ev) => { setLimit((ev.currentTarget).value); }} />
+                <input name="limit" inputMode="decimal" size={4} value={props.limit} aria-describedby="limit-help"
+                    onInput={(ev) => { props.setLimit((ev.currentTarget).value); }} />
             </label>
+            <p id="limit-help" class="muted">{limitSeconds ? t("floor.limitSet", { time: formatDuration(limitSeconds) }) : t("floor.limitNone")}</p>
             {asked.length === 0 ? <p class="muted">{t("floor.queueEmpty")}</p> : null}
-            <ul class="plain queue" data-list="requests">
-                {asked.map((e) => (
+            <ol class="plain queue" data-list="requests">
+                {asked.map((e, n) => (
                     <li key={e.subject} data-subject={e.subject}>
-                        <strong>{e.name}</strong>
+                        <strong>{n + 1}. {e.name}</strong>
                         <div class="row">
+                            <button type="button" class="secondary" data-action="up" disabled={n === 0}
+                                aria-label={t("floor.moveUp", { name: e.name })} title={t("floor.moveUp", { name: e.name })}
+                                onClick={() => { move(e.subject, -1); }}>
+                                ↑
+                            </button>
+                            <button type="button" class="secondary" data-action="down" disabled={n === asked.length - 1}
+                                aria-label={t("floor.moveDown", { name: e.name })} title={t("floor.moveDown", { name: e.name })}
+                                onClick={() => { move(e.subject, 1); }}>
+                                ↓
+                            </button>
                             <button type="button" data-action="grant"
                                 onClick={() => { run(async () => { await screen.floor?.grant(e.subject, limitSeconds); }); }}>
                                 {t("floor.grant")}
@@ -169,13 +201,13 @@ function FloorPanel(props: { state: MeetingState }) {
                         </div>
                     </li>
                 ))}
-            </ul>
+            </ol>
             {error ? <p class="bad" role="alert">{error}</p> : null}
         </section>
     );
 }
 
-function Grid(props: { state: MeetingState; names: Map<number, string>; health: HealthHistory }) {
+function Grid(props: { state: MeetingState; names: Map<number, string>; health: HealthHistory; limitSeconds: number | null }) {
     useWatch(screen.media);
     const [error, run] = useAction();
     const media = screen.media;
@@ -222,7 +254,7 @@ function Grid(props: { state: MeetingState; names: Map<number, string>; health: 
                                 {on ? <span class="muted" data-quality={q}>{t(`link.${q}`)}</span> : null}
                                 {on && !speaking.has(subject) ? (
                                     <button type="button" class="secondary" aria-label={`${t("floor.grant")}: ${name}`}
-                                        onClick={() => { run(async () => { await screen.floor?.grant(subject); }); }}>
+                                        onClick={() => { run(async () => { await screen.floor?.grant(subject, props.limitSeconds); }); }}>
                                         {t("floor.grant")}
                                     </button>
                                 ) : null}
@@ -247,7 +279,7 @@ function Speaker(props: { state: MeetingState }) {
             <Video stream={media?.videoOf(subject) ?? null} label={t("video.speaker")} subject={subject} />
             <div class="caption">
                 <span>{name ? `${t("floor.speaking")}: ${name}` : t("floor.nobody")}</span>
-                {entry ? <SpeakTimer entry={entry} /> : null}
+                {entry ? <SpeakTimer entry={entry} clock={screen.live?.stream} /> : null}
             </div>
         </div>
     );
@@ -259,6 +291,7 @@ function Console() {
     useWatch(screen.live);
     useWatch(screen.media);
     const [names, setNames] = useState(new Map<number, string>());
+    const [limit, setLimit] = useState("");
     const health = useMemo(() => new HealthHistory(), []);
     const [, setTick] = useState(0);
     const state = screen.live?.state ?? null;
@@ -285,9 +318,15 @@ function Console() {
             <a class="skip" href="#main">{t("skip.main")}</a>
             <Header title={title} screen={screen} />
             <ConnBanner socket={screen.socket} />
+            <DeviceNotice media={screen.media} />
             <main id="main">
                 {screen.phase === "login" ? <PasswordLogin screen={screen} title={title} /> : null}
-                {screen.phase === "waiting" ? <p class="login">{t("meeting.none")}</p> : null}
+                {screen.phase === "waiting" ? (
+                    <div class="login" role="status">
+                        {screen.notice ? <p class="banner bad">{t("session.left", { reason: screen.notice })}</p> : null}
+                        <p>{t("meeting.none")}</p>
+                    </div>
+                ) : null}
                 {screen.phase === "starting" || screen.phase === "choosing" || (screen.phase === "meeting" && !state) ? (
                     <p class="login" role="status">{screen.notice ?? t("meeting.loading")}</p>
                 ) : null}
@@ -300,9 +339,9 @@ function Console() {
                         </div>
                         <div class="col" style="display:grid;gap:1em">
                             <Speaker state={state} />
-                            <Grid state={state} names={names} health={health} />
+                            <Grid state={state} names={names} health={health} limitSeconds={limitFromMinutes(limit)} />
                         </div>
-                        <FloorPanel state={state} />
+                        <FloorPanel state={state} limit={limit} setLimit={setLimit} />
                         <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
                     </div>
                 ) : null}

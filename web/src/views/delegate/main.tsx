@@ -7,7 +7,7 @@ import type { MeetingState } from "../../meetings/state";
 import { chairSubject, nameOf } from "../../presence/presence";
 import { confirmedBy } from "../../rollcall/rollcall";
 import { Screen } from "../../session/screen";
-import { ConnBanner, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { ConnBanner, DeviceNotice, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
@@ -35,7 +35,7 @@ function Videos(props: { state: MeetingState }) {
                 />
                 <div class="caption">
                     <span>{speaker ? nameOf(props.state, speaker) ?? "" : t("floor.nobody")}</span>
-                    {entry?.state === "granted" ? <SpeakTimer entry={entry} /> : null}
+                    {entry?.state === "granted" ? <SpeakTimer entry={entry} clock={screen.live?.stream} /> : null}
                 </div>
             </div>
         </>
@@ -74,7 +74,7 @@ function Actions(props: { state: MeetingState }) {
                 {mine?.state === "granted" ? (
                     <>
                         <strong class="ok" role="status">{t("floor.youSpeak")}</strong>
-                        <SpeakTimer entry={mine} />
+                        <SpeakTimer entry={mine} clock={screen.live?.stream} />
                         <button type="button" onClick={() => { run(async () => { await screen.floor?.revoke(me ?? ""); }); }}>{t("floor.done")}</button>
                     </>
                 ) : mine?.state === "requested" ? (
@@ -113,9 +113,15 @@ function Reader() {
                 {state ? <span data-state={m}>{stateText(state.meeting.state)}</span> : null}
             </Header>
             <ConnBanner socket={screen.socket} />
+            <DeviceNotice media={screen.media} />
             <main id="main">
                 {screen.phase === "login" ? <PasswordLogin screen={screen} title={title} /> : null}
-                {screen.phase === "waiting" ? <p class="login">{t("meeting.none")}</p> : null}
+                {screen.phase === "waiting" ? (
+                    <div class="login" role="status">
+                        {screen.notice ? <p class="banner bad">{t("session.left", { reason: screen.notice })}</p> : null}
+                        <p>{t("meeting.none")}</p>
+                    </div>
+                ) : null}
                 {screen.phase !== "login" && screen.phase !== "waiting" && !state ? <p class="login" role="status">{t("meeting.loading")}</p> : null}
                 {state ? (
                     <div class="delegate">
