@@ -2,11 +2,13 @@
 // order. `REDUCERS` has one entry per stream event (a missing one fails tsc).
 
 import type {
+    DocumentOut,
     Events,
     FloorEntryOut,
     MeetingOut,
     MeetingSnapshotOut,
     PresenceOut,
+    PresentationOut,
     RollCallOut,
     StreamEventName,
 } from "../generated/wire";
@@ -19,6 +21,10 @@ export interface MeetingState {
     presence: PresenceOut[];
     floor: FloorEntry[];
     rollcall: RollCallOut | null;
+    /** The documents this screen may see, in order (for the documents panel). */
+    documents: DocumentOut[];
+    /** The document and page on every screen, if one is presented. */
+    presenting: PresentationOut | null;
 }
 
 export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
@@ -27,6 +33,8 @@ export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
         presence: snapshot.presence,
         floor: snapshot.floor,
         rollcall: snapshot.rollcall,
+        documents: snapshot.documents ?? [],
+        presenting: snapshot.presenting ?? null,
     });
 }
 
@@ -59,7 +67,43 @@ function dropFloor(s: MeetingState, subject: string): void {
     s.floor = s.floor.filter((e) => e.subject !== subject);
 }
 
+/** A document as an event gives it: null when its audience is restricted (the event does not
+ * say whether this screen may see it; the documents panel asks with `document.get`). */
+function putDocument(s: MeetingState, doc: DocumentOut | null): void {
+    if (!doc) return;
+    const at = s.documents.findIndex((d) => d.id === doc.id);
+    if (at >= 0) s.documents[at] = doc;
+    else s.documents.push(doc);
+    s.documents.sort((a, b) => a.position - b.position);
+}
+
 export const REDUCERS: Reducers = {
+    "document.page_turned": (s, ev) => {
+        if (s.presenting?.document_id === ev.document_id) s.presenting.page = ev.page;
+    },
+    "document.presentation_stopped": (s) => {
+        s.presenting = null;
+    },
+    "document.presented": (s, ev) => {
+        s.presenting = { document_id: ev.document_id, page: ev.page, presenter: ev.presenter, presenter_name: ev.presenter_name, since: ev.at };
+    },
+    "document.published": (s, ev) => {
+        putDocument(s, ev.document);
+    },
+    "document.removed": (s, ev) => {
+        s.documents = s.documents.filter((d) => d.id !== ev.document_id);
+        if (s.presenting?.document_id === ev.document_id) s.presenting = null;
+    },
+    "document.unpublished": (s, ev) => {
+        // back to a draft: only the chair and secretary see drafts (they get document.updated)
+        for (const d of s.documents) if (d.id === ev.document_id) d.state = "draft";
+    },
+    "document.updated": (s, ev) => {
+        putDocument(s, ev.document);
+    },
+    "document.uploaded": () => {
+        // a new draft: the event carries no document; the chair's panel fetches it
+    },
     "agenda.item_added": (s, ev) => {
         s.meeting.agenda.push(ev.item);
     },
