@@ -77,6 +77,9 @@ class ServerConfig:
     #: Reverse proxies (IP addresses or CIDRs) whose ``X-Forwarded-For`` is believed; the
     #: client is the right-most address in it that is not one of them. Empty: never read.
     trusted_proxies: tuple[str, ...] = ()
+    #: The built front end served at ``/`` (``make web-build``). Empty: ``web/dist`` of the
+    #: source tree.
+    web_dir: str = ""
 
 
 @dataclass(frozen=True, repr=False)
