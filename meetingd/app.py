@@ -19,7 +19,7 @@ from meetingd.api.middleware import request_context
 from meetingd.api.routing import Routes, bearer_token, openapi
 from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
 from meetingd.api.system import routes as system_routes
-from meetingd.api.webapp import add_web_routes
+from meetingd.api.webapp import DEFAULT_DIST, add_web_routes
 from meetingd.clock import Clock, SystemClock
 from meetingd.commands import COMMANDS
 from meetingd.config import Config, ConfigError
@@ -204,7 +204,8 @@ def create_app(
     add_system_routes(
         app, openapi(routes, title="meetingd API", version=__version__, description=API_DESCRIPTION)
     )
-    add_web_routes(app)  # the built front end (web/dist) at /, /chu-tri, /diem-cau, ...
+    # The built front end at /, /chu-tri, /diem-cau, ...
+    add_web_routes(app, Path(config.server.web_dir) if config.server.web_dir else DEFAULT_DIST)
 
     async def store_lifetime(app: web.Application) -> AsyncIterator[None]:
         # An empty database is created; one at an older revision refused or migrated.
