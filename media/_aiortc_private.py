@@ -68,6 +68,8 @@ _check_versions()
 #: SRTCP adds the E flag + index (4 bytes) and an auth tag (10 bytes HMAC-SHA1-80,
 #: 16 bytes AES-GCM) after the RTCP packet
 _SRTCP_MAX_TRAILER = 4 + 16
+#: Sender SSRCs whose REMB interval the pre-filter remembers per transport.
+_REMB_SENDERS = 1024
 
 class HostAddressLease:
     """One holder's claim on the ICE host-address restriction; :meth:`release` ends it."""
@@ -265,6 +267,9 @@ class TransportIO:
         self._addr: Any = None
         self._transport: Any = None
         self._sock: socket.socket | None = None
+        #: the datagram being handled came from the selected pair's remote address
+        self._from_selected = False
+        self._filtering = False
         self.installed = False
         self.dropped = 0
         self.failures = 0
@@ -321,6 +326,11 @@ class TransportIO:
         ``remb_min_interval`` per sender SSRC (aiortc: one per receiving m-line); the
         rest are dropped unauthenticated, which only ever delays a bandwidth estimate.
         Compounds (a browser's RR + REMB) and all other RTCP pass untouched.
+
+        Only datagrams from the remote address ICE selected are filtered (see
+        ``_watch``): anyone else who copies a peer's clear-text SSRC into forged datagrams
+        from another address reaches SRTCP authentication, which drops them, instead of
+        using up the peer's interval and starving its real estimates.
         """
         connection = self._connection
         original = connection.data_received
@@ -330,7 +340,8 @@ class TransportIO:
 
         def data_received(data: bytes, component: int) -> None:
             if (
-                len(data) >= 8
+                self._from_selected
+                and len(data) >= 8
                 and data[0] == 0x8F
                 and data[1] == 206
                 and len(data) - 4 - ((data[2] << 8) | data[3]) * 4 <= _SRTCP_MAX_TRAILER
@@ -340,12 +351,40 @@ class TransportIO:
                 if now < next_at.get(key, 0.0):
                     self.remb_dropped += 1
                     return
-                if len(next_at) > 1024:  # spoofed SSRCs cannot grow it without bound
-                    next_at.clear()
+                next_at.pop(key, None)
+                if len(next_at) >= _REMB_SENDERS:  # bounded: the oldest sender is forgotten
+                    del next_at[next(iter(next_at))]
                 next_at[key] = now + interval
             original(data, component)
 
         connection.data_received = data_received
+        self._filtering = True
+
+    def _watch(self, protocol: Any) -> None:
+        """Note, for each datagram ``protocol`` receives, whether the selected pair sent it.
+
+        aioice's ``StunProtocol.datagram_received(data, addr)`` hands non-STUN data to
+        ``Connection.data_received(data, component)`` synchronously and without the address;
+        the flag set around that call is what the REMB filter reads.
+        """
+        if not self._filtering or getattr(protocol, "_meetingd_watched", False):
+            return
+        received = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+            pair = self._pair
+            self._from_selected = (
+                pair is not None
+                and protocol is pair.protocol
+                and (addr[0], addr[1]) == tuple(self._addr or ())[:2]
+            )
+            try:
+                received(data, addr)
+            finally:
+                self._from_selected = False
+
+        protocol.datagram_received = datagram_received
+        protocol._meetingd_watched = True
 
     def _log_failure(self, what: str) -> None:
         self.failures += 1
@@ -356,6 +395,7 @@ class TransportIO:
     def _select(self, pair: Any) -> None:
         self._pair = pair
         self._addr = pair.remote_addr
+        self._watch(pair.protocol)
         self._transport = pair.protocol.transport
         sock = getattr(self._transport, "_sock", None)
         self._sock = sock if isinstance(sock, socket.socket) else None

@@ -155,9 +155,16 @@ class Room:
         return dict(self._endpoints)
 
     async def remove_endpoint(self, endpoint_id: str) -> None:
-        """Close the endpoint's peer connection and forget it."""
+        """Close the endpoint's peer connection and forget it, and all kept about it.
+
+        Its floor place, mute and stats counters go with it: nothing per endpoint outlives
+        it, so a room that sees thousands of reconnects holds only what its endpoints need.
+        """
         ep = self.endpoint(endpoint_id)
         del self._endpoints[endpoint_id]
+        self._floor = tuple(e for e in self._floor if e != endpoint_id)
+        self._muted.discard(endpoint_id)
+        self._prev_counters.pop(endpoint_id, None)
         self._pages.pop(endpoint_id, None)
         self._layouts.pop(endpoint_id, None)
         self._layout_keys.pop(endpoint_id, None)

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 MEDIA_STATES = HELD
 
 Emit = Callable[[str, Event], Coroutine[Any, Any, None]]  # (sid, per-connection event)
+Connected = Callable[[str], bool]  # is the connection with this sid still open here
 
 
 class MediaSignallingError(MeetingdError):
@@ -96,10 +97,17 @@ def media_role(principal: Principal, meeting: Meeting) -> str:
 class MediaBridge:
     """Owns this process's media rooms (one per meeting with media here)."""
 
-    def __init__(self, plane: MediaPlane, services: Services, emit: Emit) -> None:
+    def __init__(
+        self,
+        plane: MediaPlane,
+        services: Services,
+        emit: Emit,
+        connected: Connected = lambda sid: True,
+    ) -> None:
         self.plane = plane
         self._services = services
         self._emit = emit
+        self._connected = connected
         self._meetings: dict[int, _MeetingMedia] = {}
         self._by_sid: dict[str, set[tuple[int, str]]] = {}
         self._pending: set[asyncio.Task[None]] = set()
@@ -121,9 +129,20 @@ class MediaBridge:
         return self.plane.client_ice_servers(principal.subject)
 
     async def offer(self, principal: Principal, sid: str, meeting_id: int, sdp: str) -> str:
-        """The client's offer (first or renegotiation); answers the server's SDP."""
+        """The client's offer (first or renegotiation); answers the server's SDP.
+
+        The connection may close while the meeting and the room are read: its ``drop`` then
+        found nothing to remove, so an endpoint made after it would belong to nobody. The
+        connection is checked after those reads, with no suspension until the endpoint is
+        registered under its sid (where ``drop`` finds it), and nothing is made for a
+        connection that is gone (a room opened for it alone is closed again).
+        """
         meeting = await self._meeting(principal, meeting_id)
         mm = await self._room(principal, meeting)
+        if not self._connected(sid):
+            if not mm.endpoints and self._meetings.get(meeting_id) is mm:
+                await self.close_meeting(meeting_id)
+            raise MeetingdError("the connection has closed", code="gone")
         eid = endpoint_id(principal, sid)
         created = eid not in mm.endpoints
         if created:

@@ -145,7 +145,11 @@ class RealtimeServer:
             else None
         )
         self._rechecks: set[asyncio.Task[None]] = set()
-        self.media = MediaBridge(media, services, self._emit_to) if media is not None else None
+        self.media = (
+            MediaBridge(media, services, self._emit_to, connected=self._connected)
+            if media is not None
+            else None
+        )
         self.namespace = MeetingNamespace(
             media=self.media,
             services=services,
@@ -177,6 +181,11 @@ class RealtimeServer:
         if self.bus is not None:
             self.bus.send_rights(list(keys))
         await self.namespace.recheck(keys)
+
+    def _connected(self, sid: str) -> bool:
+        """The connection ``sid`` is open on this process (not closed, not being dropped)."""
+        conn = self.namespace.connections.get(sid)
+        return conn is not None and not conn.closed
 
     def _rights_heard(self, keys: list[str]) -> None:
         self._spawn(self.namespace.recheck(keys), "recheck-rights")

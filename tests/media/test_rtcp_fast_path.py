@@ -156,6 +156,11 @@ def test_standalone_rembs_are_dropped_before_decryption() -> None:
     dtls = SimpleNamespace(transport=SimpleNamespace(_connection=connection))
     io = private.TransportIO(dtls, max_send_buffer=1024, remb_min_interval=0.25)
     io.install(lambda data, ms: None, lambda data: None)
+    # aioice's protocol hands non-STUN datagrams on with their component, not their address
+    protocol = SimpleNamespace(transport=SimpleNamespace())
+    protocol.datagram_received = lambda data, addr: connection.data_received(data, 1)
+    peer = ("192.0.2.10", 40000)
+    io._select(SimpleNamespace(protocol=protocol, remote_addr=peer))  # what ICE selected
 
     def remb(sender: int) -> bytes:
         return bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=sender, media_ssrc=0,
@@ -167,6 +172,37 @@ def test_standalone_rembs_are_dropped_before_decryption() -> None:
     compound = tx.protect_rtcp(remb(CLIENT_SSRC) + _pli(42))
     rtp = tx.protect(bytes([0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]) + b"x" * 50)
     for data in [*burst[:7], pli, other, compound, rtp, *burst[7:]]:
-        connection.data_received(data, 1)
+        protocol.datagram_received(data, peer)
     assert delivered == [burst[0], pli, other, compound, rtp]
     assert io.remb_dropped == 14
+
+
+def test_rembs_from_another_address_are_not_prefiltered() -> None:
+    """Forged clear-text REMB headers from elsewhere cannot use up the real peer's interval."""
+    import os
+    from types import SimpleNamespace
+
+    from pylibsrtp import Policy, Session
+
+    tx = Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    delivered: list[bytes] = []
+    connection = SimpleNamespace(data_received=lambda data, component: delivered.append(data))
+    dtls = SimpleNamespace(transport=SimpleNamespace(_connection=connection))
+    io = private.TransportIO(dtls, max_send_buffer=1024, remb_min_interval=0.25)
+    io.install(lambda data, ms: None, lambda data: None)
+    protocol = SimpleNamespace(transport=SimpleNamespace())
+    protocol.datagram_received = lambda data, addr: connection.data_received(data, 1)
+    peer = ("192.0.2.10", 40000)
+    io._select(SimpleNamespace(protocol=protocol, remote_addr=peer))
+    remb = bytes(
+        RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=CLIENT_SSRC, media_ssrc=0, fci=pack_remb_fci(1, [42])
+        )
+    )
+    forged = [tx.protect_rtcp(remb) for _ in range(10)]
+    for data in forged:
+        protocol.datagram_received(data, ("203.0.113.66", 40000))  # not the selected address
+    assert delivered == forged and io.remb_dropped == 0  # left to SRTCP authentication
+    real = tx.protect_rtcp(remb)
+    protocol.datagram_received(real, peer)
+    assert delivered[-1] == real  # the peer's own estimate still passes at once
