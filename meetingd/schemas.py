@@ -511,7 +511,7 @@ AudienceEntry = Annotated[
         r"|bridge_point:[1-9][0-9]{0,9})$"
     ),
 ]
-Subject = Annotated[
+AudienceSubject = Annotated[
     str, StringConstraints(pattern=r"^(user|bridge_point):[1-9][0-9]{0,9}$", max_length=64)
 ]
 Page = Annotated[int, Field(ge=1, le=100_000)]
@@ -564,7 +564,7 @@ class DocumentPatch(Request):
     agenda_item_id: Id | None = None
     position: Annotated[int, Field(ge=1, le=10_000)] | None = None
     audience: Annotated[list[AudienceEntry], Field(max_length=500)] | None = None
-    presenters: Annotated[list[Subject], Field(max_length=50)] | None = None
+    presenters: Annotated[list[AudienceSubject], Field(max_length=50)] | None = None
     confidential: bool | None = None
     view_only: bool | None = None
 

@@ -63,7 +63,7 @@ class DocumentNote(NoteIn):
 async def list_documents(ctx: Context, p: MeetingRef) -> list[DocumentOut]:
     """Drafts too for the chair and secretary; others see published documents whose audience
     includes them. `meeting.join`'s snapshot carries the same list."""
-    docs = await ctx.services.documents.list(ctx.principal, p.meeting_id)
+    docs = await ctx.services.documents.list_documents(ctx.principal, p.meeting_id)
     return [DocumentOut.of(d) for d in docs]
 
 

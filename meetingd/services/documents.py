@@ -284,7 +284,7 @@ class DocumentService:
 
     # -- reading metadata ----------------------------------------------------------------
 
-    async def list(self, principal: Principal, meeting_id: int) -> list[Document]:
+    async def list_documents(self, principal: Principal, meeting_id: int) -> list[Document]:
         async with self._store.transaction() as uow:
             meeting = await authz.meeting_for(uow, principal, meeting_id)
             return await self.visible(uow, principal, meeting)

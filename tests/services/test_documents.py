@@ -188,7 +188,7 @@ async def test_audience_watermark_view_only_notes_receipts_report(
     assert (await docs.get(delegate, m, doc.id)).confidential
     with pytest.raises(NotFound):
         await docs.get(bp1, m, doc.id)
-    assert [d.id for d in await docs.list(bp1, m)] == []
+    assert [d.id for d in await docs.list_documents(bp1, m)] == []
     with pytest.raises(PermissionDenied) as err:
         await docs.open(delegate, m, doc.id, download=True)
     assert err.value.code == "view_only"
