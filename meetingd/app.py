@@ -16,6 +16,7 @@ from meetingd import __version__
 from meetingd.api import health as health_api
 from meetingd.api.context import MAX_BODY, SERVICES, TRUSTED_PROXIES, proxy_networks
 from meetingd.api.middleware import request_context
+from meetingd.api import documents as documents_api
 from meetingd.api.routing import Routes, bearer_token, openapi
 from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
 from meetingd.api.system import routes as system_routes
@@ -36,6 +37,7 @@ from meetingd.services.meetings import MeetingService
 from meetingd.services.presence import PresenceService
 from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
+from meetingd.services.votes import VoteService
 from meetingd.store import Store
 from meetingd.store.db import create_engine
 from meetingd.store.migrate import prepare
@@ -53,9 +55,11 @@ API_DESCRIPTION = (
 
 
 def all_routes() -> Routes:
-    """The system routes, then every command of the table that has a REST binding."""
+    """The system routes, the document byte routes (upload, file, thumbnail, report), then
+    every command of the table that has a REST binding."""
     routes = Routes()
     routes.extend(system_routes)
+    routes.extend(documents_api.routes)
     routes.commands(COMMANDS)
     return routes
 
@@ -155,6 +159,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         rollcall=RollCallService(store, clock),
         stream=StreamService(store),
         health=HealthService(store, clock),
+        votes=VoteService(store, clock),
         documents=build_documents(config, store, clock),
     )
     return Parts(config=config, clock=clock, store=store, services=services)

@@ -326,3 +326,101 @@ class MediaHealth:
     fps_out: float
     last_keyframe_at: datetime | None
     measured_at: datetime
+
+
+# -- votes and the record ---------------------------------------------------------------------
+
+
+class VoteKind(enum.StrEnum):
+    """Open: counts shown live; named: who chose what is published; secret: nobody knows."""
+
+    OPEN = "open"
+    NAMED = "named"
+    SECRET = "secret"
+
+
+class MajorityRule(enum.StrEnum):
+    """More than half of those present (the electorate), of all members, or two thirds of
+    all members."""
+
+    PRESENT = "present"
+    MEMBERS = "members"
+    TWO_THIRDS = "two_thirds"
+
+
+class VoteState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Elector:
+    """Someone who may vote: a delegate (``user:5``) or a bridge point for its room."""
+
+    subject: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NamedChoice:
+    """In a named vote's result: who chose what (or did not vote: ``choice`` empty)."""
+
+    subject: str
+    name: str
+    choice: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    """The result, with the rule applied, frozen when the vote closes."""
+
+    counts: tuple[int, ...]
+    ballots: int
+    electors: int
+    base: int
+    required: int
+    #: "passed", "rejected" (a yes/no question), "elected", "none_elected" (a list), or
+    #: "no_quorum" (the roll call did not reach the quorum).
+    outcome: str
+    tie: bool
+    elected: tuple[int, ...]
+    statement: str
+    named: tuple[NamedChoice, ...] = ()
+    #: Secret votes: per option, the sorted SHA-256 hashes of the receipts counted for it.
+    receipts: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    id: int
+    meeting_id: int
+    agenda_item_id: int | None
+    question: str
+    kind: VoteKind
+    options: tuple[str, ...]
+    max_choices: int
+    rule: MajorityRule
+    allow_change: bool
+    members: int
+    quorum: Quorum | None
+    state: VoteState
+    opened_at: datetime
+    opened_by: str
+    deadline: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    electors: tuple[Elector, ...]
+    ballots: int
+    #: Live counts per option (open and named votes; None for a secret one while open).
+    counts: tuple[int, ...] | None
+    result: VoteResult | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """An accepted ballot as its voter is told: the receipt only for a secret vote."""
+
+    vote_id: int
+    choice: tuple[int, ...]
+    changed: bool
+    receipt: str | None

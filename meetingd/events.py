@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import Field, TypeAdapter
 
 from meetingd import schemas as wire
-from meetingd.schemas import AgendaItemOut, MeetingOut, RollCallOut
+from meetingd.schemas import AgendaItemOut, MeetingOut, RollCallOut, VoteOut
 
 _MANAGERS = "the meeting's chair or secretary"
 _SPEAKERS = "an invited bridge point or delegate"
@@ -416,6 +416,41 @@ class FloorMuted(Event):
 
     subject: Subject
     muted: Annotated[bool, Field(description="true: muted, false: unmuted")]
+
+
+# -- votes -------------------------------------------------------------------------------------
+
+
+@event("vote.opened", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class VoteOpened(Event):
+    """A vote (biểu quyết) opened: its question, options, rule and electorate."""
+
+    vote: Annotated[VoteOut, Field(description="the vote")]
+
+
+@event(
+    "vote.counted",
+    caused_by="ballots being cast (coalesced: a few per second per vote)",
+    audited=False,
+)
+@dataclass(frozen=True, slots=True)
+class VoteCounted(Event):
+    """How many have voted; for an open or named vote also the count per option."""
+
+    vote_id: Annotated[int, Field(description="the vote")]
+    ballots: Annotated[int, Field(description="how many have voted")]
+    counts: Annotated[
+        list[int] | None, Field(description="per option (null for a secret vote)")
+    ] = None
+
+
+@event("vote.closed", caused_by="the meeting's chair or secretary, or its deadline passing")
+@dataclass(frozen=True, slots=True)
+class VoteClosed(Event):
+    """A vote closed; `vote.result` holds the counts, the rule applied and the outcome."""
+
+    vote: Annotated[VoteOut, Field(description="the vote with its result")]
 
 
 # -- per connection (no meeting_id envelope, no seq) -------------------------------------------

@@ -613,3 +613,125 @@ class ReceiptOut(Response):
 
 MeetingSnapshotOut.model_rebuild()
 JoinOut.model_rebuild()
+
+
+# -- votes ("biểu quyết") ---------------------------------------------------------------------
+
+OptionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class VoteIn(Request):
+    """A vote to open. Without ``options``: agree / disagree / abstain (Tán thành / Không tán
+    thành / Không biểu quyết), one choice."""
+
+    question: Question
+    agenda_item_id: Id | None = None
+    kind: Literal["open", "named", "secret"] = "open"
+    options: Annotated[list[OptionText], Field(min_length=2, max_length=50)] | None = None
+    max_choices: Annotated[int, Field(ge=1, le=50)] = 1
+    rule: Literal["present", "members", "two_thirds"] = Field(
+        default="present",
+        description="More than half of those present (the electorate), more than half of all "
+        "members, or two thirds of all members",
+    )
+    electorate: Literal["present", "named"] = Field(
+        default="present",
+        description="`present`: the delegates present at the last closed roll call; `named`: "
+        "the `voters` given",
+    )
+    voters: Annotated[list[Subject], Field(max_length=2000)] = Field(
+        default_factory=list, description="With `electorate` `named`: who may vote"
+    )
+    bridge_points_vote: bool = Field(
+        default=False,
+        description="Bridge points vote for their room (present ones, or those named)",
+    )
+    allow_change: bool = Field(default=False, description="A voter may change until closing")
+    deadline_seconds: Annotated[int, Field(ge=10, le=24 * 3600)] | None = Field(
+        default=None, description="The vote closes by itself this long after opening"
+    )
+
+
+class BallotIn(Request):
+    choice: Annotated[list[Annotated[int, Field(ge=0, le=49)]], Field(min_length=1, max_length=50)]
+    receipt: Annotated[str, StringConstraints(min_length=8, max_length=64)] | None = Field(
+        default=None,
+        description="Changing a secret ballot: the receipt of the ballot it replaces",
+    )
+
+
+class ElectorOut(Response):
+    subject: str
+    name: str
+
+
+class NamedChoiceOut(Response):
+    subject: str
+    name: str
+    choice: list[int] = Field(description="Option indexes chosen; empty: did not vote")
+
+
+class VoteQuorumOut(Response):
+    rule: str
+    required: int
+    present: int
+    reached: bool
+
+
+class VoteResultOut(Response):
+    counts: list[int] = Field(description="Ballots per option, in option order")
+    ballots: int = Field(description="How many voted")
+    electors: int = Field(description="How many could vote")
+    base: int = Field(description="The number the majority is counted on")
+    required: int = Field(description="Votes an option needs to pass or be elected")
+    outcome: Literal["passed", "rejected", "elected", "none_elected", "no_quorum"]
+    tie: bool = Field(description="The leading options have the same count")
+    elected: list[int] = Field(description="Option indexes elected (a list vote)")
+    statement: str = Field(description="The result in one Vietnamese sentence")
+    named: list[NamedChoiceOut] = Field(description="A named vote: who chose what")
+    receipts: list[list[str]] = Field(
+        description="A secret vote: per option, the SHA-256 (hex) of `<vote_id>:<receipt>` of "
+        "every receipt counted for it; a voter finds their own"
+    )
+
+
+class VoteOut(Response):
+    id: int
+    meeting_id: int
+    agenda_item_id: int | None
+    question: str
+    kind: Literal["open", "named", "secret"]
+    options: list[str]
+    max_choices: int
+    rule: Literal["present", "members", "two_thirds"]
+    allow_change: bool
+    members: int = Field(description="All members (for the `members` and `two_thirds` rules)")
+    quorum: VoteQuorumOut | None = Field(description="From the last closed roll call")
+    state: Literal["open", "closed"]
+    opened_at: datetime
+    opened_by: str
+    deadline: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    electors: list[ElectorOut]
+    ballots: int = Field(description="How many have voted")
+    counts: list[int] | None = Field(description="Live counts (open and named votes only)")
+    result: VoteResultOut | None = Field(description="Set when the vote is closed")
+
+
+class BallotOut(Response):
+    vote_id: int
+    choice: list[int]
+    changed: bool = Field(description="It replaced the caller's earlier ballot")
+    receipt: str | None = Field(
+        description="A secret vote: keep it to check your choice in the published result "
+        "(and to change your ballot where allowed); shown to nobody else"
+    )
+
+
+class VoterStatusOut(Response):
+    vote_id: int
+    elector: bool = Field(description="The caller may vote in it")
+    voted: bool
+    choice: list[int] | None = Field(description="Open and named votes: the caller's ballot")

@@ -5,7 +5,17 @@ Importing this package fills :data:`COMMANDS`, one module per noun. The socket-o
 :mod:`~meetingd.commands.rtc`) reach the connection through ``Context.socket``.
 """
 
-from meetingd.commands import auth, directory, floor, meetings, rollcall, rtc, stream
+from meetingd.commands import (
+    auth,
+    directory,
+    documents,
+    floor,
+    meetings,
+    rollcall,
+    rtc,
+    stream,
+    votes,
+)
 from meetingd.commands.table import COMMANDS, Command, CommandTable, Context, Rest
 
 __all__ = [
@@ -16,9 +26,11 @@ __all__ = [
     "Rest",
     "auth",
     "directory",
+    "documents",
     "floor",
     "meetings",
     "rollcall",
     "rtc",
     "stream",
+    "votes",
 ]

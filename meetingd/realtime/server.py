@@ -62,6 +62,7 @@ from meetingd.schemas import (
 from meetingd.services import Services
 from meetingd.services.ratelimit import RateLimiter
 from meetingd.services.stream import MeetingSnapshot
+from meetingd.services.votes import COUNT_INTERVAL
 from meetingd.store import Store
 
 logger = logging.getLogger(__name__)
@@ -344,6 +345,12 @@ class RealtimeServer:
             asyncio.create_task(self._every(EXPIRY_INTERVAL, self._expire), name="expiry"),
             asyncio.create_task(
                 self._every(EXPIRY_INTERVAL, self._services.floor.expire), name="speaking-time"
+            ),
+            asyncio.create_task(
+                self._every(EXPIRY_INTERVAL, self._services.votes.expire), name="vote-deadlines"
+            ),
+            asyncio.create_task(
+                self._every(COUNT_INTERVAL, self._services.votes.flush_counts), name="vote-counts"
             ),
         ]
         logger.info("real-time node %s ready", self.node_id)

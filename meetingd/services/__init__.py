@@ -13,6 +13,7 @@ from meetingd.services.meetings import MeetingService
 from meetingd.services.presence import PresenceService
 from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
+from meetingd.services.votes import VoteService
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +27,4 @@ class Services:
     rollcall: RollCallService
     stream: StreamService
     health: HealthService
+    votes: VoteService

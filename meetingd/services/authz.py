@@ -30,6 +30,7 @@ class Permission(enum.StrEnum):
     RELEASE_FLOOR = "release_floor"
     ANSWER_ROLLCALL = "answer_rollcall"
     CONFIRM_ROLLCALL = "confirm_rollcall"
+    VOTE = "vote"
     WATCH_HEALTH = "watch_health"
     READ_DOCUMENT = "read_document"
     PRESENT_DOCUMENT = "present_document"
@@ -56,6 +57,8 @@ MEANINGS: dict[Permission, str] = {
     Permission.RELEASE_FLOOR: "a manager of the meeting, or the floor holder itself",
     Permission.ANSWER_ROLLCALL: "an invited bridge point",
     Permission.CONFIRM_ROLLCALL: "an invited delegate",
+    Permission.VOTE: "an invited delegate or bridge point; the vote itself says who of them "
+    "may vote (its electorate)",
     Permission.READ_DOCUMENT: "the meeting's chair and secretary (every document); anyone who "
     "may read the meeting, for a published document whose audience includes them (everyone, "
     "their role, or them by name)",
@@ -90,6 +93,9 @@ def require(principal: Principal, meeting: Meeting, need: Permission) -> None:
     elif need is Permission.ANSWER_ROLLCALL:
         if principal.kind != "bridge_point" or principal.id not in meeting.bridge_point_ids:
             raise PermissionDenied("only an invited bridge point answers a roll call")
+    elif need is Permission.VOTE:
+        if not is_invited(principal, meeting):
+            raise PermissionDenied("only invited delegates and bridge points vote")
     elif need is Permission.CONFIRM_ROLLCALL:
         if principal.kind != "user" or principal.id not in meeting.delegate_ids:
             raise PermissionDenied("only an invited delegate confirms their presence")

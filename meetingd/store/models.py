@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -191,18 +192,23 @@ class MeetingEventRow(Base):
 
 
 class AuditRow(Base):
-    """Append-only record of every change: who, what, when.
+    """Append-only record of every change: who, what, when, hash-chained.
 
-    (The hash chain arrives with the record issue.)
+    ``n`` is the row's place in the chain (1, 2, 3, ...); ``hash`` is the SHA-256 of the
+    previous row's hash and this row's canonical content (see ``store/audit.py``), so a
+    changed, deleted or reordered row breaks the chain.
     """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, object]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 Index("ix_meetings_unit_starts", MeetingRow.unit_id, MeetingRow.starts_at)
@@ -432,3 +438,118 @@ class DocumentPresentationRow(Base):
     presenter: Mapped[str] = mapped_column(String(64))
     presenter_name: Mapped[str] = mapped_column(String(200))
     since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- votes and the record --------------------------------------------------------------------
+
+
+class AuditHeadRow(Base):
+    """The tail of the audit chain (one row, id 1): locked FOR UPDATE by every transaction
+    that appends, so concurrent processes append one after the other."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class VoteRow(Base):
+    """A vote ("biểu quyết") on an agenda item; ``result`` is frozen when it closes."""
+
+    __tablename__ = "votes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_items.id", ondelete="SET NULL")
+    )
+    question: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(8))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    max_choices: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(16))
+    allow_change: Mapped[bool] = mapped_column(Boolean)
+    #: Members the majority is counted on ("of all members": the invited delegates).
+    members: Mapped[int] = mapped_column(Integer)
+    quorum: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_by: Mapped[str] = mapped_column(String(64))
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    __table_args__ = (
+        CheckConstraint("kind in ('open','named','secret')", name="kind"),
+        CheckConstraint("rule in ('present','members','two_thirds')", name="rule"),
+        CheckConstraint("state in ('open','closed')", name="state"),
+    )
+
+
+class VoteElectorRow(Base):
+    """Who may vote, fixed when the vote opens (a delegate, or a bridge point for its room)."""
+
+    __tablename__ = "vote_electors"
+    vote_id: Mapped[int] = mapped_column(
+        ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class BallotRow(Base):
+    """A ballot of an open or named vote: one per voter by the primary key."""
+
+    __tablename__ = "vote_ballots"
+    vote_id: Mapped[int] = mapped_column(
+        ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
+    )
+    voter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    choice: Mapped[list[int]] = mapped_column(JSON)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SecretVoterRow(Base):
+    """Who has voted in a secret vote, and nothing else: no time, no id, no order (SQLite
+    keeps it WITHOUT ROWID, in key order; one per voter by the primary key)."""
+
+    __tablename__ = "vote_voters"
+    vote_id: Mapped[int] = mapped_column(
+        ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
+    )
+    voter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class SecretChoiceRow(Base):
+    """What was chosen in a secret vote, keyed by the hash of a random receipt code that only
+    the voter holds: no voter, no time, no id; stored in key (random) order."""
+
+    __tablename__ = "vote_choices"
+    vote_id: Mapped[int] = mapped_column(
+        ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
+    )
+    receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    choice: Mapped[list[int]] = mapped_column(JSON)
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class MinutesRow(Base):
+    """The minutes ("biên bản") of a meeting: a draft the secretary edits, then final."""
+
+    __tablename__ = "minutes"
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, object]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The signed PDF, once final (tens of kilobytes: the font is subset).
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    __table_args__ = (CheckConstraint("state in ('draft','final')", name="state"),)

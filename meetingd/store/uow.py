@@ -27,6 +27,7 @@ from meetingd.store.stream import StreamRepository
 from meetingd.store.tokens import TokenRepository
 from meetingd.store.units import UnitRepository
 from meetingd.store.users import UserRepository
+from meetingd.store.votes import MinutesRepository, VoteRepository
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class UnitOfWork:
         self.rollcalls = RollCallRepository(session)
         self.documents = DocumentRepository(session)
         self.stream = StreamRepository(session)
+        self.votes = VoteRepository(session)
+        self.minutes = MinutesRepository(session)
         self.actor = "system"
         self.emitted: list[MeetingEvent] = []
         self.revoked: list[str] = []
@@ -127,6 +130,7 @@ class Store:
             try:
                 async with session.begin():
                     yield uow
+                    await uow.audit.flush()  # the chain's lock: last taken, held to commit
             except IntegrityError as exc:
                 logger.info("integrity conflict: %s", exc.orig)
                 raise ConflictError(_conflict_message(exc)) from None

@@ -23,6 +23,7 @@ from meetingd.config import Config
 from tests.api.checks import WriteCounter
 from tests.api.conftest import Both
 from tests.api.test_role_matrix import (
+    AUDITS_REFUSALS,
     CALLERS,
     MATRIX,
     PREPARE,
@@ -149,7 +150,8 @@ async def test_socket_role_matrix(client: Any, both: Both, subtests: Any) -> Non
                         else:
                             assert got["ok"] is False, f"{caller}: REST {want}, socket {answer}"
                             assert got["error"]["code"] in SAME[want], f"{caller}: {answer}"
-                            assert not wrote, f"{caller}: refused, yet wrote"
+                            if op not in AUDITS_REFUSALS:
+                                assert not wrote, f"{caller}: refused, yet wrote"
     finally:
         for conn in conns.values():
             await conn.close()

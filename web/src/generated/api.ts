@@ -851,6 +851,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/meetings/{meeting_id}/votes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The meeting's votes, open and closed, with live counts and results
+         * @description A secret vote shows how many have voted, never what, until it closes. Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `vote.list`.
+         */
+        get: operations["list_votes"];
+        put?: never;
+        /**
+         * Open a vote (biểu quyết) on the agenda: question, options, kind, electorate, rule
+         * @description The electorate `present` is the delegates present at the last closed roll call (`invalid_state` when there is none); its quorum is carried into the result. Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `vote.open`.
+         */
+        post: operations["open_vote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/meetings/{meeting_id}/votes/{vote_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One vote, with its live counts or its result
+         * @description Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `vote.get`.
+         */
+        get: operations["get_vote"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/meetings/{meeting_id}/votes/{vote_id}/ballot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cast one's ballot (committed before it is answered); a secret vote gives a receipt
+         * @description Refused, with the reason: a closed vote (`invalid_state`), a caller outside the electorate (`forbidden`), an option that does not exist (`invalid_request`), a second ballot where changing is not allowed (`conflict`). Changing a secret ballot sends the receipt of the ballot it replaces and gets a new one. Who may call: an invited delegate or bridge point; the vote itself says who of them may vote (its electorate). Socket twin: `vote.cast`.
+         */
+        post: operations["cast_ballot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/meetings/{meeting_id}/votes/{vote_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a vote: the rule is applied and the result announced
+         * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `vote.close`.
+         */
+        post: operations["close_vote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/meetings/{meeting_id}/votes/{vote_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the caller may vote in a vote, whether it has, and (not secret) its choice
+         * @description For a screen that reconnects in the middle of a vote. Who may call: anyone who may read the meeting: its chair and secretary, its invited delegates and bridge points, and the chairs, secretaries and operators of its unit. Socket twin: `vote.status`.
+         */
+        get: operations["vote_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/units": {
         parameters: {
             query?: never;
@@ -1078,6 +1182,22 @@ export interface components {
         };
         /** @enum {string} */
         AgendaItemState: "pending" | "active" | "done" | "skipped";
+        BallotIn: {
+            choice: number[];
+            /**
+             * @description Changing a secret ballot: the receipt of the ballot it replaces
+             * @default null
+             */
+            receipt?: string | null;
+        };
+        BallotOut: {
+            /** @description It replaced the caller's earlier ballot */
+            changed: boolean;
+            choice: number[];
+            /** @description A secret vote: keep it to check your choice in the published result (and to change your ballot where allowed); shown to nobody else */
+            receipt: string | null;
+            vote_id: number;
+        };
         BridgePointIn: {
             name: string;
             /** @default  */
@@ -1102,6 +1222,10 @@ export interface components {
         };
         DeviceLoginIn: {
             credential: string;
+        };
+        ElectorOut: {
+            name: string;
+            subject: string;
         };
         ErrorBody: {
             code: string;
@@ -1240,6 +1364,12 @@ export interface components {
         MuteIn: {
             muted: boolean;
             /** @description 'bridge_point:<id>' or 'user:<id>' */
+            subject: string;
+        };
+        NamedChoiceOut: {
+            /** @description Option indexes chosen; empty: did not vote */
+            choice: number[];
+            name: string;
             subject: string;
         };
         NewBridgePointOut: {
@@ -1398,6 +1528,123 @@ export interface components {
             id: number;
             is_admin: boolean;
             login: string;
+        };
+        /**
+         * @description A vote to open. Without ``options``: agree / disagree / abstain (Tán thành / Không tán
+         *     thành / Không biểu quyết), one choice.
+         */
+        VoteIn: {
+            /** @default null */
+            agenda_item_id?: number | null;
+            /**
+             * @description A voter may change until closing
+             * @default false
+             */
+            allow_change?: boolean;
+            /**
+             * @description Bridge points vote for their room (present ones, or those named)
+             * @default false
+             */
+            bridge_points_vote?: boolean;
+            /**
+             * @description The vote closes by itself this long after opening
+             * @default null
+             */
+            deadline_seconds?: number | null;
+            /**
+             * @description `present`: the delegates present at the last closed roll call; `named`: the `voters` given
+             * @default present
+             * @enum {string}
+             */
+            electorate?: "present" | "named";
+            /**
+             * @default open
+             * @enum {string}
+             */
+            kind?: "open" | "named" | "secret";
+            /** @default 1 */
+            max_choices?: number;
+            /** @default null */
+            options?: string[] | null;
+            question: string;
+            /**
+             * @description More than half of those present (the electorate), more than half of all members, or two thirds of all members
+             * @default present
+             * @enum {string}
+             */
+            rule?: "present" | "members" | "two_thirds";
+            /** @description With `electorate` `named`: who may vote */
+            voters?: string[];
+        };
+        VoteOut: {
+            agenda_item_id: number | null;
+            allow_change: boolean;
+            /** @description How many have voted */
+            ballots: number;
+            closed_at: string | null;
+            closed_by: string | null;
+            /** @description Live counts (open and named votes only) */
+            counts: number[] | null;
+            deadline: string | null;
+            electors: components["schemas"]["ElectorOut"][];
+            id: number;
+            /** @enum {string} */
+            kind: "open" | "named" | "secret";
+            max_choices: number;
+            meeting_id: number;
+            /** @description All members (for the `members` and `two_thirds` rules) */
+            members: number;
+            /** Format: date-time */
+            opened_at: string;
+            opened_by: string;
+            options: string[];
+            question: string;
+            /** @description From the last closed roll call */
+            quorum: components["schemas"]["VoteQuorumOut"] | null;
+            /** @description Set when the vote is closed */
+            result: components["schemas"]["VoteResultOut"] | null;
+            /** @enum {string} */
+            rule: "present" | "members" | "two_thirds";
+            /** @enum {string} */
+            state: "open" | "closed";
+        };
+        VoteQuorumOut: {
+            present: number;
+            reached: boolean;
+            required: number;
+            rule: string;
+        };
+        VoteResultOut: {
+            /** @description How many voted */
+            ballots: number;
+            /** @description The number the majority is counted on */
+            base: number;
+            /** @description Ballots per option, in option order */
+            counts: number[];
+            /** @description Option indexes elected (a list vote) */
+            elected: number[];
+            /** @description How many could vote */
+            electors: number;
+            /** @description A named vote: who chose what */
+            named: components["schemas"]["NamedChoiceOut"][];
+            /** @enum {string} */
+            outcome: "passed" | "rejected" | "elected" | "none_elected" | "no_quorum";
+            /** @description A secret vote: per option, the SHA-256 (hex) of `<vote_id>:<receipt>` of every receipt counted for it; a voter finds their own */
+            receipts: string[][];
+            /** @description Votes an option needs to pass or be elected */
+            required: number;
+            /** @description The result in one Vietnamese sentence */
+            statement: string;
+            /** @description The leading options have the same count */
+            tie: boolean;
+        };
+        VoterStatusOut: {
+            /** @description Open and named votes: the caller's ballot */
+            choice: number[] | null;
+            /** @description The caller may vote in it */
+            elector: boolean;
+            vote_id: number;
+            voted: boolean;
         };
     };
     responses: never;
@@ -4501,6 +4748,384 @@ export interface operations {
             };
             /** @description Conflicts with stored data or the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_votes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoteOut"][];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    open_vote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoteIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoteOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with stored data or the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_vote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+                vote_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoteOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cast_ballot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+                vote_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BallotIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BallotOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with stored data or the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    close_vote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+                vote_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoteOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with stored data or the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    vote_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meeting_id: number;
+                vote_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoterStatusOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

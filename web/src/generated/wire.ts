@@ -115,6 +115,14 @@ export interface components {
             seq: number;
         };
         AuthLogoutAnswer: Record<string, never>;
+        BallotOut: {
+            /** @description It replaced the caller's earlier ballot */
+            changed: boolean;
+            choice: number[];
+            /** @description A secret vote: keep it to check your choice in the published result (and to change your ballot where allowed); shown to nobody else */
+            receipt: string | null;
+            vote_id: number;
+        };
         BridgePointIn: {
             name: string;
             /** @default  */
@@ -396,6 +404,10 @@ export interface components {
             meeting_id: number;
             /** @description the meeting's sequence number */
             seq: number;
+        };
+        ElectorOut: {
+            name: string;
+            subject: string;
         };
         FloorEntryOut: {
             /**
@@ -937,6 +949,12 @@ export interface components {
             item_id: number;
             meeting_id: number;
         };
+        NamedChoiceOut: {
+            /** @description Option indexes chosen; empty: did not vote */
+            choice: number[];
+            name: string;
+            subject: string;
+        };
         NewBridgePointOut: {
             /** @description The device credential; shown once, never again. */
             credential: string;
@@ -1336,6 +1354,184 @@ export interface components {
         UserRef: {
             user_id: number;
         };
+        VoteCast: {
+            choice: number[];
+            meeting_id: number;
+            /**
+             * @description Changing a secret ballot: the receipt of the ballot it replaces
+             * @default null
+             */
+            receipt?: string | null;
+            vote_id: number;
+        };
+        /** @description A vote closed; `vote.result` holds the counts, the rule applied and the outcome. */
+        VoteClosed: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description the vote with its result */
+            vote: components["schemas"]["VoteOut"];
+        };
+        /** @description How many have voted; for an open or named vote also the count per option. */
+        VoteCounted: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description how many have voted */
+            ballots: number;
+            /**
+             * @description per option (null for a secret vote)
+             * @default null
+             */
+            counts?: number[] | null;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description the vote */
+            vote_id: number;
+        };
+        VoteListAnswer: components["schemas"]["VoteOut"][];
+        VoteOpen: {
+            /** @default null */
+            agenda_item_id?: number | null;
+            /**
+             * @description A voter may change until closing
+             * @default false
+             */
+            allow_change?: boolean;
+            /**
+             * @description Bridge points vote for their room (present ones, or those named)
+             * @default false
+             */
+            bridge_points_vote?: boolean;
+            /**
+             * @description The vote closes by itself this long after opening
+             * @default null
+             */
+            deadline_seconds?: number | null;
+            /**
+             * @description `present`: the delegates present at the last closed roll call; `named`: the `voters` given
+             * @default present
+             * @enum {string}
+             */
+            electorate?: "present" | "named";
+            /**
+             * @default open
+             * @enum {string}
+             */
+            kind?: "open" | "named" | "secret";
+            /** @default 1 */
+            max_choices?: number;
+            meeting_id: number;
+            /** @default null */
+            options?: string[] | null;
+            question: string;
+            /**
+             * @description More than half of those present (the electorate), more than half of all members, or two thirds of all members
+             * @default present
+             * @enum {string}
+             */
+            rule?: "present" | "members" | "two_thirds";
+            /** @description With `electorate` `named`: who may vote */
+            voters?: string[];
+        };
+        /** @description A vote (biểu quyết) opened: its question, options, rule and electorate. */
+        VoteOpened: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+            /** @description the vote */
+            vote: components["schemas"]["VoteOut"];
+        };
+        VoteOut: {
+            agenda_item_id: number | null;
+            allow_change: boolean;
+            /** @description How many have voted */
+            ballots: number;
+            closed_at: string | null;
+            closed_by: string | null;
+            /** @description Live counts (open and named votes only) */
+            counts: number[] | null;
+            deadline: string | null;
+            electors: components["schemas"]["ElectorOut"][];
+            id: number;
+            /** @enum {string} */
+            kind: "open" | "named" | "secret";
+            max_choices: number;
+            meeting_id: number;
+            /** @description All members (for the `members` and `two_thirds` rules) */
+            members: number;
+            /** Format: date-time */
+            opened_at: string;
+            opened_by: string;
+            options: string[];
+            question: string;
+            /** @description From the last closed roll call */
+            quorum: components["schemas"]["VoteQuorumOut"] | null;
+            /** @description Set when the vote is closed */
+            result: components["schemas"]["VoteResultOut"] | null;
+            /** @enum {string} */
+            rule: "present" | "members" | "two_thirds";
+            /** @enum {string} */
+            state: "open" | "closed";
+        };
+        VoteQuorumOut: {
+            present: number;
+            reached: boolean;
+            required: number;
+            rule: string;
+        };
+        VoteRef: {
+            meeting_id: number;
+            vote_id: number;
+        };
+        VoteResultOut: {
+            /** @description How many voted */
+            ballots: number;
+            /** @description The number the majority is counted on */
+            base: number;
+            /** @description Ballots per option, in option order */
+            counts: number[];
+            /** @description Option indexes elected (a list vote) */
+            elected: number[];
+            /** @description How many could vote */
+            electors: number;
+            /** @description A named vote: who chose what */
+            named: components["schemas"]["NamedChoiceOut"][];
+            /** @enum {string} */
+            outcome: "passed" | "rejected" | "elected" | "none_elected" | "no_quorum";
+            /** @description A secret vote: per option, the SHA-256 (hex) of `<vote_id>:<receipt>` of every receipt counted for it; a voter finds their own */
+            receipts: string[][];
+            /** @description Votes an option needs to pass or be elected */
+            required: number;
+            /** @description The result in one Vietnamese sentence */
+            statement: string;
+            /** @description The leading options have the same count */
+            tie: boolean;
+        };
+        VoterStatusOut: {
+            /** @description Open and named votes: the caller's ballot */
+            choice: number[] | null;
+            /** @description The caller may vote in it */
+            elector: boolean;
+            vote_id: number;
+            voted: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -1358,6 +1554,7 @@ export type AgendaMoved = components["schemas"]["AgendaMoved"];
 export type AgendaRemoveItemAnswer = components["schemas"]["AgendaRemoveItemAnswer"];
 export type AgendaReordered = components["schemas"]["AgendaReordered"];
 export type AuthLogoutAnswer = components["schemas"]["AuthLogoutAnswer"];
+export type BallotOut = components["schemas"]["BallotOut"];
 export type BridgePointIn = components["schemas"]["BridgePointIn"];
 export type BridgePointList = components["schemas"]["BridgePointList"];
 export type BridgePointListAnswer = components["schemas"]["BridgePointListAnswer"];
@@ -1380,6 +1577,7 @@ export type DocumentSignatureOut = components["schemas"]["DocumentSignatureOut"]
 export type DocumentUnpublished = components["schemas"]["DocumentUnpublished"];
 export type DocumentUpdated = components["schemas"]["DocumentUpdated"];
 export type DocumentUploaded = components["schemas"]["DocumentUploaded"];
+export type ElectorOut = components["schemas"]["ElectorOut"];
 export type FloorEntryOut = components["schemas"]["FloorEntryOut"];
 export type FloorGrant = components["schemas"]["FloorGrant"];
 export type FloorGranted = components["schemas"]["FloorGranted"];
@@ -1430,6 +1628,7 @@ export type MeetingUnscheduled = components["schemas"]["MeetingUnscheduled"];
 export type MeetingUpdate = components["schemas"]["MeetingUpdate"];
 export type MeetingUpdated = components["schemas"]["MeetingUpdated"];
 export type MoveToItem = components["schemas"]["MoveToItem"];
+export type NamedChoiceOut = components["schemas"]["NamedChoiceOut"];
 export type NewBridgePointOut = components["schemas"]["NewBridgePointOut"];
 export type NoPayload = components["schemas"]["NoPayload"];
 export type PresenceJoined = components["schemas"]["PresenceJoined"];
@@ -1479,6 +1678,17 @@ export type UserListAnswer = components["schemas"]["UserListAnswer"];
 export type UserOut = components["schemas"]["UserOut"];
 export type UserPassword = components["schemas"]["UserPassword"];
 export type UserRef = components["schemas"]["UserRef"];
+export type VoteCast = components["schemas"]["VoteCast"];
+export type VoteClosed = components["schemas"]["VoteClosed"];
+export type VoteCounted = components["schemas"]["VoteCounted"];
+export type VoteListAnswer = components["schemas"]["VoteListAnswer"];
+export type VoteOpen = components["schemas"]["VoteOpen"];
+export type VoteOpened = components["schemas"]["VoteOpened"];
+export type VoteOut = components["schemas"]["VoteOut"];
+export type VoteQuorumOut = components["schemas"]["VoteQuorumOut"];
+export type VoteRef = components["schemas"]["VoteRef"];
+export type VoteResultOut = components["schemas"]["VoteResultOut"];
+export type VoterStatusOut = components["schemas"]["VoterStatusOut"];
 
 // -- commands ----------------------------------------------------------------------------
 
@@ -1552,7 +1762,13 @@ export type CommandName =
     | "user.grant_role"
     | "user.list"
     | "user.reset_password"
-    | "user.revoke_role";
+    | "user.revoke_role"
+    | "vote.cast"
+    | "vote.close"
+    | "vote.get"
+    | "vote.list"
+    | "vote.open"
+    | "vote.status";
 
 /** The commands a socket accepts. */
 export type SocketCommandName =
@@ -1622,7 +1838,13 @@ export type SocketCommandName =
     | "user.grant_role"
     | "user.list"
     | "user.reset_password"
-    | "user.revoke_role";
+    | "user.revoke_role"
+    | "vote.cast"
+    | "vote.close"
+    | "vote.get"
+    | "vote.list"
+    | "vote.open"
+    | "vote.status";
 
 /** The commands with a REST binding. */
 export type RestCommandName =
@@ -1685,7 +1907,13 @@ export type RestCommandName =
     | "user.grant_role"
     | "user.list"
     | "user.reset_password"
-    | "user.revoke_role";
+    | "user.revoke_role"
+    | "vote.cast"
+    | "vote.close"
+    | "vote.get"
+    | "vote.list"
+    | "vote.open"
+    | "vote.status";
 
 /** What each command takes, what a successful ack holds, and the events it may cause. */
 export interface Commands {
@@ -1827,6 +2055,18 @@ export interface Commands {
     "user.reset_password": { payload: UserPassword; answer: UserOut; events: never };
     /** Revoke a role for a unit */
     "user.revoke_role": { payload: UserGrant; answer: UserOut; events: never };
+    /** Cast one's ballot (committed before it is answered); a secret vote gives a receipt */
+    "vote.cast": { payload: VoteCast; answer: BallotOut; events: "vote.counted" };
+    /** Close a vote: the rule is applied and the result announced */
+    "vote.close": { payload: VoteRef; answer: VoteOut; events: "vote.closed" };
+    /** One vote, with its live counts or its result */
+    "vote.get": { payload: VoteRef; answer: VoteOut; events: never };
+    /** The meeting's votes, open and closed, with live counts and results */
+    "vote.list": { payload: MeetingRef; answer: VoteListAnswer; events: never };
+    /** Open a vote (biểu quyết) on the agenda: question, options, kind, electorate, rule */
+    "vote.open": { payload: VoteOpen; answer: VoteOut; events: "vote.opened" };
+    /** Whether the caller may vote in a vote, whether it has, and (not secret) its choice */
+    "vote.status": { payload: VoteRef; answer: VoterStatusOut; events: never };
 }
 
 export type CommandPayload<C extends CommandName> = Commands[C]["payload"];
@@ -2337,6 +2577,48 @@ export const COMMANDS = {
         permission: "manage_directory",
         needs_join: false,
     },
+    "vote.cast": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/votes/{vote_id}/ballot", status: 200, operation: "cast_ballot" },
+        socket: true,
+        events: ["vote.counted"],
+        permission: "vote",
+        needs_join: true,
+    },
+    "vote.close": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/votes/{vote_id}/close", status: 200, operation: "close_vote" },
+        socket: true,
+        events: ["vote.closed"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "vote.get": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/votes/{vote_id}", status: 200, operation: "get_vote" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
+    "vote.list": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/votes", status: 200, operation: "list_votes" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
+    "vote.open": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/votes", status: 201, operation: "open_vote" },
+        socket: true,
+        events: ["vote.opened"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "vote.status": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/votes/{vote_id}/status", status: 200, operation: "vote_status" },
+        socket: true,
+        events: [],
+        permission: "read_meeting",
+        needs_join: true,
+    },
 } as const satisfies Record<CommandName, CommandInfo>;
 
 // -- events ------------------------------------------------------------------------------
@@ -2427,6 +2709,12 @@ export interface Events {
     "rtc.layout": RtcLayout;
     /** The media server offers a new SDP to this connection (its receive slots). */
     "rtc.offered": RtcOffered;
+    /** A vote closed; `vote.result` holds the counts, the rule applied and the outcome. */
+    "vote.closed": VoteClosed;
+    /** How many have voted; for an open or named vote also the count per option. */
+    "vote.counted": VoteCounted;
+    /** A vote (biểu quyết) opened: its question, options, rule and electorate. */
+    "vote.opened": VoteOpened;
 }
 
 export type EventName =
@@ -2471,7 +2759,10 @@ export type EventName =
     | "rollcall.confirmed"
     | "rollcall.started"
     | "rtc.layout"
-    | "rtc.offered";
+    | "rtc.offered"
+    | "vote.closed"
+    | "vote.counted"
+    | "vote.opened";
 
 /** The events of a meeting's stream: ordered by `seq`, replayed by `meeting.resync`. */
 export type StreamEventName =
@@ -2512,7 +2803,10 @@ export type StreamEventName =
     | "rollcall.answered"
     | "rollcall.closed"
     | "rollcall.confirmed"
-    | "rollcall.started";
+    | "rollcall.started"
+    | "vote.closed"
+    | "vote.counted"
+    | "vote.opened";
 
 /** The events sent to one connection only (no `seq`). */
 export type ConnectionEventName =
@@ -2564,6 +2858,9 @@ export const EVENTS = [
     "rollcall.started",
     "rtc.layout",
     "rtc.offered",
+    "vote.closed",
+    "vote.counted",
+    "vote.opened",
 ] as const satisfies readonly EventName[];
 
 export const STREAM_EVENTS = [
@@ -2605,6 +2902,9 @@ export const STREAM_EVENTS = [
     "rollcall.closed",
     "rollcall.confirmed",
     "rollcall.started",
+    "vote.closed",
+    "vote.counted",
+    "vote.opened",
 ] as const satisfies readonly StreamEventName[];
 
 // -- permissions -------------------------------------------------------------------------
@@ -2626,6 +2926,7 @@ export type Permission =
     | "read_meeting"
     | "release_floor"
     | "speak"
+    | "vote"
     | "watch_health";
 
 // -- errors and acks -----------------------------------------------------------------------
