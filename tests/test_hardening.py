@@ -405,3 +405,10 @@ def test_the_serve_command_prints_one_line_for_an_older_schema(tmp_path: Path) -
     assert done.returncode == 1, done.stderr
     assert "schema revision 0004" in done.stderr and "meetingd db upgrade" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_405_names_the_allowed_methods(client: Any) -> None:
+    resp = await client.put("/api/v1/auth/login", json={})
+    assert resp.status == 405
+    assert "POST" in resp.headers["Allow"]
+    assert (await resp.json())["error"]["code"] == "method_not_allowed"

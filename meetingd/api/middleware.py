@@ -75,7 +75,10 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
         if exc.status == 413:
             message = f"the body is larger than {request.app[MAX_BODY]} bytes"
-        return error_response(exc.status, code, message)
+        resp = error_response(exc.status, code, message)
+        if "Allow" in exc.headers:  # a 405 names the methods the resource has (RFC 9110)
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except Exception:
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "an internal error occurred; it has been logged")
