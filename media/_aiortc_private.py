@@ -495,6 +495,21 @@ def set_socket_buffers(sock: socket.socket, size: int) -> tuple[int, int]:
     return rcv, snd
 
 
+def observe_received_rtp(
+    receiver: RTCRtpReceiver, callback: Callable[[int, int, int, int], None]
+) -> None:
+    """Call ``callback(seq, timestamp, ssrc, marker)`` for every RTP packet an aiortc
+    *client* receiver gets, before its jitter buffer (tests and benches check what the
+    SFU sends: one continuous sequence across layer switches)."""
+    original = receiver._handle_rtp_packet
+
+    async def handle(packet: Any, arrival_time_ms: int) -> None:
+        callback(packet.sequence_number, packet.timestamp, packet.ssrc, int(packet.marker))
+        await original(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
 def dtls_transport_of(transceiver: RTCRtpTransceiver) -> Any:
     """The (bundled) DTLS transport a transceiver uses."""
     return transceiver.receiver.transport
@@ -518,6 +533,10 @@ async def check_internals() -> None:
     for needle in ("self._handle_rtp_data(", "self._handle_rtcp_data(", "self._rx_srtp"):
         if needle not in src_dtls:
             problems.append(f"RTCDtlsTransport._recv_next no longer uses {needle}")
+    if "receiver._handle_rtp_packet(packet" not in inspect.getsource(
+        rtcdtlstransport.RTCDtlsTransport
+    ) or not hasattr(RTCRtpReceiver, "_handle_rtp_packet"):
+        problems.append("RTCDtlsTransport no longer hands RTP to RTCRtpReceiver._handle_rtp_packet")
     src_ice = inspect.getsource(aioice.ice.Connection)
     if "get_host_addresses(" not in src_ice:
         problems.append("aioice.ice.Connection no longer calls get_host_addresses")

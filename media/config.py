@@ -63,6 +63,14 @@ class MediaConfig:
     #: a subscriber's REMB is processed at most once per this many seconds per slot (aiortc
     #: receivers send ~15 a second; the rest are dropped before parsing)
     remb_min_interval: float = 0.25
+    #: weak-link "auto": a receiver whose estimate stays under ``weak_link_low_bitrate``
+    #: for ``weak_link_after`` seconds gets the low layer only, under
+    #: ``weak_link_audio_only_bitrate`` audio only (video is tried again after 30 s)
+    weak_link_low_bitrate: int = 250_000
+    weak_link_audio_only_bitrate: int = 80_000
+    weak_link_after: float = 6.0
+    #: bit/s of a weak link's estimate kept for audio before any video is chosen
+    audio_reserve: int = 64_000
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def __post_init__(self) -> None:

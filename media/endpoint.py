@@ -46,8 +46,16 @@ from .config import MediaConfig
 from .errors import SignallingError
 from .forwarder import PublishedTrack, Slot
 from .policy import Kind, PolicyConfig, Role
-from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, parse_rtp
-from .sdp import SdpNumbering, codec_preferences, filter_offer, session_id
+from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, URI_RID, parse_rtp
+from .sdp import (
+    SdpNumbering,
+    Simulcast,
+    add_simulcast_recv,
+    codec_preferences,
+    filter_offer,
+    parse_simulcast,
+    session_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +143,13 @@ class Endpoint:
         self._numbering = SdpNumbering()
         #: m-lines in the client's last SDP: a re-offer from the same connection has them all
         self._client_mlines = 0
-        self._ext_ids: tuple[int | None, int | None, int | None] = (None, None, None)
+        self._ext_ids: tuple[int | None, int | None, int | None, int | None] = (
+            None, None, None, None
+        )
+        #: simulcast as the client's latest offer declares it
+        self._simulcast = Simulcast()
+        #: the agent's simulcast sources: one m-line per layer, grouped by source name
+        self._agent_groups: dict[str, list[PublishedTrack]] = {}
         self._negotiation: asyncio.Task[None] | None = None
         self._negotiation_pc: RTCPeerConnection | None = None
         self.last_rx = 0.0
@@ -173,6 +187,7 @@ class Endpoint:
                 raise SignallingError(
                     "glare", "a server offer is pending: answer it, then offer again"
                 )
+            self._simulcast = parse_simulcast(filtered)
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=filtered, type="offer"))
             except Exception as exc:
@@ -325,6 +340,7 @@ class Endpoint:
             params.extension_id(URI_MID),
             params.extension_id(URI_ABS_SEND_TIME),
             params.extension_id(URI_AUDIO_LEVEL),
+            params.extension_id(URI_RID) or self._simulcast.rid_ext_id,
         )
         track = self._tracks.get(t)
         if track is None:
@@ -332,6 +348,7 @@ class Endpoint:
                 self.endpoint_id, Kind(t.kind), self._io_for(t), sender_ssrc(t.sender), self._config
             )
             self._tracks[t] = track
+            self._join_simulcast(track, params.mid or "")
             if not self.publishing_since:
                 self.publishing_since = self._config.clock()
             track.configure(params)
@@ -350,6 +367,22 @@ class Endpoint:
             for ssrc in params.ssrcs:
                 self._tracks_by_ssrc[ssrc] = track
 
+    def _join_simulcast(self, track: PublishedTrack, mid: str) -> None:
+        """Make a new video track a simulcast layer when the client's SDP says it is one."""
+        if track.kind is not Kind.VIDEO:
+            return
+        rids = self._simulcast.rids.get(mid)
+        layer = self._simulcast.layers.get(mid)
+        if rids:  # a browser: this m-line carries every layer; the others come by RID
+            track.simulcast, track.rid = True, rids[0]
+        elif layer is not None:  # the agent: one m-line per layer
+            name, index, max_bitrate = layer
+            group = self._agent_groups.setdefault(name, [])
+            track.simulcast, track.layer_index, track.max_bitrate = True, index, max_bitrate
+            track.group = group
+            group.append(track)
+            group.sort(key=lambda tr: tr.layer_index)
+
     def _drop_stopped_tracks(self) -> None:
         changed = False
         for t, track in list(self._tracks.items()):
@@ -360,7 +393,7 @@ class Endpoint:
                 track.close()
                 del self._tracks[t]
                 for ssrc, tr in list(self._tracks_by_ssrc.items()):
-                    if tr is track:
+                    if tr.closed:
                         del self._tracks_by_ssrc[ssrc]
                 changed = True
         if changed:
@@ -457,6 +490,7 @@ class Endpoint:
         slot.configure(params)
 
     def _outgoing_sdp(self, sdp: str) -> str:
+        sdp = add_simulcast_recv(sdp, self._simulcast.rids, self._simulcast.rid_ext_id)
         announced = self._config.announced_ip
         if not announced:
             return sdp
@@ -470,27 +504,44 @@ class Endpoint:
     def _on_rtp(self, data: bytes, arrival_ms: int) -> None:
         now = self._config.clock()
         self.last_rx = now
-        mid_id, abs_id, level_id = self._ext_ids
-        pkt = parse_rtp(data, mid_id, abs_id, level_id)
+        mid_id, abs_id, level_id, rid_id = self._ext_ids
+        pkt = parse_rtp(data, mid_id, abs_id, level_id, rid_id)
         if pkt is None:
             return
         track = self._tracks_by_ssrc.get(pkt.ssrc)
         if track is None:
-            track = self._route_unknown_ssrc(pkt.mid, pkt.payload_type)
+            track = self._route_unknown_ssrc(pkt.mid, pkt.payload_type, pkt.rid)
             if track is None:
                 return
             self._tracks_by_ssrc[pkt.ssrc] = track
         track.on_packet(pkt, now)
 
-    def _route_unknown_ssrc(self, mid: str | None, payload_type: int) -> PublishedTrack | None:
+    def _route_unknown_ssrc(
+        self, mid: str | None, payload_type: int, rid: str | None = None
+    ) -> PublishedTrack | None:
         tracks = [t for t in self._tracks.values() if not t.closed]
         if mid is not None:
             for track in tracks:
                 if track.mid == mid:
-                    return track
+                    return self._layer_for(track, rid) if track.rid is not None else track
             return None
         by_pt = [t for t in tracks if payload_type in t.codecs and t.ssrc is None]
         return by_pt[0] if len(by_pt) == 1 else None
+
+    def _layer_for(self, track: PublishedTrack, rid: str | None) -> PublishedTrack | None:
+        """The layer of a browser's simulcast m-line that ``rid`` names (made on first use)."""
+        if rid is None:
+            return None  # a layer is only learnt from a packet that names it
+        for layer in track.group:
+            if layer.rid == rid:
+                return layer
+        rids = self._simulcast.rids.get(track.mid or "", ())
+        if rid not in rids:
+            return None
+        layer = track.add_layer(rid, rids.index(rid))
+        logger.info("endpoint %s/%s: simulcast layer %s on mid %s", self._host.room_id,
+                    self.endpoint_id, rid, track.mid)
+        return layer
 
     def _on_rtcp(self, data: bytes) -> None:
         """Handle one (compound) RTCP packet; the cheap path comes first.
@@ -594,11 +645,12 @@ class Endpoint:
             self._host.spawn(self._reset_locked("timeout"), f"timeout-{self.endpoint_id}")
 
     def _rtcp_tick(self) -> None:
-        for track in self._tracks.values():
+        now = self._config.clock()
+        for track in self.tracks():
+            track.update_rate(now)
             report = track.rtcp_report()
             if report:
                 track.io.send_rtcp(report)
-        now = self._config.clock()
         retry_after = 3 * self._config.keyframe_min_interval
         for slots in self._slots.values():
             for slot in slots:
@@ -607,6 +659,8 @@ class Endpoint:
                     slot.io.send_rtcp(report)
                 if slot.keyframe_overdue(now, retry_after):
                     slot.request_keyframe()
+                if slot.layers:
+                    slot.tick_layers(now)
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -636,6 +690,7 @@ class Endpoint:
         self._ios.clear()
         self._client_tx.clear()
         self._client_params.clear()
+        self._agent_groups.clear()
         self._numbering = SdpNumbering()
         self._client_mlines = 0
         self._session = None
@@ -676,9 +731,23 @@ class Endpoint:
                 return t
         return None
 
+    def primary_layers(self, kind: Kind) -> list[PublishedTrack]:
+        """The simulcast layers of the primary track of ``kind`` (itself without simulcast);
+        a live list: layers that appear later join it."""
+        track = self.primary_track(kind)
+        return [] if track is None else track.group
+
     def tracks(self) -> list[PublishedTrack]:
-        """Tracks this endpoint publishes (open ones)."""
-        return [t for t in self._tracks.values() if not t.closed]
+        """Tracks this endpoint publishes (open ones, every simulcast layer)."""
+        out: list[PublishedTrack] = []
+        for t in self._tracks.values():
+            if t.closed:
+                continue
+            if t.simulcast and t.rid is not None:
+                out.extend(tr for tr in t.group if not tr.closed)
+            else:
+                out.append(t)
+        return out
 
     def slots(self, kind: Kind) -> list[Slot]:
         """Negotiated receive slots of ``kind``."""

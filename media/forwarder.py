@@ -78,6 +78,22 @@ PAUSE_MAX = 30.0
 NACK_RATE = 300.0
 NACK_BURST = 100.0
 
+#: simulcast: a layer is gone when nothing arrived on it for this long (seconds)
+LAYER_STALE = 1.0
+#: a receiver whose estimate falls below this share of its layer's bitrate steps down
+DOWNGRADE_SHARE = 0.7
+#: ... and steps up at once when the estimate covers this share of the next layer
+UPGRADE_SHARE = 1.1
+#: otherwise it tries the next layer up after a back-off (seconds) that doubles, up to
+#: the maximum, each time a try is followed by a step down within ``UPGRADE_FAILED``
+UPGRADE_MIN = 8.0
+UPGRADE_MAX = 64.0
+UPGRADE_FAILED = 6.0
+#: a layer already forwarded may exceed a bitrate cap by this factor before it is left
+CAP_SLACK = 1.25
+#: a switch waits this long for the old layer to finish its frame before cutting it
+SWITCH_FRAME_WAIT = 0.3
+
 
 def codec_key(codec: CodecInfo) -> CodecKey:
     """What must match for a stream to be forwardable: name and H.264 packetization."""
@@ -120,6 +136,46 @@ class PublishedTrack:
         self._lsr_time = 0.0
         self._max_seq: int | None = None
         self.closed = False
+        # simulcast: this track is one layer of ``group`` (low to high once measured)
+        self.simulcast = False
+        self.rid: str | None = None
+        self.layer_index = 0
+        #: the publisher's own limit for this layer (the agent's), sent as its REMB
+        self.max_bitrate: int | None = None
+        self.group: list[PublishedTrack] = [self]
+        #: slots that switch to this layer at its next keyframe
+        self.pending: list[Slot] = []
+        self._switching: list[Slot] = []
+        self._clones: list[PublishedTrack] = []
+        #: measured incoming bit/s (smoothed over the room's timer ticks)
+        self.bitrate = 0.0
+        self.last_rx = -1e9
+        self._rate_mark: tuple[float, int] = (0.0, 0)
+
+    def add_layer(self, rid: str, index: int) -> PublishedTrack:
+        """Another simulcast layer sent on this track's m-line (a browser's ``a=rid``)."""
+        layer = PublishedTrack(self.endpoint_id, self.kind, self.io, self.rtcp_ssrc, self._config)
+        layer.mid = self.mid
+        layer.codecs = self.codecs
+        layer.simulcast = True
+        layer.rid = rid
+        layer.layer_index = index
+        layer.group = self.group
+        self.group.append(layer)
+        self._clones.append(layer)
+        return layer
+
+    def update_rate(self, now: float) -> None:
+        """Sample the incoming bitrate (called by the room's timer)."""
+        t0, b0 = self._rate_mark
+        if t0 and now > t0:
+            inst = (self.bytes_in - b0) * 8 / (now - t0)
+            self.bitrate = inst if not self.bitrate else 0.6 * self.bitrate + 0.4 * inst
+        self._rate_mark = (now, self.bytes_in)
+
+    def active(self, now: float) -> bool:
+        """Packets arrived on this layer lately."""
+        return now - self.last_rx < LAYER_STALE
 
     def configure(self, params: RtpParams) -> None:
         """Apply (re)negotiated parameters; payload types may change on renegotiation."""
@@ -127,6 +183,8 @@ class PublishedTrack:
         self.codecs = {c.payload_type: c for c in params.codecs}
         for slot in self.slots:
             slot.source_changed_codecs()
+        for layer in self._clones:
+            layer.configure(params)
 
     def on_packet(self, pkt: InPacket, now: float) -> None:
         """Account for one packet and forward it to every slot watching this track."""
@@ -134,6 +192,7 @@ class PublishedTrack:
         if codec is None:
             return
         self.ssrc = pkt.ssrc
+        self.last_rx = now
         self.packets_in += 1
         self.bytes_in += len(pkt.payload) + 12
         if self.stats is None:
@@ -151,6 +210,13 @@ class PublishedTrack:
             self._track_loss(pkt.seq)
         for slot in self.slots:
             slot.forward(pkt, codec, now)
+        if self._switching:  # slots whose old layer just finished a frame
+            switching, self._switching = self._switching, []
+            for slot in switching:
+                slot.complete_switch(now)
+        if self.pending and pkt.keyframe:
+            for slot in list(self.pending):
+                slot.target_keyframe(self, pkt.seq, now)
 
     def _track_loss(self, seq: int) -> None:
         if self._max_seq is None:
@@ -189,7 +255,7 @@ class PublishedTrack:
 
     def _deferred_pli(self) -> None:
         self._pli_timer = None
-        if not self.closed and any(s.waiting_keyframe for s in self.slots):
+        if not self.closed and (self.pending or any(s.waiting_keyframe for s in self.slots)):
             self._send_pli(self._config.clock())
 
     def _send_pli(self, now: float) -> None:
@@ -217,6 +283,13 @@ class PublishedTrack:
         """The REMB to send to the publisher now (see module docstring)."""
         if self.kind is not Kind.VIDEO:
             return None
+        if self.simulcast:
+            # every layer as the publisher planned it while anyone watches one of them:
+            # receivers are served by choosing layers, not by squeezing the publisher
+            if not any(layer.slots or layer.pending for layer in self.group):
+                return self._config.idle_video_bitrate
+            return min(self._config.upstream_bitrate_ceiling,
+                       self.max_bitrate or self._config.upstream_bitrate_ceiling)
         if not self.slots:
             return self._config.idle_video_bitrate
         rembs = [s.remb for s in self.slots if s.remb is not None]
@@ -272,6 +345,21 @@ class PublishedTrack:
             self._pli_timer = None
         for slot in list(self.slots):
             slot.set_source(None)
+        for slot in list(self.pending):
+            slot.cancel_pending()
+        if self in self.group:
+            self.group.remove(self)
+        for layer in self._clones:
+            layer.close()
+
+
+def ranked_layers(layers: list[PublishedTrack], now: float) -> list[PublishedTrack]:
+    """A source's usable layers, lowest first: the live ones by measured bitrate, or all of
+    them in their declared order until rates are known."""
+    live = [t for t in layers if not t.closed and t.active(now) and t.bitrate > 0]
+    if live:
+        return sorted(live, key=lambda t: t.bitrate)
+    return sorted((t for t in layers if not t.closed), key=lambda t: t.layer_index)
 
 
 class Slot:
@@ -331,6 +419,22 @@ class Slot:
         self._sr_mid = 0
         self._sr_time = 0.0
         self._sr_packets = 0
+        # simulcast (video): the source's layers, what the receiver may get, the switch
+        self.layers: list[PublishedTrack] = []
+        #: highest layer the tile wants (0: a thumbnail gets the lowest)
+        self.tile_cap = 2
+        #: bit/s this slot may use at most (weak-link cap), None: no cap
+        self.bitrate_cap: int | None = None
+        #: bit/s of the receiver's estimate kept for its audio (weak-link "audio first")
+        self.reserve = 0
+        self.pending: PublishedTrack | None = None
+        self._pending_seq: int | None = None
+        self._pending_since = 0.0
+        self._in_frame = False
+        self.layer_switches = 0
+        self._upgrade_at = 0.0
+        self._upgrade_backoff = UPGRADE_MIN
+        self._last_up = -1e9
 
     def configure(self, params: RtpParams) -> None:
         """Apply the negotiated parameters (MID, ids, payload types); the slot is then live."""
@@ -357,10 +461,166 @@ class Slot:
         """Forget cached payload type mappings (the source renegotiated)."""
         self._pt_map = {}
 
+    def set_layers(
+        self,
+        layers: list[PublishedTrack],
+        tile_cap: int,
+        bitrate_cap: int | None = None,
+        reserve: int = 0,
+    ) -> None:
+        """Show the source whose simulcast layers are ``layers`` (one without simulcast).
+
+        A new source starts on the best layer the tile, cap and estimate allow (a hard
+        switch: it waits for a keyframe); within the same source the layer follows the
+        receiver from then on (:meth:`select`), switching at keyframes of the target layer.
+        """
+        self.tile_cap, self.bitrate_cap, self.reserve = tile_cap, bitrate_cap, reserve
+        if not layers:
+            self.set_source(None)
+            return
+        if self.source is not None and self.source in layers:
+            self.layers = layers
+            self.select(self._clock())
+            return
+        self.set_source(None)
+        self.layers = layers
+        ranked = ranked_layers(layers, self._clock())
+        if ranked:
+            self.set_source(ranked[self._fit(ranked, len(ranked) - 1)])
+
+    def _budget(self, estimate: bool = True, slack: float = 1.0) -> float | None:
+        """Bit/s the receiver can take for this slot: its estimate less the audio reserve,
+        within the cap."""
+        budget: float | None = None
+        if estimate and self.remb is not None:
+            budget = max(0, self.remb - self.reserve)
+        if self.bitrate_cap is not None:
+            cap = self.bitrate_cap * slack
+            budget = cap if budget is None else min(budget, cap)
+        return budget
+
+    def _fit(
+        self, ranked: list[PublishedTrack], start: int, estimate: bool = True, slack: float = 1.0
+    ) -> int:
+        """The highest layer at or below ``start`` and the tile's that fits the budget
+        (the cap alone with ``estimate=False``)."""
+        top = min(start, self.tile_cap, len(ranked) - 1)
+        budget = self._budget(estimate, slack)
+        if budget is None:
+            return top
+        for i in range(top, 0, -1):
+            if ranked[i].bitrate <= budget:
+                return i
+        return 0
+
+    def select(self, now: float) -> None:
+        """Choose the layer for the receiver now; start a switch if it differs.
+
+        Down: at once, when the estimate falls under ``DOWNGRADE_SHARE`` of the current
+        layer's bitrate (an overusing receiver's REMB drops to 85 % of what arrives), the
+        cap or the tile allows less. Up: when the estimate covers the next layer, else as
+        a try after a back-off (REMB never exceeds 1.5x what arrives, so a receiver on
+        the low layer cannot *say* it could take the high one).
+        """
+        if self.kind is not Kind.VIDEO or len(self.layers) < 2 or self.source is None:
+            return
+        ranked = ranked_layers(self.layers, now)
+        if len(ranked) < 2:
+            if ranked and ranked[0] is not self.source and not self.source.active(now):
+                self.begin_switch(ranked[0], now)
+            return
+        current = self.pending or self.source
+        cur = ranked.index(current) if current in ranked else 0
+        allowed = self._fit(ranked, len(ranked) - 1, estimate=False)
+        est = None if self.remb is None else self.remb - self.reserve
+        want = cur
+        if cur > allowed and cur > self._fit(ranked, cur, estimate=False, slack=CAP_SLACK):
+            want = allowed  # the tile or the cap (with slack: rates vary): not congestion
+        elif est is not None and cur > 0 and est < DOWNGRADE_SHARE * ranked[cur].bitrate:
+            want = self._fit(ranked, cur - 1)
+            if now - self._last_up < UPGRADE_FAILED:  # the last try up failed
+                self._upgrade_backoff = min(self._upgrade_backoff * 2, UPGRADE_MAX)
+            self._upgrade_at = now + self._upgrade_backoff
+        elif cur < allowed and (
+            est is None or est >= UPGRADE_SHARE * ranked[cur + 1].bitrate
+            or now >= self._upgrade_at
+        ):
+            want = cur + 1
+        if want > cur:
+            self._last_up = now
+            self._upgrade_at = now + self._upgrade_backoff
+        if ranked[want] is not current:
+            self.begin_switch(ranked[want], now)
+
+    def begin_switch(self, target: PublishedTrack, now: float) -> None:
+        """Switch to another layer of the same source at its next keyframe (asked for)."""
+        self.cancel_pending()
+        if target is self.source:
+            return
+        self.pending = target
+        self._pending_since = now
+        target.pending.append(self)
+        target.request_keyframe()
+
+    def cancel_pending(self) -> None:
+        """Forget a layer switch that has not happened yet."""
+        if self.pending is not None and self in self.pending.pending:
+            self.pending.pending.remove(self)
+        self.pending = None
+        self._pending_seq = None
+
+    def target_keyframe(self, track: PublishedTrack, seq: int, now: float) -> None:
+        """The target layer starts a keyframe at ``seq``: switch now, or once the old layer
+        has finished the frame it is in (the receiver never gets half a frame)."""
+        if track is not self.pending:
+            return
+        self._pending_seq = seq
+        if not self._in_frame or self.waiting_keyframe or self.source is None:
+            self.complete_switch(now)
+
+    def complete_switch(self, now: float) -> None:
+        """Move to the pending layer, replaying its keyframe (and what followed) from its
+        cache; sequence numbers and timestamps continue where the old layer stopped."""
+        target, seq = self.pending, self._pending_seq
+        if target is None or seq is None or target.closed:
+            return
+        self.cancel_pending()
+        if self.source is not None and self in self.source.slots:
+            self.source.slots.remove(self)
+        self.source = target
+        target.slots.append(self)
+        self._pt_map = {}
+        self._rebase = True
+        self.waiting_keyframe = False
+        self._in_frame = False
+        self.layer_switches += 1
+        cache, last = target.cache, target._max_seq
+        if cache is None or last is None:
+            return
+        for i in range(min(max(0, seq_diff(last, seq)), 500) + 1):
+            pkt = cache.get((seq + i) & 0xFFFF)
+            codec = target.codecs.get(pkt.payload_type) if pkt is not None else None
+            if pkt is not None and codec is not None:
+                self.forward(pkt, codec, now)
+
+    def tick_layers(self, now: float) -> None:
+        """The room's timer: pick the layer again; finish or re-ask a stalled switch."""
+        if self.pending is not None:
+            waited = now - self._pending_since
+            if self._pending_seq is not None and waited > SWITCH_FRAME_WAIT:
+                self.complete_switch(now)  # the old layer never finished its frame
+            elif self._pending_seq is None and waited > 1.0:
+                self._pending_since = now
+                self.pending.request_keyframe()
+        self.select(now)
+
     def set_source(self, track: PublishedTrack | None) -> None:
         """Point the slot at ``track`` (or idle it); video waits for a keyframe from it."""
+        if track is None:
+            self.layers = []
         if track is self.source:
             return
+        self.cancel_pending()
         if self.source is not None and self in self.source.slots:
             self.source.slots.remove(self)
         self.source = track
@@ -456,8 +716,12 @@ class Slot:
             self._last_send = now
         self.packets_out += 1
         self.bytes_out += len(data)
-        if pkt.marker and self.kind is Kind.VIDEO:
-            self.frames_out += 1
+        if self.kind is Kind.VIDEO:
+            self._in_frame = not pkt.marker
+            if pkt.marker:
+                self.frames_out += 1
+                if self._pending_seq is not None and self.source is not None:
+                    self.source._switching.append(self)  # switch after this packet's fan-out
         return True
 
     def on_nack(self, lost: list[int]) -> None:

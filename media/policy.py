@@ -74,6 +74,40 @@ class Assignment:
     video: tuple[str | None, ...]
 
 
+class LinkMode(enum.StrEnum):
+    """How much of the room a bridge point's link is sent (weak-link mode).
+
+    Audio is never dropped for video in any of them: every mode below ``normal`` keeps a
+    reserve of the receiver's estimate for audio before video layers are chosen.
+    ``audio_first``: only that reserve; ``capped``: video within a bitrate cap too;
+    ``low``: the lowest simulcast layer only; ``audio_only``: no video (the presented
+    document page travels on the data channel, not here). ``auto``: the room picks one
+    of ``normal``/``low``/``audio_only`` from the receiver's estimate.
+    """
+
+    AUTO = "auto"
+    NORMAL = "normal"
+    AUDIO_FIRST = "audio_first"
+    CAPPED = "capped"
+    LOW = "low"
+    AUDIO_ONLY = "audio_only"
+
+
+#: simulcast layer index meaning "the best there is" for a big tile
+TOP_LAYER = 2
+
+
+def video_tile_layer(role: Role, index: int) -> int:
+    """The highest simulcast layer the video slot ``index`` of ``role`` is shown at.
+
+    A chair console's slot 0 is the speaker tile (top layer); slots 1.. are grid
+    thumbnails (lowest layer). Other roles show two big tiles (chair and speaker).
+    """
+    if role is Role.CHAIR and index > 0:
+        return 0
+    return TOP_LAYER
+
+
 def may_publish(role: Role, kind: Kind) -> bool:
     """Whether the server accepts and forwards a track of ``kind`` from ``role``."""
     return role is not Role.OBSERVER

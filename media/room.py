@@ -22,7 +22,8 @@ from . import policy
 from .config import MediaConfig
 from .endpoint import Endpoint, OfferCallback, StateCallback
 from .errors import ConflictError, NotFoundError, SignallingError
-from .policy import Assignment, Kind, PolicyConfig, Role, RoomState
+from .forwarder import Slot
+from .policy import Assignment, Kind, LinkMode, PolicyConfig, Role, RoomState
 from .stats import EndpointStats
 
 if TYPE_CHECKING:
@@ -59,6 +60,23 @@ class SlotInfo:
     index: int
     mid: str | None
     source: str | None
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """An endpoint's weak-link mode: as set (``mode``) and in force (``effective``)."""
+
+    endpoint_id: str
+    mode: LinkMode
+    effective: LinkMode
+    bitrate_cap: int | None = None
+
+
+#: seconds an automatic "audio only" lasts before video is tried again (low layer)
+AUTO_AUDIO_ONLY_FOR = 30.0
+
+#: called when an endpoint's weak-link mode in force changes
+LinkCallback = Callable[[LinkState], None]
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,11 @@ class Room:
         self._slot_info_memo: dict[
             tuple[Kind, tuple[str | None, ...], tuple[str | None, ...]], tuple[SlotInfo, ...]
         ] = {}
+        self._links: dict[str, LinkState] = {}
+        #: per endpoint in "auto": the condition seen and since when (clock)
+        self._auto_seen: dict[str, tuple[str, float]] = {}
+        #: told when an endpoint's weak-link mode in force changes
+        self.on_link_mode: LinkCallback | None = None
         self._closed = False
         #: policy runs so far (one per change that could alter an assignment)
         self.policy_runs = 0
@@ -169,6 +192,8 @@ class Room:
         self._layouts.pop(endpoint_id, None)
         self._layout_keys.pop(endpoint_id, None)
         self._assignments.pop(endpoint_id, None)
+        self._links.pop(endpoint_id, None)
+        self._auto_seen.pop(endpoint_id, None)
         await ep.close()
         self._update()
 
@@ -213,6 +238,100 @@ class Room:
             return
         self._pages[endpoint_id] = page
         self._update(repoint=False, dirty=(endpoint_id,))
+
+    def set_link_mode(
+        self, endpoint_id: str, mode: LinkMode | str, bitrate_cap: int | None = None
+    ) -> LinkState:
+        """Set an endpoint's weak-link mode (the operator's choice; ``auto`` by default).
+
+        ``bitrate_cap`` (bit/s of video to this endpoint, shared by its video slots) is
+        required for ``capped`` and ignored otherwise. Takes effect at once: layers
+        switch at the next keyframe, ``audio_only`` idles the video slots.
+        """
+        self.endpoint(endpoint_id)
+        try:
+            mode = LinkMode(mode)
+        except ValueError as exc:
+            raise SignallingError("bad_link_mode", f"unknown weak-link mode {mode!r}") from exc
+        if mode is LinkMode.CAPPED and (bitrate_cap is None or bitrate_cap < 10_000):
+            raise SignallingError("bad_link_mode", "capped needs bitrate_cap >= 10000 bit/s")
+        cap = bitrate_cap if mode is LinkMode.CAPPED else None
+        effective: LinkMode = LinkMode.NORMAL if mode is LinkMode.AUTO else mode
+        old = self._links.get(endpoint_id)
+        if old is not None and old.mode is LinkMode.AUTO and mode is LinkMode.AUTO:
+            effective = old.effective
+        self._auto_seen.pop(endpoint_id, None)
+        return self._set_link(LinkState(endpoint_id, mode, effective, cap))
+
+    def link_mode(self, endpoint_id: str) -> LinkState:
+        """The endpoint's weak-link mode as set and in force."""
+        self.endpoint(endpoint_id)
+        return self._links.get(
+            endpoint_id, LinkState(endpoint_id, LinkMode.AUTO, LinkMode.NORMAL)
+        )
+
+    def _set_link(self, state: LinkState) -> LinkState:
+        old = self._links.get(state.endpoint_id)
+        self._links[state.endpoint_id] = state
+        if old != state:
+            ep = self._endpoints.get(state.endpoint_id)
+            if ep is not None:
+                self._apply_assignment(ep)
+            if (old is None or old.effective is not state.effective) and self.on_link_mode:
+                self.on_link_mode(state)
+        return state
+
+    def _auto_links(self, now: float) -> None:
+        """Weak-link "auto": follow each receiver's estimate (see ``MediaConfig``).
+
+        Under the low threshold for ``weak_link_after`` s: low layer only; under the
+        audio-only threshold as long: audio only, for 30 s, then the low layer again;
+        in "low", an estimate above 1.2x the low threshold as long goes back to normal.
+        """
+        cfg = self.config
+        for eid, ep in self._endpoints.items():
+            state = self._links.get(eid)
+            if state is not None and state.mode is not LinkMode.AUTO:
+                continue
+            effective = state.effective if state else LinkMode.NORMAL
+            estimates = [s.remb for s in ep.slots(Kind.VIDEO) if s.source and s.remb]
+            est = min(estimates) if estimates else None
+            if effective is LinkMode.AUDIO_ONLY:
+                seen = ("audio_only", self._auto_seen.get(eid, ("", now))[1])
+                cond, since = seen
+                if now - since >= AUTO_AUDIO_ONLY_FOR:
+                    cond, target = "", LinkMode.LOW
+                else:
+                    target = effective
+            elif est is None:
+                cond, target = "", effective
+            elif est < cfg.weak_link_audio_only_bitrate:
+                cond, target = "audio_only", LinkMode.AUDIO_ONLY
+            elif est < cfg.weak_link_low_bitrate and effective is LinkMode.NORMAL:
+                cond, target = "low", LinkMode.LOW
+            elif effective is LinkMode.LOW and est > 1.2 * cfg.weak_link_low_bitrate:
+                cond, target = "normal", LinkMode.NORMAL
+            else:
+                cond, target = "", effective
+            prev = self._auto_seen.get(eid)
+            if target is effective or not cond:
+                if cond:
+                    self._auto_seen[eid] = prev if prev and prev[0] == cond else (cond, now)
+                else:
+                    self._auto_seen.pop(eid, None)
+                if target is not effective:
+                    self._set_link(LinkState(eid, LinkMode.AUTO, target))
+                continue
+            if prev is None or prev[0] != cond:
+                self._auto_seen[eid] = (cond, now)
+            elif now - prev[1] >= cfg.weak_link_after:
+                if target is LinkMode.AUDIO_ONLY:
+                    self._auto_seen[eid] = ("audio_only", now)
+                else:
+                    self._auto_seen.pop(eid, None)
+                logger.info("endpoint %s/%s: weak link, auto -> %s (estimate %s bit/s)",
+                            self.room_id, eid, target, est)
+                self._set_link(LinkState(eid, LinkMode.AUTO, target))
 
     @property
     def floor(self) -> tuple[str, ...]:
@@ -270,6 +389,9 @@ class Room:
             return
         for kind, sources in ((Kind.AUDIO, a.audio), (Kind.VIDEO, a.video)):
             slots = ep.slots(kind)
+            if kind is Kind.VIDEO:
+                self._apply_video(ep, slots, sources)
+                continue
             for i, slot in enumerate(slots):
                 src = sources[i] if i < len(sources) else None
                 track = None
@@ -287,6 +409,30 @@ class Room:
             self._layouts[ep.endpoint_id] = layout
             if self.on_layout is not None:
                 self.on_layout(layout)
+
+    def _apply_video(
+        self, ep: Endpoint, slots: Sequence[Slot], sources: tuple[str | None, ...]
+    ) -> None:
+        """Point the video slots at their sources' layers, within the weak-link mode."""
+        link = self._links.get(ep.endpoint_id)
+        mode = link.effective if link is not None else LinkMode.NORMAL
+        layers = []
+        for i in range(len(slots)):
+            src = sources[i] if i < len(sources) else None
+            found = None
+            if src is not None and src in self._endpoints and mode is not LinkMode.AUDIO_ONLY:
+                found = self._endpoints[src].primary_layers(Kind.VIDEO)
+            layers.append(found or [])
+        # audio first: a weak link's estimate keeps room for audio; a cap is the link's
+        # whole budget, so audio comes out of it before video slots share the rest
+        reserve = 0 if mode is LinkMode.NORMAL else self.config.audio_reserve
+        cap = None
+        if mode is LinkMode.CAPPED and link is not None and link.bitrate_cap is not None:
+            video = max(10_000, link.bitrate_cap - reserve)
+            cap, reserve = video // max(1, sum(1 for x in layers if x)), 0
+        for i, slot in enumerate(slots):
+            tile = 0 if mode is LinkMode.LOW else policy.video_tile_layer(ep.role, i)
+            slot.set_layers(layers[i], tile, cap, reserve)
 
     def layout(self, endpoint_id: str) -> Layout:
         """Which source each receive slot of ``endpoint_id`` shows."""
@@ -388,6 +534,10 @@ class Room:
                     ep.tick(now)
                 except Exception:
                     logger.exception("rtcp tick failed for %s", ep.endpoint_id)
+            try:
+                self._auto_links(now)
+            except Exception:
+                logger.exception("weak-link auto mode failed")
             if now >= next_stats:
                 next_stats = now + self.config.stats_interval
                 stats = self.stats()

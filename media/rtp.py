@@ -15,6 +15,8 @@ _U16 = struct.Struct("!H")
 URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+#: RFC 8852 RtpStreamId: names the simulcast layer (``a=rid``) a packet belongs to
+URI_RID = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 
 NTP_EPOCH_OFFSET = 2208988800
 
@@ -49,6 +51,7 @@ class InPacket:
         "padding",
         "payload",
         "payload_type",
+        "rid",
         "seq",
         "ssrc",
         "timestamp",
@@ -78,11 +81,17 @@ class InPacket:
         self.abs_send_time = abs_send_time
         self.audio_level = audio_level
         self.keyframe = False
+        #: the simulcast layer's RtpStreamId, when the packet carries one
+        self.rid: str | None = None
         self.ext_cache: dict[tuple[int, bytes, int, int], bytes] = {}
 
 
 def parse_rtp(
-    data: bytes, mid_id: int | None, abs_id: int | None, level_id: int | None
+    data: bytes,
+    mid_id: int | None,
+    abs_id: int | None,
+    level_id: int | None,
+    rid_id: int | None = None,
 ) -> InPacket | None:
     """Parse an RTP packet; None if it is malformed. Extensions other than ours are dropped."""
     n = len(data)
@@ -95,6 +104,7 @@ def parse_rtp(
     mid: str | None = None
     abs_send: bytes | None = None
     level: int | None = None
+    rid: str | None = None
     if b0 & 0x10:
         if pos + 4 > n:
             return None
@@ -120,6 +130,8 @@ def parse_rtp(
                     abs_send = value
                 elif ident == level_id and ln >= 1:
                     level = value[0]
+                elif ident == rid_id:
+                    rid = value.decode("ascii", "replace")
                 i += 1 + ln
         elif (profile & 0xFFF0) == 0x1000:
             i = start
@@ -138,6 +150,8 @@ def parse_rtp(
                     abs_send = value
                 elif ident == level_id and ln >= 1:
                     level = value[0]
+                elif ident == rid_id:
+                    rid = value.decode("ascii", "replace")
                 i += 2 + ln
         pos = end
     padding = 0
@@ -148,7 +162,10 @@ def parse_rtp(
         if padding == 0 or pos + padding > n:
             return None
     payload = data[pos : n - padding]
-    return InPacket(b1 & 0x7F, b1 >> 7, seq, ts, ssrc, payload, padding, mid, abs_send, level)
+    pkt = InPacket(b1 & 0x7F, b1 >> 7, seq, ts, ssrc, payload, padding, mid, abs_send, level)
+    if rid is not None:
+        pkt.rid = rid
+    return pkt
 
 
 def vp8_keyframe_start(payload: bytes) -> bool:

@@ -7,6 +7,7 @@ the text so that attributes aiortc does not model are kept as the client sent th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCRtpSender
@@ -180,3 +181,100 @@ def session_id(parsed: SessionDescription) -> str | None:
         if media.ice is not None and media.ice.usernameFragment:
             return str(media.ice.usernameFragment)
     return None
+
+
+#: simulcast layers accepted per source (browsers send up to 3)
+MAX_LAYERS = 3
+#: the agent's marker on each m-line that is one layer of a simulcast source:
+#: ``a=x-simulcast-layer:<source> <index, 0 = lowest> [<max bitrate, bit/s>]``
+AGENT_LAYER_ATTR = "x-simulcast-layer"
+_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+
+
+@dataclass(frozen=True)
+class Simulcast:
+    """What a client SDP says about simulcast.
+
+    ``rids``: per MID, the RtpStreamIds a browser sends on that one m-line
+    (``a=simulcast:send`` order; ``~`` paused ones included). ``layers``: per MID, the
+    agent's source name, layer index and maximum bitrate when every layer is an m-line
+    of its own (aiortc sends one SSRC per m-line). ``rid_ext_id``: the id of the RID
+    header extension.
+    """
+
+    rids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    layers: dict[str, tuple[str, int, int | None]] = field(default_factory=dict)
+    rid_ext_id: int | None = None
+
+
+def _sections(sdp: str) -> list[list[str]]:
+    """The SDP's lines split at ``m=`` lines (section 0 is the session part)."""
+    out: list[list[str]] = [[]]
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            out.append([])
+        out[-1].append(line)
+    return out
+
+
+def parse_simulcast(sdp: str) -> Simulcast:
+    """Read the simulcast attributes aiortc's parser ignores (RFC 8853, and the agent's)."""
+    result = Simulcast()
+    for section in _sections(sdp)[1:]:
+        mid = None
+        rids: list[str] = []
+        layer: tuple[str, int, int | None] | None = None
+        for line in section:
+            if line.startswith("a=mid:"):
+                mid = line[6:].strip()
+            elif line.startswith("a=simulcast:"):
+                parts = line[len("a=simulcast:") :].split()
+                for direction, value in zip(parts[::2], parts[1::2], strict=False):
+                    if direction == "send":
+                        for alt in value.split(";"):
+                            rid = alt.split(",")[0].lstrip("~")
+                            if rid and rid not in rids:
+                                rids.append(rid)
+            elif line.startswith(f"a={AGENT_LAYER_ATTR}:"):
+                fields = line.split(":", 1)[1].split()
+                try:
+                    layer = (
+                        fields[0],
+                        int(fields[1]),
+                        int(fields[2]) if len(fields) > 2 else None,
+                    )
+                except (IndexError, ValueError):
+                    layer = None
+            else:
+                e = _EXTMAP_LINE.match(line)
+                if e and e.group(3).split()[0] == _RID_URI:
+                    object.__setattr__(result, "rid_ext_id", int(e.group(1)))
+        if mid is None:
+            continue
+        if len(rids) > 1:
+            result.rids[mid] = tuple(rids[:MAX_LAYERS])
+        if layer is not None and 0 <= layer[1] < MAX_LAYERS:
+            result.layers[mid] = layer
+    return result
+
+
+def add_simulcast_recv(sdp: str, rids: dict[str, tuple[str, ...]], rid_ext_id: int | None) -> str:
+    """``sdp`` (ours) with ``a=rid:... recv`` / ``a=simulcast:recv`` on the client's simulcast
+    m-lines and the RID header extension, which aiortc does not write: without them a
+    browser sends one layer only (and refuses a re-offer that drops them)."""
+    if not rids:
+        return sdp
+    out: list[str] = []
+    for section in _sections(sdp):
+        mid = next((ln[6:].strip() for ln in section if ln.startswith("a=mid:")), None)
+        layers = rids.get(mid or "")
+        if layers and section[0].startswith("m=video") and not section[0].split()[1] == "0":
+            extra = []
+            if rid_ext_id is not None and not any(_RID_URI in ln for ln in section):
+                extra.append(f"a=extmap:{rid_ext_id} {_RID_URI}")
+            extra += [f"a=rid:{r} recv" for r in layers]
+            extra.append("a=simulcast:recv " + ";".join(layers))
+            section = [ln for ln in section if not ln.startswith(("a=rid:", "a=simulcast:"))]
+            section += extra
+        out.extend(section)
+    return "\r\n".join(out) + "\r\n"

@@ -207,3 +207,59 @@ async def wait_for(
 
 
 ConnectFn = Callable[..., Awaitable[Peer]]
+
+
+#: the agent-style simulcast layers a test publisher sends: size and maximum bitrate
+LAYERS = (((80, 60), 150_000), ((160, 120), 400_000), ((320, 240), 1_200_000))
+
+
+def mark_layers(sdp: str, source: str = "cam") -> str:
+    """Mark each video m-line of ``sdp`` as one simulcast layer, in order (low first)."""
+    out: list[str] = []
+    index = -1
+    for line in sdp.splitlines():
+        out.append(line)
+        if line.startswith("m=video"):
+            index += 1
+        elif index >= 0 and line.startswith("a=mid:") and index < len(LAYERS):
+            out.append(f"a=x-simulcast-layer:{source} {index} {LAYERS[index][1]}")
+    return "\r\n".join(out) + "\r\n"
+
+
+class SimulcastPeer(Peer):
+    """A publisher sending three layers of one camera, one aiortc m-line each."""
+
+    def __init__(self, room: Room, endpoint_id: str, role: str, **kw: object) -> None:
+        super().__init__(room, endpoint_id, role, video=False, **kw)  # type: ignore[arg-type]
+        self.layer_tracks = [SyntheticVideo(*size) for size, _ in LAYERS]
+        for track in self.layer_tracks:
+            self.pc.addTrack(track)
+        self.video_track = self.layer_tracks[-1]
+
+    async def connect(self) -> None:
+        async with self.lock:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            answer = await self.endpoint.handle_offer(mark_layers(self.pc.localDescription.sdp))
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+
+@dataclass
+class SeqLog:
+    """RTP headers one client receiver got: (seq, timestamp, ssrc, marker)."""
+
+    packets: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def add(self, seq: int, ts: int, ssrc: int, marker: int) -> None:
+        self.packets.append((seq, ts, ssrc, marker))
+
+
+def watch_rtp(peer: Peer, mid: str) -> SeqLog:
+    """Log the RTP headers ``peer`` receives on ``mid`` (before its jitter buffer)."""
+    from media._aiortc_private import observe_received_rtp
+
+    log = SeqLog()
+    for t in peer.pc.getTransceivers():
+        if t.mid == mid:
+            observe_received_rtp(t.receiver, log.add)
+            return log
+    raise KeyError(mid)

@@ -1,0 +1,262 @@
+"""Simulcast: per-receiver layers by tile, cap and estimate, switched at keyframes.
+
+Live tests use real aiortc peers on loopback: the publisher sends three layers of one
+camera (one m-line each, marked as the headless agent marks them), receivers decode what
+the SFU forwards. The estimate-driven rules are checked on the forwarder's own objects
+with packets fed by hand (an aiortc receiver on loopback never reports a low estimate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for, watch_rtp
+
+from media import MediaPlane, Room
+from media._aiortc_private import CodecInfo, RtpParams
+from media.config import MediaConfig
+from media.forwarder import PublishedTrack, Slot
+from media.policy import Kind
+from media.rtp import InPacket, seq_diff
+
+SMALL, MID, BIG = (size for size, _ in LAYERS)
+
+
+async def join_simulcast(room: Room, peers: list[Peer], endpoint_id: str) -> SimulcastPeer:
+    peer = SimulcastPeer(room, endpoint_id, "bridge_point")
+    peers.append(peer)
+    await peer.connect()
+    await asyncio.wait_for(peer.negotiated.wait(), 10)
+    await wait_for(lambda: len(peer.endpoint.primary_layers(Kind.VIDEO)) == 3, what="3 layers")
+    return peer
+
+
+def assert_continuous(packets: list[tuple[int, int, int, int]]) -> None:
+    """One SSRC, every sequence number once and in order, timestamps never going back."""
+    assert len({p[2] for p in packets}) == 1
+    for a, b in itertools.pairwise(packets):
+        assert seq_diff(b[0], a[0]) == 1, (a, b)
+        assert 0 <= (b[1] - a[1]) & 0xFFFFFFFF < 90000, (a, b)
+
+
+async def test_layer_per_tile_and_switches_keep_one_stream(
+    plane: MediaPlane, join: ConnectFn, peers: list[Peer]
+) -> None:
+    room = plane.create_room("r-simulcast")
+    chair = await join(room, "chair", "chair")
+    viewer = await join(room, "bp-viewer", "bridge_point", video=False)
+    await join_simulcast(room, peers, "bp-cam")
+    room.set_floor(["bp-cam"])
+
+    # the chair's speaker tile gets the top layer, its grid thumbnail the lowest one
+    speaker_mid = room.layout("chair").video[0].mid
+    thumb = next(s for s in room.layout("chair").video[1:] if s.source == "bp-cam")
+    await wait_for(lambda: chair.size(speaker_mid) == BIG, within=15, what="speaker tile big")
+    await wait_for(lambda: chair.size(thumb.mid) == SMALL, within=15, what="thumbnail small")
+    # a bridge point's speaker tile gets the top layer too
+    mid = room.layout("bp-viewer").video[1].mid
+    assert mid is not None
+    await wait_for(lambda: viewer.size(mid) == BIG, within=15, what="viewer big")
+
+    # the weak-link "low" mode moves it to the lowest layer at a keyframe of that layer:
+    # one continuous RTP stream (same SSRC, every sequence number), frames keep decoding
+    log = watch_rtp(viewer, mid)
+    await wait_for(lambda: len(log.packets) > 20, what="packets before the switch")
+    slot = room.endpoint("bp-viewer").slots(Kind.VIDEO)[1]
+    requests = slot.source.keyframe_requests_sent if slot.source else 0
+    room.set_link_mode("bp-viewer", "low")
+    await wait_for(lambda: viewer.size(mid) == SMALL, within=10, what="switched to low")
+    frames = viewer.frames(mid)
+    await wait_for(lambda: viewer.frames(mid) >= frames + 10, what="decoding after the switch")
+    assert slot.layer_switches >= 1
+    assert slot.source is not None
+    assert slot.source.keyframe_requests_sent >= 1 or requests
+
+    # a bitrate cap: the best layer whose measured bitrate fits the cap
+    room.set_link_mode("bp-viewer", "capped", bitrate_cap=2 * 2_000_000)
+    await wait_for(lambda: viewer.size(mid) == BIG, within=10, what="back to big")
+    layers = room.endpoint("bp-cam").primary_layers(Kind.VIDEO)
+    _, middle, top = sorted(layers, key=lambda t: t.bitrate)
+    # two video slots share the cap, after the audio reserve
+    cap = int((middle.bitrate * top.bitrate) ** 0.5) * 2 + room.config.audio_reserve
+    room.set_link_mode("bp-viewer", "capped", bitrate_cap=cap)
+    await wait_for(lambda: viewer.size(mid) == MID, within=10, what="capped to the middle")
+    frames = viewer.frames(mid)
+    await wait_for(lambda: viewer.frames(mid) >= frames + 10, what="decoding when capped")
+    assert_continuous(log.packets)
+    assert {viewer.size(mid)} == {MID} and viewer.received[mid].sizes >= {BIG, SMALL, MID}
+
+    # audio only: video slots idle, audio goes on
+    room.set_link_mode("bp-viewer", "audio_only")
+    assert all(s.source is None for s in room.endpoint("bp-viewer").slots(Kind.VIDEO))
+    assert room.link_mode("bp-viewer").effective == "audio_only"
+
+
+class _FakeIO:
+    """Records what a slot sends (no network: the rules, not the transport)."""
+
+    def __init__(self) -> None:
+        self.rtp: list[bytes] = []
+        self.rtcp: list[bytes] = []
+
+    def send_rtp(self, data: bytes) -> bool:
+        self.rtp.append(data)
+        return True
+
+    def send_rtcp(self, data: bytes) -> bool:
+        self.rtcp.append(data)
+        return True
+
+
+VP8 = CodecInfo(96, "VP8", 90000, ())
+KEY = bytes([0x10, 0x00])  # VP8 descriptor S=1 PID=0, then P=0: a keyframe start
+DELTA = bytes([0x10, 0x01])
+CONT = bytes([0x00, 0x01])
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _layers(config: MediaConfig, io: _FakeIO) -> list[PublishedTrack]:
+    group: list[PublishedTrack] = []
+    for i, rate in enumerate((150_000, 500_000, 1_500_000)):
+        t = PublishedTrack("pub", Kind.VIDEO, io, 1, config)  # type: ignore[arg-type]
+        t.configure(RtpParams("0", (VP8,), (), (), None))
+        t.simulcast, t.layer_index, t.group, t.bitrate = True, i, group, float(rate)
+        t.ssrc = 1000 + i
+        t.last_rx = config.clock()
+        group.append(t)
+    return group
+
+
+class _Feed:
+    """Frames of all layers, two packets each (keyframes on request)."""
+
+    def __init__(self, layers: list[PublishedTrack], clock: _Clock) -> None:
+        self.layers, self.clock = layers, clock
+        self.seq = [100 * i for i in range(3)]
+        self.ts = [5000 * i for i in range(3)]
+        self.key: set[int] = set()
+
+    def frame(self, only: int | None = None, half: bool = False) -> None:
+        for i, layer in enumerate(self.layers):
+            if only is not None and i != only:
+                continue
+            first = KEY if i in self.key else DELTA
+            self.key.discard(i)
+            parts = [(first, 0)] if half else [(first, 0), (CONT, 1)]
+            for payload, marker in parts:
+                pkt = InPacket(96, marker, self.seq[i] & 0xFFFF, self.ts[i], layer.ssrc or 0,
+                               payload + b"x" * 50, 0, None, None, None)
+                self.seq[i] += 1
+                layer.on_packet(pkt, self.clock.now)
+                layer.last_rx = self.clock.now
+            if not half:
+                self.ts[i] += 3000
+        self.clock.now += 1 / 30
+
+
+def _out(io: _FakeIO) -> list[tuple[int, int, int, int]]:
+    return [
+        (
+            int.from_bytes(p[2:4], "big"),
+            int.from_bytes(p[4:8], "big"),
+            int.from_bytes(p[8:12], "big"),
+            p[1] >> 7,
+        )
+        for p in io.rtp
+    ]
+
+
+async def test_estimate_moves_layers_at_keyframes_and_frame_boundaries() -> None:
+    clock = _Clock()
+    config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
+    up_io, down_io = _FakeIO(), _FakeIO()
+    layers = _layers(config, up_io)
+    slot = Slot("sub", Kind.VIDEO, 1, 4242, down_io, clock)  # type: ignore[arg-type]
+    slot.configure(RtpParams("5", (VP8,), (), (), "c"))
+    slot.set_layers(layers, tile_cap=2)
+    assert slot.source is layers[2] and slot.waiting_keyframe
+    feed = _Feed(layers, clock)
+    feed.key = {0, 1, 2}
+    for _ in range(5):
+        feed.frame()
+    assert slot.source is layers[2] and len(down_io.rtp) == 10
+
+    # the estimate falls below 70 % of the top layer: the layer that fits (500k), asked
+    # for with a PLI, taken at its keyframe; until then the old layer keeps flowing
+    slot.remb = 600_000
+    plis = layers[1].keyframe_requests_sent
+    slot.select(clock.now)
+    assert slot.pending is layers[1] and layers[1].keyframe_requests_sent == plis + 1
+    feed.frame()
+    assert slot.source is layers[2]
+    # the target's keyframe starts while the old layer is in the middle of a frame:
+    # the switch waits for the old frame's last packet, then replays the keyframe
+    feed.key = {1}
+    feed.frame(only=2, half=True)
+    feed.frame(only=1)
+    assert slot.source is layers[2] and slot.pending is layers[1]
+    feed.frame(only=2)  # the old layer ends its frame: the switch follows its last packet
+    assert slot.source is layers[1]
+    for _ in range(3):
+        feed.frame()
+    assert_continuous(_out(down_io))
+    assert slot.layer_switches == 1
+
+    # a thumbnail tile: the lowest layer whatever the estimate
+    slot.remb = 5_000_000
+    slot.set_layers(layers, tile_cap=0)
+    assert slot.pending is layers[0]
+    feed.key = {0}
+    feed.frame()
+    assert slot.source is layers[0]
+
+    # a big tile again with a high estimate: straight up to the top (one step per choice)
+    slot.set_layers(layers, tile_cap=2)
+    assert slot.pending is layers[1]
+    feed.key = {1}
+    feed.frame()
+    slot.select(clock.now)
+    assert slot.source is layers[1] and slot.pending is layers[2]
+
+    # a receiver on the low layer cannot say it could take more (REMB <= 1.5x what
+    # arrives): it is tried up after a back-off that doubles when the try fails
+    slot.remb = 160_000
+    feed.key = {2}
+    feed.frame()
+    slot.select(clock.now)  # on top now; the estimate says no
+    assert slot.source is layers[2] and slot.pending is layers[0]
+    feed.key = {0}
+    feed.frame()
+    first_backoff = slot._upgrade_at - clock.now
+    assert first_backoff > 8  # the try that just failed doubled the back-off
+    slot.remb = 200_000
+    slot.select(clock.now)
+    assert slot.pending is None and slot.source is layers[0]
+    clock.now += first_backoff + 0.1
+    for layer in layers:
+        layer.last_rx = clock.now
+    slot.select(clock.now)
+    assert slot.pending is layers[1]  # the try
+
+
+@pytest.mark.parametrize("mode", ["low", "audio_only"])
+async def test_bad_link_modes_are_refused(plane: MediaPlane, mode: str) -> None:
+    room = plane.create_room("r-modes")
+    room.add_endpoint("bp", "bridge_point")
+    from media import SignallingError
+
+    with pytest.raises(SignallingError):
+        room.set_link_mode("bp", "turbo")
+    with pytest.raises(SignallingError):
+        room.set_link_mode("bp", "capped")
+    state = room.set_link_mode("bp", mode)
+    assert state.mode == mode and state.effective == mode
