@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from media_peers import ConnectFn, wait_for
 
-from media import MediaPlane
+from media import Kind, MediaPlane
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.browser
@@ -41,6 +41,43 @@ window.start = async (publish) => {
       await window.sfuAnswer(pc.localDescription.sdp);
     }
   })();
+};
+window.startSimulcast = async (codec) => {
+  const pc = new RTCPeerConnection({iceServers: [], bundlePolicy: "max-bundle"});
+  window.pc = pc;
+  const s = await navigator.mediaDevices.getUserMedia(
+    {video: {width: 640, height: 480}, audio: true});
+  pc.addTrack(s.getAudioTracks()[0], s);
+  const t = pc.addTransceiver(s.getVideoTracks()[0], {direction: "sendonly", streams: [s],
+    sendEncodings: [{rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150000},
+                    {rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500000},
+                    {rid: "f", maxBitrate: 1500000}]});
+  const caps = RTCRtpSender.getCapabilities("video").codecs;
+  const mine = caps.filter(c => c.mimeType === "video/" + codec);
+  if (!mine.length) return false;
+  t.setCodecPreferences(mine.concat(caps.filter(c => c.mimeType !== "video/" + codec)));
+  await pc.setLocalDescription(await pc.createOffer());
+  while (pc.iceGatheringState !== "complete") await new Promise(r => setTimeout(r, 20));
+  const answer = await window.sfuOffer(pc.localDescription.sdp);
+  await pc.setRemoteDescription({type: "answer", sdp: answer});
+  (async () => {
+    for (;;) {
+      const offer = await window.sfuNextOffer();
+      if (!offer) return;
+      await pc.setRemoteDescription({type: "offer", sdp: offer});
+      await pc.setLocalDescription(await pc.createAnswer());
+      await window.sfuAnswer(pc.localDescription.sdp);
+    }
+  })();
+  return true;
+};
+window.outbound = async () => {
+  const out = [];
+  (await window.pc.getStats()).forEach(r => {
+    if (r.type === "outbound-rtp" && r.kind === "video")
+      out.push([r.rid || "", r.frameWidth || 0, r.framesEncoded || 0]);
+  });
+  return JSON.stringify(out);
 };
 window.inbound = async () => {
   const out = {};
@@ -132,6 +169,54 @@ async def test_chromium_bridge_point_both_ways(
 
         await asyncio.wait_for(poll(), 15)
         assert stats[str(mid)][1:] == [176, 144]
+    finally:
+        await offers.put(None)
+        await context.close()
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_chromium_sends_simulcast_and_each_tile_gets_its_layer(
+    plane: MediaPlane, join: ConnectFn, browser: Any, page_url: str, codec: str
+) -> None:
+    room = plane.create_room(f"r-browser-simulcast-{codec}")
+    chair = await join(room, "chair", "chair", size=(176, 144))
+    offers: asyncio.Queue[str | None] = asyncio.Queue()
+    ep = room.add_endpoint("bp-chromium", "bridge_point", on_offer=offers.put)
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.expose_function("sfuOffer", ep.handle_offer)
+    await page.expose_function("sfuAnswer", ep.handle_answer)
+    await page.expose_function("sfuNextOffer", offers.get)
+    try:
+        await page.goto(page_url, wait_until="domcontentloaded")
+        if not await page.evaluate("codec => window.startSimulcast(codec)", codec):
+            pytest.skip(f"this Chromium cannot encode {codec}")
+        room.set_floor(["bp-chromium"])
+        # Chromium sends two or three layers (by its own rules for 640x480) with RIDs
+        await wait_for(
+            lambda: len([t for t in ep.primary_layers(Kind.VIDEO) if t.packets_in > 30]) >= 2,
+            within=20,
+            what="two simulcast layers arriving",
+        )
+        layers = ep.primary_layers(Kind.VIDEO)
+        assert {t.rid for t in layers} <= {"q", "h", "f"} and len({t.ssrc for t in layers}) >= 2
+        speaker = room.layout("chair").video[0].mid
+        thumb = next(s.mid for s in room.layout("chair").video[1:] if s.source == "bp-chromium")
+
+        def width(mid: str | None) -> int:
+            size = chair.size(mid)
+            return size[0] if size else 0
+
+        await wait_for(lambda: width(thumb) == 160, within=20, what="thumbnail on the q layer")
+        await wait_for(lambda: width(speaker) >= 320, within=20, what="speaker on a higher layer")
+        sent = json.loads(await page.evaluate("window.outbound()"))
+        assert width(speaker) == max(w for _, w, _ in sent)
+        frames = chair.frames(speaker), chair.frames(thumb)
+        await wait_for(
+            lambda: chair.frames(speaker) > frames[0] + 10 and chair.frames(thumb) > frames[1] + 10,
+            within=10,
+            what="both tiles decoding",
+        )
     finally:
         await offers.put(None)
         await context.close()
