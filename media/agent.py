@@ -37,6 +37,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from ._aiortc_private import restrict_host_addresses
 from .config import IceServer
+from .sdp import mark_agent_layers
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,11 @@ class AgentConfig:
     None publishes a synthetic test pattern and tone. ``record_to``: a file the main view
     (first audio and video slot: the chair) is written to, one file per session with the
     session number before the suffix (None: count and discard). ``local_ips``: restrict ICE host
-    candidates (process-wide in aioice; None keeps all interfaces).
+    candidates (process-wide in aioice; None keeps all interfaces). ``simulcast``: the
+    video is sent as these layers, lowest first, each (width, height, max bit/s) and encoded
+    by its own encoder on an m-line of its own (aiortc sends one stream per m-line); the
+    server forwards each receiver the layer that fits it. Empty: one stream at
+    ``video_size``.
     """
 
     source: str | None = None
@@ -81,6 +86,7 @@ class AgentConfig:
     ice_servers: tuple[IceServer, ...] = ()
     local_ips: tuple[str, ...] | None = None
     video_size: tuple[int, int] = (320, 240)
+    simulcast: tuple[tuple[int, int, int], ...] = ()
     fps: int = 15
     link_timeout: float = 6.0
     reconnect_delay: float = 0.5
@@ -186,6 +192,30 @@ class Retimed(MediaStreamTrack):
             frame.pts = int((now - self._start) * 90000)
             frame.time_base = fractions.Fraction(1, 90000)
         return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._inner.stop()
+
+
+class Scaled(MediaStreamTrack):
+    """One simulcast layer: the source's frames scaled to ``width`` x ``height``."""
+
+    kind = "video"
+
+    def __init__(self, inner: MediaStreamTrack, width: int, height: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self.width, self.height = width, height
+
+    async def recv(self) -> av.VideoFrame:
+        frame = await self._inner.recv()
+        assert isinstance(frame, av.VideoFrame)
+        if (frame.width, frame.height) == (self.width, self.height):
+            return frame
+        out = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
 
     def stop(self) -> None:
         super().stop()
@@ -353,7 +383,9 @@ class BridgePointAgent:
         keep: list[Any] = []
         if self.config.source is None:
             pc.addTrack(ToneAudio())
-            pc.addTrack(PatternVideo(*self.config.video_size, fps=self.config.fps))
+            size = self.config.simulcast[-1][:2] if self.config.simulcast else None
+            self._add_video(pc, PatternVideo(*(size or self.config.video_size),
+                                             fps=self.config.fps), keep)
             return keep
         from aiortc.contrib.media import MediaPlayer
 
@@ -365,8 +397,25 @@ class BridgePointAgent:
         if player.audio is not None:
             pc.addTrack(Retimed(player.audio))
         if player.video is not None:
-            pc.addTrack(Retimed(player.video))
+            self._add_video(pc, Retimed(player.video), keep)
         return keep
+
+    def _add_video(self, pc: RTCPeerConnection, video: MediaStreamTrack, keep: list[Any]) -> None:
+        """One video track, or one per simulcast layer fed from it (lowest first)."""
+        if not self.config.simulcast:
+            pc.addTrack(video)
+            return
+        from aiortc.contrib.media import MediaRelay
+
+        relay = MediaRelay()
+        keep.append(relay)
+        for width, height, _ in self.config.simulcast:
+            pc.addTrack(Scaled(relay.subscribe(video, buffered=False), width, height))
+
+    def _offer_sdp(self, sdp: str) -> str:
+        if not self.config.simulcast:
+            return sdp
+        return mark_agent_layers(sdp, tuple(b for _, _, b in self.config.simulcast))
 
     async def _session(self) -> None:
         self._set(state="connecting", sessions=self.health.sessions + 1)
@@ -400,7 +449,7 @@ class BridgePointAgent:
         try:
             async with lock:
                 await pc.setLocalDescription(await pc.createOffer())
-                answer = await self.signaller.offer(pc.localDescription.sdp)
+                answer = await self.signaller.offer(self._offer_sdp(pc.localDescription.sdp))
                 await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
             tasks = [
                 asyncio.ensure_future(self._answer_offers(pc, lock)),

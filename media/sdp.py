@@ -278,3 +278,17 @@ def add_simulcast_recv(sdp: str, rids: dict[str, tuple[str, ...]], rid_ext_id: i
             section += extra
         out.extend(section)
     return "\r\n".join(out) + "\r\n"
+
+
+def mark_agent_layers(sdp: str, max_bitrates: tuple[int, ...], source: str = "camera") -> str:
+    """The agent's offer with its first ``len(max_bitrates)`` video m-lines marked as the
+    layers (lowest first) of one simulcast source (see ``AGENT_LAYER_ATTR``)."""
+    out: list[str] = []
+    index = -1
+    for line in sdp.splitlines():
+        out.append(line)
+        if line.startswith("m=video"):
+            index += 1
+        elif line.startswith("a=mid:") and 0 <= index < len(max_bitrates):
+            out.append(f"a={AGENT_LAYER_ATTR}:{source} {index} {max_bitrates[index]}")
+    return "\r\n".join(out) + "\r\n"

@@ -22,6 +22,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from media import Endpoint, Room
+from media.sdp import mark_agent_layers
 
 VIDEO_CLOCK = 90000
 
@@ -213,17 +214,9 @@ ConnectFn = Callable[..., Awaitable[Peer]]
 LAYERS = (((80, 60), 150_000), ((160, 120), 400_000), ((320, 240), 1_200_000))
 
 
-def mark_layers(sdp: str, source: str = "cam") -> str:
+def mark_layers(sdp: str) -> str:
     """Mark each video m-line of ``sdp`` as one simulcast layer, in order (low first)."""
-    out: list[str] = []
-    index = -1
-    for line in sdp.splitlines():
-        out.append(line)
-        if line.startswith("m=video"):
-            index += 1
-        elif index >= 0 and line.startswith("a=mid:") and index < len(LAYERS):
-            out.append(f"a=x-simulcast-layer:{source} {index} {LAYERS[index][1]}")
-    return "\r\n".join(out) + "\r\n"
+    return mark_agent_layers(sdp, tuple(rate for _, rate in LAYERS))
 
 
 class SimulcastPeer(Peer):

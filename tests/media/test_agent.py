@@ -155,3 +155,30 @@ async def test_agent_loops_a_clip_and_records_the_chair(
         assert rec.streams.video, (agent.health, [str(s) for s in rec.streams])
         frames = list(rec.decode(rec.streams.video[0]))
     assert frames and (frames[0].width, frames[0].height) == (176, 144)
+
+
+async def test_agent_publishes_simulcast_layers(plane: MediaPlane, join: ConnectFn) -> None:
+    room = plane.create_room("r-agent-simulcast")
+    chair = await join(room, "chair", "chair", size=(160, 120))
+    agent = BridgePointAgent(
+        PlaneSignaller(room, "bp-agent"),
+        AgentConfig(fps=10, simulcast=((80, 60, 150_000), (320, 240, 900_000))),
+    )
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(agent.run(stop))
+    try:
+        room.set_floor(["bp-agent"])
+        await wait_for(
+            lambda: "bp-agent" in room.endpoints
+            and len(room.endpoint("bp-agent").primary_layers(Kind.VIDEO)) == 2,
+            what="two layers",
+        )
+        layers = room.endpoint("bp-agent").primary_layers(Kind.VIDEO)
+        assert [t.max_bitrate for t in layers] == [150_000, 900_000]
+        speaker = room.layout("chair").video[0].mid
+        thumb = next(s.mid for s in room.layout("chair").video[1:] if s.source == "bp-agent")
+        await wait_for(lambda: chair.size(speaker) == (320, 240), within=15, what="big layer")
+        await wait_for(lambda: chair.size(thumb) == (80, 60), within=15, what="small layer")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
