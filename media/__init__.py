@@ -15,8 +15,8 @@ from .errors import (
     UnsupportedCodecError,
 )
 from .plane import MediaPlane
-from .policy import Kind, Role
-from .room import Layout, Room, SlotInfo
+from .policy import Kind, LinkMode, Role
+from .room import Layout, LinkState, Room, SlotInfo
 from .stats import EndpointStats
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "IceServer",
     "Kind",
     "Layout",
+    "LinkMode",
+    "LinkState",
     "MediaConfig",
     "MediaError",
     "MediaPlane",

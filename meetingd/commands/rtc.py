@@ -7,7 +7,7 @@ answers with ``rtc.answer``. ``rtc.layout`` tells a client which ``mid`` shows w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -16,7 +16,7 @@ from meetingd.commands.stream import socket_of
 from meetingd.commands.table import COMMANDS, Context
 from meetingd.errors import MeetingdError
 from meetingd.events import RtcLayout
-from meetingd.schemas import IceServerOut, IceServersOut, Id, Request, SdpOut
+from meetingd.schemas import IceServerOut, IceServersOut, Id, Request, Response, SdpOut
 from meetingd.services.authz import Permission
 
 if TYPE_CHECKING:
@@ -42,6 +42,28 @@ class RtcCandidate(Request):
 class RtcPage(Request):
     meeting_id: Id
     page: Annotated[int, Field(ge=0, le=1000, description="0-based page of bridge points")]
+
+
+class RtcLinkMode(Request):
+    meeting_id: Id
+    subject: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=64),
+        Field(description="whose link: `bridge_point:<id>` (or `user:<id>`)"),
+    ]
+    mode: Literal["auto", "normal", "audio_first", "capped", "low", "audio_only"]
+    bitrate_cap: Annotated[
+        int | None,
+        Field(ge=10_000, le=50_000_000, description="bit/s for the whole link; with `capped`"),
+    ] = None
+
+
+class RtcLinkModeOut(Response):
+    meeting_id: int
+    subject: str
+    mode: str = Field(description="as set")
+    effective: str = Field(description="in force now (`auto` chooses one)")
+    bitrate_cap: int | None
 
 
 def _media(ctx: Context) -> MediaBridge:
@@ -151,3 +173,31 @@ async def page(ctx: Context, p: RtcPage) -> RtcLayout:
 async def layout(ctx: Context, p: MeetingRef) -> RtcLayout:
     """After `rtc.offer` on this connection; the same as the last `rtc.layout` event."""
     return _media(ctx).layout(ctx.principal, socket_of(ctx).conn.sid, p.meeting_id)
+
+
+@COMMANDS.command(
+    "rtc.link_mode",
+    RtcLinkMode,
+    answer=RtcLinkModeOut,
+    summary="Set a bridge point's weak-link mode (audio first, a cap, the low layer, audio only)",
+    tag="media",
+    permission=Permission.WATCH_HEALTH,
+    rest_why_not="the media rooms live in the realtime server that carries the media",
+)
+async def link_mode(ctx: Context, p: RtcLinkMode) -> RtcLinkModeOut:
+    """For the operator or chair watching a weak commune link. Audio is never dropped for
+    video: every mode but `normal` keeps room for audio first. `capped` needs `bitrate_cap`
+    (bit/s for the link, audio included), `low` sends the lowest simulcast layer only,
+    `audio_only` no video; `auto` (the default) picks `normal`, `low` or `audio_only` from
+    the link's estimate. Applies to every media session of the subject, at once (layers
+    switch at the next keyframe); `no_session` when it has none."""
+    st = await _media(ctx).set_link_mode(
+        ctx.principal, p.meeting_id, p.subject, p.mode, p.bitrate_cap
+    )
+    return RtcLinkModeOut(
+        meeting_id=p.meeting_id,
+        subject=p.subject,
+        mode=st.mode.value,
+        effective=st.effective.value,
+        bitrate_cap=st.bitrate_cap,
+    )

@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from media import Endpoint, EndpointStats, IceServer, Layout, MediaError, MediaPlane, Room, SlotInfo
+from media import (
+    Endpoint,
+    EndpointStats,
+    IceServer,
+    Layout,
+    LinkState,
+    MediaError,
+    MediaPlane,
+    Room,
+    SlotInfo,
+)
 from meetingd.domain import MediaHealth, Meeting, MeetingEvent, Principal
 from meetingd.errors import ErrorCode, MeetingdError, StateError
 from meetingd.events import (
@@ -34,7 +44,7 @@ from meetingd.events import (
     parse,
 )
 from meetingd.services import Services
-from meetingd.services.authz import HELD, can_manage_meeting
+from meetingd.services.authz import HELD, Permission, can_manage_meeting, require
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +210,29 @@ class MediaBridge:
         except MediaError as exc:
             raise _signalling(exc) from None
         return layout_view(meeting_id, mm.room.layout(eid))
+
+    async def set_link_mode(
+        self,
+        principal: Principal,
+        meeting_id: int,
+        subject: str,
+        mode: str,
+        bitrate_cap: int | None,
+    ) -> LinkState:
+        """Weak-link mode for every media session of ``subject`` (operator/chair)."""
+        meeting = await self._services.meetings.get(principal, meeting_id)  # 404 if unseen
+        mm = self._meetings.get(meeting_id)
+        if mm is None:
+            raise StateError("no media in this meeting yet", code="no_session")
+        require(principal, meeting, Permission.WATCH_HEALTH)
+        eids = [e for e in mm.endpoints if subject_of(e) == subject]
+        if not eids:
+            raise StateError(f"{subject} has no media session", code="no_session")
+        try:
+            states = [mm.room.set_link_mode(e, mode, bitrate_cap) for e in eids]
+        except MediaError as exc:
+            raise _signalling(exc) from None
+        return states[0]
 
     def layout(self, principal: Principal, sid: str, meeting_id: int) -> RtcLayout:
         self._endpoint(principal, sid, meeting_id)

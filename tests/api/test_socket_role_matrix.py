@@ -62,6 +62,7 @@ SOCKET_ONLY: dict[str, tuple[str, dict[str, Any]]] = {
     "rtc.candidate": ("no_session", {"candidate": ""}),
     "rtc.layout": ("no_session", {}),
     "rtc.page": ("no_session", {"page": 0}),
+    "rtc.link_mode": ("no_session", {"subject": "bridge_point:1", "mode": "low"}),
 }
 
 #: A REST operation that cannot be replayed on a shared connection, and why.

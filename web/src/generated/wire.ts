@@ -226,6 +226,15 @@ export interface components {
         DeviceLoginIn: {
             credential: string;
         };
+        DocumentListAnswer: components["schemas"]["DocumentOut"][];
+        DocumentNote: {
+            document_id: number;
+            meeting_id: number;
+            page: number;
+            /** @description Empty removes the note */
+            text: string;
+        };
+        DocumentNotesAnswer: components["schemas"]["NoteOut"][];
         DocumentOut: {
             agenda_item_id: number | null;
             /** @description Empty: everyone in the meeting */
@@ -275,6 +284,12 @@ export interface components {
             page: number;
             /** @description the meeting's sequence number */
             seq: number;
+        };
+        DocumentPresent: {
+            document_id: number;
+            meeting_id: number;
+            /** @default 1 */
+            page?: number;
         };
         /** @description Nothing is presented any more. */
         DocumentPresentationStopped: {
@@ -327,6 +342,12 @@ export interface components {
             /** @description the meeting's sequence number */
             seq: number;
         };
+        DocumentReceiptsAnswer: components["schemas"]["ReceiptOut"][];
+        DocumentRef: {
+            document_id: number;
+            meeting_id: number;
+        };
+        DocumentRemoveAnswer: Record<string, never>;
         /** @description A document was deleted from the meeting. */
         DocumentRemoved: {
             /**
@@ -341,6 +362,7 @@ export interface components {
             /** @description the meeting's sequence number */
             seq: number;
         };
+        DocumentSetNoteAnswer: Record<string, never>;
         /** @description A digital signature ("chữ ký số") of the uploaded PDF, as validated on upload. */
         DocumentSignatureOut: {
             /** @description ENTIRE_FILE, or ENTIRE_REVISION when changed after */
@@ -359,6 +381,11 @@ export interface components {
             /** @description Intact and the cryptography holds */
             valid: boolean;
         };
+        DocumentStopPresentingAnswer: Record<string, never>;
+        DocumentTurn: {
+            meeting_id: number;
+            page: number;
+        };
         /** @description A document was taken back from its audience (screens drop it). */
         DocumentUnpublished: {
             /**
@@ -372,6 +399,24 @@ export interface components {
             meeting_id: number;
             /** @description the meeting's sequence number */
             seq: number;
+        };
+        DocumentUpdate: {
+            /** @default null */
+            agenda_item_id?: number | null;
+            /** @default null */
+            audience?: string[] | null;
+            /** @default null */
+            confidential?: boolean | null;
+            document_id: number;
+            meeting_id: number;
+            /** @default null */
+            position?: number | null;
+            /** @default null */
+            presenters?: string[] | null;
+            /** @default null */
+            title?: string | null;
+            /** @default null */
+            view_only?: boolean | null;
         };
         /** @description A document's title, item, order, audience, presenters or protection changed. */
         DocumentUpdated: {
@@ -966,6 +1011,13 @@ export interface components {
             unit_id: number;
         };
         NoPayload: Record<string, never>;
+        NoteOut: {
+            document_id: number;
+            page: number;
+            text: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description A participant connected to the meeting (its first device). */
         PresenceJoined: {
             /**
@@ -1060,6 +1112,17 @@ export interface components {
             reached: boolean;
             required: number;
             rule: string;
+        };
+        /** @description Who opened a document: first and last time, and how often. */
+        ReceiptOut: {
+            count: number;
+            document_id: number;
+            /** Format: date-time */
+            first_at: string;
+            /** Format: date-time */
+            last_at: string;
+            name: string;
+            subject: string;
         };
         /** @description The events missed after ``after_seq``, in order; ``seq`` is the last one's. */
         ReplayOut: {
@@ -1227,6 +1290,27 @@ export interface components {
             page_count: number;
             /** @description the subject shown on each video mid */
             video: components["schemas"]["Slot"][];
+        };
+        RtcLinkMode: {
+            /**
+             * @description bit/s for the whole link; with `capped`
+             * @default null
+             */
+            bitrate_cap?: number | null;
+            meeting_id: number;
+            /** @enum {string} */
+            mode: "auto" | "normal" | "audio_first" | "capped" | "low" | "audio_only";
+            /** @description whose link: `bridge_point:<id>` (or `user:<id>`) */
+            subject: string;
+        };
+        RtcLinkModeOut: {
+            bitrate_cap: number | null;
+            /** @description in force now (`auto` chooses one) */
+            effective: string;
+            meeting_id: number;
+            /** @description as set */
+            mode: string;
+            subject: string;
         };
         /** @description The media server offers a new SDP to this connection (its receive slots). */
         RtcOffered: {
@@ -1567,14 +1651,25 @@ export type ConnectionClosed = components["schemas"]["ConnectionClosed"];
 export type DelegateUninvited = components["schemas"]["DelegateUninvited"];
 export type DelegatesInvited = components["schemas"]["DelegatesInvited"];
 export type DeviceLoginIn = components["schemas"]["DeviceLoginIn"];
+export type DocumentListAnswer = components["schemas"]["DocumentListAnswer"];
+export type DocumentNote = components["schemas"]["DocumentNote"];
+export type DocumentNotesAnswer = components["schemas"]["DocumentNotesAnswer"];
 export type DocumentOut = components["schemas"]["DocumentOut"];
 export type DocumentPageTurned = components["schemas"]["DocumentPageTurned"];
+export type DocumentPresent = components["schemas"]["DocumentPresent"];
 export type DocumentPresentationStopped = components["schemas"]["DocumentPresentationStopped"];
 export type DocumentPresented = components["schemas"]["DocumentPresented"];
 export type DocumentPublished = components["schemas"]["DocumentPublished"];
+export type DocumentReceiptsAnswer = components["schemas"]["DocumentReceiptsAnswer"];
+export type DocumentRef = components["schemas"]["DocumentRef"];
+export type DocumentRemoveAnswer = components["schemas"]["DocumentRemoveAnswer"];
 export type DocumentRemoved = components["schemas"]["DocumentRemoved"];
+export type DocumentSetNoteAnswer = components["schemas"]["DocumentSetNoteAnswer"];
 export type DocumentSignatureOut = components["schemas"]["DocumentSignatureOut"];
+export type DocumentStopPresentingAnswer = components["schemas"]["DocumentStopPresentingAnswer"];
+export type DocumentTurn = components["schemas"]["DocumentTurn"];
 export type DocumentUnpublished = components["schemas"]["DocumentUnpublished"];
+export type DocumentUpdate = components["schemas"]["DocumentUpdate"];
 export type DocumentUpdated = components["schemas"]["DocumentUpdated"];
 export type DocumentUploaded = components["schemas"]["DocumentUploaded"];
 export type ElectorOut = components["schemas"]["ElectorOut"];
@@ -1631,6 +1726,7 @@ export type MoveToItem = components["schemas"]["MoveToItem"];
 export type NamedChoiceOut = components["schemas"]["NamedChoiceOut"];
 export type NewBridgePointOut = components["schemas"]["NewBridgePointOut"];
 export type NoPayload = components["schemas"]["NoPayload"];
+export type NoteOut = components["schemas"]["NoteOut"];
 export type PresenceJoined = components["schemas"]["PresenceJoined"];
 export type PresenceLeft = components["schemas"]["PresenceLeft"];
 export type PresenceListAnswer = components["schemas"]["PresenceListAnswer"];
@@ -1638,6 +1734,7 @@ export type PresenceOut = components["schemas"]["PresenceOut"];
 export type PresentationOut = components["schemas"]["PresentationOut"];
 export type PrincipalOut = components["schemas"]["PrincipalOut"];
 export type QuorumOut = components["schemas"]["QuorumOut"];
+export type ReceiptOut = components["schemas"]["ReceiptOut"];
 export type ReplayOut = components["schemas"]["ReplayOut"];
 export type Resync = components["schemas"]["Resync"];
 export type Role = components["schemas"]["Role"];
@@ -1657,6 +1754,8 @@ export type RtcAnswerAnswer = components["schemas"]["RtcAnswerAnswer"];
 export type RtcCandidate = components["schemas"]["RtcCandidate"];
 export type RtcCandidateAnswer = components["schemas"]["RtcCandidateAnswer"];
 export type RtcLayout = components["schemas"]["RtcLayout"];
+export type RtcLinkMode = components["schemas"]["RtcLinkMode"];
+export type RtcLinkModeOut = components["schemas"]["RtcLinkModeOut"];
 export type RtcOffered = components["schemas"]["RtcOffered"];
 export type RtcPage = components["schemas"]["RtcPage"];
 export type RtcSdp = components["schemas"]["RtcSdp"];
@@ -1711,6 +1810,18 @@ export type CommandName =
     | "bridge_point.rotate_credential"
     | "bridge_point.test_call"
     | "bridge_point.update"
+    | "document.get"
+    | "document.list"
+    | "document.notes"
+    | "document.present"
+    | "document.publish"
+    | "document.receipts"
+    | "document.remove"
+    | "document.set_note"
+    | "document.stop_presenting"
+    | "document.turn_page"
+    | "document.unpublish"
+    | "document.update"
     | "floor.grant"
     | "floor.list"
     | "floor.mute"
@@ -1749,6 +1860,7 @@ export type CommandName =
     | "rtc.candidate"
     | "rtc.config"
     | "rtc.layout"
+    | "rtc.link_mode"
     | "rtc.offer"
     | "rtc.page"
     | "unit.create"
@@ -1787,6 +1899,18 @@ export type SocketCommandName =
     | "bridge_point.rotate_credential"
     | "bridge_point.test_call"
     | "bridge_point.update"
+    | "document.get"
+    | "document.list"
+    | "document.notes"
+    | "document.present"
+    | "document.publish"
+    | "document.receipts"
+    | "document.remove"
+    | "document.set_note"
+    | "document.stop_presenting"
+    | "document.turn_page"
+    | "document.unpublish"
+    | "document.update"
     | "floor.grant"
     | "floor.list"
     | "floor.mute"
@@ -1825,6 +1949,7 @@ export type SocketCommandName =
     | "rtc.candidate"
     | "rtc.config"
     | "rtc.layout"
+    | "rtc.link_mode"
     | "rtc.offer"
     | "rtc.page"
     | "unit.create"
@@ -1865,6 +1990,18 @@ export type RestCommandName =
     | "bridge_point.rotate_credential"
     | "bridge_point.test_call"
     | "bridge_point.update"
+    | "document.get"
+    | "document.list"
+    | "document.notes"
+    | "document.present"
+    | "document.publish"
+    | "document.receipts"
+    | "document.remove"
+    | "document.set_note"
+    | "document.stop_presenting"
+    | "document.turn_page"
+    | "document.unpublish"
+    | "document.update"
     | "floor.grant"
     | "floor.list"
     | "floor.mute"
@@ -1951,6 +2088,30 @@ export interface Commands {
     "bridge_point.test_call": { payload: BridgePointRef; answer: MeetingOut; events: "floor.granted" | "meeting.bridge_points_invited" | "meeting.created" | "meeting.opened" };
     /** Change a bridge point (name, room, disabled) */
     "bridge_point.update": { payload: BridgePointUpdate; answer: BridgePointOut; events: never };
+    /** One document's metadata, its check and signature results */
+    "document.get": { payload: DocumentRef; answer: DocumentOut; events: never };
+    /** The meeting's documents the caller may see, in order */
+    "document.list": { payload: MeetingRef; answer: DocumentListAnswer; events: never };
+    /** The caller's own private notes on a document */
+    "document.notes": { payload: DocumentRef; answer: DocumentNotesAnswer; events: never };
+    /** Put a document on every screen at a page */
+    "document.present": { payload: DocumentPresent; answer: PresentationOut; events: "document.presented" };
+    /** Send a document to its audience, at once */
+    "document.publish": { payload: DocumentRef; answer: DocumentOut; events: "document.published" };
+    /** Read receipts: who opened which document, first and last time, how often */
+    "document.receipts": { payload: MeetingRef; answer: DocumentReceiptsAnswer; events: never };
+    /** Delete a document from the meeting */
+    "document.remove": { payload: DocumentRef; answer: DocumentRemoveAnswer; events: "document.presentation_stopped" | "document.removed" };
+    /** Write one's own private note on a page (empty text removes it) */
+    "document.set_note": { payload: DocumentNote; answer: DocumentSetNoteAnswer; events: never };
+    /** Take the presented document off the screens */
+    "document.stop_presenting": { payload: MeetingRef; answer: DocumentStopPresentingAnswer; events: "document.presentation_stopped" };
+    /** Turn the presented document to a page; every follower goes there */
+    "document.turn_page": { payload: DocumentTurn; answer: PresentationOut; events: "document.page_turned" };
+    /** Take a document back from its audience */
+    "document.unpublish": { payload: DocumentRef; answer: DocumentOut; events: "document.presentation_stopped" | "document.unpublished" };
+    /** Title, agenda item, order, audience, presenters, confidential, view-only */
+    "document.update": { payload: DocumentUpdate; answer: DocumentOut; events: "document.updated" };
     /** Give the floor to a participant: it becomes audible and is shown as speaker */
     "floor.grant": { payload: FloorGrant; answer: FloorEntryOut; events: "floor.granted" };
     /** Floor holders, then requests */
@@ -2027,6 +2188,8 @@ export interface Commands {
     "rtc.config": { payload: MeetingRef; answer: IceServersOut; events: never };
     /** What each receive slot of this connection shows now */
     "rtc.layout": { payload: MeetingRef; answer: RtcLayout; events: never };
+    /** Set a bridge point's weak-link mode (audio first, a cap, the low layer, audio only) */
+    "rtc.link_mode": { payload: RtcLinkMode; answer: RtcLinkModeOut; events: never };
     /** Offer this connection's media (SDP); the first offer joins the media room */
     "rtc.offer": { payload: RtcSdp; answer: SdpOut; events: never };
     /** Show another page of bridge-point thumbnails on the chair's console */
@@ -2212,6 +2375,90 @@ export const COMMANDS = {
         events: [],
         permission: "manage_directory",
         needs_join: false,
+    },
+    "document.get": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}", status: 200, operation: "get_document" },
+        socket: true,
+        events: [],
+        permission: "read_document",
+        needs_join: true,
+    },
+    "document.list": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/documents", status: 200, operation: "list_documents" },
+        socket: true,
+        events: [],
+        permission: "read_document",
+        needs_join: true,
+    },
+    "document.notes": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}/notes", status: 200, operation: "list_notes" },
+        socket: true,
+        events: [],
+        permission: "read_document",
+        needs_join: true,
+    },
+    "document.present": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/documents/present", status: 200, operation: "present_document" },
+        socket: true,
+        events: ["document.presented"],
+        permission: "present_document",
+        needs_join: true,
+    },
+    "document.publish": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}/publish", status: 200, operation: "publish_document" },
+        socket: true,
+        events: ["document.published"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "document.receipts": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/documents/receipts", status: 200, operation: "document_receipts" },
+        socket: true,
+        events: [],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "document.remove": {
+        rest: { method: "DELETE", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}", status: 204, operation: "remove_document" },
+        socket: true,
+        events: ["document.presentation_stopped", "document.removed"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "document.set_note": {
+        rest: { method: "PUT", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}/notes", status: 204, operation: "set_note" },
+        socket: true,
+        events: [],
+        permission: "read_document",
+        needs_join: true,
+    },
+    "document.stop_presenting": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/documents/stop-presenting", status: 204, operation: "stop_presenting" },
+        socket: true,
+        events: ["document.presentation_stopped"],
+        permission: "present_document",
+        needs_join: true,
+    },
+    "document.turn_page": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/documents/turn-page", status: 200, operation: "turn_page" },
+        socket: true,
+        events: ["document.page_turned"],
+        permission: "present_document",
+        needs_join: true,
+    },
+    "document.unpublish": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}/unpublish", status: 200, operation: "unpublish_document" },
+        socket: true,
+        events: ["document.presentation_stopped", "document.unpublished"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "document.update": {
+        rest: { method: "PATCH", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}", status: 200, operation: "update_document" },
+        socket: true,
+        events: ["document.updated"],
+        permission: "manage_meeting",
+        needs_join: true,
     },
     "floor.grant": {
         rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/floor/grant", status: 200, operation: "grant_floor" },
@@ -2477,6 +2724,13 @@ export const COMMANDS = {
         socket: true,
         events: [],
         permission: "joined",
+        needs_join: true,
+    },
+    "rtc.link_mode": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "watch_health",
         needs_join: true,
     },
     "rtc.offer": {
