@@ -1,19 +1,28 @@
 """A whole meeting in real headless Chromium against the real server on loopback.
 
 The chair logs in and starts the meeting; three bridge-point screens enter with their device
-credentials and publish video (the chair's grid decodes them); a delegate asks for the floor
-and gets it (the others hear it), the chair mutes it (they stop hearing it); the server process
-is restarted mid-meeting on the same port and database and every screen recovers without a
-reload; the chair ends the meeting. Each view is checked with axe-core and photographed into
-docs/screenshots/.
+credentials and publish video (the chair's grid decodes them); the secretary's console, whose
+browser refuses the camera, says so and still receives; a delegate asks for the floor and gets
+it with a 60 s limit (every screen counts down), the others hear it, the chair mutes it (they
+stop hearing it); the chair reorders the queue with the keyboard; a bridge point gets 10 s
+(every screen warns, the server takes the floor back) while another one's network is off for
+10 s (it recovers with every event); the server process is restarted mid-meeting on the same
+port and database and every screen recovers without a reload; the chair ends the meeting.
 
-One browser for the test, one context per participant (fake camera and microphone).
+A second test: the operator's wrong password, then a test call with a bridge point (each side
+decodes and hears the other, both see the link figures), a second tab of the same kiosk on
+standby, and a credential reset whose QR-code URL logs the kiosk in again.
+
+Each view is checked with axe-core and photographed into docs/screenshots/. One browser per
+test, one context per participant (fake camera and microphone; camera and microphone allowed
+per context, so one context can be refused them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -43,7 +52,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
     "--autoplay-policy=no-user-gesture-required",
@@ -88,6 +96,15 @@ def state_is(state: str) -> str:
 
 
 SEQ = "() => window.meetingd.screen.live?.seq ?? -1"
+#: the floor as this screen holds it: "subject=state", holders first, then the queue in order
+FLOOR = (
+    "() => (window.meetingd.screen.live?.state?.floor ?? []).map(e => e.subject + '=' + e.state)"
+)
+#: [data-timer, text] of every speaking timer shown for `subject`
+TIMERS = """(subject) => [...document.querySelectorAll(`[role=timer][data-subject="${subject}"]`)]
+  .map(e => [e.dataset.timer, e.textContent])"""
+CONN = "() => window.meetingd.screen.socket?.state ?? null"
+COUNTDOWN = re.compile(r"^Còn (\d+):(\d\d)$")
 AXE_RUN = """async () => {
   const r = await axe.run(document, {resultTypes: ["violations"]});
   return r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
@@ -208,9 +225,15 @@ async def check_axe(page: Any, view: str) -> None:
     assert serious == [], f"{view}: axe-core found serious violations: {serious}"
 
 
-async def open_page(browser: Any, url: str, size: tuple[int, int]) -> tuple[Any, Any]:
+async def open_page(
+    browser: Any, url: str, size: tuple[int, int], devices: bool = True
+) -> tuple[Any, Any]:
+    """A context of its own (its own storage) at ``url``; ``devices=False``: the camera and
+    microphone are refused, as when the user said no."""
     context = await browser.new_context(
-        viewport={"width": size[0], "height": size[1]}, locale="vi-VN"
+        viewport={"width": size[0], "height": size[1]},
+        locale="vi-VN",
+        permissions=["camera", "microphone"] if devices else [],
     )
     context.set_default_timeout(15_000)
     page = await context.new_page()
@@ -256,9 +279,11 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
 
         # -- three bridge points enter with their device credentials -------------------------
         screens: dict[str, Any] = {}
+        kiosk_ctx: dict[str, Any] = {}
         for name in bps:
             ctx, page = await open_page(browser, server.url + "/diem-cau", (1920, 1080))
             contexts.append(ctx)
+            kiosk_ctx[name] = ctx
             await page.fill("input[name=credential]", world.credentials[name])
             if name == "bp1":
                 await check_axe(page, "bridge point login")
@@ -285,6 +310,23 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
                 await chair.wait_for_selector(f"li.tile[data-subject='{subject}'] video")
 
         await thumbnails_live("first join")
+
+        # -- the secretary's browser refuses the camera: said in Vietnamese, still receiving ---
+        ctx, secretary = await open_page(
+            browser, server.url + "/chu-tri", (1280, 800), devices=False
+        )
+        contexts.append(ctx)
+        await secretary.fill("input[name=login]", "secretary")
+        await secretary.fill("input[name=password]", PASSWORD)
+        await secretary.click("button[type=submit]")
+        notice = secretary.locator("[data-device=denied]")
+        await notice.wait_for()
+        assert "không cho phép dùng camera và micrô" in await notice.inner_text()
+        await until(
+            lambda: _any_positive(secretary.evaluate(VIDEO_FRAMES)), "the secretary receiving"
+        )
+        await secretary.screenshot(path=str(SHOTS / "chu-tri-khong-camera.png"))
+        await ctx.close()
         # a kept token: a reload of the kiosk enters by itself, no credential asked
         await screens["bp1"].reload(wait_until="domcontentloaded")
         await until(lambda: screens["bp1"].evaluate(state_is("live")), "bp1 back by itself")
@@ -299,8 +341,13 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         grant = (
             f"[data-list=requests] li[data-subject='{delegate_subject}'] button[data-action=grant]"
         )
+        await chair.fill("input[name=limit]", "1")  # minutes
         await chair.click(grant)
-        await delegate.wait_for_selector("[role=timer]")
+        everyone = {"chair": chair, "delegate": delegate, **screens}
+        for name, page in everyone.items():
+            await until(
+                lambda page=page: _countdown(page, delegate_subject), f"{name}: the 60 s countdown"
+            )
 
         async def heard(page: Any) -> bool:
             level = await page.evaluate(AUDIO_OF, delegate_subject)
@@ -330,6 +377,56 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
 
         for n, page in enumerate(listeners[:2]):
             await until(lambda page=page: silent(page), f"listener {n}: the delegate muted")
+
+        # -- the chair reorders the queue, by keyboard, and every screen follows -------------
+        bp1s, bp2s, bp4s = bp_subjects
+        for name in ("bp1", "bp4"):
+            await screens[name].click("button[data-action=request]")
+            subject = f"bridge_point:{world.bridge_points[name]}"
+            await chair.wait_for_selector(f"[data-list=requests] li[data-subject='{subject}']")
+        queue = [f"{delegate_subject}=granted", f"{bp1s}=requested", f"{bp4s}=requested"]
+        await until(lambda: _floor_is(chair, queue), "the queue in request order")
+        await chair.focus(f"[data-list=requests] li[data-subject='{bp4s}'] button[data-action=up]")
+        await chair.keyboard.press("Enter")
+        reordered = [queue[0], queue[2], queue[1]]
+        for name, page in everyone.items():
+            await until(lambda page=page: _floor_is(page, reordered), f"{name}: the new order")
+        focused = await chair.evaluate(
+            "() => [document.activeElement?.closest('li')?.dataset.subject,"
+            " document.activeElement?.dataset.action]"
+        )
+        assert focused == [bp4s, "down"], f"the focus stays on the moved request: {focused}"
+
+        # -- 10 s for bp2 (a warning everywhere, then the server takes the floor back) while
+        # bp4's network is off for 10 s; bp4 comes back with every event -----------------------
+        await chair.click(
+            f"[data-list=speaking] li[data-subject='{delegate_subject}'] button[data-action=revoke]"
+        )
+        await chair.fill("input[name=limit]", "0,17")  # 10 s, the server's shortest
+        bp4_ctx = kiosk_ctx["bp4"]
+        await bp4_ctx.set_offline(True)
+        offline_at = time.monotonic()
+        await chair.click(f"li.tile[data-subject='{bp2s}'] button")
+        for name in ("chair", "delegate", "bp1", "bp2"):
+            await until(
+                lambda page=everyone[name]: _warned(page, bp2s), f"{name}: the last-10-s warning"
+            )
+        await screens["bp2"].screenshot(path=str(SHOTS / "diem-cau-sap-het-gio.png"))
+        await screens["bp4"].wait_for_selector("[data-big=reconnecting]", timeout=10_000)
+        await chair.click(
+            f"[data-list=requests] li[data-subject='{bp4s}'] button[data-action=down]"
+        )
+        after = [f"{bp1s}=requested", f"{bp4s}=requested"]  # bp2's time ran out
+        await until(lambda: _floor_is(chair, after), "time up and the queue reordered", 15)
+        await asyncio.sleep(max(0.0, 10.0 - (time.monotonic() - offline_at)))
+        assert await screens["bp4"].evaluate(CONN) != "online", "bp4 stayed online while off"
+        await bp4_ctx.set_offline(False)
+        await until(lambda: screens["bp4"].evaluate(CONN + " === 'online'"), "bp4 back online", 20)
+        chair_seq = await chair.evaluate(SEQ)
+        await until(
+            lambda: _same_seq(screens["bp4"], chair_seq), "bp4 caught up with every event", 10
+        )
+        assert await screens["bp4"].evaluate(FLOOR) == await chair.evaluate(FLOOR)
 
         # -- the operator's view ------------------------------------------------------------
         ctx, operator = await open_page(browser, server.url + "/ky-thuat", (1440, 900))
@@ -374,6 +471,160 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
     finally:
         for ctx in contexts:
             await ctx.close()
+
+
+#: framesDecoded and the audio level of `subject` on the operator's test call
+CALL_MEDIA = """async (subject) => {
+  const c = window.meetingd.calls.current;
+  const m = c && c.media;
+  if (!m || !m.pc || !m.layout) return [0, 0];
+  const v = m.layout.video.find(s => s.subject === subject && s.mid !== null);
+  const a = m.layout.audio.find(s => s.subject === subject && s.mid !== null);
+  let frames = 0, level = 0;
+  (await m.pc.getStats()).forEach(r => {
+    if (r.type !== "inbound-rtp") return;
+    if (v && r.kind === "video" && r.mid === v.mid) frames = r.framesDecoded || 0;
+    if (a && r.kind === "audio" && r.mid === a.mid) level = r.audioLevel || 0;
+  });
+  return [frames, level];
+}"""
+#: the same on a bridge-point screen: framesDecoded and audio level of `subject`
+SCREEN_MEDIA = CALL_MEDIA.replace(
+    "const c = window.meetingd.calls.current;\n  const m = c && c.media;",
+    "const m = window.meetingd.screen.media;",
+)
+PHASE = "() => window.meetingd.screen.phase"
+
+
+@pytest.mark.timeout(100)
+async def test_operator_test_call_qr_and_second_tab(server: Server, browser: Any) -> None:
+    ensure_built()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    world, _bp4 = await seed(server)
+    bp1 = world.bridge_points["bp1"]
+    bp1s = f"bridge_point:{bp1}"
+    operator_subject = f"user:{world.users['operator']}"
+    contexts: list[Any] = []
+    try:
+        # -- the kiosk enters; the meeting it is invited to is a draft: it waits ------------
+        kctx, kiosk = await open_page(browser, server.url + "/diem-cau", (1920, 1080))
+        contexts.append(kctx)
+        await kiosk.fill("input[name=credential]", world.credentials["bp1"])
+        await kiosk.click("button[type=submit]")
+        await until(lambda: _phase_is(kiosk, "waiting"), "the kiosk waiting")
+
+        # -- a second tab of the same kiosk waits on standby, takes over, hands back -------
+        second = await kctx.new_page()
+        await second.goto(server.url + "/diem-cau", wait_until="domcontentloaded")
+        await second.wait_for_selector("[data-big=standby]")
+        assert "đang mở ở một thẻ khác" in await second.inner_text("[data-big=standby]")
+        assert await kiosk.evaluate(PHASE) != "standby"
+        await second.click("button[data-action=take-over]")
+        await kiosk.wait_for_selector("[data-big=standby]")
+        await until(lambda: _phase_is(second, "waiting"), "the second tab running")
+        await second.close()
+        await until(lambda: _phase_is(kiosk, "waiting"), "the first tab back by itself")
+
+        # -- the operator: a wrong password first ------------------------------------------
+        ctx, op = await open_page(browser, server.url + "/ky-thuat", (1440, 1000))
+        contexts.append(ctx)
+        await op.fill("input[name=login]", "operator")
+        await op.fill("input[name=password]", "not-the-password")
+        await op.click("button[type=submit]")
+        refused = op.locator("form [role=alert]")
+        await refused.wait_for()
+        assert (await refused.inner_text()).startswith("Đăng nhập không thành công")
+        await op.fill("input[name=password]", PASSWORD)
+        await op.click("button[type=submit]")
+        await op.wait_for_selector(f"tr[data-subject='{bp1s}'] button[data-action=test-call]")
+
+        # -- the test call: each side decodes and hears the other ---------------------------
+        await op.click(f"tr[data-subject='{bp1s}'] button[data-action=test-call]")
+        await op.wait_for_selector("[data-test-call][data-joined=true]", timeout=20_000)
+        await until(lambda: kiosk.evaluate(state_is("open")), "the kiosk in the test call")
+
+        async def flowing(page: Any, js: str, subject: str) -> bool:
+            first = await page.evaluate(js, subject)
+            await asyncio.sleep(0.5)
+            again = await page.evaluate(js, subject)
+            return bool(first[0] > 0 and again[0] > first[0] and max(first[1], again[1]) > 0)
+
+        await until(lambda: flowing(op, CALL_MEDIA, bp1s), "the operator seeing and hearing bp1")
+        await until(
+            lambda: flowing(kiosk, SCREEN_MEDIA, operator_subject),
+            "bp1 seeing and hearing the operator",
+        )
+        for who in ("bridge", "self"):
+            fps = op.locator(f"[data-figures={who}] [data-fig=fps]")
+            await until(lambda fps=fps: _not_dash(fps), f"the operator's figures for {who}", 15)
+        await op.screenshot(path=str(SHOTS / "ky-thuat-goi-thu.png"), full_page=True)
+        await check_axe(op, "operator test call")
+        await op.click("button[data-action=end-call]")
+        await until(lambda: kiosk.evaluate(state_is("ended")), "the test call ended")
+        await op.get_by_text("Đã kết thúc gọi thử.").wait_for()
+        assert await kiosk.evaluate(PHASE) == "meeting", "the kiosk stays logged in"
+        await kiosk.wait_for_selector("[data-big=ended]")
+
+        # -- a new credential: the old screen is sent to the credential form, the QR's URL
+        # logs it in again and leaves no credential in the address bar ----------------------
+        await op.click(f"tr[data-subject='{bp1s}'] button[data-action=reset]")
+        dialog = op.locator("dialog[open]")
+        await dialog.wait_for()
+        url = await dialog.locator("[data-kiosk-url]").inner_text()
+        credential = await dialog.locator("[data-credential]").inner_text()
+        assert url == f"{server.url}/diem-cau#credential={credential}"
+        assert await dialog.locator("svg[data-qr]").get_attribute("data-qr") == url
+        await op.screenshot(path=str(SHOTS / "ky-thuat-ma-qr.png"))
+        await check_axe(op, "operator credential dialog")
+        await kiosk.wait_for_selector("input[name=credential]")
+        assert await kiosk.locator("[role=alert]").count() > 0, "the kiosk says why"
+        await kiosk.goto(url, wait_until="domcontentloaded")
+        await until(lambda: _phase_is(kiosk, "waiting"), "the QR login")
+        assert await kiosk.evaluate("() => location.href") == f"{server.url}/diem-cau"
+        assert "credential" not in await kiosk.evaluate("() => location.hash + document.title")
+    finally:
+        for ctx in contexts:
+            await ctx.close()
+
+
+async def _phase_is(page: Any, phase: str) -> bool:
+    got: str = await page.evaluate(PHASE)
+    return got == phase
+
+
+async def _not_dash(locator: Any) -> bool:
+    text: str = await locator.inner_text()
+    return text.strip() not in ("", "—")
+
+
+async def _countdown(page: Any, subject: str) -> bool:
+    """Does every timer shown for ``subject`` count down from a 60 s limit ("Còn 0:57")?"""
+    timers: list[list[str]] = await page.evaluate(TIMERS, subject)
+    for kind, text in timers:
+        m = COUNTDOWN.match(text.strip())
+        if kind != "remaining" or m is None or not 30 < int(m[1]) * 60 + int(m[2]) <= 60:
+            return False
+    return bool(timers)
+
+
+async def _warned(page: Any, subject: str) -> bool:
+    """Is ``subject``'s timer in its last-10-s warning ("Sắp hết giờ: còn 0:08")?"""
+    timers: list[list[str]] = await page.evaluate(TIMERS, subject)
+    return bool(timers) and all(k == "warning" and "Sắp hết giờ" in x for k, x in timers)
+
+
+async def _floor_is(page: Any, want: list[str]) -> bool:
+    got: list[str] = await page.evaluate(FLOOR)
+    return got == want
+
+
+async def _same_seq(page: Any, seq: int) -> bool:
+    got: int = await page.evaluate(SEQ)
+    return got >= seq
+
+
+async def _any_positive(frames: Awaitable[dict[str, int]]) -> bool:
+    return any(n > 0 for n in (await frames).values())
 
 
 async def _all_positive(frames: Awaitable[dict[str, int]], subjects: list[str]) -> dict[str, int]:

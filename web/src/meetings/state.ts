@@ -11,6 +11,7 @@ import type {
     PresentationOut,
     RollCallOut,
     StreamEventName,
+    VoteOut,
 } from "../generated/wire";
 
 /** A floor entry (its `deadline` is set when the chair gave a speaking-time limit). */
@@ -25,6 +26,9 @@ export interface MeetingState {
     documents: DocumentOut[];
     /** The document and page on every screen, if one is presented. */
     presenting: PresentationOut | null;
+    /** The votes seen since this screen joined, by id (for the votes panel; the snapshot
+     * carries none, the panel lists earlier ones with `vote.list`). */
+    votes: VoteOut[];
 }
 
 export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
@@ -35,6 +39,7 @@ export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
         rollcall: snapshot.rollcall,
         documents: snapshot.documents ?? [],
         presenting: snapshot.presenting ?? null,
+        votes: [],
     });
 }
 
@@ -77,7 +82,25 @@ function putDocument(s: MeetingState, doc: DocumentOut | null): void {
     s.documents.sort((a, b) => a.position - b.position);
 }
 
+function putVote(s: MeetingState, vote: VoteOut): void {
+    s.votes = [...s.votes.filter((v) => v.id !== vote.id), structuredClone(vote)].sort((a, b) => a.id - b.id);
+}
+
 export const REDUCERS: Reducers = {
+    "vote.opened": (s, ev) => {
+        putVote(s, ev.vote);
+    },
+    "vote.counted": (s, ev) => {
+        // how many ballots so far (and the counts, for an open vote)
+        for (const v of s.votes) {
+            if (v.id !== ev.vote_id) continue;
+            v.ballots = ev.ballots;
+            if (ev.counts !== undefined) v.counts = ev.counts;
+        }
+    },
+    "vote.closed": (s, ev) => {
+        putVote(s, ev.vote);
+    },
     "document.page_turned": (s, ev) => {
         if (s.presenting?.document_id === ev.document_id) s.presenting.page = ev.page;
     },

@@ -60,12 +60,12 @@ export class TestCall {
         return () => this.#watchers.delete(f);
     }
 
-    /** End the test meeting (the point's screen goes back to waiting for its next meeting). */
+    /** End the test meeting (the point's screen then waits for its next meeting); the media
+     * stops when `meeting.ended` arrives. */
     async end(): Promise<void> {
         if (this.live.state?.meeting.state !== "ended") {
             await this.#socket.call("meeting.end", { meeting_id: this.meetingId });
         }
-        this.close();
     }
 
     /** Stop following the call (media off, no more polling). */

@@ -84,7 +84,10 @@ export class Screen {
         await this.#enter();
     }
 
+    /** Log in with a device credential; a session already running here (another device's
+     * token) is left first. */
     async deviceLogin(credential: string): Promise<void> {
+        this.#leave();
         await this.session.deviceLogin(credential);
         this.notice = null;
         await this.#enter();
@@ -153,14 +156,16 @@ export class Screen {
         this.#follow(chosen);
     }
 
-    /** After `endedId` ended: follow the next meeting as soon as there is one. */
+    /** While `endedId` has ended or is not open yet: follow the next meeting that is open
+     * (or any next one after an end) as soon as there is one. */
     async #next(endedId: number): Promise<void> {
         const me = this.session.principal;
         if (!me || !this.#following(endedId)) return;
         try {
+            const ended = this.live?.state?.meeting.state === "ended";
             const list = (await this.meetings()).filter((m) => m.id !== endedId);
             const next = (this.#options.pick ?? pickMeeting)(list, me);
-            if (next && this.#following(endedId)) {
+            if (next && (ended || MEDIA_STATES.has(next.state)) && this.#following(endedId)) {
                 this.notice = null;
                 this.#follow(next.id);
                 return;
@@ -203,7 +208,8 @@ export class Screen {
             return;
         }
         const state = live.state?.meeting.state;
-        if (state === "ended" && this.#options.followNext && !this.#poll) {
+        // a kiosk on a meeting that has ended or has not opened yet looks for a better one
+        if (state && !MEDIA_STATES.has(state) && this.#options.followNext && !this.#poll) {
             this.#schedule(() => void this.#next(live.meetingId));
         }
         if (this.media && state) {

@@ -150,11 +150,13 @@ export function Video(props: { stream: MediaStream | null; label: string; subjec
     );
 }
 
-/** One hidden audio element per forwarded audio stream. */
-export function RemoteAudio(props: { streams: MediaStream[] }) {
+/** One hidden audio element per audio stream `media` receives, kept up to date with its
+ * layout by itself (a slot may arrive when nothing else on the page changes). */
+export function RemoteAudio(props: { media: MediaSession | null }) {
+    useWatch(props.media);
     return (
         <div class="visually-hidden" aria-hidden="true">
-            {props.streams.map((s) => <Audio key={s.id} stream={s} />)}
+            {(props.media?.audioStreams() ?? []).map((s) => <Audio key={s.id} stream={s} />)}
         </div>
     );
 }

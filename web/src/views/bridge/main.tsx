@@ -20,12 +20,13 @@ import "./bridge.css";
 const screen = new Screen({ view: "bridge", media: { publish: true, video: { width: 640, height: 360 } }, pollMs: 3_000, followNext: true });
 
 /** A credential from the operator's QR code (`/diem-cau#credential=...`), taken out of the
- * address bar before anything else. */
-const fromQr = takeCredentialFromUrl();
+ * address bar before anything else; used once by the next `begin`. */
+let fromQr: string | null = takeCredentialFromUrl().take();
 
 /** Log in with the QR code's credential (replacing any kept token), else resume. */
 function begin(): void {
-    const credential = fromQr.take();
+    const credential = fromQr;
+    fromQr = null;
     if (!credential) {
         void screen.start();
         return;
@@ -35,6 +36,14 @@ function begin(): void {
         screen.askLogin(t("login.failed", { reason: failureText(exc) }));
     });
 }
+
+/** The QR code's URL opened on a kiosk page already at /diem-cau changes only the fragment. */
+window.addEventListener("hashchange", () => {
+    fromQr = takeCredentialFromUrl().take();
+    if (!fromQr) return;
+    if (tab.state === "active") begin();
+    else tab.takeOver();
+});
 
 /** One kiosk per browser: a second tab waits on standby (see session/tab.ts). */
 const tab = new TabClaim("meetingd.kiosk", begin, () => { screen.suspend(); });
@@ -187,9 +196,9 @@ function Kiosk() {
                 {state ? <Stage state={state} /> : <div />}
                 {state ? <Actions state={state} /> : <div />}
                 <DeviceNotice media={screen.media} big />
-                {big ? <div class="state" role="status" aria-live="polite" data-big={m ?? screen.phase}>{big}</div> : null}
+                {big ? <div class="state" role="status" aria-live="polite" data-big={conn === "reconnecting" ? "reconnecting" : (m ?? screen.phase)}>{big}</div> : null}
                 {!big && weak ? <div class="state weak" role="status">{t("link.weakBig")}</div> : null}
-                <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
+                <RemoteAudio media={screen.media} />
             </main>
         </div>
     );
@@ -197,5 +206,6 @@ function Kiosk() {
 
 mount(<Kiosk />, t("view.bridge"));
 exposeForTests(screen, { tab });
-if (fromQr.present) tab.takeOver();
+// a tab opened from the QR code is the one the technician wants: it takes over
+if (fromQr) tab.takeOver();
 else tab.claim();

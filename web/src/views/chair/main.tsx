@@ -342,7 +342,7 @@ function Console() {
                             <Grid state={state} names={names} health={health} limitSeconds={limitFromMinutes(limit)} />
                         </div>
                         <FloorPanel state={state} limit={limit} setLimit={setLimit} />
-                        <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
+                        <RemoteAudio media={screen.media} />
                     </div>
                 ) : null}
             </main>

@@ -131,7 +131,7 @@ function Reader() {
                         <Videos state={state} />
                         <Agenda state={state} />
                         <Actions state={state} />
-                        <RemoteAudio streams={screen.media?.audioStreams() ?? []} />
+                        <RemoteAudio media={screen.media} />
                     </div>
                 ) : null}
             </main>

@@ -133,7 +133,7 @@ function TestCallPanel(props: { call: TestCall; name: string; onClose: () => voi
                     <Figures h={call.latest(call.ownSubject)} who="self" />
                 </figure>
             </div>
-            <RemoteAudio streams={call.media.audioStreams()} />
+            <RemoteAudio media={call.media} />
             {error ? <p class="bad" role="alert">{error}</p> : null}
         </section>
     );
