@@ -16,6 +16,8 @@ from pydantic import (
     TypeAdapter,
     field_validator,
 )
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from meetingd.domain import (
     AgendaItemState,
@@ -48,8 +50,62 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
+#: The rule every string the server stores keeps (PostgreSQL refuses NUL), as a pattern.
+NO_NUL = r"^[^\u0000]*$"
+#: The same, for a string stripped of white space that must keep a character after.
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+class WireJsonSchema(GenerateJsonSchema):
+    """JSON Schema of the wire models that states the rules kept for every request string.
+
+    The body reader refuses a NUL in any string (meetingd.api.routing ``_unstorable``) and a
+    stripped string must keep ``min_length`` characters: the document says so, so that a
+    client (or a fuzzer) generating from it sends nothing the server refuses.
+    """
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        out = super().str_schema(schema)
+        if self.mode == "validation" and "pattern" not in out and "format" not in out:
+            blank_refused = schema.get("strip_whitespace") and schema.get("min_length", 0) > 0
+            out["pattern"] = NOT_BLANK if blank_refused else NO_NUL
+        return out
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        out = super().model_schema(schema)
+        cls = schema["cls"]
+        if self.mode == "validation" and issubclass(cls, ChangeRequest):
+            # Some field given and not null (null is the same as not given): not all null.
+            optional = [n for n, f in cls.model_fields.items() if not f.is_required()]
+            out["minProperties"] = 1
+            out["not"] = {"properties": {n: {"type": "null"} for n in optional}}
+        return out
+
+
+def integral_numbers(value: Any) -> Any:
+    """``value`` with every integral float read as an int (1.0 as 1), recursively.
+
+    JSON has one number type and JSON Schema's ``integer`` admits 1.0, while pydantic's strict
+    mode refuses a float where an int is due: both transports read numbers through this first.
+    """
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral_numbers(v) for v in value]
+    return value
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ChangeRequest(Request):
+    """A PATCH body the service refuses with "nothing to change" when no field has a value."""
+
+    # The rule is stated in the OpenAPI document (WireJsonSchema), not in the socket contract
+    # (its TypeScript types stay plain objects).
 
 
 class Response(BaseModel):
@@ -123,7 +179,7 @@ class MeetingIn(Request):
         return _aware(v)
 
 
-class MeetingPatch(Request):
+class MeetingPatch(ChangeRequest):
     title: Title | None = None
     description: Text | None = None
     starts_at: datetime | None = None
@@ -165,7 +221,7 @@ class AgendaItemIn(Request):
     duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
 
 
-class AgendaItemPatch(Request):
+class AgendaItemPatch(ChangeRequest):
     title: Title | None = None
     description: Text | None = None
     duration_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None

@@ -55,6 +55,7 @@ def _disposition(kind: str, filename: str) -> str:
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         **PDF,
     },
+    rules=("the bytes are a sound PDF or office document, as the error code says",),
 )
 async def upload_document(call: Call[Any, UploadQuery]) -> DocumentOut:
     """Streamed to disk under `documents.max_upload_bytes` (413 `document_too_large` past

@@ -21,7 +21,14 @@ from meetingd.api.context import MAX_BODY, client_address, services
 from meetingd.commands.table import Command, CommandTable, Context
 from meetingd.domain import Principal
 from meetingd.errors import AuthenticationError, PayloadTooLarge, ValidationError, invalid
-from meetingd.schemas import MAX_ID, ErrorOut, Offset, answer_adapter
+from meetingd.schemas import (
+    MAX_ID,
+    ErrorOut,
+    Offset,
+    WireJsonSchema,
+    answer_adapter,
+    integral_numbers,
+)
 
 __all__ = ["MAX_ID", "Offset", "QueryId"]
 
@@ -74,6 +81,8 @@ class Endpoint:
     auth: bool
     errors: tuple[int, ...]
     description: str = ""
+    #: Rules the schema cannot state, answered 400 (documented on the 400 and in ``x-rules``).
+    rules: tuple[str, ...] = ()
     #: The command this endpoint serves (None for the system routes).
     command: Command[Any] | None = None
     #: OpenAPI ``requestBody`` / success ``content`` of a route whose body or answer is not
@@ -107,6 +116,7 @@ class Routes:
         errors: tuple[int, ...] = (),
         raw_body: dict[str, Any] | None = None,
         raw_content: dict[str, Any] | None = None,
+        rules: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             self.endpoints.append(
@@ -125,6 +135,7 @@ class Routes:
                     description=(fn.__doc__ or "").strip(),
                     raw_body=raw_body,
                     raw_content=raw_content,
+                    rules=rules,
                 )
             )
             return fn
@@ -159,6 +170,7 @@ class Routes:
                     errors=rest.errors,
                     description=_command_doc(c),
                     command=c,
+                    rules=rest.rules,
                 )
             )
 
@@ -230,7 +242,7 @@ async def _run_command(
 def validate_payload(model: type[B], data: dict[str, Any], noun: str) -> B:
     """Validate ``data`` strictly, as JSON (so an enum or a date-time arrives as a string)."""
     try:
-        return model.model_validate_json(json.dumps(data, ensure_ascii=False))
+        return model.model_validate_json(json.dumps(integral_numbers(data), ensure_ascii=False))
     except PydanticValidationError as exc:
         raise _validation_error(exc, noun) from None
 
@@ -296,7 +308,8 @@ def parse_query(request: web.Request, model: type[Q]) -> Q:
 
 async def parse_body(request: web.Request, model: type[B], max_depth: int) -> B:
     """Read and validate a JSON body; every failure names the field or says what is wrong."""
-    text = json.dumps(await read_json_object(request, max_depth), ensure_ascii=False)
+    data = integral_numbers(await read_json_object(request, max_depth))
+    text = json.dumps(data, ensure_ascii=False)
     try:
         # JSON mode: strict about types, yet enum values and date-times arrive as strings.
         return model.model_validate_json(text)
@@ -427,7 +440,9 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
             models.append((resp, "serialization"))
     seen: set[tuple[type[BaseModel], Any]] = set()
     unique = [m for m in models if not (m in seen or seen.add(m))]  # type: ignore[func-returns-value]
-    keymap, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+    keymap, top = models_json_schema(
+        unique, ref_template="#/components/schemas/{model}", schema_generator=WireJsonSchema
+    )
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
 
     def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
@@ -448,12 +463,14 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             }
             for name in _PARAM.findall(ep.path)
         ]
         if ep.query:
-            qs = ep.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            qs = ep.query.model_json_schema(
+                ref_template="#/components/schemas/{model}", schema_generator=WireJsonSchema
+            )
             for name, definition in qs.get("$defs", {}).items():  # e.g. an enum's values
                 schemas.setdefault(name, definition)
             required = set(qs.get("required", []))
@@ -502,6 +519,10 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
                 "description": _STATUS_TEXT[code],
                 "content": {"application/json": {"schema": ref(ErrorOut, "serialization")}},
             }
+        if ep.rules:  # a schema-valid request may still be refused: say by which rules
+            bad = op["responses"]["400"]
+            bad["description"] += "; or a rule the schema cannot state: " + "; ".join(ep.rules)
+            bad["x-rules"] = list(ep.rules)
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -58,7 +58,14 @@ class UnitRename(UnitPatch):
     summary="Add a unit",
     tag="units",
     permission=Permission.MANAGE_DIRECTORY,
-    rest=Rest("POST", "/api/v1/units", "create_unit", 201, errors=(403, 404, 409)),
+    rest=Rest(
+        "POST",
+        "/api/v1/units",
+        "create_unit",
+        201,
+        errors=(403, 404, 409),
+        rules=("a unit sits under a unit of the kind above its own (a province at the top)",),
+    ),
 )
 async def create_unit(ctx: Context, p: UnitIn) -> UnitOut:
     """A province needs an administrator; a district or commune needs the operator role

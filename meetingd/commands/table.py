@@ -72,6 +72,9 @@ class Rest:
     query: bool = False
     #: HTTP statuses besides 400 (and 401 with a token, 413 with a body) it may answer.
     errors: tuple[int, ...] = ()
+    #: Rules a request the schema admits may still break (answered 400), which no JSON Schema
+    #: can state (the tree of units, one field against another, a file's content).
+    rules: tuple[str, ...] = ()
 
     @property
     def path_params(self) -> tuple[str, ...]:

@@ -80,7 +80,19 @@ async def status(ctx: Context, p: VoteRef) -> VoterStatusOut:
     tag=TAG,
     permission=Permission.MANAGE_MEETING,
     events=(ev.VoteOpened,),
-    rest=Rest("POST", VOTES, "open_vote", 201, errors=ERRORS),
+    rest=Rest(
+        "POST",
+        VOTES,
+        "open_vote",
+        201,
+        errors=ERRORS,
+        rules=(
+            "options differ from each other",
+            "max_choices is at most the number of options (1 with the default options)",
+            "a named electorate lists its voters; voters are given only with it",
+            "agenda_item_id is an item of this meeting",
+        ),
+    ),
 )
 async def open_vote(ctx: Context, p: VoteOpen) -> VoteOut:
     """The electorate `present` is the delegates present at the last closed roll call

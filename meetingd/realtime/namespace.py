@@ -42,7 +42,7 @@ from meetingd.logs import request_id
 from meetingd.realtime.connection import Connection, Rooms, SocketSide
 from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.wire import Ack, failed, internal_error, ok, room_name
-from meetingd.schemas import answer_adapter
+from meetingd.schemas import answer_adapter, integral_numbers
 from meetingd.services import Services
 from meetingd.services.ratelimit import RateLimiter
 
@@ -299,6 +299,6 @@ def _parse(model: type[BaseModel], args: tuple[Any, ...]) -> BaseModel:
         raise BadRequest("the payload must be a JSON object", field="payload")
     try:
         # As JSON, like a REST body: strict types, yet enums and date-times as strings.
-        return model.model_validate_json(json.dumps(raw, ensure_ascii=False))
+        return model.model_validate_json(json.dumps(integral_numbers(raw), ensure_ascii=False))
     except PydanticValidationError as exc:
         raise invalid(exc, "field", "payload") from None

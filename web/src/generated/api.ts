@@ -3749,7 +3749,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentOut"];
                 };
             };
-            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field; or a rule the schema cannot state: the bytes are a sound PDF or office document, as the error code says */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6250,7 +6250,7 @@ export interface operations {
                     "application/json": components["schemas"]["VoteOut"];
                 };
             };
-            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field; or a rule the schema cannot state: options differ from each other; max_choices is at most the number of options (1 with the default options); a named electorate lists its voters; voters are given only with it; agenda_item_id is an item of this meeting */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6621,7 +6621,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnitOut"];
                 };
             };
-            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field; or a rule the schema cannot state: a unit sits under a unit of the kind above its own (a province at the top) */
             400: {
                 headers: {
                     [name: string]: unknown;
