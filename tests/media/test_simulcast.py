@@ -260,3 +260,43 @@ async def test_bad_link_modes_are_refused(plane: MediaPlane, mode: str) -> None:
         room.set_link_mode("bp", "capped")
     state = room.set_link_mode("bp", mode)
     assert state.mode == mode and state.effective == mode
+
+
+async def test_auto_weak_link_follows_the_estimate(
+    plane: MediaPlane, join: ConnectFn, peers: list[Peer]
+) -> None:
+    room = plane.create_room("r-auto-link")
+    await join(room, "chair", "chair")
+    await join(room, "bp-viewer", "bridge_point", video=False)
+    await join_simulcast(room, peers, "bp-cam")
+    room.set_floor(["bp-cam"])
+    changes: list[str] = []
+    room.on_link_mode = lambda st: changes.append(st.effective.value)
+    slots = room.endpoint("bp-viewer").slots(Kind.VIDEO)
+    await wait_for(lambda: all(s.source is not None for s in slots), what="viewer's video")
+    assert room.link_mode("bp-viewer").effective == "normal"
+
+    def at(t: float, estimate: int) -> str:
+        # the estimate is set right before each run, so the clients' own REMBs (which
+        # arrive between awaits) cannot interfere
+        for s in slots:
+            if s.source is not None:
+                s.remb = estimate
+        room._auto_links(t)
+        return room.link_mode("bp-viewer").effective.value
+
+    t = 1e6
+    assert at(t, 120_000) == "normal"  # low, but not for long yet
+    assert at(t + 7, 120_000) == "low"
+    assert all(s.tile_cap == 0 for s in slots)
+    assert at(t + 8, 50_000) == "low"
+    assert at(t + 15, 50_000) == "audio_only"
+    assert all(s.source is None for s in slots)  # audio goes on; video is off for a while
+    assert at(t + 30, 50_000) == "audio_only"
+    assert at(t + 46, 50_000) == "low"  # 30 s later video is tried again, low layer
+    assert at(t + 47, 400_000) == "low"
+    assert at(t + 54, 400_000) == "normal"
+    assert changes == ["low", "audio_only", "low", "normal"]
+    # an operator's choice is kept whatever the estimate
+    room.set_link_mode("bp-viewer", "low")
+    assert at(t + 100, 5_000_000) == "low" and at(t + 200, 5_000_000) == "low"
