@@ -192,3 +192,14 @@ export function DeviceNotice(props: { media: MediaSession | null; big?: boolean 
         </div>
     );
 }
+
+/** No meeting to follow now (it checks again by itself); why the last one was left, if so. */
+export function Waiting(props: { screen: Screen }) {
+    useLang();
+    return (
+        <div class="login" role="status">
+            {props.screen.notice ? <p class="banner bad">{t("session.left", { reason: props.screen.notice })}</p> : null}
+            <p>{t("meeting.none")}</p>
+        </div>
+    );
+}

@@ -12,7 +12,7 @@ import { nameOf, onlineSubjects } from "../../presence/presence";
 import { summary } from "../../rollcall/rollcall";
 import { rest } from "../../session/rest";
 import { Screen } from "../../session/screen";
-import { ConnBanner, DeviceNotice, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { ConnBanner, DeviceNotice, Header, Waiting, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
@@ -321,12 +321,7 @@ function Console() {
             <DeviceNotice media={screen.media} />
             <main id="main">
                 {screen.phase === "login" ? <PasswordLogin screen={screen} title={title} /> : null}
-                {screen.phase === "waiting" ? (
-                    <div class="login" role="status">
-                        {screen.notice ? <p class="banner bad">{t("session.left", { reason: screen.notice })}</p> : null}
-                        <p>{t("meeting.none")}</p>
-                    </div>
-                ) : null}
+                {screen.phase === "waiting" ? <Waiting screen={screen} /> : null}
                 {screen.phase === "starting" || screen.phase === "choosing" || (screen.phase === "meeting" && !state) ? (
                     <p class="login" role="status">{screen.notice ?? t("meeting.loading")}</p>
                 ) : null}

@@ -7,7 +7,7 @@ import type { MeetingState } from "../../meetings/state";
 import { chairSubject, nameOf } from "../../presence/presence";
 import { confirmedBy } from "../../rollcall/rollcall";
 import { Screen } from "../../session/screen";
-import { ConnBanner, DeviceNotice, Header, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
+import { ConnBanner, DeviceNotice, Header, Waiting, PasswordLogin, RemoteAudio, Video, stateText, useAction } from "../../ui/components";
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
@@ -116,12 +116,7 @@ function Reader() {
             <DeviceNotice media={screen.media} />
             <main id="main">
                 {screen.phase === "login" ? <PasswordLogin screen={screen} title={title} /> : null}
-                {screen.phase === "waiting" ? (
-                    <div class="login" role="status">
-                        {screen.notice ? <p class="banner bad">{t("session.left", { reason: screen.notice })}</p> : null}
-                        <p>{t("meeting.none")}</p>
-                    </div>
-                ) : null}
+                {screen.phase === "waiting" ? <Waiting screen={screen} /> : null}
                 {screen.phase !== "login" && screen.phase !== "waiting" && !state ? <p class="login" role="status">{t("meeting.loading")}</p> : null}
                 {state ? (
                     <div class="delegate">
