@@ -13,10 +13,10 @@ from aiohttp import web
 
 from media import MediaConfig, MediaPlane
 from meetingd import __version__
+from meetingd.api import documents as documents_api
 from meetingd.api import health as health_api
 from meetingd.api.context import MAX_BODY, SERVICES, TRUSTED_PROXIES, proxy_networks
 from meetingd.api.middleware import request_context
-from meetingd.api import documents as documents_api
 from meetingd.api.routing import Routes, bearer_token, openapi
 from meetingd.api.system import HEALTH_CHECK, METRICS, Metrics, add_system_routes
 from meetingd.api.system import routes as system_routes

@@ -318,6 +318,71 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
     },
+    # -- documents: managers always; others a published one whose audience names them -------
+    "upload_document": {  # a PDF into M1 / M2 (the raw body is the file)
+        "own":   "201  403  201  201  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "201  404  404  404  404  403  201  403  404  403 | 401  401  401  401  401",
+    },
+    "list_documents": {  # M1 / M2 (which rows each sees: tests/api/test_documents_api.py)
+        "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
+    },
+    "get_document": {  # confidential, for the delegate by name / for bp3 by name: others 404
+        "own":   "200  404  200  200  200  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  404  200  404  404  200 | 401  401  401  401  401",
+    },
+    "document_file": {  # the same: each viewer gets its watermarked copy (an access is written)
+        "own":   "200  404  200  200  200  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  404  200  404  404  200 | 401  401  401  401  401",
+    },
+    "document_thumbnail": {  # a published one for everyone
+        "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
+    },
+    "set_note": {  # the confidential named ones: only their audience writes notes on them
+        "own":   "204  404  204  204  204  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "204  404  404  404  404  404  204  404  404  204 | 401  401  401  401  401",
+    },
+    "list_notes": {  # the same (each reads back only its own)
+        "own":   "200  404  200  200  200  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  404  200  404  404  200 | 401  401  401  401  401",
+    },
+    "update_document": {  # a published one for everyone
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "publish_document": {  # a draft: nobody but the managers knows it exists
+        "own":   "200  404  200  200  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  404  200  404  404  404 | 401  401  401  401  401",
+    },
+    "unpublish_document": {  # a published one for everyone
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "remove_document": {  # a published one for everyone
+        "own":   "204  403  204  204  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "204  404  404  404  404  403  204  403  404  403 | 401  401  401  401  401",
+    },
+    "present_document": {  # a fresh live meeting; the document names the delegate presenter
+        "own":   "200  403  200  200  200  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  200  404  403 | 401  401  401  401  401",
+    },
+    "turn_page": {  # the chair presents it (named presenter: the delegate)
+        "own":   "200  403  200  200  200  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  200  404  403 | 401  401  401  401  401",
+    },
+    "stop_presenting": {  # the chair presents: the chair, the secretary or the admin stop it
+        "own":   "204  403  204  204  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "204  404  404  404  404  403  204  403  404  403 | 401  401  401  401  401",
+    },
+    "document_receipts": {  # M1 / M2
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "document_report": {  # M1 / M2, CSV
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
     # -- media health: the meeting's operators, chair and secretary ---------------------------
     "media_health": {  # M1 / M2
         "own":   "200  200  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
@@ -343,6 +408,8 @@ class Req:
     body: Any = None
     query: str = ""
     token: Any = KEEP
+    #: A raw body (a file upload) sent instead of ``body`` as JSON.
+    data: bytes | None = None
 
 
 @dataclass
@@ -520,6 +587,70 @@ async def _answer(c: Ctx, side: Side, caller: str) -> Req:
     return dataclasses.replace(await _rollcall(c, side, caller), body={"count": 12})
 
 
+async def _document(c: Ctx, side: Side, meeting_id: int | None = None, **flags: Any) -> Any:
+    from tests.api.documents_world import seed_document
+
+    m = c.meeting(side) if meeting_id is None else meeting_id
+    return await seed_document(c.b.parts, c.b.w, m, **flags)
+
+
+def _named(c: Ctx, side: Side) -> str:
+    """The one viewer a confidential document of the side is for, by name."""
+    return f"user:{c.delegate('own')}" if side == "own" else _subject(c, side)
+
+
+async def _public_doc(c: Ctx, side: Side, caller: str) -> Req:
+    doc = await _document(c, side)
+    return Req({"meeting_id": doc.meeting_id, "document_id": doc.id})
+
+
+async def _named_doc(c: Ctx, side: Side, caller: str) -> Req:
+    doc = await _document(c, side, confidential=True, audience=[_named(c, side)])
+    return Req({"meeting_id": doc.meeting_id, "document_id": doc.id})
+
+
+async def _draft_doc(c: Ctx, side: Side, caller: str) -> Req:
+    doc = await _document(c, side, published=False)
+    return Req({"meeting_id": doc.meeting_id, "document_id": doc.id})
+
+
+async def _presentable(c: Ctx, side: Side) -> Any:
+    m = await c.fresh(side, "live")
+    return await _document(c, side, m.id, presenters=[f"user:{c.delegate(side)}"])
+
+
+async def _present(c: Ctx, side: Side, caller: str) -> Req:
+    doc = await _presentable(c, side)
+    return Req({"meeting_id": doc.meeting_id}, {"document_id": doc.id, "page": 2})
+
+
+async def _presented(c: Ctx, side: Side, caller: str) -> Req:
+    doc = await _presentable(c, side)
+    chair = await chair_of(c.b.parts, c.b.w, side)
+    await c.b.parts.services.documents.present(chair, doc.meeting_id, doc.id, 1)
+    return Req({"meeting_id": doc.meeting_id})
+
+
+async def _turn(c: Ctx, side: Side, caller: str) -> Req:
+    return dataclasses.replace(await _presented(c, side, caller), body={"page": 2})
+
+
+async def _note(c: Ctx, side: Side, caller: str) -> Req:
+    req = await _named_doc(c, side, caller)
+    return dataclasses.replace(req, body={"page": 1, "text": "Ghi chú riêng: xem lại mục 2"})
+
+
+async def _retitle(c: Ctx, side: Side, caller: str) -> Req:
+    return dataclasses.replace(await _public_doc(c, side, caller), body={"title": "Báo cáo (sửa)"})
+
+
+async def _upload(c: Ctx, side: Side, caller: str) -> Req:
+    from tests.api.documents_world import plain_pdf
+
+    return Req({"meeting_id": c.meeting(side)}, query="filename=B%C3%A1o%20c%C3%A1o.pdf",
+               data=plain_pdf())  # fmt: skip
+
+
 async def _open_vote(c: Ctx, side: Side, caller: str) -> Req:
     m = await c.fresh(side, "live")
     body = {"question": "Thông qua?", "electorate": "named", "voters": [f"user:{c.delegate(side)}"]}
@@ -627,6 +758,22 @@ REQUESTS: dict[str, Build] = {
     "confirm_rollcall": _rollcall,
     "close_rollcall": _rollcall,
     "media_health": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "upload_document": _upload,
+    "list_documents": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "get_document": _named_doc,
+    "document_file": _named_doc,
+    "document_thumbnail": _public_doc,
+    "set_note": _note,
+    "list_notes": _named_doc,
+    "update_document": _retitle,
+    "publish_document": _draft_doc,
+    "unpublish_document": _public_doc,
+    "remove_document": _public_doc,
+    "present_document": _present,
+    "turn_page": _turn,
+    "stop_presenting": _presented,
+    "document_receipts": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "document_report": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)}, query="format=csv")),
     "list_votes": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
     "get_vote": _vote,
     "vote_status": _vote,
@@ -640,6 +787,10 @@ MAY_NOT_WRITE = {"login", "invite_bridge_points", "invite_delegates"}
 
 #: Endpoints whose refusals are audited (a refused ballot): a refusal writes its audit row.
 AUDITS_REFUSALS = {"cast_ballot"}
+
+#: GETs that record the reading (a served document file writes its read receipt and audit
+#: row): each must write when it answers 2xx, and, like every GET, not when refused.
+RECORDS_READS = {"document_file"}
 
 #: Per-caller steps run on the (possibly reused) request just before it is sent.
 PREPARE: dict[str, Prepare] = {"logout": _logout, "withdraw_floor": _ask_first}
@@ -719,18 +870,20 @@ async def test_role_matrix(client: Any, app: Any, both: Both, subtests: Any, tag
                     headers = {"Authorization": f"Bearer {token}"} if token else {}
                     path = ep.path.format(**req.params) + (f"?{req.query}" if req.query else "")
                     before = writes.commits
-                    resp = await client.request(ep.method, path, json=req.body, headers=headers)
-                    text = await resp.text()
+                    sent = {"data": req.data} if req.data is not None else {"json": req.body}
+                    resp = await client.request(ep.method, path, headers=headers, **sent)
+                    text = (await resp.read()).decode(errors="replace")  # a file is bytes
                     wrote = writes.commits - before
                     if wrote:
                         ready = None
                     assert resp.status == want, f"{op} {side} {caller}: {resp.status} {text}"
                     assert str(resp.status) in responses, f"{op}: {resp.status} undocumented"
-                    if (want >= 400 and op not in AUDITS_REFUSALS) or ep.method == "GET":
+                    reads = ep.method == "GET" and op not in RECORDS_READS
+                    if (want >= 400 and op not in AUDITS_REFUSALS) or reads:
                         assert not wrote, f"{op} {side} {caller}: {want}, yet wrote"
                     if want >= 400:
                         check_error_body(json.loads(text), want)
-                    elif ep.method != "GET" and op not in MAY_NOT_WRITE:
+                    elif not reads and op not in MAY_NOT_WRITE:
                         assert wrote, f"{op} {side} {caller}: done, yet wrote nothing"
 
 
