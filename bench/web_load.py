@@ -5,6 +5,9 @@
   the chair opens the console again. Goal < 1000 ms.
 - ``join_to_first_frame_ms``: a bridge-point screen opened (token kept) until its browser has
   decoded the first frame of the chair's video (getStats ``framesDecoded``). p50 / p95.
+- ``test_call_ms``: the operator presses "Gọi thử" for a bridge point whose screen is open and
+  waiting, until the operator's browser has decoded the point's first frame (the server opens
+  the test meeting, the kiosk finds it by polling every 3 s, joins and publishes). p50 / max.
 - ``js_gzip_kb``: the gzipped JavaScript each view loads (its module and the modules it
   preloads). Goal < 300 KB per view.
 
@@ -59,6 +62,17 @@ ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 VIEWS = ("chu-tri", "diem-cau", "dai-bieu", "ky-thuat", "index")
+CALL_FRAME = """async () => {
+  const m = window.meetingd?.calls?.current?.media;
+  if (!m || !m.pc || !m.layout) return 0;
+  const slot = m.layout.video.find(s => s.subject === window.meetingd.calls.current.bridgeSubject);
+  let n = 0;
+  (await m.pc.getStats()).forEach(r => {
+    if (r.type === "inbound-rtp" && r.kind === "video" && slot && r.mid === slot.mid)
+      n = r.framesDecoded || 0;
+  });
+  return n;
+}"""
 FIRST_FRAME = """async () => {
   const m = window.meetingd?.screen?.media;
   if (!m || !m.pc || !m.layout) return 0;
@@ -180,6 +194,38 @@ async def main(runs: int) -> dict[str, Any]:
             "timeouts": runs - len(first),
         }
         await chair_ctx.close()
+
+        # the operator's test call with bp3 (not in the meeting), its kiosk open and waiting
+        calls: list[float] = []
+        op_ctx = await context("operator", world.tokens["operator_d2"])
+        op = await op_ctx.new_page()
+        await op.goto(url + "/ky-thuat", wait_until="domcontentloaded")
+        kiosk_ctx = await context("bridge", world.tokens["bp3"])
+        kiosk = await kiosk_ctx.new_page()
+        await kiosk.goto(url + "/diem-cau", wait_until="domcontentloaded")
+        await kiosk.wait_for_function("() => window.meetingd.screen.phase === 'waiting'")
+        row = f"tr[data-subject='bridge_point:{world.bridge_points['bp3']}']"
+        button = row + " button[data-action=test-call]"
+        for _ in range(runs):
+            await op.wait_for_selector(button + ":not([disabled])", timeout=15_000)
+            t0 = time.perf_counter()
+            await op.click(button)
+            deadline = t0 + 20
+            while time.perf_counter() < deadline:
+                if await op.evaluate(CALL_FRAME) > 0:
+                    calls.append((time.perf_counter() - t0) * 1000)
+                    break
+                await asyncio.sleep(0.02)
+            await op.click("button[data-action=end-call]")
+            await op.click("[data-test-call] button.secondary")  # close the ended call's panel
+        progress(f"test call first frame: {[round(x) for x in calls]} ms")
+        result["test_call_ms"] = {
+            "p50": round(statistics.median(calls)) if calls else None,
+            "max": round(max(calls)) if calls else None,
+            "timeouts": runs - len(calls),
+        }
+        await kiosk_ctx.close()
+        await op_ctx.close()
         await browser.close()
     await server.close()
     result["js_gzip_kb"] = {**js_sizes(DEFAULT_DIST), "goal": 300}
