@@ -990,64 +990,6 @@ export interface components {
             /** @description the meeting's sequence number */
             seq: number;
         };
-        MinutesEdit: {
-            meeting_id: number;
-            /**
-             * @description The minutes' number, e.g. `12/BB-UBND`
-             * @default null
-             */
-            number?: string | null;
-            /** @default null */
-            place?: string | null;
-            /**
-             * @description Make the sections again from the record (before the rest)
-             * @default false
-             */
-            regenerate?: boolean;
-            /**
-             * @description Every section, in order (replaces them all)
-             * @default null
-             */
-            sections?: components["schemas"]["MinutesSectionIO"][] | null;
-        };
-        /** @description The minutes (biên bản) were finalised: laid out, signed and kept. */
-        MinutesFinalised: {
-            /**
-             * Format: date-time
-             * @description when (UTC)
-             */
-            at: string;
-            /** @description the meeting */
-            meeting_id: number;
-            /** @description their number, e.g. `12/BB-UBND` */
-            number: string;
-            /** @description the meeting's sequence number */
-            seq: number;
-            /** @description SHA-256 (hex) of the signed PDF */
-            sha256: string;
-        };
-        MinutesOut: {
-            finalised_at: string | null;
-            meeting_id: number;
-            number: string;
-            /** @description SHA-256 (hex) of the signed PDF, once final */
-            pdf_sha256: string | null;
-            place: string;
-            sections: components["schemas"]["MinutesSectionOut"][];
-            /** @enum {string} */
-            state: "draft" | "final";
-            /** @description null: not edited yet (made from the record) */
-            updated_at: string | null;
-            updated_by: string | null;
-        };
-        MinutesSectionIO: {
-            heading: string;
-            text: string;
-        };
-        MinutesSectionOut: {
-            heading: string;
-            text: string;
-        };
         MoveToItem: {
             item_id: number;
             meeting_id: number;
@@ -1780,11 +1722,6 @@ export type MeetingSummaryOut = components["schemas"]["MeetingSummaryOut"];
 export type MeetingUnscheduled = components["schemas"]["MeetingUnscheduled"];
 export type MeetingUpdate = components["schemas"]["MeetingUpdate"];
 export type MeetingUpdated = components["schemas"]["MeetingUpdated"];
-export type MinutesEdit = components["schemas"]["MinutesEdit"];
-export type MinutesFinalised = components["schemas"]["MinutesFinalised"];
-export type MinutesOut = components["schemas"]["MinutesOut"];
-export type MinutesSectionIO = components["schemas"]["MinutesSectionIO"];
-export type MinutesSectionOut = components["schemas"]["MinutesSectionOut"];
 export type MoveToItem = components["schemas"]["MoveToItem"];
 export type NamedChoiceOut = components["schemas"]["NamedChoiceOut"];
 export type NewBridgePointOut = components["schemas"]["NewBridgePointOut"];
@@ -1913,9 +1850,6 @@ export type CommandName =
     | "meeting.uninvite_delegate"
     | "meeting.unschedule"
     | "meeting.update"
-    | "minutes.finalise"
-    | "minutes.get"
-    | "minutes.update"
     | "presence.list"
     | "rollcall.answer"
     | "rollcall.close"
@@ -2005,9 +1939,6 @@ export type SocketCommandName =
     | "meeting.uninvite_delegate"
     | "meeting.unschedule"
     | "meeting.update"
-    | "minutes.finalise"
-    | "minutes.get"
-    | "minutes.update"
     | "presence.list"
     | "rollcall.answer"
     | "rollcall.close"
@@ -2096,9 +2027,6 @@ export type RestCommandName =
     | "meeting.uninvite_delegate"
     | "meeting.unschedule"
     | "meeting.update"
-    | "minutes.finalise"
-    | "minutes.get"
-    | "minutes.update"
     | "presence.list"
     | "rollcall.answer"
     | "rollcall.close"
@@ -2240,12 +2168,6 @@ export interface Commands {
     "meeting.unschedule": { payload: MeetingRef; answer: MeetingOut; events: "meeting.unscheduled" };
     /** Change a meeting */
     "meeting.update": { payload: MeetingUpdate; answer: MeetingOut; events: "meeting.updated" };
-    /** Finalise the minutes of an ended meeting: laid out (Decree 30/2020), signed (PAdES) */
-    "minutes.finalise": { payload: MeetingRef; answer: MinutesOut; events: "minutes.finalised" };
-    /** The minutes: the draft (made from the record until first edited) or the final one */
-    "minutes.get": { payload: MeetingRef; answer: MinutesOut; events: never };
-    /** Edit the draft minutes: number, place, sections; or make them again from the record */
-    "minutes.update": { payload: MinutesEdit; answer: MinutesOut; events: never };
     /** Who is connected to the meeting now, and since when */
     "presence.list": { payload: MeetingRef; answer: PresenceListAnswer; events: never };
     /** Answer the open roll call with the number of people in the room */
@@ -2734,27 +2656,6 @@ export const COMMANDS = {
         permission: "manage_meeting",
         needs_join: true,
     },
-    "minutes.finalise": {
-        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/minutes/finalise", status: 200, operation: "finalise_minutes" },
-        socket: true,
-        events: ["minutes.finalised"],
-        permission: "manage_meeting",
-        needs_join: true,
-    },
-    "minutes.get": {
-        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/minutes", status: 200, operation: "get_minutes" },
-        socket: true,
-        events: [],
-        permission: "manage_meeting",
-        needs_join: true,
-    },
-    "minutes.update": {
-        rest: { method: "PATCH", path: "/api/v1/meetings/{meeting_id}/minutes", status: 200, operation: "update_minutes" },
-        socket: true,
-        events: [],
-        permission: "manage_meeting",
-        needs_join: true,
-    },
     "presence.list": {
         rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/presence", status: 200, operation: "get_presence" },
         socket: true,
@@ -3046,8 +2947,6 @@ export interface Events {
     "meeting.unscheduled": MeetingUnscheduled;
     /** Title, description, times, chair or secretary changed. */
     "meeting.updated": MeetingUpdated;
-    /** The minutes (biên bản) were finalised: laid out, signed and kept. */
-    "minutes.finalised": MinutesFinalised;
     /** A participant connected to the meeting (its first device). */
     "presence.joined": PresenceJoined;
     /** A participant is no longer connected (its last device left or vanished). */
@@ -3107,7 +3006,6 @@ export type EventName =
     | "meeting.started"
     | "meeting.unscheduled"
     | "meeting.updated"
-    | "minutes.finalised"
     | "presence.joined"
     | "presence.left"
     | "rollcall.answered"
@@ -3154,7 +3052,6 @@ export type StreamEventName =
     | "meeting.started"
     | "meeting.unscheduled"
     | "meeting.updated"
-    | "minutes.finalised"
     | "presence.joined"
     | "presence.left"
     | "rollcall.answered"
@@ -3207,7 +3104,6 @@ export const EVENTS = [
     "meeting.started",
     "meeting.unscheduled",
     "meeting.updated",
-    "minutes.finalised",
     "presence.joined",
     "presence.left",
     "rollcall.answered",
@@ -3254,7 +3150,6 @@ export const STREAM_EVENTS = [
     "meeting.started",
     "meeting.unscheduled",
     "meeting.updated",
-    "minutes.finalised",
     "presence.joined",
     "presence.left",
     "rollcall.answered",
