@@ -249,7 +249,7 @@ async def open_page(
     return context, page
 
 
-@pytest.mark.timeout(170)
+@pytest.mark.timeout(150)
 async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
     ensure_built()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -496,7 +496,7 @@ SCREEN_MEDIA = CALL_MEDIA.replace(
 PHASE = "() => window.meetingd.screen.phase"
 
 
-@pytest.mark.timeout(100)
+@pytest.mark.timeout(80)
 async def test_operator_test_call_qr_and_second_tab(server: Server, browser: Any) -> None:
     ensure_built()
     SHOTS.mkdir(parents=True, exist_ok=True)
