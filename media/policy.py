@@ -178,6 +178,25 @@ def speaker(state: RoomState, exclude: Sequence[str] = ()) -> str | None:
     return None
 
 
+def recorded(state: RoomState) -> tuple[str | None, list[str]]:
+    """What a recording shows: the speaker's video (the chair's when nobody speaks) and
+    the audio of the chairs and floor holders (the muted left out)."""
+    video = speaker(state)
+    if video is None:
+        video = next(
+            (e for e, r in state.endpoints.items() if r is Role.CHAIR and _has_video(state, e)),
+            None,
+        )
+    return video, audible(state)
+
+
+def stable_fill(
+    wanted: Sequence[str], previous: Sequence[str | None], n: int
+) -> tuple[str | None, ...]:
+    """Public name of :func:`_stable_fill` (the recorder fills its audio slots with it)."""
+    return _stable_fill(wanted, previous, n)
+
+
 def _stable_fill(
     wanted: Sequence[str], previous: Sequence[str | None], n: int
 ) -> tuple[str | None, ...]:

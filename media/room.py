@@ -23,7 +23,8 @@ from .config import MediaConfig
 from .endpoint import Endpoint, OfferCallback, StateCallback
 from .errors import ConflictError, NotFoundError, SignallingError
 from .forwarder import Slot
-from .policy import Assignment, Kind, LinkMode, PolicyConfig, Role, RoomState
+from .policy import TOP_LAYER, Assignment, Kind, LinkMode, PolicyConfig, Role, RoomState
+from .recording import Recording, RecordingInfo
 from .stats import EndpointStats
 
 if TYPE_CHECKING:
@@ -123,6 +124,8 @@ class Room:
         self._slot_info_memo: dict[
             tuple[Kind, tuple[str | None, ...], tuple[str | None, ...]], tuple[SlotInfo, ...]
         ] = {}
+        self._recording: Recording | None = None
+        self._recorded_video: str | None = None
         self._links: dict[str, LinkState] = {}
         #: per endpoint in "auto": the condition seen and since when (clock)
         self._auto_seen: dict[str, tuple[str, float]] = {}
@@ -382,6 +385,8 @@ class Room:
         self._page_count = pages
         for ep in targets:
             self._apply_assignment(ep, pages)
+        if self._recording is not None:
+            self._apply_recording(st, self._recording)
 
     def _apply_assignment(self, ep: Endpoint, pages: int | None = None) -> None:
         a = self._assignments.get(ep.endpoint_id)
@@ -409,6 +414,46 @@ class Room:
             self._layouts[ep.endpoint_id] = layout
             if self.on_layout is not None:
                 self.on_layout(layout)
+
+    # -- recording ----------------------------------------------------------------------
+
+    def start_recording(self, path: str) -> Recording:
+        """Record the room into ``path`` (WebM: the speaker's VP8 as sent, mixed Opus)."""
+        if self._recording is not None:
+            raise ConflictError("recording", "the room is being recorded already")
+        rec = Recording(path, self.config.audio_slots, self.config.clock)
+        self._recording = rec
+        self._recorded_video = None
+        self._apply_recording(self.state(), rec)
+        return rec
+
+    async def stop_recording(self) -> RecordingInfo:
+        """Finish the recording; its file is complete when this returns."""
+        rec = self._recording
+        if rec is None:
+            raise NotFoundError("no_recording", "the room is not being recorded")
+        self._recording = None
+        return await rec.stop()
+
+    @property
+    def recording(self) -> Recording | None:
+        """The recording in progress, if any."""
+        return self._recording
+
+    def _apply_recording(self, st: RoomState, rec: Recording) -> None:
+        video, voices = policy.recorded(st)
+        layers = self._endpoints[video].primary_layers(Kind.VIDEO) if video else []
+        if video != self._recorded_video:
+            if self._recorded_video is not None and video is not None:
+                rec.source_switches += 1
+            self._recorded_video = video
+        rec.video_slot.set_layers(layers, TOP_LAYER)
+        previous = [s.source.endpoint_id if s.source else None for s in rec.audio_slots]
+        for slot, src in zip(
+            rec.audio_slots, policy.stable_fill(voices, previous, len(rec.audio_slots)),
+            strict=True,
+        ):
+            slot.set_source(self._endpoints[src].primary_track(Kind.AUDIO) if src else None)
 
     def _apply_video(
         self, ep: Endpoint, slots: Sequence[Slot], sources: tuple[str | None, ...]
@@ -536,8 +581,10 @@ class Room:
                     logger.exception("rtcp tick failed for %s", ep.endpoint_id)
             try:
                 self._auto_links(now)
+                if self._recording is not None:
+                    self._recording.tick(now)
             except Exception:
-                logger.exception("weak-link auto mode failed")
+                logger.exception("weak-link auto mode or recording tick failed")
             if now >= next_stats:
                 next_stats = now + self.config.stats_interval
                 stats = self.stats()
@@ -564,6 +611,9 @@ class Room:
     async def close(self) -> None:
         """Close every endpoint and stop the room's timer."""
         self._closed = True
+        if self._recording is not None:
+            with contextlib.suppress(Exception):
+                await self.stop_recording()
         self._timer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._timer
