@@ -64,6 +64,7 @@ class ErrorCode(enum.StrEnum):
     CONVERTER_MISSING = "converter_missing"
     CONVERSION_FAILED = "conversion_failed"
     VIEW_ONLY = "view_only"
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
     @property
@@ -206,6 +207,11 @@ ERROR_TEXTS: dict[ErrorCode, ErrorText] = {
     E.VIEW_ONLY: ErrorText(
         403, "Tài liệu này chỉ được xem, không được tải về.", "This document is view-only."
     ),
+    E.UNAVAILABLE: ErrorText(
+        503,
+        "Máy chủ tạm thời không kết nối được cơ sở dữ liệu; vui lòng thử lại sau giây lát.",
+        "The server cannot reach its database for the moment; try again shortly.",
+    ),
     E.INTERNAL: ErrorText(
         500,
         "Lỗi máy chủ; đã được ghi lại để khắc phục.",
@@ -292,6 +298,13 @@ class RateLimited(MeetingdError):
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(MeetingdError):
+    """A store the server needs (the database) cannot be reached for the moment."""
+
+    status = 503
+    code = "unavailable"
 
 
 def invalid(

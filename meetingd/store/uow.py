@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from meetingd.clock import Clock
 from meetingd.domain import MeetingEvent
-from meetingd.errors import ConflictError
+from meetingd.errors import ConflictError, Unavailable
 from meetingd.events import Event, to_data
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
@@ -134,6 +135,11 @@ class Store:
             except IntegrityError as exc:
                 logger.info("integrity conflict: %s", exc.orig)
                 raise ConflictError(_conflict_message(exc)) from None
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                logger.warning("the database cannot be reached: %r", exc)
+                raise Unavailable("the database cannot be reached; try again shortly") from None
         if uow.emitted and self.publisher is not None:
             await self.publisher.publish(uow.emitted)
         if uow.revoked and self.publisher is not None:
@@ -141,6 +147,37 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+#: asyncpg's names for a connection that is gone, refused or not yet accepting.
+_LOST = {
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (not a bug, not a conflict).
+
+    The one place connection failures are recognised, so that every command on both
+    transports answers ``unavailable`` (503) while the database is away, not ``internal``.
+    """
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 10:  # the chain SQLAlchemy and asyncpg build
+        if isinstance(cause, OSError | TimeoutError | PoolTimeout):
+            return True
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        if type(cause).__name__ in _LOST and "asyncpg" in type(cause).__module__:
+            return True
+        orig = getattr(cause, "orig", None)
+        cause = orig if isinstance(orig, BaseException) else cause.__cause__ or cause.__context__
+        seen += 1
+    return False
 
 
 def _conflict_message(exc: IntegrityError) -> str:

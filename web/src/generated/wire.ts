@@ -1291,27 +1291,6 @@ export interface components {
             /** @description the subject shown on each video mid */
             video: components["schemas"]["Slot"][];
         };
-        RtcLinkMode: {
-            /**
-             * @description bit/s for the whole link; with `capped`
-             * @default null
-             */
-            bitrate_cap?: number | null;
-            meeting_id: number;
-            /** @enum {string} */
-            mode: "auto" | "normal" | "audio_first" | "capped" | "low" | "audio_only";
-            /** @description whose link: `bridge_point:<id>` (or `user:<id>`) */
-            subject: string;
-        };
-        RtcLinkModeOut: {
-            bitrate_cap: number | null;
-            /** @description in force now (`auto` chooses one) */
-            effective: string;
-            meeting_id: number;
-            /** @description as set */
-            mode: string;
-            subject: string;
-        };
         /** @description The media server offers a new SDP to this connection (its receive slots). */
         RtcOffered: {
             /** @description the meeting */
@@ -1754,8 +1733,6 @@ export type RtcAnswerAnswer = components["schemas"]["RtcAnswerAnswer"];
 export type RtcCandidate = components["schemas"]["RtcCandidate"];
 export type RtcCandidateAnswer = components["schemas"]["RtcCandidateAnswer"];
 export type RtcLayout = components["schemas"]["RtcLayout"];
-export type RtcLinkMode = components["schemas"]["RtcLinkMode"];
-export type RtcLinkModeOut = components["schemas"]["RtcLinkModeOut"];
 export type RtcOffered = components["schemas"]["RtcOffered"];
 export type RtcPage = components["schemas"]["RtcPage"];
 export type RtcSdp = components["schemas"]["RtcSdp"];
@@ -1860,7 +1837,6 @@ export type CommandName =
     | "rtc.candidate"
     | "rtc.config"
     | "rtc.layout"
-    | "rtc.link_mode"
     | "rtc.offer"
     | "rtc.page"
     | "unit.create"
@@ -1949,7 +1925,6 @@ export type SocketCommandName =
     | "rtc.candidate"
     | "rtc.config"
     | "rtc.layout"
-    | "rtc.link_mode"
     | "rtc.offer"
     | "rtc.page"
     | "unit.create"
@@ -2188,8 +2163,6 @@ export interface Commands {
     "rtc.config": { payload: MeetingRef; answer: IceServersOut; events: never };
     /** What each receive slot of this connection shows now */
     "rtc.layout": { payload: MeetingRef; answer: RtcLayout; events: never };
-    /** Set a bridge point's weak-link mode (audio first, a cap, the low layer, audio only) */
-    "rtc.link_mode": { payload: RtcLinkMode; answer: RtcLinkModeOut; events: never };
     /** Offer this connection's media (SDP); the first offer joins the media room */
     "rtc.offer": { payload: RtcSdp; answer: SdpOut; events: never };
     /** Show another page of bridge-point thumbnails on the chair's console */
@@ -2726,13 +2699,6 @@ export const COMMANDS = {
         permission: "joined",
         needs_join: true,
     },
-    "rtc.link_mode": {
-        rest: null,
-        socket: true,
-        events: [],
-        permission: "watch_health",
-        needs_join: true,
-    },
     "rtc.offer": {
         rest: null,
         socket: true,
@@ -3219,6 +3185,7 @@ export type ErrorCode =
     | "revoked"
     | "token_expired"
     | "unauthenticated"
+    | "unavailable"
     | "unexpected_answer"
     | "unknown_command"
     | "unsupported_codecs"
@@ -3259,6 +3226,7 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
     "revoked": { vi: "Quyền truy cập đã bị thu hồi (đăng xuất, khoá tài khoản hoặc đổi mật khẩu).", en: "Access was revoked (logged out, account disabled or password changed)." },
     "token_expired": { vi: "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.", en: "The session has expired; log in again." },
     "unauthenticated": { vi: "Chưa đăng nhập hoặc phiên không hợp lệ; hãy đăng nhập lại.", en: "Not logged in, or the session is not valid; log in again." },
+    "unavailable": { vi: "Máy chủ tạm thời không kết nối được cơ sở dữ liệu; vui lòng thử lại sau giây lát.", en: "The server cannot reach its database for the moment; try again shortly." },
     "unexpected_answer": { vi: "Máy chủ không chờ câu trả lời này.", en: "The server expected no answer." },
     "unknown_command": { vi: "Lệnh không tồn tại hoặc không dùng được ở đây.", en: "No such command here." },
     "unsupported_codecs": { vi: "Thiết bị không hỗ trợ định dạng hình ảnh, âm thanh cần thiết (Opus, VP8, H.264).", en: "The device offers none of the codecs needed (Opus, VP8, H.264)." },
@@ -3300,6 +3268,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
     "revoked": 401,
     "token_expired": 401,
     "unauthenticated": 401,
+    "unavailable": 503,
     "unexpected_answer": 409,
     "unknown_command": 400,
     "unsupported_codecs": 400,
