@@ -1291,6 +1291,27 @@ export interface components {
             /** @description the subject shown on each video mid */
             video: components["schemas"]["Slot"][];
         };
+        RtcLinkMode: {
+            /**
+             * @description bit/s for the whole link; with `capped`
+             * @default null
+             */
+            bitrate_cap?: number | null;
+            meeting_id: number;
+            /** @enum {string} */
+            mode: "auto" | "normal" | "audio_first" | "capped" | "low" | "audio_only";
+            /** @description whose link: `bridge_point:<id>` (or `user:<id>`) */
+            subject: string;
+        };
+        RtcLinkModeOut: {
+            bitrate_cap: number | null;
+            /** @description in force now (`auto` chooses one) */
+            effective: string;
+            meeting_id: number;
+            /** @description as set */
+            mode: string;
+            subject: string;
+        };
         /** @description The media server offers a new SDP to this connection (its receive slots). */
         RtcOffered: {
             /** @description the meeting */
@@ -1733,6 +1754,8 @@ export type RtcAnswerAnswer = components["schemas"]["RtcAnswerAnswer"];
 export type RtcCandidate = components["schemas"]["RtcCandidate"];
 export type RtcCandidateAnswer = components["schemas"]["RtcCandidateAnswer"];
 export type RtcLayout = components["schemas"]["RtcLayout"];
+export type RtcLinkMode = components["schemas"]["RtcLinkMode"];
+export type RtcLinkModeOut = components["schemas"]["RtcLinkModeOut"];
 export type RtcOffered = components["schemas"]["RtcOffered"];
 export type RtcPage = components["schemas"]["RtcPage"];
 export type RtcSdp = components["schemas"]["RtcSdp"];
@@ -1837,6 +1860,7 @@ export type CommandName =
     | "rtc.candidate"
     | "rtc.config"
     | "rtc.layout"
+    | "rtc.link_mode"
     | "rtc.offer"
     | "rtc.page"
     | "unit.create"
@@ -1925,6 +1949,7 @@ export type SocketCommandName =
     | "rtc.candidate"
     | "rtc.config"
     | "rtc.layout"
+    | "rtc.link_mode"
     | "rtc.offer"
     | "rtc.page"
     | "unit.create"
@@ -2163,6 +2188,8 @@ export interface Commands {
     "rtc.config": { payload: MeetingRef; answer: IceServersOut; events: never };
     /** What each receive slot of this connection shows now */
     "rtc.layout": { payload: MeetingRef; answer: RtcLayout; events: never };
+    /** Set a bridge point's weak-link mode (audio first, a cap, the low layer, audio only) */
+    "rtc.link_mode": { payload: RtcLinkMode; answer: RtcLinkModeOut; events: never };
     /** Offer this connection's media (SDP); the first offer joins the media room */
     "rtc.offer": { payload: RtcSdp; answer: SdpOut; events: never };
     /** Show another page of bridge-point thumbnails on the chair's console */
@@ -2697,6 +2724,13 @@ export const COMMANDS = {
         socket: true,
         events: [],
         permission: "joined",
+        needs_join: true,
+    },
+    "rtc.link_mode": {
+        rest: null,
+        socket: true,
+        events: [],
+        permission: "watch_health",
         needs_join: true,
     },
     "rtc.offer": {
