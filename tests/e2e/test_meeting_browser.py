@@ -427,6 +427,11 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
             lambda: _same_seq(screens["bp4"], chair_seq), "bp4 caught up with every event", 10
         )
         assert await screens["bp4"].evaluate(FLOOR) == await chair.evaluate(FLOOR)
+        # the speech log says how each turn ended: bp2's time ran out, the delegate's was revoked
+        await chair.click("details.speechlog summary")
+        log = chair.locator("details.speechlog tbody")
+        await log.get_by_text("Hết giờ").wait_for()
+        await log.get_by_text("Chủ trì thu hồi").wait_for()
 
         # -- the operator's view ------------------------------------------------------------
         ctx, operator = await open_page(browser, server.url + "/ky-thuat", (1440, 900))

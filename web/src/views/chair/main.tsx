@@ -2,10 +2,10 @@
 // thumbnails, the speaking queue, mute, roll call, start/pause/resume/end.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { BridgePointOut, MeetingSummaryOut, PrincipalOut } from "../../generated/wire";
+import type { BridgePointOut, MeetingSummaryOut, PrincipalOut, SpeechOut } from "../../generated/wire";
 import { limitFromMinutes, moved, requests, speakers } from "../../floor/floor";
 import { HealthHistory, quality } from "../../health/health";
-import { formatDateTime, formatDuration, t } from "../../i18n/i18n";
+import { formatDateTime, formatDuration, formatTime, t } from "../../i18n/i18n";
 import { transitions, type Transition } from "../../meetings/meetings";
 import type { MeetingState } from "../../meetings/state";
 import { nameOf, onlineSubjects } from "../../presence/presence";
@@ -85,6 +85,7 @@ function Agenda(props: { state: MeetingState }) {
                 })}
             </ol>
             {error ? <p class="bad" role="alert">{error}</p> : null}
+            <SpeechLog state={props.state} />
         </section>
     );
 }
@@ -203,7 +204,51 @@ function FloorPanel(props: { state: MeetingState; limit: string; setLimit: (v: s
                 ))}
             </ol>
             {error ? <p class="bad" role="alert">{error}</p> : null}
+            <SpeechLog state={props.state} />
         </section>
+    );
+}
+
+/** The speech log (who spoke, from when, how long, how it ended), for the secretary's
+ * minutes: read when opened and again after each change of the floor. */
+function SpeechLog(props: { state: MeetingState }) {
+    const [open, setOpen] = useState(false);
+    const [log, setLog] = useState<SpeechOut[]>([]);
+    const [error, run] = useAction();
+    const floor = props.state.floor;
+    useEffect(() => {
+        if (!open) return;
+        run(async () => { setLog((await screen.floor?.speeches()) ?? []); });
+    }, [open, floor]);
+    const collator = (a: SpeechOut, b: SpeechOut) => b.granted_at.localeCompare(a.granted_at);
+    return (
+        <details class="speechlog" onToggle={(ev) => { setOpen(ev.currentTarget.open); }}>
+            <summary>{t("floor.log")}</summary>
+            {open && log.length === 0 ? <p class="muted">{t("floor.log.empty")}</p> : null}
+            {log.length > 0 ? (
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{t("floor.log.who")}</th>
+                            <th scope="col">{t("floor.log.from")}</th>
+                            <th scope="col">{t("floor.log.length")}</th>
+                            <th scope="col">{t("floor.log.end")}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {[...log].sort(collator).map((sp) => (
+                            <tr key={`${sp.subject}@${sp.granted_at}`}>
+                                <td>{sp.name}</td>
+                                <td>{formatTime(sp.granted_at)}</td>
+                                <td class="num">{sp.ended_at ? formatDuration((Date.parse(sp.ended_at) - Date.parse(sp.granted_at)) / 1000) : "—"}</td>
+                                <td>{t(`floor.end.${sp.end_reason ?? "speaking"}`)}</td>
+                            </tr>
+                        ))}
+                    </tbody>
+                </table>
+            ) : null}
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </details>
     );
 }
 
