@@ -386,12 +386,8 @@ class DocumentService:
             variant, etag_part = "watermarked", path.name
             name = _pdf_name(doc.filename)
         else:
-            sanitised = doc.sanitised or doc.kind != "pdf"
-            path = (
-                self.blobs.derived(doc.pdf_sha256, "sanitised.pdf")
-                if sanitised
-                else self.blobs.path_of(doc.pdf_sha256)
-            )
+            path = self._served_pdf(doc)
+            sanitised = _serves_sanitised(doc)
             variant, etag_part = ("sanitised" if sanitised else "original"), doc.pdf_sha256
             name = _pdf_name(doc.filename)
         if path is None or not path.is_file():
@@ -425,11 +421,7 @@ class DocumentService:
         path = self.blobs.derived(doc.pdf_sha256, f"wm-{key}.pdf")
         if path.is_file():
             return path
-        src = (
-            self.blobs.derived(doc.pdf_sha256, "sanitised.pdf")
-            if (doc.sanitised or doc.kind != "pdf")
-            else self.blobs.path_of(doc.pdf_sha256)
-        )
+        src = self._served_pdf(doc)
         if src is None:
             raise NotFound("the document's file is missing from the store", field="document_id")
         work = self.blobs.scratch()
@@ -444,6 +436,13 @@ class DocumentService:
             return await self.blobs.put_derived(doc.pdf_sha256, path.name, tmp)
         finally:
             remove_tree(work)
+
+    def _served_pdf(self, doc: Document) -> Path | None:
+        """The PDF everyone is served: the sanitised copy when the upload carried active
+        content or was converted, else the original bytes (signatures stay checkable)."""
+        if _serves_sanitised(doc):
+            return self.blobs.derived(doc.pdf_sha256, "sanitised.pdf")
+        return self.blobs.path_of(doc.pdf_sha256)
 
     async def thumbnail(self, principal: Principal, meeting_id: int, document_id: int) -> Path:
         async with self._store.transaction() as uow:
@@ -634,6 +633,10 @@ def _audience_keys(principal: Principal, meeting: Meeting) -> set[str]:
     if principal.has_role(meeting.unit_path, Role.OPERATOR):
         keys.add(f"role:{AudienceRole.OPERATOR.value}")
     return keys
+
+
+def _serves_sanitised(doc: Document) -> bool:
+    return doc.sanitised or doc.kind != "pdf"
 
 
 def _require_presenter(principal: Principal, meeting: Meeting, doc: Document) -> None:

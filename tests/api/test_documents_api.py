@@ -101,15 +101,7 @@ async def test_an_upload_past_the_limit_is_refused_while_streaming(
     assert _blob_files(app) == before, "nothing of the refused body is kept"
 
 
-HOSTILE = [
-    ("empty", b"", "document_empty"),
-    ("truncated", pdfs.truncated(), "document_damaged"),
-    ("encrypted", pdfs.encrypted(), "document_encrypted"),
-    ("huge_page", pdfs.huge_page(), "document_page_size"),
-    ("page_cycle", pdfs.page_cycle(), "document_damaged"),
-    ("polyglot", pdfs.polyglot_html(), "not_a_pdf"),
-    *[(k, v, "not_a_pdf") for k, v in pdfs.NOT_PDFS.items()],
-]
+HOSTILE = pdfs.HOSTILE
 
 
 async def test_each_hostile_file_is_a_clear_4xx(

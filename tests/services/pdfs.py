@@ -234,3 +234,15 @@ def modified_after_signing(data: bytes) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+#: Files refused outright, with the code that says why (over the service and over HTTP).
+HOSTILE = [
+    ("empty", b"", "document_empty"),
+    ("truncated", truncated(), "document_damaged"),
+    ("encrypted", encrypted(), "document_encrypted"),
+    ("huge_page", huge_page(), "document_page_size"),
+    ("page_cycle", page_cycle(), "document_damaged"),
+    ("polyglot", polyglot_html(), "not_a_pdf"),
+    *[(k, v, "not_a_pdf") for k, v in NOT_PDFS.items()],
+]

@@ -61,15 +61,7 @@ async def test_a_pdf_is_stored_by_its_hash_and_served_as_is(
     assert served.path.read_bytes() == data and served.variant == "original"
 
 
-HOSTILE = [
-    ("empty", b"", "document_empty"),
-    ("truncated", pdfs.truncated(), "document_damaged"),
-    ("encrypted", pdfs.encrypted(), "document_encrypted"),
-    ("huge_page", pdfs.huge_page(), "document_page_size"),
-    ("page_cycle", pdfs.page_cycle(), "document_damaged"),
-    ("polyglot", pdfs.polyglot_html(), "not_a_pdf"),
-    *[(k, v, "not_a_pdf") for k, v in pdfs.NOT_PDFS.items()],
-]
+HOSTILE = pdfs.HOSTILE
 
 
 @pytest.mark.parametrize(("name", "data", "code"), HOSTILE, ids=[h[0] for h in HOSTILE])
