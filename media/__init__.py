@@ -16,6 +16,7 @@ from .errors import (
 )
 from .plane import MediaPlane
 from .policy import Kind, LinkMode, Role
+from .recording import RecordingInfo
 from .room import Layout, LinkState, Room, SlotInfo
 from .stats import EndpointStats
 
@@ -33,6 +34,7 @@ __all__ = [
     "MediaPlane",
     "NotFoundError",
     "PrivateApiError",
+    "RecordingInfo",
     "Role",
     "Room",
     "SignallingError",

@@ -35,6 +35,7 @@ from meetingd.services.floor import FloorService
 from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
 from meetingd.services.presence import PresenceService
+from meetingd.services.recording import RecordingService
 from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
 from meetingd.services.votes import VoteService
@@ -160,6 +161,9 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         stream=StreamService(store),
         health=HealthService(store, clock),
         votes=VoteService(store, clock),
+        recording=RecordingService(
+            store, clock, Path(config.server.data_dir) / "recordings"
+        ),
         documents=build_documents(config, store, clock),
     )
     return Parts(config=config, clock=clock, store=store, services=services)

@@ -453,6 +453,27 @@ class VoteClosed(Event):
     vote: Annotated[VoteOut, Field(description="the vote with its result")]
 
 
+# -- recording ----------------------------------------------------------------------------
+
+
+@event("recording.started", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class RecordingStarted(Event):
+    """The meeting is being recorded (ghi hình) from now on: screens show it."""
+
+    file: Annotated[str, Field(description="the recording's file name")]
+
+
+@event("recording.stopped", caused_by=_MANAGERS)
+@dataclass(frozen=True, slots=True)
+class RecordingStopped(Event):
+    """The recording ended; its file is complete."""
+
+    file: Annotated[str, Field(description="the recording's file name")]
+    duration_seconds: Annotated[float, Field(description="how long it runs")]
+    bytes: Annotated[int, Field(description="the file's size")]
+
+
 # -- per connection (no meeting_id envelope, no seq) -------------------------------------------
 
 

@@ -15,7 +15,7 @@ from meetingd.commands.meetings import MeetingRef
 from meetingd.commands.stream import socket_of
 from meetingd.commands.table import COMMANDS, Context
 from meetingd.errors import MeetingdError
-from meetingd.events import RtcLayout
+from meetingd.events import RecordingStarted, RecordingStopped, RtcLayout
 from meetingd.schemas import IceServerOut, IceServersOut, Id, Request, Response, SdpOut
 from meetingd.services.authz import Permission
 
@@ -200,4 +200,58 @@ async def link_mode(ctx: Context, p: RtcLinkMode) -> RtcLinkModeOut:
         mode=st.mode.value,
         effective=st.effective.value,
         bitrate_cap=st.bitrate_cap,
+    )
+
+
+# -- recording (ghi hình): the media rooms record, so the commands are on their socket ----
+
+RECORDING_WHY_NOT = "recordings are made by the media rooms of the realtime server"
+
+
+class RecordingOut(Response):
+    meeting_id: int
+    file: str = Field(description="the recording's file name")
+
+
+class RecordingStoppedOut(RecordingOut):
+    duration_seconds: float
+    bytes: int
+
+
+@COMMANDS.command(
+    "recording.start",
+    MeetingRef,
+    answer=RecordingOut,
+    summary="Start recording the meeting (ghi hình): the speaker's video and the voices",
+    tag="media",
+    permission=Permission.MANAGE_MEETING,
+    events=(RecordingStarted,),
+    rest_why_not=RECORDING_WHY_NOT,
+)
+async def start_recording(ctx: Context, p: MeetingRef) -> RecordingOut:
+    """While the meeting is held and has media. One WebM file (VP8 + Opus): the current
+    speaker's video (the chair's when nobody speaks) as sent, without re-encoding, and the
+    chair's and floor holders' audio mixed. `conflict` when already recording."""
+    name = await _media(ctx).start_recording(ctx.principal, p.meeting_id)
+    return RecordingOut(meeting_id=p.meeting_id, file=name)
+
+
+@COMMANDS.command(
+    "recording.stop",
+    MeetingRef,
+    answer=RecordingStoppedOut,
+    summary="Stop recording the meeting; the file is complete when this answers",
+    tag="media",
+    permission=Permission.MANAGE_MEETING,
+    events=(RecordingStopped,),
+    rest_why_not=RECORDING_WHY_NOT,
+)
+async def stop_recording(ctx: Context, p: MeetingRef) -> RecordingStoppedOut:
+    """`invalid_state` when not recording. A recording also ends with the meeting."""
+    info = await _media(ctx).stop_recording(ctx.principal, p.meeting_id)
+    return RecordingStoppedOut(
+        meeting_id=p.meeting_id,
+        file=info.path.rsplit("/", 1)[-1],
+        duration_seconds=round(info.duration, 1),
+        bytes=info.bytes,
     )

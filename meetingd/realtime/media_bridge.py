@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from media import (
@@ -27,11 +28,12 @@ from media import (
     LinkState,
     MediaError,
     MediaPlane,
+    RecordingInfo,
     Room,
     SlotInfo,
 )
 from meetingd.domain import MediaHealth, Meeting, MeetingEvent, Principal
-from meetingd.errors import ErrorCode, MeetingdError, StateError
+from meetingd.errors import ConflictError, ErrorCode, MeetingdError, StateError
 from meetingd.events import (
     Event,
     FloorGranted,
@@ -53,6 +55,8 @@ MEDIA_STATES = HELD
 
 Emit = Callable[[str, Event], Coroutine[Any, Any, None]]  # (sid, per-connection event)
 Connected = Callable[[str], bool]  # is the connection with this sid still open here
+#: told of every finished recording (meeting id, file): the documents feature's hook
+RecordingFinished = Callable[[int, RecordingInfo], Coroutine[Any, Any, None]]
 
 
 class MediaSignallingError(MeetingdError):
@@ -121,6 +125,10 @@ class MediaBridge:
         self._meetings: dict[int, _MeetingMedia] = {}
         self._by_sid: dict[str, set[tuple[int, str]]] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        #: called with every finished recording; the documents feature attaches the file
+        #: to the meeting as a document here (not wired yet: the file stays in
+        #: ``<data_dir>/recordings``)
+        self.on_recording_finished: RecordingFinished | None = None
 
     # -- commands ----------------------------------------------------------------------
 
@@ -233,6 +241,48 @@ class MediaBridge:
         except MediaError as exc:
             raise _signalling(exc) from None
         return states[0]
+
+    async def start_recording(self, principal: Principal, meeting_id: int) -> str:
+        """Record the meeting's media room (the chair); answers the file name."""
+        await self._meeting(principal, meeting_id)  # readers only; while it is held
+        await self._services.recording.check(principal, meeting_id)
+        mm = self._meetings.get(meeting_id)
+        if mm is None:
+            raise StateError("no media in this meeting yet: nothing to record", code="no_session")
+        if mm.room.recording is not None:
+            raise ConflictError("the meeting is being recorded already")
+        path = self._services.recording.path_for(meeting_id)
+        mm.room.start_recording(str(path))
+        try:
+            await self._services.recording.started(principal, meeting_id, path.name)
+        except BaseException:
+            await mm.room.stop_recording()
+            raise
+        logger.info("meeting %s: recording to %s", meeting_id, path)
+        return path.name
+
+    async def stop_recording(self, principal: Principal, meeting_id: int) -> RecordingInfo:
+        """Stop the meeting's recording; the file is complete when this returns."""
+        await self._meeting(principal, meeting_id)
+        await self._services.recording.check(principal, meeting_id)
+        mm = self._meetings.get(meeting_id)
+        if mm is None or mm.room.recording is None:
+            raise StateError("the meeting is not being recorded")
+        info = await mm.room.stop_recording()
+        await self._services.recording.stopped(
+            principal, meeting_id, Path(info.path).name, info.duration, info.bytes
+        )
+        await self._recording_finished(meeting_id, info)
+        return info
+
+    async def _recording_finished(self, meeting_id: int, info: RecordingInfo) -> None:
+        logger.info("meeting %s: recording %s finished (%.0f s, %d bytes)", meeting_id,
+                    info.path, info.duration, info.bytes)
+        if self.on_recording_finished is not None:
+            try:
+                await self.on_recording_finished(meeting_id, info)
+            except Exception:
+                logger.exception("meeting %s: the finished recording's hook failed", meeting_id)
 
     def layout(self, principal: Principal, sid: str, meeting_id: int) -> RtcLayout:
         self._endpoint(principal, sid, meeting_id)
@@ -378,6 +428,8 @@ class MediaBridge:
         for eid, sid in mm.endpoints.items():
             self._by_sid.get(sid, set()).discard((meeting_id, eid))
         self._services.health.forget(meeting_id)
+        if mm.room.recording is not None:  # the meeting ended while recording
+            await self._recording_finished(meeting_id, await mm.room.stop_recording())
         await self.plane.close_room(str(meeting_id))
         logger.info("meeting %s: media room closed", meeting_id)
 

@@ -11,6 +11,7 @@ from meetingd.services.floor import FloorService
 from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
 from meetingd.services.presence import PresenceService
+from meetingd.services.recording import RecordingService
 from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
 from meetingd.services.votes import VoteService
@@ -28,3 +29,4 @@ class Services:
     stream: StreamService
     health: HealthService
     votes: VoteService
+    recording: RecordingService

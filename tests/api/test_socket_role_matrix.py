@@ -63,6 +63,8 @@ SOCKET_ONLY: dict[str, tuple[str, dict[str, Any]]] = {
     "rtc.layout": ("no_session", {}),
     "rtc.page": ("no_session", {"page": 0}),
     "rtc.link_mode": ("no_session", {"subject": "bridge_point:1", "mode": "low"}),
+    "recording.start": ("invalid_state", {}),
+    "recording.stop": ("invalid_state", {}),
 }
 
 #: A REST operation that cannot be replayed on a shared connection, and why.

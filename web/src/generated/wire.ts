@@ -1124,6 +1124,50 @@ export interface components {
             name: string;
             subject: string;
         };
+        RecordingOut: {
+            /** @description the recording's file name */
+            file: string;
+            meeting_id: number;
+        };
+        /** @description The meeting is being recorded (ghi hình) from now on: screens show it. */
+        RecordingStarted: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the recording's file name */
+            file: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        /** @description The recording ended; its file is complete. */
+        RecordingStopped: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the file's size */
+            bytes: number;
+            /** @description how long it runs */
+            duration_seconds: number;
+            /** @description the recording's file name */
+            file: string;
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
+        RecordingStoppedOut: {
+            bytes: number;
+            duration_seconds: number;
+            /** @description the recording's file name */
+            file: string;
+            meeting_id: number;
+        };
         /** @description The events missed after ``after_seq``, in order; ``seq`` is the last one's. */
         ReplayOut: {
             /** @description Each a stream event payload (envelope included) plus its `type` */
@@ -1735,6 +1779,10 @@ export type PresentationOut = components["schemas"]["PresentationOut"];
 export type PrincipalOut = components["schemas"]["PrincipalOut"];
 export type QuorumOut = components["schemas"]["QuorumOut"];
 export type ReceiptOut = components["schemas"]["ReceiptOut"];
+export type RecordingOut = components["schemas"]["RecordingOut"];
+export type RecordingStarted = components["schemas"]["RecordingStarted"];
+export type RecordingStopped = components["schemas"]["RecordingStopped"];
+export type RecordingStoppedOut = components["schemas"]["RecordingStoppedOut"];
 export type ReplayOut = components["schemas"]["ReplayOut"];
 export type Resync = components["schemas"]["Resync"];
 export type Role = components["schemas"]["Role"];
@@ -1851,6 +1899,8 @@ export type CommandName =
     | "meeting.unschedule"
     | "meeting.update"
     | "presence.list"
+    | "recording.start"
+    | "recording.stop"
     | "rollcall.answer"
     | "rollcall.close"
     | "rollcall.confirm"
@@ -1940,6 +1990,8 @@ export type SocketCommandName =
     | "meeting.unschedule"
     | "meeting.update"
     | "presence.list"
+    | "recording.start"
+    | "recording.stop"
     | "rollcall.answer"
     | "rollcall.close"
     | "rollcall.confirm"
@@ -2170,6 +2222,10 @@ export interface Commands {
     "meeting.update": { payload: MeetingUpdate; answer: MeetingOut; events: "meeting.updated" };
     /** Who is connected to the meeting now, and since when */
     "presence.list": { payload: MeetingRef; answer: PresenceListAnswer; events: never };
+    /** Start recording the meeting (ghi hình): the speaker's video and the voices */
+    "recording.start": { payload: MeetingRef; answer: RecordingOut; events: "recording.started" };
+    /** Stop recording the meeting; the file is complete when this answers */
+    "recording.stop": { payload: MeetingRef; answer: RecordingStoppedOut; events: "recording.stopped" };
     /** Answer the open roll call with the number of people in the room */
     "rollcall.answer": { payload: RollCallAnswer; answer: RollCallOut; events: "rollcall.answered" };
     /** Close the open roll call; its result and quorum are stored and announced */
@@ -2663,6 +2719,20 @@ export const COMMANDS = {
         permission: "read_meeting",
         needs_join: true,
     },
+    "recording.start": {
+        rest: null,
+        socket: true,
+        events: ["recording.started"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "recording.stop": {
+        rest: null,
+        socket: true,
+        events: ["recording.stopped"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
     "rollcall.answer": {
         rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/rollcall/answer", status: 200, operation: "answer_rollcall" },
         socket: true,
@@ -2951,6 +3021,10 @@ export interface Events {
     "presence.joined": PresenceJoined;
     /** A participant is no longer connected (its last device left or vanished). */
     "presence.left": PresenceLeft;
+    /** The meeting is being recorded (ghi hình) from now on: screens show it. */
+    "recording.started": RecordingStarted;
+    /** The recording ended; its file is complete. */
+    "recording.stopped": RecordingStopped;
     /** A bridge point counted the people in its room (again: the count replaces the last). */
     "rollcall.answered": RollCallAnswered;
     /** The roll call closed; `rollcall.result` holds the result and the quorum. */
@@ -3008,6 +3082,8 @@ export type EventName =
     | "meeting.updated"
     | "presence.joined"
     | "presence.left"
+    | "recording.started"
+    | "recording.stopped"
     | "rollcall.answered"
     | "rollcall.closed"
     | "rollcall.confirmed"
@@ -3054,6 +3130,8 @@ export type StreamEventName =
     | "meeting.updated"
     | "presence.joined"
     | "presence.left"
+    | "recording.started"
+    | "recording.stopped"
     | "rollcall.answered"
     | "rollcall.closed"
     | "rollcall.confirmed"
@@ -3106,6 +3184,8 @@ export const EVENTS = [
     "meeting.updated",
     "presence.joined",
     "presence.left",
+    "recording.started",
+    "recording.stopped",
     "rollcall.answered",
     "rollcall.closed",
     "rollcall.confirmed",
@@ -3152,6 +3232,8 @@ export const STREAM_EVENTS = [
     "meeting.updated",
     "presence.joined",
     "presence.left",
+    "recording.started",
+    "recording.stopped",
     "rollcall.answered",
     "rollcall.closed",
     "rollcall.confirmed",
