@@ -33,6 +33,7 @@ sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                 os.path.dirname(os.path.abspath(__file__))]
 
 TICK = os.sysconf("SC_CLK_TCK")
+SELF = os.path.abspath(__file__)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -45,9 +46,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def serve(port: int, max_seconds: float, directory: str) -> None:
-    from aiohttp import web
-
     from _media_server import SfuHost  # type: ignore[import-not-found]
+    from aiohttp import web
 
     host = SfuHost(page_size=16)
     stop = asyncio.Event()
@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     directory = tempfile.mkdtemp(prefix="bench-recording-")
     port = args.port
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, os.path.abspath(__file__), "--serve", str(port),
+        sys.executable, SELF, "--serve", str(port),
         "--dir", directory, "--max-seconds", str(args.max_seconds),
         stdout=asyncio.subprocess.PIPE,
     )
