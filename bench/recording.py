@@ -46,7 +46,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def serve(port: int, max_seconds: float, directory: str) -> None:
-    from _media_server import SfuHost  # type: ignore[import-not-found]
+    from _media_server import SfuHost
     from aiohttp import web
 
     host = SfuHost(page_size=16)
