@@ -357,6 +357,11 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         for n, page in enumerate(listeners):
             await until(lambda page=page: heard(page), f"listener {n} hearing the delegate")
 
+        for page in (chair, screens["bp2"]):  # the speaker's picture, for the screenshots
+            await until(
+                lambda page=page: _all_positive(page.evaluate(VIDEO_FRAMES), [delegate_subject]),
+                "the delegate's video decoded",
+            )
         await chair.screenshot(path=str(SHOTS / "chu-tri.png"))
         await screens["bp2"].screenshot(path=str(SHOTS / "diem-cau.png"))
         await delegate.screenshot(path=str(SHOTS / "dai-bieu.png"))
@@ -456,9 +461,10 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
             "the chair back online",
         )
         await chair.click("button[data-verb=pause]")
-        for page in pages:
+        for n, page in enumerate(pages):
             await until(
-                lambda page=page: page.evaluate(state_is("paused")), "pause seen after restart"
+                lambda page=page: page.evaluate(state_is("paused")),
+                f"page {n}: pause seen after restart",
             )
         await chair.click("button[data-verb=resume]")
         for n, page in enumerate(pages):

@@ -50,6 +50,9 @@ describe("MeetingStream", () => {
         s.observe(at, sent + 5_300); // this clock 5 s fast, 300 ms on the way
         s.observe(at, sent + 5_050);
         expect(s.serverNow(sent + 10_000)).toBe(sent + 10_000 - 5_050);
+        const slow = new MeetingStream();
+        slow.observe(at, sent + 2_000); // 2 s: slow delivery as likely as a wrong clock
+        expect(slow.serverNow(sent + 10_000)).toBe(sent + 10_000);
     });
 
     it("applies events in seq order, ignores repeats, reports gaps", () => {
@@ -137,6 +140,26 @@ describe("LiveMeeting over a socket", () => {
         await flush();
         expect(live.seq).toBe(40);
         expect(live.state?.meeting.state).toBe("paused");
+    });
+
+    it("tries a join again by itself when the server was busy", async () => {
+        const fake = new FakeSocket();
+        let answers = 0;
+        fake.server = (command) => {
+            if (command !== "meeting.join") return { ok: false, error: { code: "unknown_command", message: command } };
+            answers += 1;
+            return answers === 1
+                ? { ok: false, error: { code: "busy", message: "try again" } }
+                : { ok: true, data: { snapshot: snapshot(), seq: 4 } };
+        };
+        const live = new LiveMeeting(new MeetingSocket("tok", { socket: fake }), 1);
+        fake.connect();
+        await flush();
+        expect(live.error?.error.code).toBe("busy");
+        await new Promise((r) => setTimeout(r, 600));
+        expect(live.error).toBeNull();
+        expect(live.seq).toBe(4);
+        live.close();
     });
 
     it("resyncs when a gap shows up", async () => {

@@ -20,6 +20,9 @@ export class LiveMeeting {
     readonly #joinWatchers = new Set<() => void>();
     readonly #off: (() => void)[] = [];
     #joining = false;
+    #closed = false;
+    #failures = 0;
+    #retry: ReturnType<typeof setTimeout> | null = null;
     #buffer: [string, unknown][] = [];
 
     constructor(socket: MeetingSocket, meetingId: number) {
@@ -58,7 +61,22 @@ export class LiveMeeting {
     }
 
     close(): void {
+        this.#closed = true;
+        if (this.#retry) clearTimeout(this.#retry);
         for (const off of this.#off) off();
+    }
+
+    /** A join or resync that failed for a passing reason (the server busy or just restarted,
+     * no answer in time) is tried again shortly on the same connection, 0.5 s then up to 5 s
+     * apart; a new connection tries at once anyway. */
+    #retrySoon(): void {
+        if (this.#retry || this.#closed) return;
+        const ms = Math.min(5_000, 500 * 2 ** Math.min(this.#failures, 4));
+        this.#failures += 1;
+        this.#retry = setTimeout(() => {
+            this.#retry = null;
+            if (!this.#closed && this.#socket.connected) void this.#sync();
+        }, ms);
     }
 
     #event(type: string, ev: unknown): void {
@@ -90,11 +108,14 @@ export class LiveMeeting {
                 else for (const ev of r.events) this.stream.offer(String(ev.type), ev);
             }
             this.error = null;
+            this.#failures = 0;
             this.joins += 1;
         } catch (exc) {
             this.error = exc instanceof CommandFailed ? exc : new CommandFailed("meeting.join", { code: "internal", message: String(exc) });
             if (this.error.error.code === "not_found" || this.error.error.code === "forbidden") {
                 this.left = { code: this.error.error.code, message: this.error.error.message };
+            } else {
+                this.#retrySoon();
             }
         } finally {
             this.#joining = false;

@@ -14,6 +14,8 @@ export function isStreamEvent(type: string): type is StreamEventName {
 
 /** How many recent events the clock offset is estimated from. */
 const OFFSET_SAMPLES = 20;
+/** Below this (ms), a measured offset is taken for delivery time, not a wrong clock. */
+const SKEW_TOLERANCE_MS = 3_000;
 
 export class MeetingStream {
     state: MeetingState | null = null;
@@ -23,9 +25,14 @@ export class MeetingStream {
      * on the server's clock; a kiosk whose clock is off still counts down right. */
     #offsets: number[] = [];
 
-    /** Now on the server's clock (ms), for timers. */
+    /** Now on the server's clock (ms), for timers. An estimate within a few seconds cannot
+     * tell a skewed clock from slow delivery (a loaded server, a busy page), so the clocks are
+     * taken as agreeing then; only a clearly wrong clock (a kiosk without time sync) is
+     * corrected. */
     serverNow(now = Date.now()): number {
-        return this.#offsets.length ? now - Math.min(...this.#offsets) : now;
+        if (!this.#offsets.length) return now;
+        const offset = Math.min(...this.#offsets);
+        return Math.abs(offset) < SKEW_TOLERANCE_MS ? now : now - offset;
     }
 
     /** Learn the clock offset from an event that arrived just now (not a replay). */
