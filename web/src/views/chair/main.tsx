@@ -85,7 +85,6 @@ function Agenda(props: { state: MeetingState }) {
                 })}
             </ol>
             {error ? <p class="bad" role="alert">{error}</p> : null}
-            <SpeechLog state={props.state} />
         </section>
     );
 }
