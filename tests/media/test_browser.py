@@ -28,6 +28,9 @@ window.start = async (publish) => {
       {video: {width: 320, height: 240}, audio: true});
     s.getTracks().forEach(t => pc.addTrack(t, s));
   }
+  await negotiate(pc);
+};
+const negotiate = async (pc) => {
   await pc.setLocalDescription(await pc.createOffer());
   while (pc.iceGatheringState !== "complete") await new Promise(r => setTimeout(r, 20));
   const answer = await window.sfuOffer(pc.localDescription.sdp);
@@ -56,19 +59,7 @@ window.startSimulcast = async (codec) => {
   const mine = caps.filter(c => c.mimeType === "video/" + codec);
   if (!mine.length) return false;
   t.setCodecPreferences(mine.concat(caps.filter(c => c.mimeType !== "video/" + codec)));
-  await pc.setLocalDescription(await pc.createOffer());
-  while (pc.iceGatheringState !== "complete") await new Promise(r => setTimeout(r, 20));
-  const answer = await window.sfuOffer(pc.localDescription.sdp);
-  await pc.setRemoteDescription({type: "answer", sdp: answer});
-  (async () => {
-    for (;;) {
-      const offer = await window.sfuNextOffer();
-      if (!offer) return;
-      await pc.setRemoteDescription({type: "offer", sdp: offer});
-      await pc.setLocalDescription(await pc.createAnswer());
-      await window.sfuAnswer(pc.localDescription.sdp);
-    }
-  })();
+  await negotiate(pc);
   return true;
 };
 window.outbound = async () => {

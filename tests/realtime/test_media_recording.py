@@ -4,24 +4,16 @@ screen is told, and the file holds the meeting's picture and voices."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
-import pytest
 
 from media import RecordingInfo
-from tests.realtime.conftest import Live, StartLive
+from tests.realtime.conftest import Live
 from tests.realtime.rtcpeer import SocketPeer
-from tests.realtime.test_media_signalling import _peer, wait_for
+from tests.realtime.test_media_signalling import _peer, live_meeting, wait_for
 
-
-@pytest.fixture
-async def live_meeting(start_live: StartLive) -> AsyncIterator[Live]:
-    live = await start_live()
-    await live.transition("open")
-    await live.transition("start")
-    yield live
+__all__ = ["live_meeting"]  # the fixture: a started meeting
 
 
 async def test_the_chair_records_the_meeting(live_meeting: Live) -> None:
@@ -49,11 +41,11 @@ async def test_the_chair_records_the_meeting(live_meeting: Live) -> None:
         room = media.plane.room(str(mid))
         rec = room.recording
         assert rec is not None
-        await wait_for(lambda: rec.video_frames > 15, 15, "the chair recorded")
+        await wait_for(lambda: rec.video_frames > 15, 20, "the chair recorded")
         subject = f"bridge_point:{live.world.bridge_points['bp1']}"
         await chair.client.ok("floor.grant", {"meeting_id": mid, "subject": subject})
         frames = rec.video_frames
-        await wait_for(lambda: rec.video_frames > frames + 20, 15, "the speaker recorded")
+        await wait_for(lambda: rec.video_frames > frames + 20, 20, "the speaker recorded")
         stopped = await chair.client.ok("recording.stop", {"meeting_id": mid})
         assert stopped["file"] == started["file"] and stopped["bytes"] > 0
         assert (await bp1.client.wait_event("recording.stopped"))["bytes"] == stopped["bytes"]
@@ -68,7 +60,7 @@ async def test_the_chair_records_the_meeting(live_meeting: Live) -> None:
             for frame in container.decode(video=0):
                 if not sizes or sizes[-1] != (frame.width, frame.height):
                     sizes.append((frame.width, frame.height))
-        assert sizes == [(160, 120), (176, 144)]
+        assert sizes[0] == (160, 120) and (176, 144) in sizes, sizes
     finally:
         await chair.close()
         await bp1.close()
