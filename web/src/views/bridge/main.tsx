@@ -2,6 +2,7 @@
 // credential; afterwards it starts by itself and joins the live (or open) meeting.
 
 import { useEffect, useState } from "preact/hooks";
+import { PresentedPage } from "../../documents/panel";
 import { entryOf, speakers } from "../../floor/floor";
 import { t } from "../../i18n/i18n";
 import type { MeetingState } from "../../meetings/state";
@@ -120,6 +121,7 @@ function Stage(props: { state: MeetingState }) {
     const entry = entryOf(props.state, speaker);
     return (
         <div class="stage">
+            <PresentedPage screen={screen} state={props.state} />
             <div class="screen">
                 <Video stream={media?.videoOf(chair) ?? null} label={t("video.chair")} subject={chair} />
                 <div class="caption"><span>{t("video.chair")}: {nameOf(props.state, chair) ?? ""}</span></div>

@@ -1,6 +1,7 @@
 // Đại biểu: the delegate's tablet view. Chair and speaker video, the agenda, ask to speak,
 // confirm presence in the roll call.
 
+import { DocumentReader } from "../../documents/panel";
 import { entryOf, speakers } from "../../floor/floor";
 import { t } from "../../i18n/i18n";
 import type { MeetingState } from "../../meetings/state";
@@ -126,6 +127,7 @@ function Reader() {
                         <Videos state={state} />
                         <Agenda state={state} />
                         <Actions state={state} />
+                        <DocumentReader screen={screen} state={state} />
                         <RemoteAudio media={screen.media} />
                     </div>
                 ) : null}
