@@ -29,6 +29,9 @@ export interface MeetingState {
     /** The votes seen since this screen joined, by id (for the votes panel; the snapshot
      * carries none, the panel lists earlier ones with `vote.list`). */
     votes: VoteOut[];
+    /** The recording running now (file, since when), if the meeting is being recorded; the
+     * snapshot does not say, so a screen that joins later learns it at the next change. */
+    recording: { file: string; since: string } | null;
 }
 
 export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
@@ -40,6 +43,7 @@ export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
         documents: snapshot.documents ?? [],
         presenting: snapshot.presenting ?? null,
         votes: [],
+        recording: null,
     });
 }
 
@@ -87,6 +91,12 @@ function putVote(s: MeetingState, vote: VoteOut): void {
 }
 
 export const REDUCERS: Reducers = {
+    "recording.started": (s, ev) => {
+        s.recording = { file: ev.file, since: ev.at };
+    },
+    "recording.stopped": (s) => {
+        s.recording = null;
+    },
     "vote.opened": (s, ev) => {
         putVote(s, ev.vote);
     },
