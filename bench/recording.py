@@ -32,79 +32,17 @@ import aiohttp
 sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                 os.path.dirname(os.path.abspath(__file__))]
 
-TICK = os.sysconf("SC_CLK_TCK")
 SELF = os.path.abspath(__file__)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
+from _media_common import proc_cpu_seconds  # noqa: E402
 
 # -- server -------------------------------------------------------------------------------
 
 
 async def serve(port: int, max_seconds: float, directory: str) -> None:
-    from _media_server import SfuHost
-    from aiohttp import web
+    from _sfu_http import Host
+    from _sfu_http import serve as serve_http
 
-    host = SfuHost(page_size=16)
-    stop = asyncio.Event()
-    info: dict[str, Any] = {}
-
-    async def join(req: web.Request) -> web.Response:
-        body = await req.json()
-        return web.json_response({"sdp": await host.join(body["id"], body["role"], body["sdp"])})
-
-    async def offer(req: web.Request) -> web.Response:
-        sdp = await host.next_offer(req.query["id"], float(req.query.get("timeout", "10")))
-        return web.json_response({"sdp": sdp})
-
-    async def answer(req: web.Request) -> web.Response:
-        body = await req.json()
-        await host.answer(body["id"], body["sdp"])
-        return web.json_response({"ok": True})
-
-    async def floor(req: web.Request) -> web.Response:
-        host.floor((await req.json())["ids"])
-        return web.json_response({"ok": True})
-
-    async def record(req: web.Request) -> web.Response:
-        n = len(info) + 1
-        host.room.start_recording(os.path.join(directory, f"bench-{n}.webm"))
-        info[str(n)] = None
-        return web.json_response({"ok": True})
-
-    async def stop_record(req: web.Request) -> web.Response:
-        got = await host.room.stop_recording()
-        return web.json_response({"path": got.path, "bytes": got.bytes, "seconds": got.duration,
-                                  "video_frames": got.video_frames,
-                                  "audio_frames": got.audio_frames})
-
-    async def stats(req: web.Request) -> web.Response:
-        return web.json_response(host.stats())
-
-    async def quit_(req: web.Request) -> web.Response:
-        stop.set()
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.add_routes([
-        web.post("/join", join), web.get("/offer", offer), web.post("/answer", answer),
-        web.post("/floor", floor), web.post("/record", record),
-        web.post("/stop-record", stop_record), web.get("/stats", stats),
-        web.post("/quit", quit_),
-    ])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(f"READY {port}", flush=True)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), max_seconds)
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(host.close(), 10)
-    await runner.cleanup()
+    await serve_http(Host(("127.0.0.1",)), port, ("127.0.0.1",), max_seconds, directory)
 
 
 # -- clients ------------------------------------------------------------------------------
@@ -203,16 +141,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     async with http.post(f"{base}/record") as r:
                         await r.read()
                     await asyncio.sleep(2.0)  # the first keyframe, the encoders' start
-                c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+                c0, t0 = proc_cpu_seconds(proc.pid), time.monotonic()
                 await asyncio.sleep(args.window)
-                c1, t1 = cpu_seconds(proc.pid), time.monotonic()
+                c1, t1 = proc_cpu_seconds(proc.pid), time.monotonic()
                 windows.append({"recording": recording, "cores": round((c1 - c0) / (t1 - t0), 4),
                                 "loadavg": os.getloadavg()[0]})
                 if recording:
                     async with http.post(f"{base}/stop-record") as r:
                         files.append(await r.json())
-            async with http.get(f"{base}/stats") as r:
-                server = await r.json()
             with contextlib.suppress(Exception):
                 async with http.post(f"{base}/quit") as r:
                     await r.read()
@@ -243,7 +179,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "server_cores_with": round(sum(on) / len(on), 4),
         "recording_cores": round(sum(on) / len(on) - sum(off) / len(off), 4),
         "files": files,
-        "server": {k: server[k] for k in ("connected", "packets_in", "packets_out")},
         "loadavg_end": os.getloadavg(),
     }
 
