@@ -3,6 +3,7 @@
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { BridgePointOut, MeetingSummaryOut, PrincipalOut, SpeechOut } from "../../generated/wire";
+import { ChairDocuments } from "../../documents/panel";
 import { limitFromMinutes, moved, requests, speakers } from "../../floor/floor";
 import { HealthHistory, quality } from "../../health/health";
 import { formatDateTime, formatDuration, formatTime, t } from "../../i18n/i18n";
@@ -379,6 +380,7 @@ function Console() {
                         <div class="col" style="display:grid;gap:1em">
                             <Speaker state={state} />
                             <Grid state={state} names={names} health={health} limitSeconds={limitFromMinutes(limit)} />
+                            <ChairDocuments screen={screen} state={state} />
                         </div>
                         <FloorPanel state={state} limit={limit} setLimit={setLimit} />
                         <RemoteAudio media={screen.media} />
