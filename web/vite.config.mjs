@@ -11,12 +11,17 @@ function precompress() {
     return {
         name: "meetingd-precompress",
         apply: "build",
-        generateBundle(_options, bundle) {
-            for (const [name, file] of Object.entries(bundle)) {
-                if (!/\.(js|css|html|svg)$/.test(name)) continue;
-                const source = file.type === "chunk" ? file.code : file.source;
-                this.emitFile({ type: "asset", fileName: `${name}.gz`, source: gzipSync(source, { level: 9 }) });
-            }
+        // After Vite's own generateBundle hooks: they still rewrite chunks there (the
+        // dynamic-import preload list), and the .gz must hold the final code.
+        generateBundle: {
+            order: "post",
+            handler(_options, bundle) {
+                for (const [name, file] of Object.entries(bundle)) {
+                    if (!/\.(js|css|html|svg)$/.test(name)) continue;
+                    const source = file.type === "chunk" ? file.code : file.source;
+                    this.emitFile({ type: "asset", fileName: `${name}.gz`, source: gzipSync(source, { level: 9 }) });
+                }
+            },
         },
     };
 }
