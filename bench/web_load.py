@@ -110,6 +110,17 @@ def js_sizes(dist: Path) -> dict[str, float]:
     return out
 
 
+async def first_frame(page: Any, frames_js: str, t0: float, into: list[float]) -> None:
+    """Append the ms from ``t0`` until ``frames_js`` counts a decoded frame (20 s at most:
+    a timeout appends nothing)."""
+    deadline = t0 + 20
+    while time.perf_counter() < deadline:
+        if await page.evaluate(frames_js) > 0:
+            into.append((time.perf_counter() - t0) * 1000)
+            return
+        await asyncio.sleep(0.02)
+
+
 async def main(runs: int) -> dict[str, Any]:
     if not (DEFAULT_DIST / "index.html").exists():
         raise SystemExit("web/dist is not built: run make web-build")
@@ -180,12 +191,7 @@ async def main(runs: int) -> dict[str, Any]:
             page = await ctx.new_page()
             t0 = time.perf_counter()
             await page.goto(url + "/diem-cau", wait_until="domcontentloaded")
-            deadline = t0 + 20
-            while time.perf_counter() < deadline:
-                if await page.evaluate(FIRST_FRAME) > 0:
-                    first.append((time.perf_counter() - t0) * 1000)
-                    break
-                await asyncio.sleep(0.02)
+            await first_frame(page, FIRST_FRAME, t0, first)
             await ctx.close()
         progress(f"first frame: {[round(x) for x in first]} ms")
         result["join_to_first_frame_ms"] = {
@@ -210,12 +216,7 @@ async def main(runs: int) -> dict[str, Any]:
             await op.wait_for_selector(button + ":not([disabled])", timeout=15_000)
             t0 = time.perf_counter()
             await op.click(button)
-            deadline = t0 + 20
-            while time.perf_counter() < deadline:
-                if await op.evaluate(CALL_FRAME) > 0:
-                    calls.append((time.perf_counter() - t0) * 1000)
-                    break
-                await asyncio.sleep(0.02)
+            await first_frame(op, CALL_FRAME, t0, calls)
             await op.click("button[data-action=end-call]")
             await op.click("[data-test-call] button.secondary")  # close the ended call's panel
         progress(f"test call first frame: {[round(x) for x in calls]} ms")
