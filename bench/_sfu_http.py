@@ -37,14 +37,22 @@ class Host:
 
         out: dict[str, Any] = {}
         for eid, ep in self.room.endpoints.items():
+            if eid != source:
+                out[eid] = {"state": ep.connection_state, "layer": None,
+                            "link": self.room.link_mode(eid).effective.value,
+                            "slots": [s.source.endpoint_id if s.source else None
+                                      for s in ep.slots(Kind.VIDEO)]}
             for slot in ep.slots(Kind.VIDEO):
                 src = slot.source
                 if src is not None and src.endpoint_id == source:
                     ranked = sorted(src.group, key=lambda t: t.bitrate)
-                    out[eid] = {"layer": ranked.index(src) if src in ranked else None,
+                    out[eid] = {"state": ep.connection_state,
+                                "link": self.room.link_mode(eid).effective.value,
+                                "layer": ranked.index(src) if src in ranked else None,
                                 "declared": src.layer_index, "remb": slot.remb,
                                 "switches": slot.layer_switches,
-                                "retransmitted": slot.retransmitted}
+                                "retransmitted": slot.retransmitted,
+                                "layer_kbps": [round(t.bitrate / 1000) for t in ranked]}
         return out
 
 

@@ -64,8 +64,9 @@ class MediaConfig:
     #: receivers send ~15 a second; the rest are dropped before parsing)
     remb_min_interval: float = 0.25
     #: weak-link "auto": a receiver whose estimate stays under ``weak_link_low_bitrate``
-    #: for ``weak_link_after`` seconds gets the low layer only, under
-    #: ``weak_link_audio_only_bitrate`` audio only (video is tried again after 30 s)
+    #: for ``weak_link_after`` seconds gets the low layer only; one still congested there
+    #: (estimate < 70 % of what is sent) and under ``weak_link_audio_only_bitrate`` as
+    #: long, audio only (video is tried again after 30 s); see ``Room._auto_links``
     weak_link_low_bitrate: int = 250_000
     weak_link_audio_only_bitrate: int = 80_000
     weak_link_after: float = 6.0

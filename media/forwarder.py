@@ -749,6 +749,26 @@ class Slot:
                 self.retransmitted += 1
                 self._nack_budget -= 1
 
+    def _step_down_for_loss(self) -> bool:
+        """Heavy loss on a simulcast source: go to its lowest layer (True), if not on it.
+
+        Loss that heavy means the link carries much less than the layer: one step at a
+        time would flood it for seconds more. Counts as a failed try up (back-off).
+        """
+        if len(self.layers) < 2 or self.source is None:
+            return False
+        now = self._clock()
+        ranked = ranked_layers(self.layers, now)
+        current = self.pending or self.source
+        if len(ranked) < 2 or current not in ranked or ranked.index(current) == 0:
+            return False
+        self._upgrade_backoff = min(self._upgrade_backoff * 2, UPGRADE_MAX)
+        self._upgrade_at = now + self._upgrade_backoff
+        logger.info("slot %s/%s of %s: heavy loss, lowest simulcast layer", self.kind,
+                    self.index, self.endpoint_id)
+        self.begin_switch(ranked[0], now)
+        return True
+
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         """Loss, jitter and round trip as the subscriber sees this slot.
 
@@ -763,7 +783,9 @@ class Slot:
             if report.fraction_lost >= PAUSE_LOSS:
                 self._lossy_reports += 1
                 self._clean_reports = 0
-                if self._lossy_reports >= 2:
+                if self._lossy_reports >= 2 and self._step_down_for_loss():
+                    self._lossy_reports = 0  # a lower simulcast layer first, not a pause
+                elif self._lossy_reports >= 2:
                     self._lossy_reports = 0
                     self.paused_until = self._clock() + self._pause_for
                     self.pauses += 1

@@ -287,9 +287,13 @@ class Room:
     def _auto_links(self, now: float) -> None:
         """Weak-link "auto": follow each receiver's estimate (see ``MediaConfig``).
 
-        Under the low threshold for ``weak_link_after`` s: low layer only; under the
-        audio-only threshold as long: audio only, for 30 s, then the low layer again;
-        in "low", an estimate above 1.2x the low threshold as long goes back to normal.
+        A REMB estimate never exceeds 1.5x what arrives, so it is read against the video
+        being sent: "congested" means under 70 % of it. ``normal`` -> ``low`` when the
+        estimate stays under the low threshold for ``weak_link_after`` s; ``low`` ->
+        ``audio_only`` when, even so, it stays congested and under the audio-only
+        threshold as long; ``audio_only`` -> ``low`` after 30 s (video is tried again);
+        ``low`` -> ``normal`` after 30 s without congestion (the layers then climb by
+        their own tries).
         """
         cfg = self.config
         for eid, ep in self._endpoints.items():
@@ -297,44 +301,36 @@ class Room:
             if state is not None and state.mode is not LinkMode.AUTO:
                 continue
             effective = state.effective if state else LinkMode.NORMAL
-            estimates = [s.remb for s in ep.slots(Kind.VIDEO) if s.source and s.remb]
-            est = min(estimates) if estimates else None
+            watched = [s for s in ep.slots(Kind.VIDEO) if s.source is not None and s.remb]
+            est = min((s.remb or 0) for s in watched) if watched else None
+            sent = sum(s.source.bitrate for s in watched if s.source is not None)
+            congested = est is not None and est < 0.7 * sent
+            cond, target, wait = "", effective, cfg.weak_link_after
             if effective is LinkMode.AUDIO_ONLY:
-                seen = ("audio_only", self._auto_seen.get(eid, ("", now))[1])
-                cond, since = seen
-                if now - since >= AUTO_AUDIO_ONLY_FOR:
-                    cond, target = "", LinkMode.LOW
-                else:
-                    target = effective
+                cond, target, wait = "audio_only", LinkMode.LOW, AUTO_AUDIO_ONLY_FOR
             elif est is None:
-                cond, target = "", effective
-            elif est < cfg.weak_link_audio_only_bitrate:
-                cond, target = "audio_only", LinkMode.AUDIO_ONLY
-            elif est < cfg.weak_link_low_bitrate and effective is LinkMode.NORMAL:
+                pass
+            elif effective is LinkMode.NORMAL and est < cfg.weak_link_low_bitrate:
                 cond, target = "low", LinkMode.LOW
-            elif effective is LinkMode.LOW and est > 1.2 * cfg.weak_link_low_bitrate:
-                cond, target = "normal", LinkMode.NORMAL
-            else:
-                cond, target = "", effective
+            elif effective is LinkMode.LOW and congested and (
+                est < cfg.weak_link_audio_only_bitrate
+            ):
+                cond, target = "audio_only", LinkMode.AUDIO_ONLY
+            elif effective is LinkMode.LOW and not congested:
+                cond, target, wait = "normal", LinkMode.NORMAL, AUTO_AUDIO_ONLY_FOR
             prev = self._auto_seen.get(eid)
-            if target is effective or not cond:
-                if cond:
-                    self._auto_seen[eid] = prev if prev and prev[0] == cond else (cond, now)
-                else:
-                    self._auto_seen.pop(eid, None)
-                if target is not effective:
-                    self._set_link(LinkState(eid, LinkMode.AUTO, target))
+            if not cond:
+                self._auto_seen.pop(eid, None)
                 continue
             if prev is None or prev[0] != cond:
-                self._auto_seen[eid] = (cond, now)
-            elif now - prev[1] >= cfg.weak_link_after:
-                if target is LinkMode.AUDIO_ONLY:
-                    self._auto_seen[eid] = ("audio_only", now)
-                else:
-                    self._auto_seen.pop(eid, None)
+                self._auto_seen[eid] = prev = (cond, now)
+            if now - prev[1] >= wait:
+                self._auto_seen.pop(eid, None)
                 logger.info("endpoint %s/%s: weak link, auto -> %s (estimate %s bit/s)",
                             self.room_id, eid, target, est)
                 self._set_link(LinkState(eid, LinkMode.AUTO, target))
+                if target is LinkMode.AUDIO_ONLY:
+                    self._auto_seen[eid] = ("audio_only", now)
 
     @property
     def floor(self) -> tuple[str, ...]:

@@ -286,12 +286,13 @@ async def test_auto_weak_link_follows_the_estimate(
     await wait_for(lambda: all(s.source is not None for s in slots), what="viewer's video")
     assert room.link_mode("bp-viewer").effective == "normal"
 
-    def at(t: float, estimate: int) -> str:
-        # the estimate is set right before each run, so the clients' own REMBs (which
-        # arrive between awaits) cannot interfere
+    def at(t: float, estimate: int, sent: int = 200_000) -> str:
+        # the estimate (and what the slots' sources send) is set right before each run,
+        # so the clients' own REMBs (which arrive between awaits) cannot interfere
         for s in slots:
             if s.source is not None:
                 s.remb = estimate
+                s.source.bitrate = sent / 2
         room._auto_links(t)
         return room.link_mode("bp-viewer").effective.value
 
@@ -299,14 +300,50 @@ async def test_auto_weak_link_follows_the_estimate(
     assert at(t, 120_000) == "normal"  # low, but not for long yet
     assert at(t + 7, 120_000) == "low"
     assert all(s.tile_cap == 0 for s in slots)
-    assert at(t + 8, 50_000) == "low"
-    assert at(t + 15, 50_000) == "audio_only"
+    # on the low layer an estimate of 75k for 60k sent is no congestion: stays low
+    assert at(t + 8, 75_000, sent=60_000) == "low"
+    assert at(t + 15, 75_000, sent=60_000) == "low"
+    # congested even there (50k for 200k sent): audio only, for 30 s
+    assert at(t + 16, 50_000) == "low"
+    assert at(t + 23, 50_000) == "audio_only"
     assert all(s.source is None for s in slots)  # audio goes on; video is off for a while
-    assert at(t + 30, 50_000) == "audio_only"
-    assert at(t + 46, 50_000) == "low"  # 30 s later video is tried again, low layer
-    assert at(t + 47, 400_000) == "low"
-    assert at(t + 54, 400_000) == "normal"
+    assert at(t + 40, 50_000) == "audio_only"
+    assert at(t + 54, 50_000) == "low"  # 30 s later video is tried again, low layer
+    # 30 s without congestion: back to normal
+    assert at(t + 55, 100_000, sent=90_000) == "low"
+    assert at(t + 80, 100_000, sent=90_000) == "low"
+    assert at(t + 86, 100_000, sent=90_000) == "normal"
     assert changes == ["low", "audio_only", "low", "normal"]
     # an operator's choice is kept whatever the estimate
     room.set_link_mode("bp-viewer", "low")
     assert at(t + 100, 5_000_000) == "low" and at(t + 200, 5_000_000) == "low"
+
+
+async def test_heavy_loss_takes_the_lowest_layer_before_pausing() -> None:
+    from aiortc.rtp import RtcpReceiverInfo
+
+    clock = _Clock()
+    config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
+    layers = _layers(config, _FakeIO())
+    slot = Slot("sub", Kind.VIDEO, 1, 4242, _FakeIO(), clock)  # type: ignore[arg-type]
+    slot.configure(RtpParams("5", (VP8,), (), (), "c"))
+    slot.set_layers(layers, tile_cap=2)
+    feed = _Feed(layers, clock)
+    feed.key = {2}
+    feed.frame()
+    assert slot.source is layers[2]
+
+    def lossy() -> None:
+        slot.on_receiver_report(RtcpReceiverInfo(
+            ssrc=4242, fraction_lost=100, packets_lost=0, highest_sequence=0, jitter=0,
+            lsr=0, dlsr=0))
+
+    lossy()
+    lossy()
+    assert slot.pending is layers[0] and not slot.paused_until  # down, not paused
+    feed.key = {0}
+    feed.frame()
+    assert slot.source is layers[0]
+    lossy()
+    lossy()
+    assert slot.paused_until > clock.now  # on the lowest layer: audio only for a while
