@@ -192,7 +192,8 @@ function Notes(props: { list: DocumentList; doc: DocumentOut; page: number; go: 
         return () => { gone = true; };
     }, [list, doc.id]);
     const kept = notes.get(page)?.text ?? "";
-    useEffect(() => { setDraft(kept); setSaved(false); }, [kept, page, doc.id]);
+    useEffect(() => { setDraft(kept); }, [kept, page, doc.id]);
+    useEffect(() => { setSaved(false); }, [page, doc.id]);
     const save = () => {
         run(async () => {
             const text = draft;
