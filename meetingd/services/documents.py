@@ -18,8 +18,10 @@ import csv
 import io
 import logging
 import unicodedata
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,12 @@ class Settings:
     font: str
 
 
+#: A reader's range requests within this long of its first are one opening (one receipt).
+RECORD_EVERY = timedelta(minutes=10)
+#: Openings remembered per process (the oldest is forgotten first).
+MAX_OPENED = 20_000
+
+
 class DocumentService:
     def __init__(
         self,
@@ -133,6 +141,11 @@ class DocumentService:
         self.pool = pool
         self.converter = converter
         self._settings = settings
+        #: (viewer, document, variant) -> when this process last recorded that viewer opening
+        #: it: a reader's many range requests make one read receipt and one audit row per
+        #: ``RECORD_EVERY``, and keep one watermark stamp (so every range of a reading comes
+        #: from the same copy).
+        self._opened: OrderedDict[tuple[str, int, str], datetime] = OrderedDict()
 
     # -- who sees what --------------------------------------------------------------------
 
@@ -376,32 +389,50 @@ class DocumentService:
             if original and not manager:
                 raise PermissionDenied("only the chair and secretary fetch the uploaded original")
             unit = await _unit_name(uow, principal)
+        variant = (
+            "original"
+            if original
+            else "watermarked"
+            if doc.confidential and not manager
+            else ("sanitised" if _serves_sanitised(doc) else "original")
+        )
+        now = self._clock.now()
+        key = (principal.subject, doc.id, variant)
+        since = self._opened.get(key)
+        record = since is None or now - since >= RECORD_EVERY
+        if record:
+            since = now
+            self._opened[key] = now
+            self._opened.move_to_end(key)
+            while len(self._opened) > MAX_OPENED:
+                self._opened.popitem(last=False)
+        assert since is not None
         if original:
             path = self.blobs.path_of(doc.sha256)
-            variant, etag_part = "original", doc.sha256
+            etag_part = doc.sha256
             name = doc.filename
-        elif doc.confidential and not manager:
-            stamp = self._clock.now().astimezone().strftime("%d/%m/%Y %H:%M")
+        elif variant == "watermarked":
+            stamp = since.astimezone().strftime("%d/%m/%Y %H:%M")
             path = await self._watermarked(doc, principal, unit, stamp)
-            variant, etag_part = "watermarked", path.name
+            etag_part = path.name
             name = _pdf_name(doc.filename)
         else:
             path = self._served_pdf(doc)
-            sanitised = _serves_sanitised(doc)
-            variant, etag_part = ("sanitised" if sanitised else "original"), doc.pdf_sha256
+            etag_part = doc.pdf_sha256
             name = _pdf_name(doc.filename)
         if path is None or not path.is_file():
             raise NotFound("the document's file is missing from the store", field="document_id")
-        async with self._store.transaction() as uow:
-            uow.actor = principal.subject
-            await uow.documents.accessed(
-                doc.id, principal.subject, principal.name, variant, self._clock.now()
-            )
-            await uow.record(
-                "document.accessed",
-                f"meeting:{meeting_id}",
-                {"document_id": doc.id, "variant": variant, "download": download},
-            )
+        if record or download:
+            async with self._store.transaction() as uow:
+                uow.actor = principal.subject
+                await uow.documents.accessed(
+                    doc.id, principal.subject, principal.name, variant, now
+                )
+                await uow.record(
+                    "document.accessed",
+                    f"meeting:{meeting_id}",
+                    {"document_id": doc.id, "variant": variant, "download": download},
+                )
         return Served(
             path=path,
             filename=name,

@@ -186,8 +186,14 @@ async def test_receipts_and_the_report(client: Any, api_world: World, app: Any) 
     w = api_world
     doc = await seed_document(app[PARTS], w, w.meeting_id, title="Tờ trình số 5")
     url = f"{_docs_url(w)}/{doc.id}/file"
+    # A reader's many range requests are one opening; a reading ten minutes later another.
     for who in ("delegate", "delegate", "bp1"):
         assert (await client.get(url, headers=w.auth(who))).status == 200
+    for first, last in ((0, 99), (100, 199)):
+        ranged = {**w.auth("delegate"), "Range": f"bytes={first}-{last}"}
+        assert (await client.get(url, headers=ranged)).status in (200, 206)
+    app[PARTS].clock.advance(10 * 60)
+    assert (await client.get(url, headers=w.auth("delegate"))).status == 200
     got = await (await client.get(f"{_docs_url(w)}/receipts", headers=w.auth("chair"))).json()
     counts = {r["subject"]: r["count"] for r in got}
     assert counts == {
