@@ -49,6 +49,11 @@ describe("following the presenter", () => {
         // paging by hand onto the presenter's own page keeps following
         f.browse({ documentId: 1, page: 5 }, { documentId: 1, page: 5 });
         expect(f.following).toBe(true);
+        // browsing while nothing is presented: the next presentation is followed
+        const g = new Follow();
+        g.browse({ documentId: 2, page: 3 }, null);
+        g.presented({ documentId: 1, page: 1 });
+        expect([g.following, g.shown]).toEqual([true, { documentId: 1, page: 1 }]);
     });
 });
 

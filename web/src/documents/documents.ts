@@ -243,10 +243,11 @@ export class Follow {
     }
 
     /** The reader opened a document or turned a page by hand: it browses alone now, unless
-     * it is where the presenter is. */
+     * it is where the presenter is (or nothing is presented: the next presentation is
+     * followed). */
     browse(spot: Spot, presenting: Spot | null): void {
         this.shown = { ...spot };
-        this.following = presenting !== null && presenting.documentId === spot.documentId && presenting.page === spot.page;
+        this.following = presenting === null || (presenting.documentId === spot.documentId && presenting.page === spot.page);
     }
 
     /** "Về trang người trình bày": back to the presenter's document and page. */
