@@ -400,8 +400,10 @@ async def test_the_body_limit_holds_for_every_endpoint_with_a_body(
     big = b'{"x": "' + b"y" * 2_000_000 + b'"}'
     for ep in all_routes().endpoints:
         if ep.body is None:
-            continue
+            continue  # a raw upload has its own limit (tests/api/test_documents_api.py)
         path = ep.path.format(
+            document_id=1,
+            vote_id=1,
             meeting_id=both.w.meeting_id,
             item_id=both.w.agenda_ids[0],
             unit_id=both.w.units["C1"],
