@@ -95,8 +95,8 @@ KIOSK = """() => {
 FOLLOWING = "() => document.querySelector('.documents')?.dataset.following ?? null"
 
 
-async def rendered(page: Any, query: str, want: str, what: str) -> None:
-    await until(lambda: _is(page.evaluate(query), want), what)
+async def rendered(page: Any, query: str, want: str, what: str, within: float = 20.0) -> None:
+    await until(lambda: _is(page.evaluate(query), want), what, within=within)
 
 
 async def _is(value: Any, want: str) -> bool:
@@ -282,7 +282,11 @@ async def test_documents_in_the_browser(server: Server, browser: Any, tmp_path: 
         name = await delegate.evaluate("() => window.meetingd.screen.principal.name")
         assert name == "Phạm Thị Ánh"
         await delegate.locator(f".docindex button[data-doc='{secret}']").click()
-        await rendered(delegate, READER, f"{secret}:1", "the confidential document")
+        try:  # its watermarked copy is made on the first opening, in a checking worker
+            await rendered(delegate, READER, f"{secret}:1", "the confidential document", 60.0)
+        except AssertionError:
+            print("the reader said:", await delegate.locator(".docview").inner_text())
+            raise
         text = await delegate.locator(".documents .textLayer").inner_text()
         assert name in text, text
         assert "Văn bản mật" in text
