@@ -112,6 +112,8 @@ async def receive(server: str, ids: list[str], seconds: float) -> None:
                             "max_gap": round(c.w_max_gap, 2)}
             report[eid] = best
         print(json.dumps({"report": report}), flush=True)
+        # stay connected until told (the server reads the layers meanwhile)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -312,6 +314,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 reports.update(json.loads(line)["report"])
             async with http.get(f"{server}/layers", params={"source": "pub"}) as r:
                 layers = await r.json()
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.write(b"{}\n")
+                await proc.stdin.drain()
             pub._bench_task.cancel()
             await pub.close()
             async with http.post(f"{server}/quit") as r:

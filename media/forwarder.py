@@ -81,7 +81,12 @@ NACK_BURST = 100.0
 #: simulcast: a layer is gone when nothing arrived on it for this long (seconds)
 LAYER_STALE = 1.0
 #: a receiver whose estimate falls below this share of its layer's bitrate steps down
+#: (after an overuse an aiortc/Chromium REMB is 85 % of what arrives: a healthy receiver
+#: on a busy machine dips there; 0.8 moved healthy receivers down in bench/simulcast.py)
 DOWNGRADE_SHARE = 0.7
+#: receiver-report loss (1/256) that, twice running, sends a simulcast slot to its
+#: lowest layer (a pause, at PAUSE_LOSS, only once it is there)
+LAYER_LOSS = 26
 #: ... and steps up at once when the estimate covers this share of the next layer
 UPGRADE_SHARE = 1.1
 #: otherwise it tries the next layer up after a back-off (seconds) that doubles, up to
@@ -749,19 +754,24 @@ class Slot:
                 self.retransmitted += 1
                 self._nack_budget -= 1
 
+    def _can_step_down(self) -> bool:
+        """On a simulcast source, above its lowest layer."""
+        if len(self.layers) < 2 or self.source is None:
+            return False
+        ranked = ranked_layers(self.layers, self._clock())
+        current = self.pending or self.source
+        return len(ranked) >= 2 and current in ranked and ranked.index(current) > 0
+
     def _step_down_for_loss(self) -> bool:
         """Heavy loss on a simulcast source: go to its lowest layer (True), if not on it.
 
         Loss that heavy means the link carries much less than the layer: one step at a
         time would flood it for seconds more. Counts as a failed try up (back-off).
         """
-        if len(self.layers) < 2 or self.source is None:
+        if not self._can_step_down():
             return False
         now = self._clock()
         ranked = ranked_layers(self.layers, now)
-        current = self.pending or self.source
-        if len(ranked) < 2 or current not in ranked or ranked.index(current) == 0:
-            return False
         self._upgrade_backoff = min(self._upgrade_backoff * 2, UPGRADE_MAX)
         self._upgrade_at = now + self._upgrade_backoff
         logger.info("slot %s/%s of %s: heavy loss, lowest simulcast layer", self.kind,
@@ -780,7 +790,7 @@ class Slot:
         self.fraction_lost = report.fraction_lost
         self.jitter = report.jitter
         if self.kind is Kind.VIDEO and not self.paused_until:
-            if report.fraction_lost >= PAUSE_LOSS:
+            if report.fraction_lost >= (LAYER_LOSS if self._can_step_down() else PAUSE_LOSS):
                 self._lossy_reports += 1
                 self._clean_reports = 0
                 if self._lossy_reports >= 2 and self._step_down_for_loss():

@@ -289,7 +289,7 @@ class Room:
 
         A REMB estimate never exceeds 1.5x what arrives, so it is read against the video
         being sent: "congested" means under 70 % of it. ``normal`` -> ``low`` when the
-        estimate stays under the low threshold for ``weak_link_after`` s; ``low`` ->
+        estimate stays congested and under the low threshold for ``weak_link_after`` s; ``low`` ->
         ``audio_only`` when, even so, it stays congested and under the audio-only
         threshold as long; ``audio_only`` -> ``low`` after 30 s (video is tried again);
         ``low`` -> ``normal`` after 30 s without congestion (the layers then climb by
@@ -310,7 +310,7 @@ class Room:
                 cond, target, wait = "audio_only", LinkMode.LOW, AUTO_AUDIO_ONLY_FOR
             elif est is None:
                 pass
-            elif effective is LinkMode.NORMAL and est < cfg.weak_link_low_bitrate:
+            elif effective is LinkMode.NORMAL and congested and est < cfg.weak_link_low_bitrate:
                 cond, target = "low", LinkMode.LOW
             elif effective is LinkMode.LOW and congested and (
                 est < cfg.weak_link_audio_only_bitrate

@@ -297,8 +297,10 @@ async def test_auto_weak_link_follows_the_estimate(
         return room.link_mode("bp-viewer").effective.value
 
     t = 1e6
-    assert at(t, 120_000) == "normal"  # low, but not for long yet
-    assert at(t + 7, 120_000) == "low"
+    assert at(t, 120_000, sent=100_000) == "normal"  # under the threshold, not congested
+    assert at(t + 7, 120_000, sent=100_000) == "normal"
+    assert at(t + 8, 120_000) == "normal"  # congested (120k for 200k), not for long yet
+    assert at(t + 15, 120_000) == "low"
     assert all(s.tile_cap == 0 for s in slots)
     # on the low layer an estimate of 75k for 60k sent is no congestion: stays low
     assert at(t + 8, 75_000, sent=60_000) == "low"
