@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import pytest
 from aiohttp import web
 from media_peers import ConnectFn, wait_for
 
-from media import Kind, MediaPlane
+from media import Endpoint, Kind, MediaPlane, Room
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.browser
@@ -122,12 +123,11 @@ async def page_url() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def test_chromium_bridge_point_both_ways(
-    plane: MediaPlane, join: ConnectFn, browser: Any, page_url: str
-) -> None:
-    room = plane.create_room("r-browser")
-    chair = await join(room, "chair", "chair", size=(176, 144))
-
+@contextlib.asynccontextmanager
+async def browser_endpoint(
+    room: Room, browser: Any, page_url: str
+) -> AsyncIterator[tuple[Endpoint, Any]]:
+    """A Chromium page signalling straight to a new bridge-point endpoint of ``room``."""
     offers: asyncio.Queue[str | None] = asyncio.Queue()
     ep = room.add_endpoint("bp-chromium", "bridge_point", on_offer=offers.put)
     context = await browser.new_context()
@@ -137,6 +137,19 @@ async def test_chromium_bridge_point_both_ways(
     await page.expose_function("sfuNextOffer", offers.get)
     try:
         await page.goto(page_url, wait_until="domcontentloaded")
+        yield ep, page
+    finally:
+        await offers.put(None)
+        await context.close()
+
+
+async def test_chromium_bridge_point_both_ways(
+    plane: MediaPlane, join: ConnectFn, browser: Any, page_url: str
+) -> None:
+    room = plane.create_room("r-browser")
+    chair = await join(room, "chair", "chair", size=(176, 144))
+
+    async with browser_endpoint(room, browser, page_url) as (_ep, page):
         await page.evaluate("publish => window.start(publish)", True)
 
         # Chromium -> SFU -> aiortc: the chair decodes the browser's camera thumbnail
@@ -160,9 +173,6 @@ async def test_chromium_bridge_point_both_ways(
 
         await asyncio.wait_for(poll(), 15)
         assert stats[str(mid)][1:] == [176, 144]
-    finally:
-        await offers.put(None)
-        await context.close()
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
@@ -171,15 +181,7 @@ async def test_chromium_sends_simulcast_and_each_tile_gets_its_layer(
 ) -> None:
     room = plane.create_room(f"r-browser-simulcast-{codec}")
     chair = await join(room, "chair", "chair", size=(176, 144))
-    offers: asyncio.Queue[str | None] = asyncio.Queue()
-    ep = room.add_endpoint("bp-chromium", "bridge_point", on_offer=offers.put)
-    context = await browser.new_context()
-    page = await context.new_page()
-    await page.expose_function("sfuOffer", ep.handle_offer)
-    await page.expose_function("sfuAnswer", ep.handle_answer)
-    await page.expose_function("sfuNextOffer", offers.get)
-    try:
-        await page.goto(page_url, wait_until="domcontentloaded")
+    async with browser_endpoint(room, browser, page_url) as (ep, page):
         if not await page.evaluate("codec => window.startSimulcast(codec)", codec):
             pytest.skip(f"this Chromium cannot encode {codec}")
         room.set_floor(["bp-chromium"])
@@ -208,6 +210,3 @@ async def test_chromium_sends_simulcast_and_each_tile_gets_its_layer(
             within=10,
             what="both tiles decoding",
         )
-    finally:
-        await offers.put(None)
-        await context.close()
