@@ -15,6 +15,8 @@ from media import MediaConfig, MediaPlane
 from meetingd import __version__
 from meetingd.api import documents as documents_api
 from meetingd.api import health as health_api
+from meetingd.api import minutes as minutes_api
+from meetingd.api import reports as reports_api
 from meetingd.api.context import MAX_BODY, SERVICES, TRUSTED_PROXIES, proxy_networks
 from meetingd.api.middleware import request_context
 from meetingd.api.routing import Routes, bearer_token, openapi
@@ -34,8 +36,10 @@ from meetingd.services.documents import build_documents
 from meetingd.services.floor import FloorService
 from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
+from meetingd.services.minutes import MinutesService
 from meetingd.services.presence import PresenceService
 from meetingd.services.recording import RecordingService
+from meetingd.services.reports import ReportService
 from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
 from meetingd.services.votes import VoteService
@@ -61,6 +65,8 @@ def all_routes() -> Routes:
     routes = Routes()
     routes.extend(system_routes)
     routes.extend(documents_api.routes)
+    routes.extend(minutes_api.routes)
+    routes.extend(reports_api.routes)
     routes.commands(COMMANDS)
     return routes
 
@@ -161,6 +167,8 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         stream=StreamService(store),
         health=HealthService(store, clock),
         votes=VoteService(store, clock),
+        minutes=MinutesService(store, clock, config),
+        reports=ReportService(store),
         recording=RecordingService(
             store, clock, Path(config.server.data_dir) / "recordings"
         ),

@@ -163,6 +163,22 @@ def _parser() -> argparse.ArgumentParser:
         )
         bpsw.add_argument("id", type=int, metavar="ID", help="the bridge point's id")
 
+    au = sub.add_parser("audit", help="the audit log")
+    ausub = au.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    ausub.add_parser(
+        "verify",
+        parents=[common],
+        help="check the audit log's hash chain (a changed, deleted or reordered row)",
+    )
+    mi = sub.add_parser("minutes", help="meeting minutes (biên bản)")
+    misub = mi.add_subparsers(dest="minutes_command", required=True, metavar="ACTION")
+    miv = misub.add_parser(
+        "verify",
+        parents=[common],
+        help="check a signed minutes PDF: its signature, its integrity, the signer",
+    )
+    miv.add_argument("file", type=Path, metavar="FILE", help="the PDF")
+
     ag = sub.add_parser(
         "agent",
         help="join a meeting as a headless bridge point",
@@ -325,6 +341,10 @@ def _ignore(events: list[MeetingEvent]) -> None:
 
 
 async def _run_command(args: argparse.Namespace, config: Config) -> int:
+    if args.command in ("audit", "minutes"):
+        from meetingd import record_cli
+
+        return await record_cli.run(args, config)
     if args.command == "db":
 
         async def _up(parts: Parts) -> int:

@@ -178,6 +178,30 @@ class DocumentsConfig:
 
 
 @dataclass(frozen=True)
+class MinutesConfig:
+    """The minutes ("biên bản"): who issues them, where, and the key that signs them."""
+
+    #: The issuing body printed top left, e.g. "ỦY BAN NHÂN DÂN HUYỆN HOẰNG HÓA" (default:
+    #: the meeting's unit, in capitals); ``parent_body`` is the line above it, if any.
+    issuing_body: str = ""
+    parent_body: str = ""
+    #: The place before the date ("Hoằng Hóa, ngày ..."; default: the unit's name).
+    place: str = ""
+    #: The organisation's signing certificate and key: a PKCS#12 file and its password, or a
+    #: PEM key and certificate. With none, ``data_dir/minutes-signing.p12`` (and
+    #: ``minutes-signing.password`` beside it) are used when present (the demo makes them).
+    signing_pkcs12: str = ""
+    signing_pkcs12_password: str = field(default="", repr=False)
+    signing_key: str = ""
+    signing_cert: str = ""
+    #: Certificates (PEM or DER) that ``meetingd minutes verify`` trusts besides the signer's.
+    trust_roots: tuple[str, ...] = ()
+    #: The serif font family of the PDF (Debian fonts-liberation2: Liberation Serif, metric-
+    #: compatible with Times New Roman): the directory holding its four TTF files.
+    font_dir: str = "/usr/share/fonts/truetype/liberation2"
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one frozen dataclass per section."""
 
@@ -187,6 +211,7 @@ class Config:
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     documents: DocumentsConfig = field(default_factory=DocumentsConfig)
+    minutes: MinutesConfig = field(default_factory=MinutesConfig)
 
     def redacted(self) -> dict[str, dict[str, object]]:
         """Return the configuration as plain data with secrets masked, for start-up logging."""
@@ -212,9 +237,16 @@ _SECTIONS: dict[str, type] = {
     "realtime": RealtimeConfig,
     "media": MediaConfig,
     "documents": DocumentsConfig,
+    "minutes": MinutesConfig,
 }
 _SECRETS = frozenset(
-    {"database.password", "auth.signing_key", "media.turn_secret", "server.metrics_token"}
+    {
+        "database.password",
+        "auth.signing_key",
+        "media.turn_secret",
+        "server.metrics_token",
+        "minutes.signing_pkcs12_password",
+    }
 )
 _FILE_SUFFIX = "_file"
 
@@ -521,6 +553,7 @@ def load_config(
         realtime=RealtimeConfig(**values["realtime"]),  # type: ignore[arg-type]
         media=MediaConfig(**values["media"]),  # type: ignore[arg-type]
         documents=DocumentsConfig(**values["documents"]),  # type: ignore[arg-type]
+        minutes=MinutesConfig(**values["minutes"]),  # type: ignore[arg-type]
     )
     origins = {dotted: given.origin for dotted, given in merged.items()}
     _validate(config, origins)

@@ -143,6 +143,12 @@ async def seed(parts: Parts, data_dir: Path) -> dict[str, object]:
         "bridge_points": bridge_points,
         "meeting_id": meeting.id,
     }
+    # A self-signed test certificate signs the demo's minutes (minutes.signing_* unset).
+    from meetingd.services.minutes import DEMO_P12, make_test_certificate
+
+    if not (data_dir / DEMO_P12).exists():
+        make_test_certificate(data_dir, province.name)
+    out["minutes_signing"] = str(data_dir / DEMO_P12)
     path = data_dir / "demo-credentials.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -424,3 +424,32 @@ class Ballot:
     choice: tuple[int, ...]
     changed: bool
     receipt: str | None
+
+
+class MinutesState(enum.StrEnum):
+    DRAFT = "draft"
+    FINAL = "final"
+
+
+@dataclass(frozen=True, slots=True)
+class MinutesSection:
+    """One part of the minutes: a heading ("I. Thành phần tham dự") and its text."""
+
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Minutes:
+    """The minutes ("biên bản") of a meeting: generated from the record, edited by the
+    secretary as a draft, then final (a signed PDF whose SHA-256 is kept)."""
+
+    meeting_id: int
+    number: str
+    place: str
+    state: MinutesState
+    sections: tuple[MinutesSection, ...]
+    updated_at: datetime | None
+    updated_by: str | None
+    finalised_at: datetime | None
+    pdf_sha256: str | None

@@ -791,3 +791,42 @@ class VoterStatusOut(Response):
     elector: bool = Field(description="The caller may vote in it")
     voted: bool
     choice: list[int] | None = Field(description="Open and named votes: the caller's ballot")
+
+
+# -- minutes ("biên bản") and reports ---------------------------------------------------------
+
+
+class MinutesSectionIO(Request):
+    heading: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    text: Annotated[str, StringConstraints(max_length=100_000)]
+
+
+class MinutesPatch(Request):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=64)] | None = Field(
+        default=None, description="The minutes' number, e.g. `12/BB-UBND`")  # fmt: skip
+    place: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=200)] | None = None  # fmt: skip
+    sections: Annotated[list[MinutesSectionIO], Field(max_length=50)] | None = Field(
+        default=None, description="Every section, in order (replaces them all)"
+    )
+    regenerate: bool = Field(
+        default=False, description="Make the sections again from the record (before the rest)"
+    )
+
+
+class MinutesSectionOut(Response):
+    heading: str
+    text: str
+
+
+class MinutesOut(Response):
+    meeting_id: int
+    number: str
+    place: str
+    state: Literal["draft", "final"]
+    sections: list[MinutesSectionOut]
+    updated_at: datetime | None = Field(description="null: not edited yet (made from the record)")
+    updated_by: str | None
+    finalised_at: datetime | None
+    pdf_sha256: str | None = Field(description="SHA-256 (hex) of the signed PDF, once final")

@@ -9,6 +9,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# Liberation Serif (the minutes PDF) and pdftotext (its test reads the Vietnamese back).
+[ -f /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || need+=(fonts-liberation2)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # LibreOffice headless converts office documents to PDF on upload (writer, calc, impress).
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
 # Debian's nginx: bench/documents.py compares serving a document against it.

@@ -10,8 +10,10 @@ from meetingd.services.documents import DocumentService
 from meetingd.services.floor import FloorService
 from meetingd.services.health import HealthService
 from meetingd.services.meetings import MeetingService
+from meetingd.services.minutes import MinutesService
 from meetingd.services.presence import PresenceService
 from meetingd.services.recording import RecordingService
+from meetingd.services.reports import ReportService
 from meetingd.services.rollcall import RollCallService
 from meetingd.services.stream import StreamService
 from meetingd.services.votes import VoteService
@@ -29,4 +31,6 @@ class Services:
     stream: StreamService
     health: HealthService
     votes: VoteService
+    minutes: MinutesService
+    reports: ReportService
     recording: RecordingService

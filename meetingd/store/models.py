@@ -519,7 +519,7 @@ class SecretVoterRow(Base):
         ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True
     )
     voter: Mapped[str] = mapped_column(String(64), primary_key=True)
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class SecretChoiceRow(Base):
@@ -532,7 +532,7 @@ class SecretChoiceRow(Base):
     )
     receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     choice: Mapped[list[int]] = mapped_column(JSON)
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class MinutesRow(Base):

@@ -23,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetingd.domain import (
     Elector,
     MajorityRule,
+    Minutes,
+    MinutesSection,
+    MinutesState,
     NamedChoice,
     Quorum,
     Vote,
@@ -338,11 +341,56 @@ class VoteRepository:
         return list(res.scalars())
 
 
+def _minutes(row: MinutesRow) -> Minutes:
+    sections = row.body.get("sections", [])
+    assert isinstance(sections, list)
+    return Minutes(
+        meeting_id=row.meeting_id,
+        number=row.number,
+        place=row.place,
+        state=MinutesState(row.state),
+        sections=tuple(MinutesSection(str(x["heading"]), str(x["text"])) for x in sections),
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        finalised_at=row.finalised_at,
+        pdf_sha256=row.pdf_sha256,
+    )
+
+
 class MinutesRepository:
     """The minutes of a meeting: the draft's sections as JSON, then the signed PDF."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def get(self, meeting_id: int) -> MinutesRow | None:
-        return await self._s.get(MinutesRow, meeting_id, populate_existing=True)
+    async def get(self, meeting_id: int, *, lock: bool = False) -> Minutes | None:
+        query = select(MinutesRow).where(MinutesRow.meeting_id == meeting_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self._s.execute(query.execution_options(populate_existing=True))).scalar()
+        return _minutes(row) if row else None
+
+    async def save(self, m: Minutes, now: datetime, by: str) -> None:
+        """Store the draft (insert or replace)."""
+        body: dict[str, object] = {
+            "sections": [{"heading": x.heading, "text": x.text} for x in m.sections]
+        }
+        row = await self._s.get(MinutesRow, m.meeting_id)
+        if row is None:
+            row = MinutesRow(meeting_id=m.meeting_id, state=MinutesState.DRAFT.value)
+            self._s.add(row)
+        row.number, row.place, row.body = m.number, m.place, body
+        row.updated_at, row.updated_by = now, by
+        await self._s.flush()
+
+    async def finalise(self, meeting_id: int, pdf: bytes, sha256: str, now: datetime) -> None:
+        await self._s.execute(
+            update(MinutesRow)
+            .where(MinutesRow.meeting_id == meeting_id)
+            .values(state=MinutesState.FINAL.value, pdf=pdf, pdf_sha256=sha256, finalised_at=now)
+        )
+
+    async def pdf(self, meeting_id: int) -> bytes | None:
+        return (
+            await self._s.execute(select(MinutesRow.pdf).where(MinutesRow.meeting_id == meeting_id))
+        ).scalar()

@@ -383,6 +383,32 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
     },
+    # -- minutes: the meeting's chair and secretary write them, its readers get the PDF ------
+    "get_minutes": {  # M1 / M2
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "update_minutes": {  # a fresh meeting's draft minutes get a number
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "finalise_minutes": {  # a fresh ended meeting (the demo's test certificate signs)
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "minutes_pdf": {  # a fresh ended meeting whose minutes are final
+        "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
+    },
+    # -- reports upward: a meeting's managers; a unit's chairs, secretaries and operators ----
+    "meeting_report": {  # M1 / M2, CSV
+        "own":   "200  403  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  403  200  403  404  403 | 401  401  401  401  401",
+    },
+    "unit_report": {  # district D1 / D2, a year of meetings
+        "own":   "200  200  200  200  404  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  200  200  404  404  404 | 401  401  401  401  401",
+    },
     # -- media health: the meeting's operators, chair and secretary ---------------------------
     "media_health": {  # M1 / M2
         "own":   "200  200  200  200  403  404  404  404  403  404 | 401  401  401  401  401",
@@ -671,6 +697,25 @@ async def _ballot(c: Ctx, side: Side, caller: str) -> Req:
     return dataclasses.replace(await _vote(c, side, caller), body={"choice": [0]})
 
 
+async def _ended(c: Ctx, side: Side, caller: str) -> Req:
+    from pathlib import Path
+
+    from meetingd.services.minutes import DEMO_P12, make_test_certificate
+
+    data_dir = Path(c.b.parts.config.server.data_dir)
+    if not (data_dir / DEMO_P12).exists():
+        make_test_certificate(data_dir, "UBND huyện Hoằng Hóa")
+    m = await c.fresh(side, "ended")
+    return Req({"meeting_id": m.id})
+
+
+async def _final_minutes(c: Ctx, side: Side, caller: str) -> Req:
+    req = await _ended(c, side, caller)
+    chair = await chair_of(c.b.parts, c.b.w, side)
+    await c.b.parts.services.minutes.finalise(chair, req.params["meeting_id"])
+    return req
+
+
 def fixed(make: Callable[[Ctx, Side], Req]) -> Build:
     async def build(c: Ctx, side: Side, caller: str) -> Req:
         return make(c, side)
@@ -780,6 +825,13 @@ REQUESTS: dict[str, Build] = {
     "open_vote": _open_vote,
     "cast_ballot": _ballot,
     "close_vote": _vote,
+    "get_minutes": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "update_minutes": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)}, {"number": "7/BB"})),
+    "finalise_minutes": _ended,
+    "minutes_pdf": _final_minutes,
+    "meeting_report": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
+    "unit_report": fixed(lambda c, s: Req(
+        {"unit_id": c.district(s)}, query="start=2026-01-01&end=2027-12-31&format=xlsx")),
 }  # fmt: skip
 
 #: Changing endpoints that may succeed without a write (the invitations already exist).

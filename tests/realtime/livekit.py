@@ -234,6 +234,12 @@ def apply(state: dict[str, Any], event: str, d: dict[str, Any]) -> None:
         for f in state["floor"]:
             if f["subject"] == d["subject"]:
                 f["muted"] = d["muted"]
+    elif event in ("vote.opened", "vote.closed"):
+        state.setdefault("votes", {})[d["vote"]["id"]] = copy.deepcopy(d["vote"])
+    elif event == "vote.counted":
+        vote = state.setdefault("votes", {}).get(d["vote_id"])
+        if vote is not None:  # opened before this screen's snapshot: vote.list has it
+            vote["ballots"], vote["counts"] = d["ballots"], d["counts"]
     else:
         raise AssertionError(f"the mirror does not know {event}")
 

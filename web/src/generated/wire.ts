@@ -990,6 +990,48 @@ export interface components {
             /** @description the meeting's sequence number */
             seq: number;
         };
+        MinutesEdit: {
+            meeting_id: number;
+            /**
+             * @description The minutes' number, e.g. `12/BB-UBND`
+             * @default null
+             */
+            number?: string | null;
+            /** @default null */
+            place?: string | null;
+            /**
+             * @description Make the sections again from the record (before the rest)
+             * @default false
+             */
+            regenerate?: boolean;
+            /**
+             * @description Every section, in order (replaces them all)
+             * @default null
+             */
+            sections?: components["schemas"]["MinutesSectionIO"][] | null;
+        };
+        MinutesOut: {
+            finalised_at: string | null;
+            meeting_id: number;
+            number: string;
+            /** @description SHA-256 (hex) of the signed PDF, once final */
+            pdf_sha256: string | null;
+            place: string;
+            sections: components["schemas"]["MinutesSectionOut"][];
+            /** @enum {string} */
+            state: "draft" | "final";
+            /** @description null: not edited yet (made from the record) */
+            updated_at: string | null;
+            updated_by: string | null;
+        };
+        MinutesSectionIO: {
+            heading: string;
+            text: string;
+        };
+        MinutesSectionOut: {
+            heading: string;
+            text: string;
+        };
         MoveToItem: {
             item_id: number;
             meeting_id: number;
@@ -1766,6 +1808,10 @@ export type MeetingSummaryOut = components["schemas"]["MeetingSummaryOut"];
 export type MeetingUnscheduled = components["schemas"]["MeetingUnscheduled"];
 export type MeetingUpdate = components["schemas"]["MeetingUpdate"];
 export type MeetingUpdated = components["schemas"]["MeetingUpdated"];
+export type MinutesEdit = components["schemas"]["MinutesEdit"];
+export type MinutesOut = components["schemas"]["MinutesOut"];
+export type MinutesSectionIO = components["schemas"]["MinutesSectionIO"];
+export type MinutesSectionOut = components["schemas"]["MinutesSectionOut"];
 export type MoveToItem = components["schemas"]["MoveToItem"];
 export type NamedChoiceOut = components["schemas"]["NamedChoiceOut"];
 export type NewBridgePointOut = components["schemas"]["NewBridgePointOut"];
@@ -1898,6 +1944,9 @@ export type CommandName =
     | "meeting.uninvite_delegate"
     | "meeting.unschedule"
     | "meeting.update"
+    | "minutes.finalise"
+    | "minutes.get"
+    | "minutes.update"
     | "presence.list"
     | "recording.start"
     | "recording.stop"
@@ -1989,6 +2038,9 @@ export type SocketCommandName =
     | "meeting.uninvite_delegate"
     | "meeting.unschedule"
     | "meeting.update"
+    | "minutes.finalise"
+    | "minutes.get"
+    | "minutes.update"
     | "presence.list"
     | "recording.start"
     | "recording.stop"
@@ -2079,6 +2131,9 @@ export type RestCommandName =
     | "meeting.uninvite_delegate"
     | "meeting.unschedule"
     | "meeting.update"
+    | "minutes.finalise"
+    | "minutes.get"
+    | "minutes.update"
     | "presence.list"
     | "rollcall.answer"
     | "rollcall.close"
@@ -2220,6 +2275,12 @@ export interface Commands {
     "meeting.unschedule": { payload: MeetingRef; answer: MeetingOut; events: "meeting.unscheduled" };
     /** Change a meeting */
     "meeting.update": { payload: MeetingUpdate; answer: MeetingOut; events: "meeting.updated" };
+    /** Finalise the minutes of an ended meeting: laid out (Decree 30/2020), signed (PAdES) */
+    "minutes.finalise": { payload: MeetingRef; answer: MinutesOut; events: never };
+    /** The minutes: the draft (made from the record until first edited) or the final one */
+    "minutes.get": { payload: MeetingRef; answer: MinutesOut; events: never };
+    /** Edit the draft minutes: number, place, sections; or make them again from the record */
+    "minutes.update": { payload: MinutesEdit; answer: MinutesOut; events: never };
     /** Who is connected to the meeting now, and since when */
     "presence.list": { payload: MeetingRef; answer: PresenceListAnswer; events: never };
     /** Start recording the meeting (ghi hình): the speaker's video and the voices */
@@ -2709,6 +2770,27 @@ export const COMMANDS = {
         rest: { method: "PATCH", path: "/api/v1/meetings/{meeting_id}", status: 200, operation: "update_meeting" },
         socket: true,
         events: ["meeting.updated"],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "minutes.finalise": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/minutes/finalise", status: 200, operation: "finalise_minutes" },
+        socket: true,
+        events: [],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "minutes.get": {
+        rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/minutes", status: 200, operation: "get_minutes" },
+        socket: true,
+        events: [],
+        permission: "manage_meeting",
+        needs_join: true,
+    },
+    "minutes.update": {
+        rest: { method: "PATCH", path: "/api/v1/meetings/{meeting_id}/minutes", status: 200, operation: "update_minutes" },
+        socket: true,
+        events: [],
         permission: "manage_meeting",
         needs_join: true,
     },
