@@ -244,7 +244,7 @@ def make_namespaces(count: int, rate: str) -> tuple[list[tuple[str, str, str]], 
                     shaper = "tbf"
             if shaper == "tbf":
                 done = sh(*prefix, "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate,
-                          "burst", "8kb", "latency", "200ms")
+                          "burst", "32kb", "latency", "400ms")
                 if done.returncode:
                     remove_namespaces(made)
                     raise RuntimeError(f"cannot shape {dev}: {done.stderr.strip()}")

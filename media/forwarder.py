@@ -96,6 +96,10 @@ UPGRADE_MAX = 64.0
 UPGRADE_FAILED = 6.0
 #: a layer already forwarded may exceed a bitrate cap by this factor before it is left
 CAP_SLACK = 1.25
+#: after a layer switch, receiver reports are not read for loss this long (seconds):
+#: they still count what the old layer lost (a flood before a step down would otherwise
+#: pause the new, lower layer, with a back-off growing to 30 s)
+SWITCH_SETTLE = 2.5
 #: a switch waits this long for the old layer to finish its frame before cutting it
 SWITCH_FRAME_WAIT = 0.3
 
@@ -440,6 +444,7 @@ class Slot:
         self._upgrade_at = 0.0
         self._upgrade_backoff = UPGRADE_MIN
         self._last_up = -1e9
+        self._settle_until = 0.0
 
     def configure(self, params: RtpParams) -> None:
         """Apply the negotiated parameters (MID, ids, payload types); the slot is then live."""
@@ -599,6 +604,8 @@ class Slot:
         self.waiting_keyframe = False
         self._in_frame = False
         self.layer_switches += 1
+        self._settle_until = now + SWITCH_SETTLE
+        self._lossy_reports = 0
         cache, last = target.cache, target._max_seq
         if cache is None or last is None:
             return
@@ -789,7 +796,10 @@ class Slot:
         """
         self.fraction_lost = report.fraction_lost
         self.jitter = report.jitter
-        if self.kind is Kind.VIDEO and not self.paused_until:
+        if (
+            self.kind is Kind.VIDEO and not self.paused_until
+            and self._clock() >= self._settle_until
+        ):
             if report.fraction_lost >= (LAYER_LOSS if self._can_step_down() else PAUSE_LOSS):
                 self._lossy_reports += 1
                 self._clean_reports = 0

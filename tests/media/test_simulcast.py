@@ -348,4 +348,10 @@ async def test_heavy_loss_takes_the_lowest_layer_before_pausing() -> None:
     assert slot.source is layers[0]
     lossy()
     lossy()
+    assert not slot.paused_until  # reports right after the switch count the old layer
+    clock.now += 3
+    for layer in layers:
+        layer.last_rx = clock.now
+    lossy()
+    lossy()
     assert slot.paused_until > clock.now  # on the lowest layer: audio only for a while
