@@ -76,7 +76,8 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
     load_before = loadavg()
     cl = await start_cluster(args, n)
     socks: list[LightSocket] = []
-    sockets_http = aiohttp.ClientSession()
+    # One session for every socket: no connection limit (aiohttp's default is 100).
+    sockets_http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
         mid = cl.meeting_id
         base = cl.servers[0].url + f"/api/v1/meetings/{mid}"

@@ -337,10 +337,8 @@ class VoteService:
         receipt: str | None,
     ) -> Ballot:
         async with self._store.transaction() as uow:
+            await self._voter(uow, principal, meeting_id)
             # The vote's row is read FOR SHARE: ballots go in side by side, closing waits.
-            await authz.meeting_for(
-                uow, principal, meeting_id, need=Permission.VOTE, states=HELD, doing="voting"
-            )
             vote = await self._vote(uow, meeting_id, vote_id, "share", whole=False)
             if vote.state is not VoteState.OPEN:
                 raise StateError("this vote is closed: no more ballots")
@@ -392,6 +390,24 @@ class VoteService:
             vote.meeting_id,
             VoteCounted(vote_id=vote.id, ballots=ballots, counts=None if secret else list(counts)),
         )
+
+    async def _voter(self, uow: UnitOfWork, principal: Principal, meeting_id: int) -> None:
+        """:func:`authz.meeting_for` with ``Permission.VOTE`` for the hot path: an invited
+        caller is checked with one row, not by loading the meeting's invitation lists (500
+        bridge points make that the cost of a ballot); anyone else gets the guard's answer."""
+        meeting = await uow.meetings.get(meeting_id, full=False)
+        if principal.kind == "bridge_point":
+            invited = await uow.meetings.is_bridge_point_invited(meeting_id, principal.id)
+        else:
+            invited = await uow.meetings.is_delegate(meeting_id, principal.id)
+        if meeting is None or not invited:
+            await authz.meeting_for(uow, principal, meeting_id, need=Permission.VOTE)
+            raise PermissionDenied("only invited delegates and bridge points vote")  # unreached
+        if meeting.state not in HELD:
+            await authz.meeting_for(
+                uow, principal, meeting_id, need=Permission.VOTE, states=HELD, doing="voting"
+            )
+        uow.actor = principal.subject
 
     async def _cast_secret(
         self, uow: UnitOfWork, vote: Vote, voter: str, picked: tuple[int, ...], old: str | None
