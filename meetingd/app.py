@@ -155,10 +155,11 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
             argon2_memory_kib=a.argon2_memory_kib,
         ),
     )
+    votes = VoteService(store, clock)
     services = Services(
         auth=auth,
         directory=DirectoryService(store, clock, auth.passwords),
-        meetings=MeetingService(store, clock),
+        meetings=MeetingService(store, clock, votes),
         floor=FloorService(store, clock),
         presence=PresenceService(
             store, clock, offline_after_seconds=config.realtime.offline_after_seconds
@@ -166,7 +167,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         rollcall=RollCallService(store, clock),
         stream=StreamService(store),
         health=HealthService(store, clock),
-        votes=VoteService(store, clock),
+        votes=votes,
         minutes=MinutesService(store, clock, config),
         reports=ReportService(store),
         recording=RecordingService(

@@ -17,6 +17,7 @@ from meetingd.schemas import AgendaItemOut, MeetingOut
 from meetingd.services import authz
 from meetingd.services.authz import HELD, Permission
 from meetingd.services.floor import end_all_speeches
+from meetingd.services.votes import VoteService
 from meetingd.store import Store, UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,11 @@ class MeetingChanges:
 
 
 class MeetingService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, votes: VoteService | None = None) -> None:
         self._store = store
         self._clock = clock
+        #: Closes the votes still open when a meeting ends (with their results).
+        self._votes = votes
 
     # -- reading --------------------------------------------------------------------
 
@@ -234,6 +237,8 @@ class MeetingService:
                 )
             if t.target is S.ENDED:
                 await end_all_speeches(uow, meeting_id, now, principal.subject)
+                if self._votes is not None:
+                    await self._votes.close_all(uow, meeting_id, principal.subject)
             await uow.meetings.update(meeting_id, now, **values)
             await uow.emit(
                 meeting_id,

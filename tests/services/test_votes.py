@@ -203,3 +203,18 @@ async def test_secret_receipt_checks_the_tally(parts: Parts, world: World) -> No
     mine = receipt_hash(vote.id, second.receipt)
     assert [mine in hashes for hashes in r.receipts] == [True, False, False]
     assert receipt_hash(vote.id, first.receipt) not in {h for hs in r.receipts for h in hs}
+
+
+async def test_ending_the_meeting_closes_its_open_votes(parts: Parts, world: World) -> None:
+    w, v = world, parts.services.votes
+    await live_with_rollcall(parts, w)
+    chair, delegate = await who(parts, w, "chair"), await who(parts, w, "delegate")
+    vote = await v.open(chair, w.meeting_id, spec())
+    await v.cast(delegate, w.meeting_id, vote.id, [0])
+    await parts.services.meetings.transition(chair, w.meeting_id, "end")
+    closed = await v.get(chair, w.meeting_id, vote.id)
+    assert closed.state is VoteState.CLOSED and closed.result is not None
+    assert closed.result.ballots == 1
+    async with parts.store.transaction() as uow:
+        types = [e.type for e in await uow.events.after(w.meeting_id, 0, 1000)]
+    assert types.index("vote.closed") < types.index("meeting.ended")  # closed, then ended
