@@ -119,6 +119,7 @@ class RedisEventBus:
             try:
                 await self._redis.publish(self.channel, message)
             except (RedisError, OSError) as exc:
+                _stop_if_cancelled()
                 logger.warning("could not publish events to Redis (healed later): %s", exc)
 
     async def _listen(self) -> None:
@@ -130,6 +131,7 @@ class RedisEventBus:
                 )
                 backoff = 0.5
             except (RedisError, OSError) as exc:
+                _stop_if_cancelled()
                 logger.warning("lost the Redis subscription (%s); retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -162,3 +164,11 @@ class RedisEventBus:
             await self._pubsub.aclose()
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def _stop_if_cancelled() -> None:
+    """A cancel that reached redis-py mid-call may come back as a connection error: the
+    loop was still told to stop (:meth:`RedisEventBus.close` waits for it)."""
+    me = asyncio.current_task()
+    if me is not None and me.cancelling():
+        raise asyncio.CancelledError

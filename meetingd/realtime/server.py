@@ -82,6 +82,8 @@ room = room_name
 RECHECK_ON = frozenset(c.type for c in (BridgePointUninvited, DelegateUninvited, MeetingUpdated))
 #: How often connections are looked at for an expired token, and speaking times for their end.
 EXPIRY_INTERVAL = 0.5
+#: How long a shutdown waits for the background tasks it cancelled.
+SHUTDOWN_GRACE = 10.0
 
 
 def snapshot_answer(snap: MeetingSnapshot) -> JoinOut:
@@ -340,26 +342,30 @@ class RealtimeServer:
         if self.media is not None:
             self.media.plane.start()  # ICE restricted before any peer gathers; closed below
         self._tasks = [
-            asyncio.create_task(self._every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
-            asyncio.create_task(self._every(self._beat_interval, self._beat), name="heartbeat"),
-            asyncio.create_task(self._every(EXPIRY_INTERVAL, self._expire), name="expiry"),
+            asyncio.create_task(every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
+            asyncio.create_task(every(self._beat_interval, self._beat), name="heartbeat"),
+            asyncio.create_task(every(EXPIRY_INTERVAL, self._expire), name="expiry"),
             asyncio.create_task(
-                self._every(EXPIRY_INTERVAL, self._services.floor.expire), name="speaking-time"
+                every(EXPIRY_INTERVAL, self._services.floor.expire), name="speaking-time"
             ),
             asyncio.create_task(
-                self._every(EXPIRY_INTERVAL, self._services.votes.expire), name="vote-deadlines"
+                every(EXPIRY_INTERVAL, self._services.votes.expire), name="vote-deadlines"
             ),
             asyncio.create_task(
-                self._every(COUNT_INTERVAL, self._services.votes.flush_counts), name="vote-counts"
+                every(COUNT_INTERVAL, self._services.votes.flush_counts), name="vote-counts"
             ),
         ]
         logger.info("real-time node %s ready", self.node_id)
         try:
             yield
         finally:
-            for t in [*self._tasks, *self._rechecks]:
+            running = [*self._tasks, *self._rechecks]
+            for t in running:
                 t.cancel()
-            await asyncio.gather(*self._tasks, *self._rechecks, return_exceptions=True)
+            if running:
+                _, stuck = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+                for t in stuck:  # never the reason a shutdown hangs
+                    logger.error("task %s did not stop within %g s", t.get_name(), SHUTDOWN_GRACE)
             await self.namespace.close()
             if self.media is not None:
                 await self.media.close()
@@ -377,10 +383,18 @@ class RealtimeServer:
         await self._services.presence.heartbeat(self.node_id)
         await self._services.presence.sweep(self.node_id)
 
-    async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await work()
-            except Exception:
-                logger.exception("background work %s failed", getattr(work, "__name__", work))
+
+async def every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+    """Run ``work`` every ``seconds`` until cancelled; a failure is logged, not fatal."""
+    me = asyncio.current_task()
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            # A cancel that lands inside a database call can come back as the driver's
+            # error (asyncpg's rollback on a connection cut mid-query): the task was still
+            # told to stop, and looping on would hang the shutdown that waits for it.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError from None
+            logger.exception("background work %s failed", getattr(work, "__name__", work))
