@@ -72,11 +72,15 @@ class UnitOfWork:
         self.emitted: list[MeetingEvent] = []
         self.revoked: list[str] = []
 
-    async def record(self, action: str, subject: str, data: dict[str, object]) -> None:
-        """Audit a decision in the actor's name (what ``emit`` does for meeting events)."""
+    async def record(
+        self, action: str, subject: str, data: dict[str, object], *, actor: str | None = None
+    ) -> None:
+        """Audit a decision in the actor's name (what ``emit`` does for meeting events);
+        ``actor`` names another one (a batch of ballots is work for several callers)."""
         await self.audit.record(
-            at=self.clock.now(), actor=self.actor, action=action, subject=subject, data=data
-        )
+            at=self.clock.now(), actor=actor or self.actor, action=action, subject=subject,
+            data=data,
+        )  # fmt: skip
 
     def rights_changed(self, *keys: str) -> None:
         """Callers lost rights (``user:5``, ``bridge_point:3``, ``token:<jti>``): once the

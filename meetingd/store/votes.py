@@ -231,6 +231,43 @@ class VoteRepository:
         self._s.add(BallotRow(vote_id=vote_id, voter=voter, choice=list(choice), cast_at=now))
         await self._flush_ballot()
 
+    async def electors_among(self, vote_id: int, subjects: Sequence[str]) -> set[str]:
+        """Which of ``subjects`` may vote in the vote (one query for a batch of ballots)."""
+        res = await self._s.execute(
+            select(VoteElectorRow.subject).where(
+                VoteElectorRow.vote_id == vote_id, VoteElectorRow.subject.in_(set(subjects))
+            )
+        )
+        return set(res.scalars())
+
+    async def voted_among(self, vote_id: int, kind: VoteKind, subjects: Sequence[str]) -> set[str]:
+        """Which of ``subjects`` have a ballot in the vote already."""
+        table: Any = SecretVoterRow if kind is VoteKind.SECRET else BallotRow
+        res = await self._s.execute(
+            select(table.voter).where(table.vote_id == vote_id, table.voter.in_(set(subjects)))
+        )
+        return set(res.scalars())
+
+    async def cast_many(
+        self, vote_id: int, ballots: Sequence[tuple[str, Sequence[int]]], now: datetime
+    ) -> None:
+        """Open or named ballots of several voters, in one statement."""
+        self._s.add_all(
+            BallotRow(vote_id=vote_id, voter=v, choice=list(c), cast_at=now) for v, c in ballots
+        )
+        await self._flush_ballot()
+
+    async def cast_secret_many(
+        self, vote_id: int, voters: Sequence[str], choices: Sequence[tuple[str, Sequence[int]]]
+    ) -> None:
+        """Secret ballots of several voters: who voted, and apart (the caller has shuffled
+        them) what was chosen under which receipt hash."""
+        self._s.add_all(SecretVoterRow(vote_id=vote_id, voter=v) for v in voters)
+        self._s.add_all(
+            SecretChoiceRow(vote_id=vote_id, receipt_hash=h, choice=list(c)) for h, c in choices
+        )
+        await self._flush_ballot()
+
     async def change(self, vote_id: int, voter: str, choice: Sequence[int], now: datetime) -> None:
         await self._s.execute(
             update(BallotRow)
