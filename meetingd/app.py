@@ -140,11 +140,12 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
     )
     store = Store(engine, clock, event_log_size=config.realtime.event_log_size)
     a = config.auth
+    key = signing_key(config)
     auth = AuthService(
         store,
         clock,
         AuthSettings(
-            signing_key=signing_key(config),
+            signing_key=key,
             token_ttl_seconds=a.token_ttl_seconds,
             device_token_ttl_seconds=a.device_token_ttl_seconds,
             login_attempts_per_minute_account=a.login_attempts_per_minute_account,
@@ -173,7 +174,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         recording=RecordingService(
             store, clock, Path(config.server.data_dir) / "recordings"
         ),
-        documents=build_documents(config, store, clock),
+        documents=build_documents(config, store, clock, key),
     )
     return Parts(config=config, clock=clock, store=store, services=services)
 
@@ -235,7 +236,7 @@ def create_app(
             await parts.store.close()
             raise
         yield
-        parts.services.documents.pool.close()
+        parts.services.documents.close()
         await parts.store.close()
 
     app.cleanup_ctx.append(store_lifetime)

@@ -64,6 +64,7 @@ class ErrorCode(enum.StrEnum):
     CONVERTER_MISSING = "converter_missing"
     CONVERSION_FAILED = "conversion_failed"
     VIEW_ONLY = "view_only"
+    GRANT_REFUSED = "grant_refused"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -206,6 +207,11 @@ ERROR_TEXTS: dict[ErrorCode, ErrorText] = {
     ),
     E.VIEW_ONLY: ErrorText(
         403, "Tài liệu này chỉ được xem, không được tải về.", "This document is view-only."
+    ),
+    E.GRANT_REFUSED: ErrorText(
+        403,
+        "Quyền đọc tài liệu đã hết hạn hoặc đã bị thu hồi; hãy mở lại tài liệu.",
+        "The reading grant has expired or was withdrawn; open the document again.",
     ),
     E.UNAVAILABLE: ErrorText(
         503,

@@ -648,6 +648,20 @@ class NoteOut(Response):
     updated_at: datetime
 
 
+class ReadingOut(Response):
+    """An opened document: where its range requests go, with their grant, until when."""
+
+    url: str = Field(
+        description="The served file's address with the reading grant: `GET` it with "
+        "`Range` headers and no token; past `expires_at`, or answered 403 `grant_refused` "
+        "(the viewer's right was removed, or might have been), open the document again"
+    )
+    expires_at: datetime
+    size: int = Field(description="The served file's length in bytes")
+    variant: Literal["original", "sanitised", "watermarked"]
+    etag: str
+
+
 class PresentationOut(Response):
     document_id: int
     page: int

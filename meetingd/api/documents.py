@@ -4,10 +4,12 @@ thumbnail and the per-meeting report. Metadata, publishing and presenting are co
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any, Literal
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from meetingd.api.context import services
@@ -30,6 +32,16 @@ class FileQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     download: bool = Field(default=False, description="As an attachment (refused if view-only)")
     original: bool = Field(default=False, description="The uploaded bytes (chair, secretary)")
+
+
+class ReadQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    grant: str = Field(min_length=1, max_length=1024, description="From `document.open`")
+
+
+#: Ranges up to this long are read into memory and written at once (cheaper in Python than
+#: the sendfile dance for pdf.js's 64 KiB); longer ones go by ``loop.sendfile``.
+INLINE_MAX = 512 * 1024
 
 
 class ReportQuery(BaseModel):
@@ -111,6 +123,96 @@ async def document_file(call: Call[Any, FileQuery]) -> web.StreamResponse:
         "Content-Type": "application/pdf",
     }
     return web.FileResponse(served.path, headers=headers)
+
+
+@routes.route(
+    "GET",
+    f"{DOC}/read",
+    summary="The served file under a reading grant (range requests; no token, no database)",
+    tag="documents",
+    query=ReadQuery,
+    response=DocumentOut,
+    auth=False,
+    errors=(403, 404),
+    raw_content=PDF,
+)
+async def read_document(call: Call[Any, ReadQuery]) -> web.StreamResponse:
+    """What pdf.js's range requests fetch, with the grant `document.open` answered: checked
+    by its signature, expiry and this process's record of removed rights, so it touches no
+    database and stops working as soon as the viewer's right is removed (403
+    `grant_refused`: open the document again). `Range: bytes=a-b` answers 206; `If-Range`
+    with the ETag, `If-None-Match` (304) and `If-Match` (412) are honoured. A watermarked
+    copy or a view-only document is `Cache-Control: private, no-store`."""
+    request = call.request
+    r = services(request).documents.readable(
+        call.query.grant, call.path["meeting_id"], call.path["document_id"]
+    )
+    headers = {
+        hdrs.CONTENT_TYPE: "application/pdf",
+        hdrs.CONTENT_DISPOSITION: "inline",
+        hdrs.ETAG: r.etag,
+        hdrs.ACCEPT_RANGES: "bytes",
+        hdrs.CACHE_CONTROL: "private, no-store" if r.private else "private, max-age=600",
+    }
+    got = request.headers
+    if (im := got.get(hdrs.IF_MATCH)) is not None and not _etag_in(r.etag, im):
+        return web.Response(status=412, headers=headers)
+    if (inm := got.get(hdrs.IF_NONE_MATCH)) is not None and _etag_in(r.etag, inm):
+        return web.Response(status=304, headers=headers)
+    start, count = 0, r.size
+    rng = got.get(hdrs.RANGE)
+    if_range = got.get(hdrs.IF_RANGE)
+    if rng is not None and (if_range is None or if_range.strip() == r.etag):
+        span = _byte_range(request, r.size)
+        if span is None:
+            headers[hdrs.CONTENT_RANGE] = f"bytes */{r.size}"
+            return web.Response(status=416, headers=headers)
+        start, count = span
+        headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{start + count - 1}/{r.size}"
+        status = 206
+    else:
+        status = 200
+    if request.method == "HEAD" or count == 0:
+        headers[hdrs.CONTENT_LENGTH] = str(count)
+        return web.Response(status=status, headers=headers)
+    if count <= INLINE_MAX:
+        # A page-cache read of at most INLINE_MAX: the blob is on local disk and hot.
+        return web.Response(status=status, headers=headers, body=os.pread(r.fd, count, start))
+    resp = web.StreamResponse(status=status, headers=headers)
+    resp.content_length = count
+    await resp.prepare(request)
+    transport = request.transport
+    if transport is None:
+        raise ConnectionResetError("the reader went away")
+    with os.fdopen(os.dup(r.fd), "rb") as f:
+        await asyncio.get_running_loop().sendfile(transport, f, start, count)
+    await resp.write_eof()
+    return resp
+
+
+def _etag_in(etag: str, header: str) -> bool:
+    """Whether ``header`` (If-Match / If-None-Match) names ``etag`` or ``*``."""
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
+    """(start, count) of a single ``Range: bytes=...`` within ``size``, or None when it
+    cannot be satisfied (answered 416)."""
+    try:
+        rng = request.http_range
+    except ValueError:
+        return None
+    start, stop = rng.start, rng.stop
+    if start is None:
+        return None
+    if start < 0:
+        start = max(0, size + start)
+        stop = size
+    stop = size if stop is None else min(stop, size)
+    if start >= size or stop <= start:
+        return None
+    return start, stop - start
 
 
 @routes.route(

@@ -17,6 +17,7 @@ from meetingd.schemas import (
     NoteOut,
     PresentationOut,
     PresentIn,
+    ReadingOut,
     ReceiptOut,
     Request,
     TurnPageIn,
@@ -222,6 +223,31 @@ async def set_note(ctx: Context, p: DocumentNote) -> None:
 async def list_notes(ctx: Context, p: DocumentRef) -> list[NoteOut]:
     notes = await ctx.services.documents.notes(ctx.principal, p.meeting_id, p.document_id)
     return [NoteOut.of(n) for n in notes]
+
+
+@COMMANDS.command(
+    "document.open",
+    DocumentRef,
+    answer=ReadingOut,
+    summary="Open a document for reading: the address its range requests go to, with a "
+    "short-lived reading grant",
+    tag="documents",
+    permission=Permission.READ_DOCUMENT,
+    rest=Rest("POST", f"{DOC}/open", "open_document", errors=(403, 404, 409)),
+)
+async def open_document(ctx: Context, p: DocumentRef) -> ReadingOut:
+    """Authorised and recorded once (a read receipt, an audit row), like `GET .../file`;
+    the range requests then carry the grant instead of a token and cost no database query.
+    A confidential document's grant reads the viewer's own watermarked copy. The grant stops
+    working at once when the viewer's right is removed (logout, uninvitation, a document
+    unpublished, changed or removed, a changed meeting, an account or device disabled) and
+    after `expires_at`: the reader then opens the document again."""
+    r = await ctx.services.documents.open_reading(ctx.principal, p.meeting_id, p.document_id)
+    url = f"{DOC.format(meeting_id=p.meeting_id, document_id=p.document_id)}/read?grant={r.grant}"
+    return ReadingOut.model_validate(
+        {"url": url, "expires_at": r.expires_at, "size": r.size, "variant": r.variant,
+         "etag": r.etag}
+    )  # fmt: skip
 
 
 @COMMANDS.command(

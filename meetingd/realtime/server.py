@@ -141,7 +141,7 @@ class RealtimeServer:
                 rc.redis_url,
                 rc.redis_channel,
                 self.node_id,
-                self.sequencer.offer,
+                self._events_heard,
                 on_rights=self._rights_heard,
             )
             if rc.redis_url
@@ -175,12 +175,15 @@ class RealtimeServer:
 
     async def publish(self, events: Sequence[MeetingEvent]) -> None:
         """Committed events: to this process's connections, and to the other processes."""
+        self._services.documents.events_heard(events)  # reading grants they withdraw
         self.sequencer.offer(events)
         if self.bus is not None:
             self.bus.send(list(events))
 
     async def rights_changed(self, keys: Sequence[str]) -> None:
-        """Committed removals of rights: check the callers' connections here and elsewhere."""
+        """Committed removals of rights: check the callers' connections here and elsewhere
+        (the callers' reading grants stop first, before any await)."""
+        self._services.documents.revoke_grants(keys)
         if self.bus is not None:
             self.bus.send_rights(list(keys))
         await self.namespace.recheck(keys)
@@ -191,7 +194,13 @@ class RealtimeServer:
         return conn is not None and not conn.closed
 
     def _rights_heard(self, keys: list[str]) -> None:
+        self._services.documents.revoke_grants(keys)
         self._spawn(self.namespace.recheck(keys), "recheck-rights")
+
+    def _events_heard(self, events: list[MeetingEvent]) -> None:
+        """Another process's committed events: grants they withdraw stop here too."""
+        self._services.documents.events_heard(events)
+        self.sequencer.offer(events)
 
     async def _fanout(self, ev: MeetingEvent) -> None:
         # Encoded once, queued to every connection of the room in this process.

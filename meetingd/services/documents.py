@@ -17,9 +17,10 @@ import asyncio
 import csv
 import io
 import logging
+import os
 import unicodedata
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 from meetingd.clock import Clock
 from meetingd.config import Config
-from meetingd.documents import check, watermark
+from meetingd.documents import check, grants, watermark
 from meetingd.documents.convert import OFFICE, ConversionError, Converter
 from meetingd.documents.domain import (
     AudienceRole,
@@ -39,9 +40,11 @@ from meetingd.documents.domain import (
     Receipt,
 )
 from meetingd.documents.pool import JobFailed, WorkerPool
-from meetingd.domain import Meeting, Principal, Role
+from meetingd.domain import Meeting, MeetingEvent, Principal, Role
 from meetingd.errors import MeetingdError, NotFound, PermissionDenied, StateError, ValidationError
 from meetingd.events import (
+    BridgePointUninvited,
+    DelegateUninvited,
     DocumentPageTurned,
     DocumentPresentationStopped,
     DocumentPresented,
@@ -50,6 +53,7 @@ from meetingd.events import (
     DocumentUnpublished,
     DocumentUpdated,
     DocumentUploaded,
+    MeetingUpdated,
 )
 from meetingd.schemas import DocumentOut
 from meetingd.services import authz
@@ -103,13 +107,53 @@ def _title_of(filename: str) -> str:
 
 @dataclass(frozen=True)
 class Served:
-    """A file to answer with: where it is, under which name, and how."""
+    """A file to answer with: where it is, under which name, and how. ``blob`` is its place
+    in the blob store (``<sha256>`` or ``<sha256>/<derived name>``), as a grant names it."""
 
     path: Path
     filename: str
     etag: str
     inline_only: bool
     variant: str
+    blob: str = ""
+
+
+class GrantRefused(MeetingdError):
+    """A reading grant that is malformed, forged, expired, for another document, or
+    withdrawn: the reader opens the document again (and is refused there if it lost the
+    right)."""
+
+    status = 403
+    code = "grant_refused"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An opened document: the grant its range requests carry, until when it holds, and
+    the served file's size and variant (the reader asks for ranges of ``size`` bytes)."""
+
+    grant: str
+    expires_at: datetime
+    size: int
+    variant: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class Readable:
+    """What a range request under a valid grant is answered from. ``fd`` is an open
+    descriptor of an immutable blob, shared by every reader of it in this process."""
+
+    fd: int
+    size: int
+    etag: str
+    private: bool
+
+
+#: How long a reading grant holds; the reader asks for a new one when it runs out.
+GRANT_TTL = timedelta(minutes=10)
+#: Open descriptors of served blobs kept per process (the least recently read is closed).
+MAX_OPEN_BLOBS = 256
 
 
 @dataclass(frozen=True)
@@ -117,6 +161,8 @@ class Settings:
     max_upload_bytes: int
     limits: check.Limits
     font: str
+    #: The server's signing key; reading grants are signed with a key derived from it.
+    grant_signing_key: str = ""
 
 
 #: A reader's range requests within this long of its first are one opening (one receipt).
@@ -146,6 +192,10 @@ class DocumentService:
         #: ``RECORD_EVERY``, and keep one watermark stamp (so every range of a reading comes
         #: from the same copy).
         self._opened: OrderedDict[tuple[str, int, str], datetime] = OrderedDict()
+        self._grant_key = grants.grant_key(settings.grant_signing_key)
+        #: When rights were last removed, per key: read by every range request under a grant.
+        self.revocations = grants.Revocations(int(GRANT_TTL.total_seconds()))
+        self._blobs_open: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     # -- who sees what --------------------------------------------------------------------
 
@@ -411,15 +461,18 @@ class DocumentService:
             path = self.blobs.path_of(doc.sha256)
             etag_part = doc.sha256
             name = doc.filename
+            blob = doc.sha256
         elif variant == "watermarked":
             stamp = since.astimezone().strftime("%d/%m/%Y %H:%M")
             path = await self._watermarked(doc, principal, unit, stamp)
             etag_part = path.name
             name = _pdf_name(doc.filename)
+            blob = f"{doc.pdf_sha256}/{path.name}"
         else:
             path = self._served_pdf(doc)
             etag_part = doc.pdf_sha256
             name = _pdf_name(doc.filename)
+            blob = _served_blob(doc)
         if path is None or not path.is_file():
             raise NotFound("the document's file is missing from the store", field="document_id")
         if record or download:
@@ -439,6 +492,7 @@ class DocumentService:
             etag=f'"{etag_part[:32]}"',
             inline_only=doc.view_only and not manager,
             variant=variant,
+            blob=blob,
         )
 
     async def _watermarked(
@@ -467,6 +521,101 @@ class DocumentService:
             return await self.blobs.put_derived(doc.pdf_sha256, path.name, tmp)
         finally:
             remove_tree(work)
+
+    # -- reading under a grant ------------------------------------------------------------
+
+    async def open_reading(
+        self, principal: Principal, meeting_id: int, document_id: int
+    ) -> Reading:
+        """Authorise ``principal`` once for reading a document (recorded and audited as an
+        opening) and grant it the served file's range requests for :data:`GRANT_TTL`."""
+        # Taken before the rights are read: a removal committed after this read is heard
+        # after this instant, so it withdraws the grant (see meetingd.documents.grants).
+        issued_ms = self._clock_ms()
+        served = await self.open(principal, meeting_id, document_id, download=False)
+        size = (await asyncio.to_thread(served.path.stat)).st_size
+        expires = self._clock.now() + GRANT_TTL
+        g = grants.Grant(
+            subject=principal.subject,
+            token_id=principal.token_id,
+            meeting_id=meeting_id,
+            document_id=document_id,
+            blob=served.blob,
+            expires=int(expires.timestamp()),
+            issued_ms=issued_ms,
+            private=served.variant == "watermarked" or served.inline_only,
+        )
+        return Reading(
+            grant=grants.sign(self._grant_key, g),
+            expires_at=expires.replace(microsecond=0),
+            size=size,
+            variant=served.variant,
+            etag=served.etag,
+        )
+
+    def readable(self, grant: str, meeting_id: int, document_id: int) -> Readable:
+        """The file a range request under ``grant`` reads, checked without the database:
+        signature, document, expiry, revocations. Raises :class:`GrantRefused`."""
+        try:
+            g = grants.parse(self._grant_key, grant)
+        except grants.GrantRefused as exc:
+            raise GrantRefused(f"the reading grant is not valid ({exc.reason})") from None
+        if g.meeting_id != meeting_id or g.document_id != document_id:
+            raise GrantRefused("the reading grant is for another document")
+        now_ms = self._clock_ms()
+        if g.expires * 1000 <= now_ms:
+            raise GrantRefused("the reading grant has expired")
+        withdrawn = self.revocations.withdrawn(g)
+        if withdrawn is not None:
+            logger.info("reading grant of %s for document %s withdrawn by %s",
+                        g.subject, g.document_id, withdrawn)  # fmt: skip
+            raise GrantRefused("the reading grant was withdrawn")
+        fd, size = self._blob_fd(g.blob)
+        return Readable(fd=fd, size=size, etag=f'"{g.blob[-32:]}"', private=g.private)
+
+    def revoke_grants(self, keys: Iterable[str]) -> None:
+        """Rights were removed from ``keys`` (callers, tokens, documents, meetings): the
+        grants issued to them until now stop working at once, in this process."""
+        self.revocations.revoke(keys, self._clock_ms())
+
+    def events_heard(self, events: Iterable[MeetingEvent]) -> None:
+        """Committed events, from this process or another: those that change who may read a
+        document withdraw the grants issued before them."""
+        keys = [k for ev in events for k in _withdrawn_by(ev)]
+        if keys:
+            self.revoke_grants(keys)
+
+    def _clock_ms(self) -> int:
+        return int(self._clock.now().timestamp() * 1000)
+
+    def _blob_fd(self, blob: str) -> tuple[int, int]:
+        """An open descriptor and the size of a served blob, opened once per process: the
+        blobs are content-addressed and never altered, so a descriptor stays right."""
+        got = self._blobs_open.get(blob)
+        if got is not None:
+            self._blobs_open.move_to_end(blob)
+            return got
+        sha, _, derived = blob.partition("/")
+        path = self.blobs.derived(sha, derived) if derived else self.blobs.path_of(sha)
+        try:
+            if path is None:
+                raise FileNotFoundError(blob)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            raise NotFound("the document's file is missing from the store") from None
+        got = (fd, os.fstat(fd).st_size)
+        self._blobs_open[blob] = got
+        while len(self._blobs_open) > MAX_OPEN_BLOBS:
+            _, (old, _) = self._blobs_open.popitem(last=False)
+            os.close(old)
+        return got
+
+    def close(self) -> None:
+        """Close the worker pool and the blob descriptors kept for readers."""
+        self.pool.close()
+        while self._blobs_open:
+            _, (fd, _) = self._blobs_open.popitem()
+            os.close(fd)
 
     def _served_pdf(self, doc: Document) -> Path | None:
         """The PDF everyone is served: the sanitised copy when the upload carried active
@@ -670,6 +819,30 @@ def _serves_sanitised(doc: Document) -> bool:
     return doc.sanitised or doc.kind != "pdf"
 
 
+#: Events after which a document's grants, or a meeting's, or a viewer's in a meeting, stop.
+_DOCUMENT_CHANGES = frozenset(
+    c.type for c in (DocumentUnpublished, DocumentUpdated, DocumentRemoved)
+)
+
+
+def _withdrawn_by(ev: MeetingEvent) -> list[str]:
+    """The revocation keys a committed event stands for (see meetingd.documents.grants)."""
+    if ev.type in _DOCUMENT_CHANGES:
+        return [f"document:{ev.data['document_id']}"]
+    if ev.type == DelegateUninvited.type:
+        return [f"meeting:{ev.meeting_id}/user:{ev.data['user_id']}"]
+    if ev.type == BridgePointUninvited.type:
+        return [f"meeting:{ev.meeting_id}/bridge_point:{ev.data['bridge_point_id']}"]
+    if ev.type == MeetingUpdated.type:  # a chair or secretary replaced loses every document
+        return [f"meeting:{ev.meeting_id}"]
+    return []
+
+
+def _served_blob(doc: Document) -> str:
+    """Where :meth:`DocumentService._served_pdf` is, as a grant names it."""
+    return f"{doc.pdf_sha256}/sanitised.pdf" if _serves_sanitised(doc) else doc.pdf_sha256
+
+
 def _require_presenter(principal: Principal, meeting: Meeting, doc: Document) -> None:
     if authz.can_manage_meeting(principal, meeting) or principal.subject in doc.presenters:
         if doc.state is not DocumentState.PUBLISHED:
@@ -736,9 +909,12 @@ def _head(path: Path) -> bytes:
         return f.read(check.HEADER_WINDOW)
 
 
-def build_documents(config: Config, store: Store, clock: Clock) -> DocumentService:
+def build_documents(
+    config: Config, store: Store, clock: Clock, signing_key: str = ""
+) -> DocumentService:
     """The documents service of ``config``: blobs under the data dir, the worker pool, the
-    converter and the limits of the ``documents`` section."""
+    converter and the limits of the ``documents`` section; reading grants signed with a
+    key derived from ``signing_key``."""
     d = config.documents
     return DocumentService(
         store,
@@ -754,5 +930,6 @@ def build_documents(config: Config, store: Store, clock: Clock) -> DocumentServi
                 trust_roots=d.trust_roots,
             ),
             font=d.watermark_font,
+            grant_signing_key=signing_key,
         ),
     )

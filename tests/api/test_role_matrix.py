@@ -335,6 +335,14 @@ MATRIX: dict[str, dict[Side, str]] = {
         "own":   "200  404  200  200  200  404  404  404  404  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  404  200  404  404  200 | 401  401  401  401  401",
     },
+    "open_document": {  # as document_file: a grant for the viewer's own watermarked copy
+        "own":   "200  404  200  200  200  404  404  404  404  404 | 401  401  401  401  401",
+        "other": "200  404  404  404  404  404  200  404  404  200 | 401  401  401  401  401",
+    },
+    "read_document": {  # the named viewer's grant: it is the credential, a token is ignored
+        "own":   "200  200  200  200  200  200  200  200  200  200 | 200  200  200  200  200",
+        "other": "200  200  200  200  200  200  200  200  200  200 | 200  200  200  200  200",
+    },
     "document_thumbnail": {  # a published one for everyone
         "own":   "200  200  200  200  200  404  404  404  200  404 | 401  401  401  401  401",
         "other": "200  404  404  404  404  200  200  200  404  200 | 401  401  401  401  401",
@@ -635,6 +643,18 @@ async def _named_doc(c: Ctx, side: Side, caller: str) -> Req:
     return Req({"meeting_id": doc.meeting_id, "document_id": doc.id})
 
 
+async def _granted(c: Ctx, side: Side, caller: str) -> Req:
+    """A range of a confidential document, under the reading grant of the one it is for."""
+    req = await _named_doc(c, side, caller)
+    viewer = await c.b.parts.services.auth.authenticate(
+        c.b.w.tokens["delegate" if side == "own" else "bp3"]
+    )
+    reading = await c.b.parts.services.documents.open_reading(
+        viewer, req.params["meeting_id"], req.params["document_id"]
+    )
+    return dataclasses.replace(req, query=f"grant={reading.grant}")
+
+
 async def _draft_doc(c: Ctx, side: Side, caller: str) -> Req:
     doc = await _document(c, side, published=False)
     return Req({"meeting_id": doc.meeting_id, "document_id": doc.id})
@@ -807,6 +827,8 @@ REQUESTS: dict[str, Build] = {
     "list_documents": fixed(lambda c, s: Req({"meeting_id": c.meeting(s)})),
     "get_document": _named_doc,
     "document_file": _named_doc,
+    "open_document": _named_doc,
+    "read_document": _granted,
     "document_thumbnail": _public_doc,
     "set_note": _note,
     "list_notes": _named_doc,

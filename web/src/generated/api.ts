@@ -531,6 +531,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/meetings/{meeting_id}/documents/{document_id}/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a document for reading: the address its range requests go to, with a short-lived reading grant
+         * @description Authorised and recorded once (a read receipt, an audit row), like `GET .../file`; the range requests then carry the grant instead of a token and cost no database query. A confidential document's grant reads the viewer's own watermarked copy. The grant stops working at once when the viewer's right is removed (logout, uninvitation, a document unpublished, changed or removed, a changed meeting, an account or device disabled) and after `expires_at`: the reader then opens the document again. Who may call: the meeting's chair and secretary (every document); anyone who may read the meeting, for a published document whose audience includes them (everyone, their role, or them by name). Socket twin: `document.open`.
+         */
+        post: operations["open_document"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/meetings/{meeting_id}/documents/{document_id}/publish": {
         parameters: {
             query?: never;
@@ -545,6 +565,31 @@ export interface paths {
          * @description Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `document.publish`.
          */
         post: operations["publish_document"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/meetings/{meeting_id}/documents/{document_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The served file under a reading grant (range requests; no token, no database)
+         * @description What pdf.js's range requests fetch, with the grant `document.open` answered: checked
+         *         by its signature, expiry and this process's record of removed rights, so it touches no
+         *         database and stops working as soon as the viewer's right is removed (403
+         *         `grant_refused`: open the document again). `Range: bytes=a-b` answers 206; `If-Range`
+         *         with the ETag, `If-None-Match` (304) and `If-Match` (412) are honoured. A watermarked
+         *         copy or a view-only document is `Cache-Control: private, no-store`.
+         */
+        get: operations["read_document"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1911,6 +1956,18 @@ export interface components {
             reached: boolean;
             required: number;
             rule: string;
+        };
+        /** @description An opened document: where its range requests go, with their grant, until when. */
+        ReadingOut: {
+            etag: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The served file's length in bytes */
+            size: number;
+            /** @description The served file's address with the reading grant: `GET` it with `Range` headers and no token; past `expires_at`, or answered 403 `grant_refused` (the viewer's right was removed, or might have been), open the document again */
+            url: string;
+            /** @enum {string} */
+            variant: "original" | "sanitised" | "watermarked";
         };
         /** @description Who opened a document: first and last time, and how often. */
         ReceiptOut: {
@@ -4341,6 +4398,74 @@ export interface operations {
             };
         };
     };
+    open_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: number;
+                meeting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadingOut"];
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No token, or an invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflicts with stored data or the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     publish_document: {
         parameters: {
             query?: never;
@@ -4400,6 +4525,58 @@ export interface operations {
             };
             /** @description Conflicts with stored data or the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_document: {
+        parameters: {
+            query: {
+                grant: string;
+            };
+            header?: never;
+            path: {
+                document_id: number;
+                meeting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found, or not visible to the caller */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1155,6 +1155,18 @@ export interface components {
             required: number;
             rule: string;
         };
+        /** @description An opened document: where its range requests go, with their grant, until when. */
+        ReadingOut: {
+            etag: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The served file's length in bytes */
+            size: number;
+            /** @description The served file's address with the reading grant: `GET` it with `Range` headers and no token; past `expires_at`, or answered 403 `grant_refused` (the viewer's right was removed, or might have been), open the document again */
+            url: string;
+            /** @enum {string} */
+            variant: "original" | "sanitised" | "watermarked";
+        };
         /** @description Who opened a document: first and last time, and how often. */
         ReceiptOut: {
             count: number;
@@ -1824,6 +1836,7 @@ export type PresenceOut = components["schemas"]["PresenceOut"];
 export type PresentationOut = components["schemas"]["PresentationOut"];
 export type PrincipalOut = components["schemas"]["PrincipalOut"];
 export type QuorumOut = components["schemas"]["QuorumOut"];
+export type ReadingOut = components["schemas"]["ReadingOut"];
 export type ReceiptOut = components["schemas"]["ReceiptOut"];
 export type RecordingOut = components["schemas"]["RecordingOut"];
 export type RecordingStarted = components["schemas"]["RecordingStarted"];
@@ -1907,6 +1920,7 @@ export type CommandName =
     | "document.get"
     | "document.list"
     | "document.notes"
+    | "document.open"
     | "document.present"
     | "document.publish"
     | "document.receipts"
@@ -2001,6 +2015,7 @@ export type SocketCommandName =
     | "document.get"
     | "document.list"
     | "document.notes"
+    | "document.open"
     | "document.present"
     | "document.publish"
     | "document.receipts"
@@ -2097,6 +2112,7 @@ export type RestCommandName =
     | "document.get"
     | "document.list"
     | "document.notes"
+    | "document.open"
     | "document.present"
     | "document.publish"
     | "document.receipts"
@@ -2201,6 +2217,8 @@ export interface Commands {
     "document.list": { payload: MeetingRef; answer: DocumentListAnswer; events: never };
     /** The caller's own private notes on a document */
     "document.notes": { payload: DocumentRef; answer: DocumentNotesAnswer; events: never };
+    /** Open a document for reading: the address its range requests go to, with a short-lived reading grant */
+    "document.open": { payload: DocumentRef; answer: ReadingOut; events: never };
     /** Put a document on every screen at a page */
     "document.present": { payload: DocumentPresent; answer: PresentationOut; events: "document.presented" };
     /** Send a document to its audience, at once */
@@ -2509,6 +2527,13 @@ export const COMMANDS = {
     },
     "document.notes": {
         rest: { method: "GET", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}/notes", status: 200, operation: "list_notes" },
+        socket: true,
+        events: [],
+        permission: "read_document",
+        needs_join: true,
+    },
+    "document.open": {
+        rest: { method: "POST", path: "/api/v1/meetings/{meeting_id}/documents/{document_id}/open", status: 200, operation: "open_document" },
         socket: true,
         events: [],
         permission: "read_document",
@@ -3368,6 +3393,7 @@ export type ErrorCode =
     | "forbidden"
     | "glare"
     | "gone"
+    | "grant_refused"
     | "internal"
     | "invalid_request"
     | "invalid_state"
@@ -3409,6 +3435,7 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
     "forbidden": { vi: "Bạn không có quyền thực hiện thao tác này.", en: "You may not do this." },
     "glare": { vi: "Hai bên cùng đàm phán lại; hãy trả lời đề nghị của máy chủ trước.", en: "Both sides renegotiated at once; answer the server's offer first." },
     "gone": { vi: "Kết nối đã đóng.", en: "The connection has closed." },
+    "grant_refused": { vi: "Quyền đọc tài liệu đã hết hạn hoặc đã bị thu hồi; hãy mở lại tài liệu.", en: "The reading grant has expired or was withdrawn; open the document again." },
     "internal": { vi: "Lỗi máy chủ; đã được ghi lại để khắc phục.", en: "A server error; it has been logged." },
     "invalid_request": { vi: "Dữ liệu gửi lên không hợp lệ; xem lại trường được nêu.", en: "The data sent is not valid; check the field named." },
     "invalid_state": { vi: "Không thực hiện được ở trạng thái hiện tại.", en: "Not possible in the current state." },
@@ -3451,6 +3478,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
     "forbidden": 403,
     "glare": 409,
     "gone": 409,
+    "grant_refused": 403,
     "internal": 500,
     "invalid_request": 400,
     "invalid_state": 409,
