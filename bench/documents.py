@@ -208,16 +208,43 @@ class _Follower:
             self.rx[page] = t
 
 
+async def _open_grant(
+    http: aiohttp.ClientSession, open_url: str, token: str
+) -> tuple[str | None, str | None]:
+    """``document.open`` over REST, as the reader does once per opening: the grant URL."""
+    try:
+        async with http.post(open_url, headers={"Authorization": f"Bearer {token}"}) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status != 200:
+                return None, f"open: HTTP {resp.status}"
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+        return None, f"open: {type(exc).__name__}: {exc}"[:160]
+    base = open_url.split("/api/", 1)[0]
+    return base + str(body["url"]), None
+
+
 async def _fetch(
-    http: aiohttp.ClientSession, url: str, token: str, chunk: int, deadline: float
+    http: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    chunk: int,
+    deadline: float,
+    open_url: str | None = None,
 ) -> dict[str, Any]:
     """The whole file in sequential range requests, as pdf.js reads it (bounded by
-    ``deadline``, monotonic)."""
+    ``deadline``, monotonic). With ``open_url``: first ``document.open`` (bearer token),
+    then the ranges from the grant URL it answers, with no token."""
     headers = {"Authorization": f"Bearer {token}"}
     off, total, n, got = 0, None, 0, 0
     times: list[float] = []
     error = None
     h = hashlib.sha256()
+    if open_url is not None:
+        granted, error = await _open_grant(http, open_url, token)
+        if granted is None:
+            total = 0
+        else:
+            url, headers = granted, {}
     while total is None or off < total:
         if time.monotonic() > deadline:
             error = "deadline"
@@ -301,7 +328,10 @@ async def worker_main() -> None:
         http = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
         try:
             got = await asyncio.gather(
-                *(_fetch(http, rnd["url"], f.token, int(rnd["chunk"]), deadline) for f in followers)
+                *(
+                    _fetch(http, rnd["url"], f.token, int(rnd["chunk"]), deadline, rnd.get("open"))
+                    for f in followers
+                )
             )
         finally:
             await http.close()
@@ -569,9 +599,11 @@ async def run_round(
         OUT_DIR.mkdir(exist_ok=True)
         spy = await py_spy(meetingd_pid, min(args.round_deadline, 20), prof)
     w0 = time.monotonic()
+    grant = kind == "meetingd" and args.read == "grant"
+    opening = url.rsplit("/", 1)[0] + "/open" if grant else None
     for w in workers:
         w.send(json.dumps({"url": url, "chunk": args.chunk, "deadline_s": args.round_deadline,
-                           "sha256": sha}))  # fmt: skip
+                           "sha256": sha, "open": opening}))  # fmt: skip
     turning = asyncio.create_task(presenter.turns(pages, args.rate))
     fetched = [await w.read("fetched", args.round_deadline + 60) for w in workers]
     fetch_wall = time.monotonic() - w0
@@ -727,8 +759,12 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "database": "sqlite (meetingd demo's data dir in a temp dir)",
             "fetch": "each follower: sequential Range requests of chunk_bytes over keep-alive "
             "aiohttp (fresh pool each round), bearer token sent to both servers",
-            "meetingd_file": "GET /api/v1/meetings/{id}/documents/{doc}/file (aiohttp "
-            "FileResponse; each request is authorised and writes a read receipt + audit row)",
+            "meetingd_read": args.read,
+            "meetingd_file": "grant: each follower POSTs .../documents/{doc}/open once "
+            "(authorised, a read receipt + audit row) and fetches every range from the grant "
+            "URL it answers (GET .../read?grant=: signature, expiry and revocations checked, "
+            "no database); "
+            "bearer: every range from GET .../file with the token (authorised each time)",
             "nginx": "Debian nginx, 1 worker, daemon off, sendfile on, access_log off, "
             "keepalive_requests 100000, serving the bytes meetingd serves",
             "latency": "presenter's document.turn_page sent (wall clock) to the follower's "
@@ -857,6 +893,9 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=5.0, help="page turns per second")
     p.add_argument("--round-deadline", type=float, default=40.0, help="seconds per fetch phase")
     p.add_argument("--bridge-points", type=int, default=100, help="distinct bridge points")
+    p.add_argument("--read", choices=("grant", "bearer"), default="grant",
+                   help="meetingd's rounds: document.open then ranges under its grant (what the "
+                   "reader does), or every range from .../file with the bearer token")  # fmt: skip
     p.add_argument("--profile", action="store_true", help="py-spy meetingd in its first round")
     p.add_argument("--client-procs", type=int, default=0, help="0: 1 up to N=200, else 2")
     p.add_argument("--json-out", "--out", dest="out", type=Path, help="also write the JSON here")

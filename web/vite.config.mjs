@@ -1,5 +1,6 @@
 // Vite builds the four views as separate pages (each loads only its own JS) and Vitest runs
 // the library's unit tests. Nothing is fetched at run time: every asset comes from dist/.
+import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { resolve } from "node:path";
 import { defineConfig } from "vite";
@@ -26,6 +27,25 @@ function precompress() {
     };
 }
 
+/** Copy pdf.js's standard fonts and CMaps from pdfjs-dist into dist/pdfjs/<version>/, where
+ * the reader asks for them (src/documents/pdf.ts): a PDF that uses a standard font it does
+ * not embed, or a CJK CMap, renders without anything fetched from the internet. */
+function pdfjsData() {
+    return {
+        name: "meetingd-pdfjs-data",
+        apply: "build",
+        generateBundle() {
+            const root = resolve(import.meta.dirname, "node_modules/pdfjs-dist");
+            const { version } = JSON.parse(readFileSync(resolve(root, "package.json"), "utf8"));
+            for (const dir of ["cmaps", "standard_fonts"]) {
+                for (const name of readdirSync(resolve(root, dir))) {
+                    this.emitFile({ type: "asset", fileName: `pdfjs/${version}/${dir}/${name}`, source: readFileSync(resolve(root, dir, name)) });
+                }
+            }
+        },
+    };
+}
+
 export default defineConfig({
     root: import.meta.dirname,
     base: "/",
@@ -39,7 +59,7 @@ export default defineConfig({
             input: Object.fromEntries(pages.map((p) => [p, resolve(import.meta.dirname, `${p}.html`)])),
         },
     },
-    plugins: [precompress()],
+    plugins: [pdfjsData(), precompress()],
     server: {
         proxy: {
             "/api": "http://127.0.0.1:8080",

@@ -61,6 +61,21 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     return page
 
 
+#: pdf.js's data files the build copies from pdfjs-dist (the reader's fonts and CMaps).
+PDFJS_KINDS = frozenset({"cmaps", "standard_fonts"})
+
+
+async def _pdfjs_data(request: web.Request) -> web.StreamResponse:
+    """``/pdfjs/<version>/cmaps/<name>`` and ``.../standard_fonts/<name>``: the version in
+    the path names the bytes, so they are cached like the hashed assets."""
+    kind, version = request.match_info["kind"], request.match_info["version"]
+    root = (request.app[WEB_DIST] / "pdfjs").resolve()
+    path = (root / version / kind / request.match_info["name"]).resolve()
+    if kind not in PDFJS_KINDS or path.parent.parent.parent != root or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": IMMUTABLE})
+
+
 async def _asset(request: web.Request) -> web.StreamResponse:
     root = (request.app[WEB_DIST] / "assets").resolve()
     name = request.match_info["name"]
@@ -78,5 +93,6 @@ def add_web_routes(app: web.Application, dist: Path = DEFAULT_DIST) -> None:
         if route != "/":
             app.router.add_get(route + "/", _page(name))
     app.router.add_get("/assets/{name}", _asset, name="web:asset")
+    app.router.add_get("/pdfjs/{version}/{kind}/{name}", _pdfjs_data, name="web:pdfjs")
     if not (dist / "index.html").is_file():
         logger.warning("the front end is not built (%s is missing): run make run", dist)

@@ -11,7 +11,7 @@ import type { MeetingState } from "../meetings/state";
 import type { Screen } from "../session/screen";
 import { useAction } from "../ui/components";
 import { useLang, useWatch } from "../ui/hooks";
-import { DocumentList, Follow, UploadFailed, byAgendaItem, fileUrl, presentedSpot, upload, type Spot } from "./documents";
+import { DocumentList, Follow, UploadFailed, byAgendaItem, presentedSpot, upload, type Spot } from "./documents";
 import type { Hits, PdfFile } from "./pdf";
 import "./documents.css";
 
@@ -26,21 +26,30 @@ function useDocuments(screen: Screen): DocumentList | null {
     return list;
 }
 
-/** The open PDF of `doc` (pdf.js loaded on first use), or its loading error. */
+/** The open PDF of `doc` (pdf.js loaded on first use), or its loading error. It is read
+ * under a reading grant from `document.open`; a file that changed between two grants is
+ * opened again from the start. */
 function usePdf(screen: Screen, doc: DocumentOut | null): { file: PdfFile | null; error: string | null } {
     const [file, setFile] = useState<PdfFile | null>(null);
     const [error, setError] = useState<string | null>(null);
-    const token = screen.session.token;
+    const [generation, setGeneration] = useState(0);
+    const socket = screen.socket;
     const id = doc?.id ?? null;
     const meetingId = doc?.meeting_id ?? null;
     useEffect(() => {
         setFile(null);
         setError(null);
-        if (id === null || meetingId === null) return undefined;
+        if (id === null || meetingId === null || !socket) return undefined;
         let gone = false;
         let opened: PdfFile | null = null;
-        import("./pdf")
-            .then(({ PdfFile: Pdf }) => Pdf.open(fileUrl(meetingId, id), token))
+        const openReading = () => socket.call("document.open", { meeting_id: meetingId, document_id: id });
+        const failed = (exc: unknown) => {
+            if (gone) return;
+            if (exc instanceof Error && exc.name === "FileChanged") setGeneration((g) => g + 1);
+            else setError(exc instanceof Error ? exc.message : String(exc));
+        };
+        Promise.all([import("./pdf"), openReading()])
+            .then(([{ PdfFile: Pdf }, reading]) => Pdf.open(reading, openReading, failed))
             .then((f) => {
                 if (gone) f.close();
                 else {
@@ -48,14 +57,12 @@ function usePdf(screen: Screen, doc: DocumentOut | null): { file: PdfFile | null
                     setFile(f);
                 }
             })
-            .catch((exc: unknown) => {
-                if (!gone) setError(exc instanceof Error ? exc.message : String(exc));
-            });
+            .catch(failed);
         return () => {
             gone = true;
             opened?.close();
         };
-    }, [id, meetingId, token]);
+    }, [id, meetingId, socket, generation]);
     return { file, error };
 }
 

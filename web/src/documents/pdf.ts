@@ -1,11 +1,110 @@
 // pdf.js, loaded only when a document is opened (a chunk of its own: the views' first load
-// stays small). Its worker is bundled by Vite into /assets; nothing comes from the internet.
+// stays small). Its worker is bundled by Vite into /assets, and its standard fonts and CMaps
+// are copied from pdfjs-dist at build (vite.config.ts): nothing comes from the internet.
 // Range requests with no prefetch: page 1 shows once its bytes arrived, not the whole file.
+// They carry the reading grant `document.open` answered, not the token: the server checks
+// each without a database query, and the reader asks for a new grant when one runs out or
+// is refused (the viewer's right was, or might have been, removed).
 
-import { GlobalWorkerOptions, TextLayer, getDocument, type PDFDocumentProxy, type PDFPageProxy, type RenderTask } from "pdfjs-dist";
+import { GlobalWorkerOptions, PDFDataRangeTransport, TextLayer, getDocument, version, type PDFDocumentProxy, type PDFPageProxy, type RenderTask } from "pdfjs-dist";
+import type { ReadingOut } from "../generated/wire";
 
 // One worker for every document this page opens (a port given to pdf.js is kept alive).
 GlobalWorkerOptions.workerPort = new Worker(new URL("./pdf.worker.ts", import.meta.url), { type: "module" });
+
+/** Where the build puts pdf.js's data files (see vite.config.ts), by pdf.js version. */
+export const PDFJS_DATA = `/pdfjs/${version}`;
+
+/** pdf.js's range requests: 64 KiB each, its default. */
+export const RANGE_CHUNK = 65_536;
+
+/** Asks the server for a (new) reading grant of the document: `document.open`. */
+export type OpenReading = () => Promise<ReadingOut>;
+
+/** The served file changed between two grants (a confidential copy stamped anew): the
+ * reader opens the document again from its first byte. */
+export class FileChanged extends Error {
+    constructor() {
+        super("the served file changed; opening it again");
+        this.name = "FileChanged";
+    }
+}
+
+/** A grant is renewed this long before it expires, so no range is sent with a stale one. */
+const RENEW_EARLY_MS = 15_000;
+
+/** Range requests under reading grants, renewed on expiry or refusal (pdf.js asks, this
+ * fetches: `requestDataRange` is pdf.js's hook). */
+export class GrantedRanges extends PDFDataRangeTransport {
+    #reading: ReadingOut;
+    readonly #open: OpenReading;
+    readonly #fetch: typeof fetch;
+    #renewing: Promise<ReadingOut> | null = null;
+    /** Told once when a range cannot be had (the right is gone, the file changed). */
+    onFailure: ((exc: unknown) => void) | null = null;
+    #failed = false;
+
+    constructor(reading: ReadingOut, open: OpenReading, fetcher: typeof fetch = fetch.bind(globalThis)) {
+        super(reading.size, null);
+        this.#reading = reading;
+        this.#open = open;
+        this.#fetch = fetcher;
+    }
+
+    override requestDataRange(begin: number, end: number): void {
+        this.range(begin, end).then(
+            (chunk) => { this.onDataRange(begin, chunk); },
+            (exc: unknown) => { this.#fail(exc); },
+        );
+    }
+
+    /** Bytes [begin, end) of the served file, renewing the grant at most twice. */
+    async range(begin: number, end: number): Promise<Uint8Array> {
+        for (let attempt = 0; ; attempt++) {
+            const reading = await this.#current();
+            const resp = await this.#fetch(reading.url, {
+                headers: { Range: `bytes=${String(begin)}-${String(end - 1)}` },
+                credentials: "omit",
+            });
+            if (resp.status === 206 || resp.status === 200) {
+                const body = new Uint8Array(await resp.arrayBuffer());
+                return resp.status === 200 ? body.subarray(begin, end) : body;
+            }
+            if (resp.status !== 403 || attempt >= 2) throw new Error(`HTTP ${String(resp.status)}`);
+            await this.#renew(reading);
+        }
+    }
+
+    async #current(): Promise<ReadingOut> {
+        if (this.#renewing) return this.#renewing;
+        if (Date.parse(this.#reading.expires_at) - RENEW_EARLY_MS <= Date.now()) return this.#renew(this.#reading);
+        return this.#reading;
+    }
+
+    /** One new grant for every range that needed one (they share the request). */
+    #renew(stale: ReadingOut): Promise<ReadingOut> {
+        if (this.#reading !== stale) return Promise.resolve(this.#reading);
+        this.#renewing ??= this.#open().then(
+            (fresh) => {
+                this.#renewing = null;
+                if (fresh.etag !== stale.etag || fresh.size !== stale.size) throw new FileChanged();
+                this.#reading = fresh;
+                return fresh;
+            },
+            (exc: unknown) => {
+                this.#renewing = null;
+                throw exc;
+            },
+        );
+        return this.#renewing;
+    }
+
+    #fail(exc: unknown): void {
+        if (this.#failed) return;
+        this.#failed = true;
+        this.onFailure?.(exc);
+    }
+}
 
 /** Text search hits: the 1-based pages whose text contains the query. */
 export interface Hits {
@@ -26,20 +125,38 @@ export class PdfFile {
         this.pages = doc.numPages;
     }
 
-    /** Open `url` with the bearer token: range requests of 64 KiB, nothing fetched ahead. */
-    static async open(url: string, token: string | null): Promise<PdfFile> {
+    /** Open the document under `reading` (from `document.open`; `open` asks again when the
+     * grant runs out): range requests of 64 KiB, nothing fetched ahead. `failed` is told when
+     * a later range cannot be had (the right was removed, or the file changed). */
+    static async open(reading: ReadingOut, open: OpenReading, failed: (exc: unknown) => void): Promise<PdfFile> {
+        const ranges = new GrantedRanges(reading, open);
         const task = getDocument({
-            url,
-            httpHeaders: token ? { Authorization: `Bearer ${token}` } : {},
-            withCredentials: false,
-            rangeChunkSize: 65_536,
+            range: ranges,
+            rangeChunkSize: RANGE_CHUNK,
             disableAutoFetch: true,
             disableStream: true,
             isEvalSupported: false,
             enableXfa: false,
             useWasm: false,
+            cMapUrl: `${PDFJS_DATA}/cmaps/`,
+            cMapPacked: true,
+            standardFontDataUrl: `${PDFJS_DATA}/standard_fonts/`,
         });
-        return new PdfFile(await task.promise);
+        let loading = true;
+        const refused = new Promise<never>((_, reject) => {
+            ranges.onFailure = (exc) => {
+                if (loading) reject(exc instanceof Error ? exc : new Error(String(exc)));
+                else failed(exc);
+            };
+        });
+        try {
+            return new PdfFile(await Promise.race([task.promise, refused]));
+        } catch (exc) {
+            void task.destroy();
+            throw exc;
+        } finally {
+            loading = false;
+        }
     }
 
     /** Draw `page` (1-based) to fit `width` CSS pixels into `canvas`, its text layer into
