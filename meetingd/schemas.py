@@ -500,6 +500,11 @@ class MeetingSnapshotOut(Response):
     presenting: PresentationOut | None = Field(
         default=None, description="The document and page on every screen, if one is presented"
     )
+    votes: list[VoteOut] = Field(
+        default_factory=list,
+        description="The meeting's votes, open and closed, in order (a secret vote's counts "
+        "only in its result), so a screen that joins mid-vote shows it",
+    )
 
 
 # -- media health ---------------------------------------------------------------------------
@@ -681,10 +686,6 @@ class ReceiptOut(Response):
     count: int
 
 
-MeetingSnapshotOut.model_rebuild()
-JoinOut.model_rebuild()
-
-
 # -- votes ("biểu quyết") ---------------------------------------------------------------------
 
 OptionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -805,6 +806,10 @@ class VoterStatusOut(Response):
     elector: bool = Field(description="The caller may vote in it")
     voted: bool
     choice: list[int] | None = Field(description="Open and named votes: the caller's ballot")
+
+
+MeetingSnapshotOut.model_rebuild()  # its votes are declared after it
+JoinOut.model_rebuild()
 
 
 # -- minutes ("biên bản") and reports ---------------------------------------------------------

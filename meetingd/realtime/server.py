@@ -58,6 +58,7 @@ from meetingd.schemas import (
     PresentationOut,
     ReplayOut,
     RollCallOut,
+    VoteOut,
 )
 from meetingd.services import Services
 from meetingd.services.ratelimit import RateLimiter
@@ -95,6 +96,7 @@ def snapshot_answer(snap: MeetingSnapshot) -> JoinOut:
         floor=[FloorEntryOut.of(f) for f in snap.floor],
         documents=[DocumentOut.of(d) for d in snap.documents],
         presenting=PresentationOut.of(snap.presenting) if snap.presenting else None,
+        votes=[VoteOut.of(v) for v in snap.votes],
     )
     return JoinOut(snapshot=out, seq=snap.seq)
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meetingd.documents.domain import Document, Presentation
-from meetingd.domain import FloorEntry, Meeting, MeetingEvent, PresenceEntry, Principal, RollCall
+from meetingd.domain import (
+    FloorEntry,
+    Meeting,
+    MeetingEvent,
+    PresenceEntry,
+    Principal,
+    RollCall,
+    Vote,
+)
 from meetingd.errors import NotFound
 from meetingd.services import authz
 from meetingd.services.documents import DocumentService
@@ -32,6 +40,8 @@ class MeetingSnapshot:
     floor: tuple[FloorEntry, ...]
     documents: tuple[Document, ...] = ()
     presenting: Presentation | None = None
+    #: Open and closed; a secret vote carries only how many have voted until it closes.
+    votes: tuple[Vote, ...] = ()
 
 
 class StreamService:
@@ -40,7 +50,8 @@ class StreamService:
         self._max_replay = max_replay
 
     async def snapshot(self, principal: Principal, meeting_id: int) -> MeetingSnapshot:
-        """The meeting, who is present, the roll call and the floor, all as of one ``seq``."""
+        """The meeting, who is present, the roll call, the floor, the documents and the votes,
+        all as of one ``seq``."""
         async with self._store.transaction() as uow:
             seq = await uow.stream.hold(meeting_id)
             meeting = await uow.meetings.get(meeting_id) if seq is not None else None
@@ -53,6 +64,7 @@ class StreamService:
             docs = await uow.documents.of_meeting(meeting_id)
             seen = tuple(d for d in docs if DocumentService.may_see(principal, meeting, d))
             presenting = await uow.documents.presentation(meeting_id)
+            votes = await uow.votes.of_meeting(meeting_id)
             return MeetingSnapshot(
                 seq=meeting.seq,
                 meeting=meeting,
@@ -61,6 +73,7 @@ class StreamService:
                 floor=tuple(floor),
                 documents=seen,
                 presenting=presenting,
+                votes=tuple(votes),
             )
 
     async def events_after(

@@ -141,7 +141,7 @@ class Mirror:
     """
 
     def __init__(self, snapshot: dict[str, Any], seq: int) -> None:
-        self.state = copy.deepcopy(snapshot)
+        self.state = by_vote_id(snapshot)
         self.seq = seq
         self.applied: list[int] = []
         self.repeats = 0
@@ -149,7 +149,7 @@ class Mirror:
         self.snapshots = 1
 
     def restart(self, snapshot: dict[str, Any], seq: int) -> None:
-        self.state = copy.deepcopy(snapshot)
+        self.state = by_vote_id(snapshot)
         self.seq = seq
         self.snapshots += 1
 
@@ -172,8 +172,17 @@ class Mirror:
         return normalised(self.state)
 
 
-def normalised(snapshot: dict[str, Any]) -> dict[str, Any]:
+def by_vote_id(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``snapshot`` whose votes (a list on the wire) are held by id, as events
+    name them."""
     s = copy.deepcopy(snapshot)
+    if isinstance(s.get("votes"), list):
+        s["votes"] = {v["id"]: v for v in s["votes"]}
+    return s
+
+
+def normalised(snapshot: dict[str, Any]) -> dict[str, Any]:
+    s = by_vote_id(snapshot)
     s["meeting"].pop("seq", None)
     s["presence"] = sorted(s["presence"], key=lambda p: (p["kind"], p["id"]))
     if s.get("rollcall"):
@@ -238,7 +247,7 @@ def apply(state: dict[str, Any], event: str, d: dict[str, Any]) -> None:
         state.setdefault("votes", {})[d["vote"]["id"]] = copy.deepcopy(d["vote"])
     elif event == "vote.counted":
         vote = state.setdefault("votes", {}).get(d["vote_id"])
-        if vote is not None:  # opened before this screen's snapshot: vote.list has it
+        if vote is not None:
             vote["ballots"], vote["counts"] = d["ballots"], d["counts"]
     else:
         raise AssertionError(f"the mirror does not know {event}")

@@ -104,3 +104,39 @@ async def test_a_deadline_closes_the_vote_by_itself(live: Live) -> None:
     live.clock.advance(31)
     closed = await chair.wait_event("vote.closed")
     assert closed["vote"]["closed_by"] == "system" and closed["vote"]["result"]["ballots"] == 0
+
+
+async def test_a_screen_that_joins_mid_vote_gets_the_votes_in_its_snapshot(live: Live) -> None:
+    """The join snapshot carries every vote: an open one with its live counts, a secret one
+    with only how many have voted (never who chose what), a closed one with its result."""
+    mid = {"meeting_id": live.meeting_id}
+    chair = await live.connect("chair")
+    await chair.join(live.meeting_id)
+    await live.transition("open")
+    await _rollcall(live)
+    closed = await chair.ok("vote.open", {**mid, "question": "Khai mạc?"})
+    delegate = await live.connect("delegate")
+    await delegate.join(live.meeting_id)
+    await delegate.ok("vote.cast", {**mid, "vote_id": closed["id"], "choice": [0]})
+    done = await chair.ok("vote.close", {**mid, "vote_id": closed["id"]})
+    open_vote = await chair.ok("vote.open", {**mid, "question": "Thông qua?", "kind": "named"})
+    await delegate.ok("vote.cast", {**mid, "vote_id": open_vote["id"], "choice": [1]})
+    secret = await chair.ok(
+        "vote.open", {**mid, "question": "Bầu?", "kind": "secret", "options": ["A", "B"]}
+    )
+    got = await delegate.ok("vote.cast", {**mid, "vote_id": secret["id"], "choice": [1]})
+
+    late = await live.connect("bp2")
+    mirror = await late.join(live.meeting_id)
+    votes = mirror.state["votes"]
+    assert list(votes) == [closed["id"], open_vote["id"], secret["id"]]
+    assert votes[closed["id"]]["state"] == "closed"
+    assert votes[closed["id"]]["result"] == done["result"]
+    assert votes[open_vote["id"]]["state"] == "open"
+    assert (votes[open_vote["id"]]["ballots"], votes[open_vote["id"]]["counts"]) == (1, [0, 1, 0])
+    assert (votes[secret["id"]]["ballots"], votes[secret["id"]]["counts"]) == (1, None)
+    assert votes[secret["id"]]["result"] is None
+    assert got["receipt"] not in repr(votes)
+    # the raw answer too: a list in the order opened
+    raw = await late.ok("meeting.join", mid)
+    assert [v["id"] for v in raw["snapshot"]["votes"]] == list(votes)

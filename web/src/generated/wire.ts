@@ -899,6 +899,8 @@ export interface components {
             presenting?: components["schemas"]["PresentationOut"] | null;
             /** @description The open roll call, else the last one */
             rollcall: components["schemas"]["RollCallOut"] | null;
+            /** @description The meeting's votes, open and closed, in order (a secret vote's counts only in its result), so a screen that joins mid-vote shows it */
+            votes?: components["schemas"]["VoteOut"][];
         };
         /** @description The meeting went live. */
         MeetingStarted: {
