@@ -50,18 +50,25 @@ from realtime_fanout import (
 
 
 async def _connect_all(
-    http: aiohttp.ClientSession, cl: Cluster, n: int, counted: list[float]
+    http: aiohttp.ClientSession, cl: Cluster, n: int, counted: list[float], settled: list[int]
 ) -> list[LightSocket]:
+    """``settled[0]`` counts the sockets that have received ``rollcall.closed``."""
     url = cl.servers[0].url
     sem = asyncio.Semaphore(20)
 
     def on_event(body: str, t: float) -> None:
         if body.startswith('["vote.counted"'):
             counted.append(t)
+        elif body.startswith('["rollcall.closed"'):
+            settled[0] += 1
+
+    def on_other(body: str, t: float) -> None:
+        if body.startswith('["rollcall.closed"'):
+            settled[0] += 1
 
     async def one(i: int) -> LightSocket:
         async with sem:
-            s = LightSocket(http, url, {"token": cl.bp_tokens[i]}, on_event if i == 0 else None)
+            s = LightSocket(http, url, {"token": cl.bp_tokens[i]}, on_event if i == 0 else on_other)
             await s.connect()
             await s.call("meeting.join", {"meeting_id": cl.meeting_id})
             return s
@@ -82,7 +89,8 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
         mid = cl.meeting_id
         base = cl.servers[0].url + f"/api/v1/meetings/{mid}"
         counted: list[float] = []
-        socks = await _connect_all(sockets_http, cl, n, counted)
+        settled = [0]
+        socks = await _connect_all(sockets_http, cl, n, counted, settled)
         progress(f"{db}: {n} connections joined")
         async with aiohttp.ClientSession() as http:
             await _json(http, "POST", f"{base}/rollcall", cl.chair_token)
@@ -90,6 +98,13 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
             await asyncio.gather(*(s.call("rollcall.answer", {"meeting_id": mid, "count": 3},
                                           within=180) for s in socks))  # fmt: skip
             await _json(http, "POST", f"{base}/rollcall/close", cl.chair_token)
+            # The roll call sent every screen every answer (n x n events): the burst starts
+            # once all have received its close, so the ballots do not queue behind that.
+            t_settle = time.monotonic()
+            while settled[0] < n and time.monotonic() - t_settle < 300:
+                await asyncio.sleep(0.1)
+            settle_seconds = time.monotonic() - t_settle
+            progress(f"{db}: roll call delivered to {settled[0]}/{n} in {settle_seconds:.1f} s")
             vote = await _json(
                 http, "POST", f"{base}/votes", cl.chair_token,
                 {"question": "Thông qua nghị quyết?", "bridge_points_vote": True},
@@ -148,6 +163,7 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
             "counts": result["counts"],
             "duplicates": {"sent": n, **dup},
             "vote_counted_events_during_burst": events_in_burst,
+            "rollcall_fanout_drain_seconds": r(settle_seconds, 1),
             "loadavg_before": load_before,
             "loadavg_during": load_during,
             "goal_met": len(acks) == n == result["ballots"]

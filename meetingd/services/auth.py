@@ -233,7 +233,7 @@ class AuthService:
             or kind not in ("user", "bridge_point")
         ):
             raise AuthenticationError("the token is not valid")
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:  # every command's check: never queued
             if await uow.tokens.is_revoked(jti):
                 raise AuthenticationError(
                     "the token has been revoked (logged out); log in again", code="revoked"

@@ -126,6 +126,11 @@ class AuditRepository:
         self._s = session
         self._pending: list[_Pending] = []
 
+    @property
+    def pending(self) -> bool:
+        """Rows recorded and not yet written."""
+        return bool(self._pending)
+
     async def record(
         self, *, at: datetime, actor: str, action: str, subject: str, data: dict[str, object]
     ) -> None:

@@ -16,6 +16,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+#: Execution option of the engine :meth:`Store.reading` opens its sessions on.
+READ_ONLY = "meetingd_read_only"
+
+
 def create_engine(
     url: str, *, password: str = "", pool_size: int = 10, echo: bool = False
 ) -> AsyncEngine:
@@ -55,4 +59,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader takes no lock before it reads: in WAL mode it reads the last commit
+        # beside the one writer instead of queueing behind it.
+        reader = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN DEFERRED" if reader else "BEGIN IMMEDIATE")

@@ -18,6 +18,7 @@ from meetingd.errors import ConflictError, Unavailable
 from meetingd.events import Event, to_data
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
+from meetingd.store.db import READ_ONLY
 from meetingd.store.documents import DocumentRepository
 from meetingd.store.events import EventRepository
 from meetingd.store.floor import FloorRepository, SpeechRepository
@@ -117,6 +118,10 @@ class Store:
         # order, rather than in SQLite's busy handler, which sleeps and retries and can make
         # one transaction wait seconds behind a stream of others.
         self._turns = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._readers = async_sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False,
+            autoflush=False,
+        )  # fmt: skip
 
     @property
     def dialect(self) -> str:
@@ -148,6 +153,25 @@ class Store:
             await self.publisher.publish(uow.emitted)
         if uow.revoked and self.publisher is not None:
             await self.publisher.rights_changed(uow.revoked)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that only reads (a token checked on every command, say): on
+        SQLite it neither waits for the writers' turn nor takes one, and reads the last
+        commit. Writing, emitting or auditing in it is a bug, refused at its end."""
+        async with self._readers() as session:
+            uow = UnitOfWork(session, self.clock, self.event_log_size)
+            try:
+                async with session.begin():
+                    yield uow
+                    if uow.emitted or uow.revoked or uow.audit.pending or session.dirty \
+                            or session.new or session.deleted:  # fmt: skip
+                        raise RuntimeError("a reading unit of work changed something")
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                logger.warning("the database cannot be reached: %r", exc)
+                raise Unavailable("the database cannot be reached; try again shortly") from None
 
     async def close(self) -> None:
         await self.engine.dispose()

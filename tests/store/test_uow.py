@@ -150,3 +150,30 @@ async def test_times_come_back_aware_and_in_utc(parts: Parts, world: World) -> N
     m = await parts.services.meetings.get(chair, world.meeting_id)
     assert m.starts_at == parts.clock.now() + timedelta(hours=1)
     assert m.starts_at.utcoffset() == timedelta(0) and m.created_at.utcoffset() == timedelta(0)
+
+
+async def test_a_reader_does_not_wait_for_a_writer(parts: Parts, world: World) -> None:
+    """A token check (Store.reading) goes on while a long transaction holds the writers'
+    turn (SQLite: one writer at a time), and sees the last commit, not the open one."""
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with parts.store.transaction() as uow:
+            await uow.users.get(world.users["chair"])  # the turn (and on SQLite, its lock) held
+            holding.set()
+            await release.wait()
+
+    task = asyncio.create_task(writer())
+    try:
+        await asyncio.wait_for(holding.wait(), 10)
+        chair = await asyncio.wait_for(parts.services.auth.authenticate(world.tokens["chair"]), 10)
+        assert chair.id == world.users["chair"]
+    finally:
+        release.set()
+        await task
+
+
+async def test_a_reader_that_writes_is_refused(parts: Parts, world: World) -> None:
+    with pytest.raises(RuntimeError, match="changed something"):
+        async with parts.store.reading() as uow:
+            await uow.record("test.write", "user:1", {})
