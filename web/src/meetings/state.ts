@@ -26,8 +26,8 @@ export interface MeetingState {
     documents: DocumentOut[];
     /** The document and page on every screen, if one is presented. */
     presenting: PresentationOut | null;
-    /** The votes seen since this screen joined, by id (for the votes panel; the snapshot
-     * carries none, the panel lists earlier ones with `vote.list`). */
+    /** The meeting's votes in the order opened: from the snapshot (open and closed), then
+     * the vote events (for the votes panels). */
     votes: VoteOut[];
     /** The recording running now (file, since when), if the meeting is being recorded; the
      * snapshot does not say, so a screen that joins later learns it at the next change. */
@@ -42,7 +42,7 @@ export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
         rollcall: snapshot.rollcall,
         documents: snapshot.documents ?? [],
         presenting: snapshot.presenting ?? null,
-        votes: [],
+        votes: snapshot.votes ?? [],
         recording: null,
     });
 }

@@ -7,6 +7,7 @@ import { LiveMeeting } from "../meetings/live";
 import { MEDIA_STATES, MeetingCommands, pickMeeting } from "../meetings/meetings";
 import { Floor } from "../floor/floor";
 import { RollCall } from "../rollcall/rollcall";
+import { Votes } from "../votes/votes";
 import { MediaSession, type MediaOptions } from "../rtc/media";
 import { AUTH_CODES, MeetingSocket } from "../socket/socket";
 import { ApiError, rest } from "./rest";
@@ -37,6 +38,7 @@ export class Screen {
     media: MediaSession | null = null;
     floor: Floor | null = null;
     rollcall: RollCall | null = null;
+    votes: Votes | null = null;
     commands: MeetingCommands | null = null;
     readonly #options: ScreenOptions;
     readonly #watchers = new Set<() => void>();
@@ -189,6 +191,7 @@ export class Screen {
         this.live = live;
         this.floor = new Floor(socket, meetingId);
         this.rollcall = new RollCall(socket, meetingId);
+        this.votes = new Votes(socket, meetingId);
         this.commands = new MeetingCommands(socket, meetingId);
         if (this.#options.media) this.media = new MediaSession(socket, live, this.#options.media);
         this.#offs.push(live.subscribe(() => { this.#onMeeting(); }));
@@ -242,6 +245,7 @@ export class Screen {
         this.live = null;
         this.floor = null;
         this.rollcall = null;
+        this.votes = null;
         this.commands = null;
     }
 

@@ -16,6 +16,7 @@ import { SpeakTimer } from "../../ui/floor";
 import { LangSwitch } from "../../ui/LangSwitch";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
+import { VoteBoard } from "../../votes/panel";
 import "./bridge.css";
 
 const screen = new Screen({ view: "bridge", media: { publish: true, video: { width: 640, height: 360 } }, pollMs: 3_000, followNext: true });
@@ -197,6 +198,7 @@ function Kiosk() {
             <main id="main" style="display:contents">
                 {state ? <Stage state={state} /> : <div />}
                 {state ? <Actions state={state} /> : <div />}
+                {state && !big ? <VoteBoard screen={screen} state={state} /> : null}
                 <DeviceNotice media={screen.media} big />
                 {big ? <div class="state" role="status" aria-live="polite" data-big={conn === "reconnecting" ? "reconnecting" : (m ?? screen.phase)}>{big}</div> : null}
                 {!big && weak ? <div class="state weak" role="status">{t("link.weakBig")}</div> : null}

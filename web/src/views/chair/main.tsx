@@ -17,6 +17,7 @@ import { ConnBanner, DeviceNotice, Header, Waiting, PasswordLogin, RemoteAudio, 
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
+import { ChairVotes, MinutesPanel } from "../../votes/panel";
 import "./chair.css";
 
 function pickChaired(list: readonly MeetingSummaryOut[], me: PrincipalOut): MeetingSummaryOut | null {
@@ -376,6 +377,8 @@ function Console() {
                             <Controls state={state} />
                             <Agenda state={state} />
                             <RollCallPanel state={state} />
+                            <ChairVotes screen={screen} state={state} />
+                            <MinutesPanel screen={screen} state={state} />
                         </div>
                         <div class="col" style="display:grid;gap:1em">
                             <Speaker state={state} />

@@ -12,6 +12,7 @@ import { ConnBanner, DeviceNotice, Header, Waiting, PasswordLogin, RemoteAudio, 
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
+import { DelegateVote } from "../../votes/panel";
 import "./delegate.css";
 
 const screen = new Screen({ view: "delegate", media: { publish: true, video: { width: 320, height: 180 } } });
@@ -126,6 +127,7 @@ function Reader() {
                         {m === "ended" ? <p class="bigstate">{t("meeting.endedBig")}</p> : null}
                         <Videos state={state} />
                         <Agenda state={state} />
+                        <DelegateVote screen={screen} state={state} />
                         <Actions state={state} />
                         <DocumentReader screen={screen} state={state} />
                         <RemoteAudio media={screen.media} />
