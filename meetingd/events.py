@@ -309,6 +309,24 @@ class PresenceLeft(PresenceChanged):
     """A participant is no longer connected (its last device left or vanished)."""
 
 
+@event(
+    "presence.arrived",
+    caused_by="connections joining together (the arrivals of a few milliseconds are written "
+    "in one transaction: a join storm)",
+    audited=False,
+)
+@dataclass(frozen=True, slots=True)
+class PresenceArrived(Event):
+    """Several participants connected to the meeting at once, each with its first device
+    (one participant alone is `presence.joined`): one event instead of one per arrival, so
+    that a storm of joins does not send every connection one event per newcomer."""
+
+    entries: Annotated[
+        list[wire.PresenceOut],
+        Field(description="the participants as the presence list shows them, in order"),
+    ]
+
+
 @event("rollcall.started", caused_by=_MANAGERS)
 @dataclass(frozen=True, slots=True)
 class RollCallStarted(Event):

@@ -37,7 +37,7 @@ def socket_of(ctx: Context) -> SocketSide:
     summary="Join a meeting: its room, its stream and its presence list",
     tag="meetings",
     permission=Permission.READ_MEETING,
-    events=(ev.PresenceJoined,),
+    events=(ev.PresenceJoined, ev.PresenceArrived),
     rest_why_not=STREAM,
     needs_join=False,
 )
@@ -56,7 +56,7 @@ async def join(ctx: Context, p: MeetingRef) -> JoinOut:
     summary="Catch up after a reconnect: the events after `after_seq`, or a snapshot",
     tag="meetings",
     permission=Permission.READ_MEETING,
-    events=(ev.PresenceJoined,),
+    events=(ev.PresenceJoined, ev.PresenceArrived),
     rest_why_not=STREAM,
     needs_join=False,
 )

@@ -41,7 +41,7 @@ from meetingd.events import ConnectionClosed, to_data
 from meetingd.logs import request_id
 from meetingd.realtime.connection import Connection, Rooms, SocketSide
 from meetingd.realtime.media_bridge import MediaBridge
-from meetingd.realtime.wire import Ack, failed, internal_error, ok, room_name
+from meetingd.realtime.wire import Ack, WiredJoin, failed, internal_error, ok, room_name
 from meetingd.schemas import answer_adapter, integral_numbers
 from meetingd.services import Services
 from meetingd.services.ratelimit import RateLimiter
@@ -166,6 +166,8 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             logger.debug("%s by %s: ok", event, conn.principal.subject)
             if command.answer is None or result is None:
                 return ok({})
+            if isinstance(result, WiredJoin):  # dumped and encoded once for its batch
+                return ok(result.wire())
             return ok(answer_adapter(command.answer).dump_python(result, mode="json"))
         except MeetingdError as exc:
             logger.info(

@@ -44,10 +44,11 @@ from meetingd.events import (
 from meetingd.realtime.bus import RedisEventBus
 from meetingd.realtime.connection import Connection
 from meetingd.realtime.fastemit import check_internals, emit_to_room
+from meetingd.realtime.joins import WHOLE_MEETING, Entered, JoinBatcher, SharedSnapshot
 from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
 from meetingd.realtime.sequencer import Sequencer
-from meetingd.realtime.wire import event_payload, replayed_event, room_name
+from meetingd.realtime.wire import SPLICING_JSON, event_payload, replayed_event, room_name
 from meetingd.schemas import (
     DocumentOut,
     FloorEntryOut,
@@ -131,6 +132,7 @@ class RealtimeServer:
             ping_interval=rc.ping_interval,
             ping_timeout=rc.ping_timeout,
             max_http_buffer_size=config.server.max_body_bytes,
+            json=SPLICING_JSON,  # join answers carry parts encoded once per batch
             logger=False,
             engineio_logger=False,
         )
@@ -164,6 +166,13 @@ class RealtimeServer:
             flood_strikes=rc.command_burst,
         )
         self.sio.register_namespace(self.namespace)
+        self.joins = JoinBatcher(
+            lambda meeting_id, arrivals: services.presence.enter_many(
+                meeting_id, self.node_id, arrivals
+            ),
+            self._read_shared,
+            self._orphaned,
+        )
         check_internals(self.sio)
         self._tasks: list[asyncio.Task[None]] = []
         store.publisher = self
@@ -257,7 +266,7 @@ class RealtimeServer:
             return snapshot_answer(snap), snap.seq
 
         async with conn.lock:
-            answer = await self._attach(conn, meeting_id, read)
+            answer = await self._attach(conn, meeting_id, read, shared=True)
         assert isinstance(answer, JoinOut)
         return answer
 
@@ -272,10 +281,31 @@ class RealtimeServer:
             return ReplayOut(events=[replayed_event(e) for e in events], seq=high), high
 
         async with conn.lock:
-            return await self._attach(conn, meeting_id, read)
+            return await self._attach(conn, meeting_id, read, shared=False)
 
-    async def _attach(self, conn: Connection, meeting_id: int, read: Read) -> Answer:
+    async def _read_shared(self, meeting_id: int) -> SharedSnapshot:
+        """The snapshot a batch of joins shares (every document; each joiner gets its own)."""
+        snap = await self._services.stream.snapshot(WHOLE_MEETING, meeting_id)
+        return SharedSnapshot(snap, snapshot_answer(snap))
+
+    def _orphaned(self, meeting_id: int, sid: str) -> None:
+        """A join's presence row was committed after its caller had gone: take it away."""
+        self._spawn(self._leave_quietly(meeting_id, sid), f"orphan-{sid}")
+
+    async def _leave_quietly(self, meeting_id: int, sid: str) -> None:
+        try:
+            await self._services.presence.leave(meeting_id, self.node_id, [sid])
+        except Exception:
+            logger.exception("meeting %s: could not record %s leaving", meeting_id, sid)
+
+    async def _attach(
+        self, conn: Connection, meeting_id: int, read: Read, *, shared: bool
+    ) -> Answer:
         """Read (snapshot or events) and, on a new meeting, join its room, consistently.
+
+        A new meeting's presence row is written with the joins around it (see
+        :mod:`meetingd.realtime.joins`); a join then answers the batch's shared snapshot, or
+        reads its own when that one is already behind what this process has sent.
 
         The room is entered with no suspension between the check against the sequencer and
         the entry, and the ack follows without one: whatever the sequencer sends after
@@ -283,16 +313,22 @@ class RealtimeServer:
         """
         first = meeting_id not in conn.joined
         present = False
+        entered: Entered | None = None
         if first:
             self.sequencer.retain(meeting_id)
         try:
             if first:
-                await self._services.presence.enter(
-                    conn.principal, meeting_id, self.node_id, conn.sid
+                entered = await self.joins.enter(
+                    conn.principal, meeting_id, conn.sid, snapshot=shared
                 )
                 present = True
-            for _ in range(ATTACH_ATTEMPTS):
-                answer, high = await read()
+            for attempt in range(ATTACH_ATTEMPTS):
+                batch = entered.shared if entered is not None and attempt == 0 else None
+                if batch is not None:
+                    answer: Answer = batch.answer_for(conn.principal)
+                    high = batch.seq
+                else:
+                    answer, high = await read()
                 if conn.closed or not self.sio.manager.is_connected(conn.sid, NAMESPACE):
                     raise MeetingdError("the connection has closed", code="gone")
                 self.sequencer.position(meeting_id, high)
@@ -378,6 +414,7 @@ class RealtimeServer:
                 for t in stuck:  # never the reason a shutdown hangs
                     logger.error("task %s did not stop within %g s", t.get_name(), SHUTDOWN_GRACE)
             await self.namespace.close()
+            await self.joins.close()
             if self.media is not None:
                 await self.media.close()
             await self.sio.shutdown()

@@ -6,6 +6,12 @@ its last device goes. Arrivals and departures are events of the meeting's stream
 (``presence.joined``, ``presence.left``), written in the same transaction as the presence
 rows, so a snapshot and the stream always agree.
 
+Joins that come together (at 8:00 every commune of a province connects at once) are
+written together: :meth:`PresenceService.enter_many` checks each caller on its own, records
+every admitted connection in one transaction and emits one ``presence.arrived`` for all
+the participants that arrived, instead of one transaction and one event per join (which
+cost every connection already in one event per newcomer).
+
 Connections are tagged with the server process (node) holding them. Each node beats a
 heartbeat; when a node stops beating for ``offline_after_seconds`` (it crashed or lost the
 database), any other node sweeps its connections away and the participants are shown
@@ -16,15 +22,18 @@ timeout, which ends in :meth:`PresenceService.leave`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from meetingd.clock import Clock
 from meetingd.domain import Meeting, MeetingState, PresenceEntry, Principal
-from meetingd.events import PresenceJoined, PresenceLeft
+from meetingd.errors import MeetingdError, NotFound
+from meetingd.events import PresenceArrived, PresenceJoined, PresenceLeft
 from meetingd.schemas import PresenceOut
 from meetingd.services import authz
 from meetingd.store import Store
+from meetingd.store.presence import NewConnection
 
 logger = logging.getLogger(__name__)
 
@@ -64,23 +73,67 @@ class PresenceService:
         Emits ``presence.joined`` when the participant was not present before. Nothing is
         recorded for an ended meeting (answers None): it can still be read, not attended.
         """
+        [outcome] = await self.enter_many(meeting_id, node_id, [(principal, connection_id)])
+        if isinstance(outcome, MeetingdError):
+            raise outcome
+        return outcome
+
+    async def enter_many(
+        self, meeting_id: int, node_id: str, arrivals: Sequence[tuple[Principal, str]]
+    ) -> list[PresenceEntry | MeetingdError | None]:
+        """:meth:`enter` for several connections ``(principal, connection_id)`` in one
+        transaction; answers, in order, each one's entry, None (an ended meeting) or the
+        error that refused it (who may not read the meeting is refused alone, the others
+        are recorded). The meeting missing altogether refuses them all (raises).
+
+        One participant arriving is ``presence.joined``; several are one
+        ``presence.arrived`` listing them.
+        """
         async with self._store.transaction() as uow:
-            meeting = await authz.meeting_for(uow, principal, meeting_id, lock=True)
-            if meeting.state is MeetingState.ENDED:
-                return None
-            entry, arrived = await uow.presence.add(
+            await uow.meetings.lock(meeting_id)
+            meeting = await uow.meetings.get(meeting_id)
+            if meeting is None:
+                raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
+            outcomes: list[PresenceEntry | MeetingdError | None] = []
+            admitted: list[int] = []
+            for principal, _ in arrivals:
+                try:
+                    authz.require(principal, meeting, authz.Permission.READ_MEETING)
+                except MeetingdError as exc:
+                    outcomes.append(exc)
+                    continue
+                admitted.append(len(outcomes))
+                outcomes.append(None)
+            if meeting.state is MeetingState.ENDED or not admitted:
+                return outcomes
+            recorded = await uow.presence.add_many(
                 meeting_id=meeting_id,
                 node_id=node_id,
-                connection_id=connection_id,
-                kind=principal.kind,
-                principal_id=principal.id,
-                name=principal.name,
-                role=role_in(principal, meeting),
+                connections=[
+                    NewConnection(
+                        connection_id=arrivals[i][1],
+                        kind=arrivals[i][0].kind,
+                        principal_id=arrivals[i][0].id,
+                        name=arrivals[i][0].name,
+                        role=role_in(arrivals[i][0], meeting),
+                    )
+                    for i in admitted
+                ],
                 now=self._clock.now(),
             )
-            if arrived:
-                await uow.emit(meeting_id, PresenceJoined(**presence_fields(entry)))
-            return entry
+            arrived: list[PresenceEntry] = []
+            for i, (entry, new) in zip(admitted, recorded, strict=True):
+                outcomes[i] = entry
+                if new:
+                    arrived.append(entry)
+            if len(arrived) == 1:
+                uow.actor = arrivals[admitted[0]][0].subject
+                await uow.emit(meeting_id, PresenceJoined(**presence_fields(arrived[0])))
+            elif arrived:
+                await uow.emit(
+                    meeting_id, PresenceArrived(entries=[PresenceOut.of(e) for e in arrived])
+                )
+            return outcomes
 
     async def leave(
         self, meeting_id: int, node_id: str, connection_ids: list[str] | None = None

@@ -7,6 +7,8 @@ heartbeat, so the rows of a process that died can be swept by any other process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -24,6 +26,17 @@ def _entry(row: PresenceRow) -> PresenceEntry:
         role=row.role,
         since=row.since,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewConnection:
+    """A connection to record in a meeting: whose it is and what it is there."""
+
+    connection_id: str
+    kind: str
+    principal_id: int
+    name: str
+    role: str
 
 
 class PresenceRepository:
@@ -74,6 +87,46 @@ class PresenceRepository:
         self._s.add(row)
         await self._s.flush()
         return _entry(row), not rows
+
+    async def add_many(
+        self, *, meeting_id: int, node_id: str, connections: Sequence[NewConnection], now: datetime
+    ) -> list[tuple[PresenceEntry, bool]]:
+        """Record several connections at once (one read, one write): :meth:`add` for each, in
+        order, so that a participant with two devices in the batch arrives once."""
+        ids = sorted({c.principal_id for c in connections})
+        known: dict[tuple[str, int], list[PresenceRow]] = {}
+        for row in (
+            await self._s.execute(
+                select(PresenceRow).where(
+                    PresenceRow.meeting_id == meeting_id, PresenceRow.principal_id.in_(ids)
+                )
+            )
+        ).scalars():
+            known.setdefault((row.principal_kind, row.principal_id), []).append(row)
+        out: list[tuple[PresenceEntry, bool]] = []
+        new: list[PresenceRow] = []
+        for c in connections:
+            rows = known.setdefault((c.kind, c.principal_id), [])
+            if any(r.node_id == node_id and r.connection_id == c.connection_id for r in rows):
+                out.append((_entry(rows[0]), False))
+                continue
+            row = PresenceRow(
+                meeting_id=meeting_id,
+                node_id=node_id,
+                connection_id=c.connection_id,
+                principal_kind=c.kind,
+                principal_id=c.principal_id,
+                name=c.name,
+                role=c.role,
+                since=min((r.since for r in rows), default=now),
+                connected_at=now,
+            )
+            out.append((_entry(row), not rows))
+            rows.append(row)
+            new.append(row)
+        self._s.add_all(new)
+        await self._s.flush()
+        return out
 
     async def remove(
         self, *, meeting_id: int, node_id: str, connection_ids: list[str] | None = None

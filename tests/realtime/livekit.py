@@ -218,6 +218,8 @@ def apply(state: dict[str, Any], event: str, d: dict[str, Any]) -> None:
         m["delegate_ids"] = [i for i in m["delegate_ids"] if i != d["user_id"]]
     elif event == "presence.joined":
         state["presence"].append({k: d[k] for k in ("kind", "id", "name", "role", "since")})
+    elif event == "presence.arrived":
+        state["presence"].extend(dict(e) for e in d["entries"])
     elif event == "presence.left":
         state["presence"] = [
             p for p in state["presence"] if (p["kind"], p["id"]) != (d["kind"], d["id"])

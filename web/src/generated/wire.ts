@@ -1062,6 +1062,20 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description Several participants connected to the meeting at once, each with its first device (one participant alone is `presence.joined`): one event instead of one per arrival, so that a storm of joins does not send every connection one event per newcomer. */
+        PresenceArrived: {
+            /**
+             * Format: date-time
+             * @description when (UTC)
+             */
+            at: string;
+            /** @description the participants as the presence list shows them, in order */
+            entries: components["schemas"]["PresenceOut"][];
+            /** @description the meeting */
+            meeting_id: number;
+            /** @description the meeting's sequence number */
+            seq: number;
+        };
         /** @description A participant connected to the meeting (its first device). */
         PresenceJoined: {
             /**
@@ -1831,6 +1845,7 @@ export type NamedChoiceOut = components["schemas"]["NamedChoiceOut"];
 export type NewBridgePointOut = components["schemas"]["NewBridgePointOut"];
 export type NoPayload = components["schemas"]["NoPayload"];
 export type NoteOut = components["schemas"]["NoteOut"];
+export type PresenceArrived = components["schemas"]["PresenceArrived"];
 export type PresenceJoined = components["schemas"]["PresenceJoined"];
 export type PresenceLeft = components["schemas"]["PresenceLeft"];
 export type PresenceListAnswer = components["schemas"]["PresenceListAnswer"];
@@ -2268,7 +2283,7 @@ export interface Commands {
     /** Invite delegates */
     "meeting.invite_delegates": { payload: MeetingIds; answer: MeetingOut; events: "meeting.delegates_invited" };
     /** Join a meeting: its room, its stream and its presence list */
-    "meeting.join": { payload: MeetingRef; answer: JoinOut; events: "presence.joined" };
+    "meeting.join": { payload: MeetingRef; answer: JoinOut; events: "presence.arrived" | "presence.joined" };
     /** Leave a meeting's room; the participant is shown gone if this was its last device */
     "meeting.leave": { payload: MeetingRef; answer: MeetingLeaveAnswer; events: "presence.left" };
     /** Meetings the caller takes part in or oversees */
@@ -2282,7 +2297,7 @@ export interface Commands {
     /** Resume the paused meeting */
     "meeting.resume": { payload: MeetingRef; answer: MeetingOut; events: "meeting.resumed" };
     /** Catch up after a reconnect: the events after `after_seq`, or a snapshot */
-    "meeting.resync": { payload: Resync; answer: MeetingResyncAnswer; events: "presence.joined" };
+    "meeting.resync": { payload: Resync; answer: MeetingResyncAnswer; events: "presence.arrived" | "presence.joined" };
     /** Schedule the draft meeting */
     "meeting.schedule": { payload: MeetingRef; answer: MeetingOut; events: "meeting.scheduled" };
     /** Start the meeting (from scheduled or open): it is live */
@@ -2705,7 +2720,7 @@ export const COMMANDS = {
     "meeting.join": {
         rest: null,
         socket: true,
-        events: ["presence.joined"],
+        events: ["presence.arrived", "presence.joined"],
         permission: "read_meeting",
         needs_join: false,
     },
@@ -2754,7 +2769,7 @@ export const COMMANDS = {
     "meeting.resync": {
         rest: null,
         socket: true,
-        events: ["presence.joined"],
+        events: ["presence.arrived", "presence.joined"],
         permission: "read_meeting",
         needs_join: false,
     },
@@ -3126,6 +3141,8 @@ export interface Events {
     "meeting.unscheduled": MeetingUnscheduled;
     /** Title, description, times, chair or secretary changed. */
     "meeting.updated": MeetingUpdated;
+    /** Several participants connected to the meeting at once, each with its first device (one participant alone is `presence.joined`): one event instead of one per arrival, so that a storm of joins does not send every connection one event per newcomer. */
+    "presence.arrived": PresenceArrived;
     /** A participant connected to the meeting (its first device). */
     "presence.joined": PresenceJoined;
     /** A participant is no longer connected (its last device left or vanished). */
@@ -3189,6 +3206,7 @@ export type EventName =
     | "meeting.started"
     | "meeting.unscheduled"
     | "meeting.updated"
+    | "presence.arrived"
     | "presence.joined"
     | "presence.left"
     | "recording.started"
@@ -3237,6 +3255,7 @@ export type StreamEventName =
     | "meeting.started"
     | "meeting.unscheduled"
     | "meeting.updated"
+    | "presence.arrived"
     | "presence.joined"
     | "presence.left"
     | "recording.started"
@@ -3291,6 +3310,7 @@ export const EVENTS = [
     "meeting.started",
     "meeting.unscheduled",
     "meeting.updated",
+    "presence.arrived",
     "presence.joined",
     "presence.left",
     "recording.started",
@@ -3339,6 +3359,7 @@ export const STREAM_EVENTS = [
     "meeting.started",
     "meeting.unscheduled",
     "meeting.updated",
+    "presence.arrived",
     "presence.joined",
     "presence.left",
     "recording.started",

@@ -69,6 +69,17 @@ describe("MeetingStream", () => {
         expect(s.offer("presence.joined", { ...joined(7, 11), meeting_id: 2 })).toBe("ignored");
     });
 
+    it("applies a storm's presence.arrived as one event: each newcomer once, in order", () => {
+        const s = new MeetingStream();
+        s.reset(snapshot(), 4);
+        s.offer("presence.joined", joined(5, 10));
+        const entry = (id: number) => ({ kind: "bridge_point" as const, id, name: `Điểm cầu ${String(id)}`, role: "bridge_point" as const, since: at });
+        expect(s.offer("presence.arrived", { meeting_id: 1, seq: 6, at, entries: [entry(11), entry(10), entry(12)] })).toBe("applied");
+        expect(s.state?.presence.map((p) => p.id)).toEqual([11, 10, 12]);
+        s.offer("presence.left", { ...joined(7, 10) });
+        expect(s.state?.presence.map((p) => p.id)).toEqual([11, 12]);
+    });
+
     it("keeps floor holders before requests, follows mute, revoke and the agenda", () => {
         const s = new MeetingStream();
         s.reset(snapshot(), 4);

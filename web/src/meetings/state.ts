@@ -216,6 +216,12 @@ export const REDUCERS: Reducers = {
         s.presence = s.presence.filter((p) => !(p.kind === ev.kind && p.id === ev.id));
         s.presence.push({ kind: ev.kind, id: ev.id, name: ev.name, role: ev.role, since: ev.since });
     },
+    "presence.arrived": (s, ev) => {
+        const key = (p: { kind: string; id: number }) => `${p.kind}:${String(p.id)}`;
+        const arriving = new Set(ev.entries.map(key));
+        s.presence = s.presence.filter((p) => !arriving.has(key(p)));
+        for (const p of ev.entries) s.presence.push({ kind: p.kind, id: p.id, name: p.name, role: p.role, since: p.since });
+    },
     "presence.left": (s, ev) => {
         s.presence = s.presence.filter((p) => !(p.kind === ev.kind && p.id === ev.id));
     },
