@@ -101,7 +101,9 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
             # The roll call sent every screen every answer (n x n events): the burst starts
             # once all have received its close, so the ballots do not queue behind that.
             t_settle = time.monotonic()
-            while settled[0] < n and time.monotonic() - t_settle < 300:
+            for _ in range(3000):  # at most 300 s
+                if settled[0] >= n:
+                    break
                 await asyncio.sleep(0.1)
             settle_seconds = time.monotonic() - t_settle
             progress(f"{db}: roll call delivered to {settled[0]}/{n} in {settle_seconds:.1f} s")
