@@ -209,17 +209,25 @@ class _Follower:
 
 
 async def _open_grant(
-    http: aiohttp.ClientSession, open_url: str, token: str
+    http: aiohttp.ClientSession, open_url: str, token: str, sock: LightSocket | None
 ) -> tuple[str | None, str | None]:
-    """``document.open`` over REST, as the reader does once per opening: the grant URL."""
+    """``document.open`` once per opening, as the reader does: on the follower's socket (the
+    web reader's way), else over REST with the token; answers the grant URL."""
+    base, _, rest = open_url.partition("/api/v1/meetings/")
+    meeting_id, _, tail = rest.partition("/documents/")
+    payload = {"meeting_id": int(meeting_id), "document_id": int(tail.split("/")[0])}
     try:
+        if sock is not None and sock.is_open:
+            ack = await sock.call("document.open", payload, 60)
+            if not ack.get("ok"):
+                return None, f"open: {ack.get('error')}"[:160]
+            return base + str(ack["data"]["url"]), None
         async with http.post(open_url, headers={"Authorization": f"Bearer {token}"}) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 200:
                 return None, f"open: HTTP {resp.status}"
-    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+    except (AckError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
         return None, f"open: {type(exc).__name__}: {exc}"[:160]
-    base = open_url.split("/api/", 1)[0]
     return base + str(body["url"]), None
 
 
@@ -230,6 +238,7 @@ async def _fetch(
     chunk: int,
     deadline: float,
     open_url: str | None = None,
+    sock: LightSocket | None = None,
 ) -> dict[str, Any]:
     """The whole file in sequential range requests, as pdf.js reads it (bounded by
     ``deadline``, monotonic). With ``open_url``: first ``document.open`` (bearer token),
@@ -240,7 +249,7 @@ async def _fetch(
     error = None
     h = hashlib.sha256()
     if open_url is not None:
-        granted, error = await _open_grant(http, open_url, token)
+        granted, error = await _open_grant(http, open_url, token, sock)
         if granted is None:
             total = 0
         else:
@@ -329,7 +338,15 @@ async def worker_main() -> None:
         try:
             got = await asyncio.gather(
                 *(
-                    _fetch(http, rnd["url"], f.token, int(rnd["chunk"]), deadline, rnd.get("open"))
+                    _fetch(
+                        http,
+                        rnd["url"],
+                        f.token,
+                        int(rnd["chunk"]),
+                        deadline,
+                        rnd.get("open"),
+                        f.sock,
+                    )
                     for f in followers
                 )
             )
@@ -760,10 +777,10 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "fetch": "each follower: sequential Range requests of chunk_bytes over keep-alive "
             "aiohttp (fresh pool each round), bearer token sent to both servers",
             "meetingd_read": args.read,
-            "meetingd_file": "grant: each follower POSTs .../documents/{doc}/open once "
-            "(authorised, a read receipt + audit row) and fetches every range from the grant "
-            "URL it answers (GET .../read?grant=: signature, expiry and revocations checked, "
-            "no database); "
+            "meetingd_file": "grant: each follower sends document.open once on its socket, "
+            "as the web reader does (authorised, a read receipt + audit row), then fetches "
+            "every range from the grant URL it answers (GET .../read?grant=: signature, "
+            "expiry and revocations checked, no database); "
             "bearer: every range from GET .../file with the token (authorised each time)",
             "nginx": "Debian nginx, 1 worker, daemon off, sendfile on, access_log off, "
             "keepalive_requests 100000, serving the bytes meetingd serves",

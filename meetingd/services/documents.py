@@ -154,6 +154,11 @@ class Readable:
 GRANT_TTL = timedelta(minutes=10)
 #: Open descriptors of served blobs kept per process (the least recently read is closed).
 MAX_OPEN_BLOBS = 256
+#: Verified grants remembered per process (the oldest is checked again when it returns).
+MAX_VERIFIED = 20_000
+#: Openings (``document.open``) authorised at once, on SQLite and on PostgreSQL.
+OPENINGS_AT_ONCE_SQLITE = 4
+OPENINGS_AT_ONCE = 16
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,15 @@ class DocumentService:
         #: When rights were last removed, per key: read by every range request under a grant.
         self.revocations = grants.Revocations(int(GRANT_TTL.total_seconds()))
         self._blobs_open: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        #: Grants whose signature was checked, by their text: a reader's next ranges skip the
+        #: HMAC (expiry and revocations are still checked on every request).
+        self._verified: OrderedDict[str, grants.Grant] = OrderedDict()
+        #: Openings authorised at once. On SQLite every transaction waits its turn in one
+        #: queue: a storm of readers opening a just-published document would otherwise queue
+        #: hundreds of transactions ahead of the presenter's next page turn.
+        self._openings = asyncio.Semaphore(
+            OPENINGS_AT_ONCE_SQLITE if store.dialect == "sqlite" else OPENINGS_AT_ONCE
+        )
 
     # -- who sees what --------------------------------------------------------------------
 
@@ -531,8 +545,9 @@ class DocumentService:
         opening) and grant it the served file's range requests for :data:`GRANT_TTL`."""
         # Taken before the rights are read: a removal committed after this read is heard
         # after this instant, so it withdraws the grant (see meetingd.documents.grants).
-        issued_ms = self._clock_ms()
-        served = await self.open(principal, meeting_id, document_id, download=False)
+        async with self._openings:
+            issued_ms = self._clock_ms()
+            served = await self.open(principal, meeting_id, document_id, download=False)
         size = (await asyncio.to_thread(served.path.stat)).st_size
         expires = self._clock.now() + GRANT_TTL
         g = grants.Grant(
@@ -556,10 +571,15 @@ class DocumentService:
     def readable(self, grant: str, meeting_id: int, document_id: int) -> Readable:
         """The file a range request under ``grant`` reads, checked without the database:
         signature, document, expiry, revocations. Raises :class:`GrantRefused`."""
-        try:
-            g = grants.parse(self._grant_key, grant)
-        except grants.GrantRefused as exc:
-            raise GrantRefused(f"the reading grant is not valid ({exc.reason})") from None
+        g = self._verified.get(grant)
+        if g is None:
+            try:
+                g = grants.parse(self._grant_key, grant)
+            except grants.GrantRefused as exc:
+                raise GrantRefused(f"the reading grant is not valid ({exc.reason})") from None
+            self._verified[grant] = g
+            while len(self._verified) > MAX_VERIFIED:
+                self._verified.popitem(last=False)
         if g.meeting_id != meeting_id or g.document_id != document_id:
             raise GrantRefused("the reading grant is for another document")
         now_ms = self._clock_ms()
