@@ -177,9 +177,9 @@ function OpenVoteForm(props: { screen: Screen; state: MeetingState }) {
     };
     return (
         <form class="vote-form" onSubmit={submit} aria-labelledby="vote-new-h">
-            <h3 id="vote-new-h">{t("vote.new")}</h3>
-            <p class="muted">{item ? t("vote.onItem", { item: item.title }) : t("vote.noItem")}</p>
-            <label>{t("vote.question")}
+            <h3 id="vote-new-h" class="wide">{t("vote.new")}</h3>
+            <p class="muted wide">{item ? t("vote.onItem", { item: item.title }) : t("vote.noItem")}</p>
+            <label class="wide">{t("vote.question")}
                 <textarea name="question" required rows={2} maxLength={500} value={question} onInput={(ev) => { setQuestion(ev.currentTarget.value); }} />
             </label>
             <fieldset>
@@ -231,8 +231,8 @@ function OpenVoteForm(props: { screen: Screen; state: MeetingState }) {
             <label class="row">{t("vote.deadline")}
                 <input name="deadline" inputMode="decimal" size={4} value={deadline} onInput={(ev) => { setDeadline(ev.currentTarget.value); }} />
             </label>
-            <button type="submit" data-action="open-vote">{t("vote.submit")}</button>
-            {problem ?? error ? <p class="bad" role="alert">{problem ?? error}</p> : null}
+            <button type="submit" class="wide" data-action="open-vote">{t("vote.submit")}</button>
+            {problem ?? error ? <p class="bad wide" role="alert">{problem ?? error}</p> : null}
         </form>
     );
 }

@@ -377,12 +377,12 @@ function Console() {
                             <Controls state={state} />
                             <Agenda state={state} />
                             <RollCallPanel state={state} />
-                            <ChairVotes screen={screen} state={state} />
                             <MinutesPanel screen={screen} state={state} />
                         </div>
                         <div class="col" style="display:grid;gap:1em">
                             <Speaker state={state} />
                             <Grid state={state} names={names} health={health} limitSeconds={limitFromMinutes(limit)} />
+                            <ChairVotes screen={screen} state={state} />
                             <ChairDocuments screen={screen} state={state} />
                         </div>
                         <FloorPanel state={state} limit={limit} setLimit={setLimit} />
