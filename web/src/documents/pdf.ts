@@ -8,6 +8,7 @@
 
 import { GlobalWorkerOptions, PDFDataRangeTransport, TextLayer, getDocument, version, type PDFDocumentProxy, type PDFPageProxy, type RenderTask } from "pdfjs-dist";
 import type { ReadingOut } from "../generated/wire";
+import { GrantedReader, type OpenReading } from "./reading";
 
 // One worker for every document this page opens (a port given to pdf.js is kept alive).
 GlobalWorkerOptions.workerPort = new Worker(new URL("./pdf.worker.ts", import.meta.url), { type: "module" });
@@ -18,91 +19,27 @@ export const PDFJS_DATA = `/pdfjs/${version}`;
 /** pdf.js's range requests: 64 KiB each, its default. */
 export const RANGE_CHUNK = 65_536;
 
-/** Asks the server for a (new) reading grant of the document: `document.open`. */
-export type OpenReading = () => Promise<ReadingOut>;
-
-/** The served file changed between two grants (a confidential copy stamped anew): the
- * reader opens the document again from its first byte. */
-export class FileChanged extends Error {
-    constructor() {
-        super("the served file changed; opening it again");
-        this.name = "FileChanged";
-    }
-}
-
-/** A grant is renewed this long before it expires, so no range is sent with a stale one. */
-const RENEW_EARLY_MS = 15_000;
-
-/** Range requests under reading grants, renewed on expiry or refusal (pdf.js asks, this
- * fetches: `requestDataRange` is pdf.js's hook). */
-export class GrantedRanges extends PDFDataRangeTransport {
-    #reading: ReadingOut;
-    readonly #open: OpenReading;
-    readonly #fetch: typeof fetch;
-    #renewing: Promise<ReadingOut> | null = null;
+/** pdf.js's requests for ranges, answered under reading grants (see reading.ts). */
+class GrantedRanges extends PDFDataRangeTransport {
+    readonly #reader: GrantedReader;
     /** Told once when a range cannot be had (the right is gone, the file changed). */
     onFailure: ((exc: unknown) => void) | null = null;
     #failed = false;
 
-    constructor(reading: ReadingOut, open: OpenReading, fetcher: typeof fetch = fetch.bind(globalThis)) {
-        super(reading.size, null);
-        this.#reading = reading;
-        this.#open = open;
-        this.#fetch = fetcher;
+    constructor(reader: GrantedReader) {
+        super(reader.size, null);
+        this.#reader = reader;
     }
 
     override requestDataRange(begin: number, end: number): void {
-        this.range(begin, end).then(
+        this.#reader.range(begin, end).then(
             (chunk) => { this.onDataRange(begin, chunk); },
-            (exc: unknown) => { this.#fail(exc); },
-        );
-    }
-
-    /** Bytes [begin, end) of the served file, renewing the grant at most twice. */
-    async range(begin: number, end: number): Promise<Uint8Array> {
-        for (let attempt = 0; ; attempt++) {
-            const reading = await this.#current();
-            const resp = await this.#fetch(reading.url, {
-                headers: { Range: `bytes=${String(begin)}-${String(end - 1)}` },
-                credentials: "omit",
-            });
-            if (resp.status === 206 || resp.status === 200) {
-                const body = new Uint8Array(await resp.arrayBuffer());
-                return resp.status === 200 ? body.subarray(begin, end) : body;
-            }
-            if (resp.status !== 403 || attempt >= 2) throw new Error(`HTTP ${String(resp.status)}`);
-            await this.#renew(reading);
-        }
-    }
-
-    async #current(): Promise<ReadingOut> {
-        if (this.#renewing) return this.#renewing;
-        if (Date.parse(this.#reading.expires_at) - RENEW_EARLY_MS <= Date.now()) return this.#renew(this.#reading);
-        return this.#reading;
-    }
-
-    /** One new grant for every range that needed one (they share the request). */
-    #renew(stale: ReadingOut): Promise<ReadingOut> {
-        if (this.#reading !== stale) return Promise.resolve(this.#reading);
-        this.#renewing ??= this.#open().then(
-            (fresh) => {
-                this.#renewing = null;
-                if (fresh.etag !== stale.etag || fresh.size !== stale.size) throw new FileChanged();
-                this.#reading = fresh;
-                return fresh;
-            },
             (exc: unknown) => {
-                this.#renewing = null;
-                throw exc;
+                if (this.#failed) return;
+                this.#failed = true;
+                this.onFailure?.(exc);
             },
         );
-        return this.#renewing;
-    }
-
-    #fail(exc: unknown): void {
-        if (this.#failed) return;
-        this.#failed = true;
-        this.onFailure?.(exc);
     }
 }
 
@@ -129,7 +66,7 @@ export class PdfFile {
      * grant runs out): range requests of 64 KiB, nothing fetched ahead. `failed` is told when
      * a later range cannot be had (the right was removed, or the file changed). */
     static async open(reading: ReadingOut, open: OpenReading, failed: (exc: unknown) => void): Promise<PdfFile> {
-        const ranges = new GrantedRanges(reading, open);
+        const ranges = new GrantedRanges(new GrantedReader(reading, open));
         const task = getDocument({
             range: ranges,
             rangeChunkSize: RANGE_CHUNK,
