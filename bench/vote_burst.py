@@ -2,16 +2,15 @@
 second; then every one of them tries a second ballot.
 
 For each database (SQLite, PostgreSQL) the bench starts its own ``meetingd serve`` (seeded
-with ``meetingd demo`` plus enough bridge points, through bench/realtime_fanout.py's
-cluster helpers), connects N light socket.io clients (bench/_sio_light.py), has each bridge
-point answer a roll call (so the electorate "present" holds all N, each voting for its
-room), opens an open vote, and sends the N ``vote.cast`` commands spread evenly over one
-second. Measured: ack latency p50/p90/p99/max (send to ack, wall clock, one machine), ballots
-accepted and committed (the closed vote's result counts them, read from the database),
-duplicates refused (each client then casts again: every one must be ``conflict``), the
-live ``vote.counted`` events one client received during the burst (coalesced), and the
-machine's load average around each run (others run tests on this machine: figures taken
-under load say so).
+with ``meetingd demo`` plus enough bridge points, through bench/realtime_fanout.py's cluster
+helpers), connects N light socket.io clients (bench/_sio_light.py), opens an open vote whose
+named electorate is the N bridge points (each voting for its room), and sends the N
+``vote.cast`` commands spread evenly over one second. Measured: ack latency p50/p90/p99/max
+(send to ack, wall clock, one machine), ballots accepted and committed (the closed vote's
+result counts them, read from the database), duplicates refused (each client then casts
+again: every one must be ``conflict``), the live ``vote.counted`` events one client received
+during the burst (coalesced), and the machine's load average around each run (others run
+tests on this machine: figures taken under load say so).
 
 Output: one JSON document on stdout; progress on stderr. Bounded; stops what it started.
 
@@ -23,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -49,26 +49,25 @@ from realtime_fanout import (
 )
 
 
+def _subject(token: str) -> str:
+    """The ``sub`` claim of a (signed) token: ``bridge_point:17``."""
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+
+
 async def _connect_all(
-    http: aiohttp.ClientSession, cl: Cluster, n: int, counted: list[float], settled: list[int]
+    http: aiohttp.ClientSession, cl: Cluster, n: int, counted: list[float]
 ) -> list[LightSocket]:
-    """``settled[0]`` counts the sockets that have received ``rollcall.closed``."""
     url = cl.servers[0].url
     sem = asyncio.Semaphore(20)
 
     def on_event(body: str, t: float) -> None:
         if body.startswith('["vote.counted"'):
             counted.append(t)
-        elif body.startswith('["rollcall.closed"'):
-            settled[0] += 1
-
-    def on_other(body: str, t: float) -> None:
-        if body.startswith('["rollcall.closed"'):
-            settled[0] += 1
 
     async def one(i: int) -> LightSocket:
         async with sem:
-            s = LightSocket(http, url, {"token": cl.bp_tokens[i]}, on_event if i == 0 else on_other)
+            s = LightSocket(http, url, {"token": cl.bp_tokens[i]}, on_event if i == 0 else None)
             await s.connect()
             await s.call("meeting.join", {"meeting_id": cl.meeting_id})
             return s
@@ -89,27 +88,17 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
         mid = cl.meeting_id
         base = cl.servers[0].url + f"/api/v1/meetings/{mid}"
         counted: list[float] = []
-        settled = [0]
-        socks = await _connect_all(sockets_http, cl, n, counted, settled)
+        socks = await _connect_all(sockets_http, cl, n, counted)
         progress(f"{db}: {n} connections joined")
         async with aiohttp.ClientSession() as http:
-            await _json(http, "POST", f"{base}/rollcall", cl.chair_token)
-            # Setting up the electorate, not measured: all answer at once, however slowly.
-            await asyncio.gather(*(s.call("rollcall.answer", {"meeting_id": mid, "count": 3},
-                                          within=180) for s in socks))  # fmt: skip
-            await _json(http, "POST", f"{base}/rollcall/close", cl.chair_token)
-            # The roll call sent every screen every answer (n x n events): the burst starts
-            # once all have received its close, so the ballots do not queue behind that.
-            t_settle = time.monotonic()
-            for _ in range(3000):  # at most 300 s
-                if settled[0] >= n:
-                    break
-                await asyncio.sleep(0.1)
-            settle_seconds = time.monotonic() - t_settle
-            progress(f"{db}: roll call delivered to {settled[0]}/{n} in {settle_seconds:.1f} s")
+            # The electorate named: the n bridge points, each voting for its room. (With
+            # "present" a roll call first sends every screen every answer, n x n events,
+            # which is bench/realtime_fanout.py's subject, not this one's.)
+            voters = [_subject(t) for t in cl.bp_tokens[:n]]
             vote = await _json(
                 http, "POST", f"{base}/votes", cl.chair_token,
-                {"question": "Thông qua nghị quyết?", "bridge_points_vote": True},
+                {"question": "Thông qua nghị quyết?", "bridge_points_vote": True,
+                 "electorate": "named", "voters": voters},
             )  # fmt: skip
             assert len(vote["electors"]) == n, len(vote["electors"])
             payload = {"meeting_id": mid, "vote_id": vote["id"]}
@@ -165,7 +154,6 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
             "counts": result["counts"],
             "duplicates": {"sent": n, **dup},
             "vote_counted_events_during_burst": events_in_burst,
-            "rollcall_fanout_drain_seconds": r(settle_seconds, 1),
             "loadavg_before": load_before,
             "loadavg_during": load_during,
             "goal_met": len(acks) == n == result["ballots"]
