@@ -47,6 +47,8 @@ pytestmark = pytest.mark.browser
 OPEN_Q = "Thông qua Kế hoạch phát triển kinh tế - xã hội năm 2027 của huyện?"
 SECRET_Q = "Bầu Trưởng ban Kinh tế - Xã hội (bỏ phiếu kín)"
 CANDIDATES = ["Ông Nguyễn Văn An", "Bà Trần Thị Bích"]
+#: How long a page waits for an element (a loaded 2-core machine is slow, never this slow).
+WAIT_MS = 30_000
 
 #: this screen's votes as it holds them: [id, state, ballots, outcome or null]
 VOTES = """() => (window.meetingd.screen.live?.state?.votes ?? [])
@@ -72,6 +74,7 @@ async def login(
     browser: Any, url: str, who: str, size: tuple[int, int], devices: bool = True
 ) -> tuple[Any, Any]:
     ctx, page = await open_page(browser, url, size, devices=devices)
+    ctx.set_default_timeout(WAIT_MS)
     await page.fill("input[name=login]", who)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
@@ -88,7 +91,7 @@ async def cast(page: Any, vote_id: int, option: int) -> None:
     await until(
         lambda: page.evaluate("() => document.activeElement?.dataset.action === 'confirm-vote'"),
         "the focus on the confirmation",
-        within=10,
+        within=20,
     )
     await confirm.click()
     await page.locator(f"[data-vote-ballot='{vote_id}'][data-voted=true]").wait_for()
@@ -141,6 +144,7 @@ async def test_votes_and_minutes_in_the_browser(
 
         async def enter_kiosk() -> tuple[Any, Any]:
             ctx, page = await open_page(browser, server.url + "/diem-cau", (1920, 1080))
+            ctx.set_default_timeout(WAIT_MS)
             await page.fill("input[name=credential]", world.credentials["bp1"])
             await page.click("button[type=submit]")
             return ctx, page
@@ -156,7 +160,7 @@ async def test_votes_and_minutes_in_the_browser(
         (_, kiosk), (_, delegate), (_, second) = entered
         screens = {"chair": chair, "delegate": delegate, "delegate2": second, "bp1": kiosk}
         for name, page in screens.items():
-            await until(lambda page=page: page.evaluate(state_is("live")), f"{name} live")
+            await until(lambda page=page: page.evaluate(state_is("live")), f"{name} live", 40)
 
         phase("screens live")
         # -- the roll call: the kiosk counts its room, the delegates confirm ----------------
@@ -196,7 +200,7 @@ async def test_votes_and_minutes_in_the_browser(
         await chair.locator(f"[data-vote='{open_id}'] button[data-action=close-vote]").click()
         for name, page in screens.items():
             await until(
-                lambda page=page: result_shown(page, open_id, "passed"), f"{name}: the result"
+                lambda page=page: result_shown(page, open_id, "passed"), f"{name}: the result", 40
             )
         board = kiosk.locator(f"section.vote-board [data-vote-result='{open_id}']")
         assert "Thông qua" in await board.inner_text()
@@ -234,7 +238,7 @@ async def test_votes_and_minutes_in_the_browser(
         await chair.locator(f"[data-vote='{secret_id}'] button[data-action=close-vote]").click()
         for name, page in screens.items():
             await until(
-                lambda page=page: result_shown(page, secret_id, "elected"), f"{name}: elected"
+                lambda page=page: result_shown(page, secret_id, "elected"), f"{name}: elected", 40
             )
         check = delegate.locator("[data-receipt-check=counted]")
         await check.wait_for()
