@@ -4,8 +4,9 @@ The chair starts the meeting and takes the roll call (a bridge-point kiosk answe
 delegates confirm); the chair opens an open vote on the current agenda item, where bridge
 points vote for their room; the two delegate views and the kiosk each cast a ballot through
 the confirmation step; every screen shows the live count, then the result. A secret vote
-follows: the chair sees only how many have voted, the delegate gets a receipt code, and
-once closed the delegate's screen finds the receipt under its option in the published
+follows: the chair sees only how many have voted, the delegate gets a receipt code; its
+screen, reloaded mid-vote, comes back with the vote (from the join snapshot), already voted,
+the receipt still shown; once closed it finds the receipt under its option in the published
 tally (checked here too, against the server's result). The chair ends the meeting,
 finalises the minutes and downloads the signed PDF from the browser; it is a PDF holding
 both questions. Screenshots: docs/screenshots/bieu-quyet.png (the chair console with a
@@ -227,8 +228,11 @@ async def test_votes_and_minutes_in_the_browser(
         await cast(second, secret_id, 0)
         await cast(kiosk, secret_id, 1)
         receipt = await delegate.locator("code[data-receipt]").inner_text()
-        await delegate.screenshot(path=str(tmp_path / "dai-bieu-bieu-quyet.png"))
-        print("delegate screenshot:", tmp_path / "dai-bieu-bieu-quyet.png")
+        # a reload mid-vote: the join snapshot brings the open vote back, already voted,
+        # and the receipt is still on this tab's screen
+        await delegate.reload(wait_until="domcontentloaded")
+        await delegate.locator(f"[data-vote-ballot='{secret_id}'][data-voted=true]").wait_for()
+        assert await delegate.locator("code[data-receipt]").inner_text() == receipt
         assert len(receipt) == 19, receipt
         live = chair.locator(f"[data-vote-live='{secret_id}']")
         await live.locator("[data-ballots='3']").wait_for()
