@@ -41,6 +41,7 @@ from meetingd.events import ConnectionClosed, to_data
 from meetingd.logs import request_id
 from meetingd.realtime.connection import Connection, Rooms, SocketSide
 from meetingd.realtime.media_bridge import MediaBridge
+from meetingd.realtime.tokens import TokenChecks
 from meetingd.realtime.wire import Ack, WiredJoin, failed, internal_error, ok, room_name
 from meetingd.schemas import answer_adapter, integral_numbers
 from meetingd.services import Services
@@ -75,6 +76,8 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._limiter = limiter
         self._flood_strikes = flood_strikes
         self._closing: set[asyncio.Task[None]] = set()
+        #: Every check of a caller's token goes through here (made together in a storm).
+        self.tokens = TokenChecks(services.auth.authenticate_many)
         self.connections: dict[str, Connection] = {}
 
     def _transport_event(self, sid: str) -> bool:
@@ -111,7 +114,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 },
             )
         try:
-            principal = await self._services.auth.authenticate(token)
+            principal = await self.tokens.check(token)
         except AuthenticationError as exc:
             logger.info("connection %s from %s refused: %s", sid, address, exc.message)
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
@@ -188,7 +191,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if now < conn.checked_until:
             return
         try:
-            conn.principal = await self._services.auth.authenticate(conn.token)
+            conn.principal = await self.tokens.check(conn.token)
         except AuthenticationError as exc:
             self._revoke(conn, exc)
             raise
@@ -288,6 +291,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.disconnect(conn.sid)
 
     async def close(self) -> None:
+        await self.tokens.close()
         for task in list(self._closing):
             task.cancel()
         await asyncio.gather(*self._closing, return_exceptions=True)

@@ -23,5 +23,14 @@ class TokenRepository:
         res = await self._s.execute(select(RevokedTokenRow.jti).where(RevokedTokenRow.jti == jti))
         return res.first() is not None
 
+    async def revoked_among(self, jtis: list[str]) -> set[str]:
+        """Which of ``jtis`` are revoked (one query for a batch of checks)."""
+        if not jtis:
+            return set()
+        res = await self._s.execute(
+            select(RevokedTokenRow.jti).where(RevokedTokenRow.jti.in_(jtis))
+        )
+        return set(res.scalars())
+
     async def purge_expired(self, now: datetime) -> None:
         await self._s.execute(delete(RevokedTokenRow).where(RevokedTokenRow.expires_at < now))

@@ -258,3 +258,36 @@ async def test_clients_that_mirror_the_stream_apply_a_coalesced_arrival(live: Li
     await watcher.wait_until(lambda: len(mirror.state["presence"]) == 8, within=30)
     want = sorted((p["kind"], p["id"]) for p in after.state["presence"])
     assert sorted((p["kind"], p["id"]) for p in mirror.state["presence"]) == want
+
+
+async def test_token_checks_made_together_refuse_each_revoked_caller_alone(live: Live) -> None:
+    """Connections opened together are authenticated in one read of the database, and a
+    caller whose token was revoked (logged out) among them is refused alone."""
+    names = await _more_bridge_points(live, 8)
+    auth = live.parts.services.auth
+    await auth.logout(live.world.tokens[names[3]])
+    checks = live.realtime.namespace.tokens
+    checks.window = 1.0  # everything sent in one go lands in one batch
+    before = checks.batches
+    clients = [live.client(n) for n in names]
+    outcomes = await asyncio.gather(*(c.connect() for c in clients), return_exceptions=True)
+    refused = [c.name for c, o in zip(clients, outcomes, strict=True) if isinstance(o, Exception)]
+    assert refused == [names[3]]
+    assert checks.batches - before < len(names)  # gathered, not one read each
+    acks = await asyncio.gather(
+        *(
+            c.call("meeting.join", {"meeting_id": live.meeting_id})
+            for c in clients
+            if c.sio.connected
+        )
+    )
+    assert all(a["ok"] for a in acks) and len(acks) == len(names) - 1
+    many = await auth.authenticate_many(
+        [live.world.tokens[n] for n in names[2:5]] + ["not a token"]
+    )
+    assert [type(o).__name__ for o in many] == [
+        "Principal",
+        "AuthenticationError",
+        "Principal",
+        "AuthenticationError",
+    ]
