@@ -242,7 +242,7 @@ class AuthService:
         valid = [c for c in claimed if isinstance(c, _Claims)]
         if not valid:
             return [c for c in claimed if isinstance(c, AuthenticationError)]
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:  # reads only: never queued behind writers
             revoked = await uow.tokens.revoked_among(sorted({c.jti for c in valid}))
             user_ids = sorted({c.id for c in valid if c.kind == "user"})
             bp_ids = sorted({c.id for c in valid if c.kind == "bridge_point"})
