@@ -437,11 +437,8 @@ class VoteService:
         else:
             await uow.votes.cast_many(vote_id, [(c.principal.subject, p) for c, p in take], now)
             out = [(c, Ballot(vote_id, p, False, None)) for c, p in take]
-        for c, p in take:
-            data: dict[str, object] = {"meeting_id": meeting_id, "changed": False}
-            if vote.kind is not VoteKind.SECRET:
-                data["choice"] = list(p)
-            await uow.record("ballot.accepted", f"vote:{vote_id}", data, actor=c.principal.subject)
+        for c, b in out:
+            await self._accepted(uow, vote, b, actor=c.principal.subject)
         await self._count(uow, vote)
         return out, single
 
@@ -483,11 +480,6 @@ class VoteService:
             voter = principal.subject
             if vote.kind is VoteKind.SECRET:
                 ballot = await self._cast_secret(uow, vote, voter, picked, receipt)
-                await uow.record(
-                    "ballot.accepted",
-                    f"vote:{vote_id}",
-                    {"meeting_id": meeting_id, "changed": ballot.changed},
-                )
             else:  # fmt: skip
                 if receipt is not None:
                     raise ValidationError("only a secret vote takes a receipt", field="receipt")
@@ -499,12 +491,18 @@ class VoteService:
                 else:
                     await uow.votes.cast(vote_id, voter, picked, self._clock.now())
                 ballot = Ballot(vote_id, picked, changed=before is not None, receipt=None)
-                await uow.record(
-                    "ballot.accepted", f"vote:{vote_id}",
-                    {"meeting_id": meeting_id, "changed": ballot.changed, "choice": list(picked)},
-                )  # fmt: skip
+            await self._accepted(uow, vote, ballot)
             await self._count(uow, vote)
             return ballot
+
+    async def _accepted(
+        self, uow: UnitOfWork, vote: Vote, ballot: Ballot, actor: str | None = None
+    ) -> None:
+        """Audit an accepted ballot (its choice only where the vote is not secret)."""
+        data: dict[str, object] = {"meeting_id": vote.meeting_id, "changed": ballot.changed}
+        if vote.kind is not VoteKind.SECRET:
+            data["choice"] = list(ballot.choice)
+        await uow.record("ballot.accepted", f"vote:{vote.id}", data, actor=actor)
 
     def _due(self, vote_id: int) -> bool:
         last = self._counted_at.get(vote_id)

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import MetaData, select, text
 
 from meetingd.app import Parts
-from meetingd.domain import Principal, Role
+from meetingd.domain import Principal
 from meetingd.services.votes import receipt_hash
-from tests.conftest import PASSWORD, World
-from tests.services.test_votes import spec, who
+from tests.conftest import World
+from tests.services.test_votes import new_delegates, spec, who
 
 VOTERS = 8
 #: What each voter chooses: all three options, no two neighbours alike.
@@ -30,17 +30,7 @@ CHOICES = [0, 1, 2, 0, 2, 1, 0, 1]
 
 
 async def _delegates(parts: Parts, w: World) -> list[Principal]:
-    d, a, m = parts.services.directory, parts.services.auth, parts.services.meetings
-    chair = await who(parts, w, "chair")
-    people = [await who(parts, w, "delegate")]
-    for i in range(VOTERS - 1):
-        user = await d.create_user(
-            None, login=f"dbieu{i}", display_name=f"Đại biểu Số {i}", password=PASSWORD,
-            grants=[(w.units["C1"], Role.DELEGATE)],
-        )  # fmt: skip
-        people.append(await a.authenticate((await a.login(f"dbieu{i}", PASSWORD, "t")).token))
-        await m.invite_delegates(chair, w.meeting_id, [user.id])
-    return people
+    return [await who(parts, w, "delegate"), *await new_delegates(parts, w, VOTERS - 1, "dbieu")]
 
 
 async def _dump(parts: Parts) -> dict[str, list[tuple[Any, ...]]]:

@@ -11,27 +11,12 @@ from sqlalchemy import event, select
 
 from meetingd.app import Parts, build
 from meetingd.clock import ManualClock
-from meetingd.domain import Principal, Role
 from meetingd.errors import ConflictError, PermissionDenied, ValidationError
 from meetingd.store.models import AuditRow
-from tests.conftest import PASSWORD, World
-from tests.services.test_votes import spec, who
+from tests.conftest import World
+from tests.services.test_votes import new_delegates, spec, who
 
 VOTERS = 12
-
-
-async def _delegates(parts: Parts, w: World, n: int) -> list[Principal]:
-    d, a, m = parts.services.directory, parts.services.auth, parts.services.meetings
-    chair = await who(parts, w, "chair")
-    people = []
-    for i in range(n):
-        user = await d.create_user(
-            None, login=f"lo{i}", display_name=f"Đại biểu Lô {i}", password=PASSWORD,
-            grants=[(w.units["C1"], Role.DELEGATE)],
-        )  # fmt: skip
-        people.append(await a.authenticate((await a.login(f"lo{i}", PASSWORD, "t")).token))
-        await m.invite_delegates(chair, w.meeting_id, [user.id])
-    return people
 
 
 class Commits:
@@ -56,7 +41,7 @@ async def test_a_burst_goes_in_as_few_transactions_each_answered_alone(
     w, v = world, parts.services.votes
     chair = await who(parts, w, "chair")
     await parts.services.meetings.transition(chair, w.meeting_id, "open")
-    voters = await _delegates(parts, w, VOTERS)
+    voters = await new_delegates(parts, w, VOTERS, "lo")
     outsider = await who(parts, w, "delegate")  # invited, but not named in this vote
     subjects = [p.subject for p in voters]
     vote = await v.open(chair, w.meeting_id, spec(kind=kind, electorate="named", voters=subjects))
@@ -115,7 +100,7 @@ async def test_two_processes_racing_for_one_voter_accept_one_ballot(
     try:
         chair = await who(parts, w, "chair")
         await parts.services.meetings.transition(chair, w.meeting_id, "open")
-        voters = await _delegates(parts, w, 6)
+        voters = await new_delegates(parts, w, 6, "lo")
         subjects = [p.subject for p in voters]
         vote = await v.open(chair, w.meeting_id, spec(electorate="named", voters=subjects))
         here = [v.cast(p, w.meeting_id, vote.id, [0]) for p in voters[:4]]

@@ -9,11 +9,11 @@ import pytest
 
 from meetingd.app import Parts
 from meetingd.clock import ManualClock
-from meetingd.domain import Principal, VoteState
+from meetingd.domain import Principal, Role, VoteState
 from meetingd.errors import ConflictError, NotFound, PermissionDenied, StateError, ValidationError
 from meetingd.schemas import VoteIn
 from meetingd.services.votes import receipt_hash
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 
 
 async def who(parts: Parts, w: World, name: str) -> Principal:
@@ -32,6 +32,22 @@ async def live_with_rollcall(parts: Parts, w: World, *, delegate_present: bool =
     if delegate_present:
         await rc.confirm(await who(parts, w, "delegate"), w.meeting_id)
     await rc.close(chair, w.meeting_id)
+
+
+async def new_delegates(parts: Parts, w: World, n: int, login: str) -> list[Principal]:
+    """``n`` new delegates of C1 (logins ``<login>0``...), logged in and invited."""
+    d, a, m = parts.services.directory, parts.services.auth, parts.services.meetings
+    chair = await who(parts, w, "chair")
+    people = []
+    for i in range(n):
+        user = await d.create_user(
+            None, login=f"{login}{i}", display_name=f"Đại biểu {login} {i}", password=PASSWORD,
+            grants=[(w.units["C1"], Role.DELEGATE)],
+        )  # fmt: skip
+        token = (await a.login(f"{login}{i}", PASSWORD, "t")).token
+        people.append(await a.authenticate(token))
+        await m.invite_delegates(chair, w.meeting_id, [user.id])
+    return people
 
 
 def spec(**kw: object) -> VoteIn:
