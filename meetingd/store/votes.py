@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import (
@@ -252,21 +253,26 @@ class VoteRepository:
         self, vote_id: int, ballots: Sequence[tuple[str, Sequence[int]]], now: datetime
     ) -> None:
         """Open or named ballots of several voters, in one statement."""
-        self._s.add_all(
-            BallotRow(vote_id=vote_id, voter=v, choice=list(c), cast_at=now) for v, c in ballots
+        await self._insert_ballots(
+            BallotRow,
+            [
+                {"vote_id": vote_id, "voter": v, "choice": list(c), "cast_at": now}
+                for v, c in ballots
+            ],
         )
-        await self._flush_ballot()
 
     async def cast_secret_many(
         self, vote_id: int, voters: Sequence[str], choices: Sequence[tuple[str, Sequence[int]]]
     ) -> None:
         """Secret ballots of several voters: who voted, and apart (the caller has shuffled
         them) what was chosen under which receipt hash."""
-        self._s.add_all(SecretVoterRow(vote_id=vote_id, voter=v) for v in voters)
-        self._s.add_all(
-            SecretChoiceRow(vote_id=vote_id, receipt_hash=h, choice=list(c)) for h, c in choices
+        await self._insert_ballots(
+            SecretVoterRow, [{"vote_id": vote_id, "voter": v} for v in voters]
         )
-        await self._flush_ballot()
+        await self._insert_ballots(
+            SecretChoiceRow,
+            [{"vote_id": vote_id, "receipt_hash": h, "choice": list(c)} for h, c in choices],
+        )
 
     async def change(self, vote_id: int, voter: str, choice: Sequence[int], now: datetime) -> None:
         await self._s.execute(
@@ -301,10 +307,15 @@ class VoteRepository:
         return True
 
     async def _flush_ballot(self) -> None:
-        from sqlalchemy.exc import IntegrityError
-
         try:
             await self._s.flush()
+        except IntegrityError:
+            raise ConflictError("you have already voted in this vote") from None
+
+    async def _insert_ballots(self, model: Any, rows: list[dict[str, Any]]) -> None:
+        """Rows of a batch in one executemany, without the ORM's per-object flush."""
+        try:
+            await self._s.execute(insert(model), rows)
         except IntegrityError:
             raise ConflictError("you have already voted in this vote") from None
 
