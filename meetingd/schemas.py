@@ -832,6 +832,12 @@ class MinutesPatch(Request):
     regenerate: bool = Field(
         default=False, description="Make the sections again from the record (before the rest)"
     )
+    if_updated_at: datetime | Literal["unsaved"] | None = Field(
+        default=None,
+        description="The `updated_at` of the minutes this edit was made on, or `unsaved` for "
+        "the draft made from the record: the edit is refused with `conflict` if the minutes "
+        "were saved since (by another editor or in another tab). Null: nothing is checked",
+    )
 
 
 class MinutesSectionOut(Response):

@@ -43,13 +43,14 @@ async def get(ctx: Context, p: MeetingRef) -> MinutesOut:
     rest=Rest("PATCH", MINUTES, "update_minutes", errors=ERRORS),
 )
 async def update(ctx: Context, p: MinutesEdit) -> MinutesOut:
-    """Final minutes are not edited (`invalid_state`)."""
+    """Final minutes are not edited (`invalid_state`); an edit made on minutes saved since
+    is refused (`conflict`) when it says what it was made on (`if_updated_at`)."""
     sections = (
         [MinutesSection(s.heading, s.text) for s in p.sections] if p.sections is not None else None
     )
     minutes = await ctx.services.minutes.update(
         ctx.principal, p.meeting_id, number=p.number, place=p.place, sections=sections,
-        regenerate=p.regenerate,
+        regenerate=p.regenerate, if_updated_at=p.if_updated_at,
     )  # fmt: skip
     return MinutesOut.of(minutes)
 

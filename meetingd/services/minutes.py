@@ -22,7 +22,7 @@ import logging
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from meetingd.clock import Clock
 from meetingd.config import Config, MinutesConfig
@@ -37,7 +37,7 @@ from meetingd.domain import (
     VoteKind,
     VoteState,
 )
-from meetingd.errors import StateError, ValidationError
+from meetingd.errors import ConflictError, StateError, ValidationError
 from meetingd.services import authz
 from meetingd.services.authz import Permission
 from meetingd.store import Store, UnitOfWork
@@ -442,13 +442,27 @@ class MinutesService:
         place: str | None = None,
         sections: list[MinutesSection] | None = None,
         regenerate: bool = False,
+        if_updated_at: dt.datetime | Literal["unsaved"] | None = None,
     ) -> Minutes:
-        """Edit the draft (the secretary or the chair); ``regenerate`` reads the record again."""
+        """Edit the draft (the secretary or the chair); ``regenerate`` reads the record again.
+
+        ``if_updated_at`` is the ``updated_at`` of the minutes the edit was made on
+        (``"unsaved"``: the draft made from the record): if they were saved since, the edit
+        is refused (:class:`ConflictError`) rather than written over another editor's work.
+        None checks nothing.
+        """
         async with self._store.transaction() as uow:
             meeting = await self._meeting(uow, principal, meeting_id, lock=True)
             draft = await self._draft(uow, meeting)
             if draft.state is MinutesState.FINAL:
                 raise StateError("the minutes are final: they can no longer be edited")
+            base = None if if_updated_at == "unsaved" else if_updated_at
+            if if_updated_at is not None and draft.updated_at != base:
+                raise ConflictError(
+                    f"the minutes were saved by {draft.updated_by} at "
+                    f"{draft.updated_at.isoformat() if draft.updated_at else '?'} after this "
+                    "edit began: load them again"
+                )
             if regenerate:
                 draft = replace(draft, sections=await generate(uow, meeting))
             draft = replace(

@@ -15,7 +15,7 @@ import pytest
 from meetingd.app import Parts
 from meetingd.clock import ManualClock
 from meetingd.domain import MinutesSection, MinutesState
-from meetingd.errors import StateError
+from meetingd.errors import ConflictError, StateError
 from meetingd.services.minutes import make_test_certificate, verify_pdf
 from tests.conftest import World
 from tests.services.test_votes import live_with_rollcall, spec, who
@@ -114,3 +114,30 @@ async def test_minutes_from_the_record_to_a_signed_pdf(
         parts.config, server=dataclasses.replace(parts.config.server, data_dir=tmp_path / "x")
     )
     assert not (await verify_pdf(pdf, other)).ok
+
+
+async def test_an_edit_made_on_minutes_saved_since_is_refused(
+    parts: Parts, world: World, clock: ManualClock
+) -> None:
+    """Two editors (the secretary and the chair) load the draft; the first save wins, the
+    second, made on what it loaded, is refused with ``conflict`` until it loads them again."""
+    w, mins = world, parts.services.minutes
+    secretary, chair = await who(parts, w, "secretary"), await who(parts, w, "chair")
+    loaded = await mins.get(secretary, w.meeting_id)
+    assert loaded.updated_at is None  # made from the record
+    first = await mins.update(secretary, w.meeting_id, number="12/BB", if_updated_at="unsaved")
+    assert first.number == "12/BB" and first.updated_at is not None
+    clock.advance(5)
+    with pytest.raises(ConflictError, match="saved by user:"):
+        await mins.update(chair, w.meeting_id, number="13/BB", if_updated_at="unsaved")
+    again = await mins.get(chair, w.meeting_id)
+    assert again.number == "12/BB"
+    second = await mins.update(chair, w.meeting_id, number="13/BB", if_updated_at=again.updated_at)
+    assert second.number == "13/BB" and second.updated_by == chair.subject
+    with pytest.raises(ConflictError):  # the secretary's copy is now the old one
+        await mins.update(
+            secretary, w.meeting_id, place="Hoằng Hóa", if_updated_at=first.updated_at
+        )
+    # Without if_updated_at nothing is checked (the earlier behaviour).
+    last = await mins.update(secretary, w.meeting_id, place="Hoằng Hóa")
+    assert (last.number, last.place) == ("13/BB", "Hoằng Hóa")

@@ -952,7 +952,7 @@ export interface paths {
         head?: never;
         /**
          * Edit the draft minutes: number, place, sections; or make them again from the record
-         * @description Final minutes are not edited (`invalid_state`). Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `minutes.update`.
+         * @description Final minutes are not edited (`invalid_state`); an edit made on minutes saved since is refused (`conflict`) when it says what it was made on (`if_updated_at`). Who may call: the meeting's chair or secretary, or a chair or secretary of its unit. Socket twin: `minutes.update`.
          */
         patch: operations["update_minutes"];
         trace?: never;
@@ -1553,7 +1553,8 @@ export interface paths {
         };
         /**
          * Liveness and database reachability
-         * @description Answers 200 when the process serves and its database answers a query.
+         * @description Answers 200 when the process serves and its database answers a query, 503
+         *         (``unavailable``) while the database cannot be reached.
          */
         get: operations["healthz"];
         put?: never;
@@ -1855,6 +1856,11 @@ export interface components {
             updated_by: string | null;
         };
         MinutesPatch: {
+            /**
+             * @description The `updated_at` of the minutes this edit was made on, or `unsaved` for the draft made from the record: the edit is refused with `conflict` if the minutes were saved since (by another editor or in another tab). Null: nothing is checked
+             * @default null
+             */
+            if_updated_at?: string | "unsaved" | null;
             /**
              * @description The minutes' number, e.g. `12/BB-UBND`
              * @default null

@@ -993,6 +993,11 @@ export interface components {
             seq: number;
         };
         MinutesEdit: {
+            /**
+             * @description The `updated_at` of the minutes this edit was made on, or `unsaved` for the draft made from the record: the edit is refused with `conflict` if the minutes were saved since (by another editor or in another tab). Null: nothing is checked
+             * @default null
+             */
+            if_updated_at?: string | "unsaved" | null;
             meeting_id: number;
             /**
              * @description The minutes' number, e.g. `12/BB-UBND`
