@@ -203,7 +203,7 @@ class FloorService:
         Safe to run from several processes at once: each entry is re-read under its
         meeting's lock, so exactly one of them ends it. Answers how many it ended.
         """
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:  # every half second: no writer's turn
             overdue = await uow.floor.overdue(self._clock.now())
         ended = 0
         for candidate in overdue:

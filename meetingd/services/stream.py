@@ -85,7 +85,7 @@ class StreamService:
         when more than the replay limit are missing, or when ``after_seq`` is ahead of the
         meeting (the client's state does not come from this meeting's stream).
         """
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             meeting = await authz.meeting_for(uow, principal, meeting_id)
             if after_seq > meeting.seq:
                 return None
@@ -101,10 +101,10 @@ class StreamService:
         self, meeting_id: int, after_seq: int, limit: int
     ) -> list[MeetingEvent]:
         """Events after ``after_seq`` as the log holds them (for the server's own catch-up)."""
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             return await uow.events.after(meeting_id, after_seq, limit)
 
     async def heads(self, meeting_ids: list[int]) -> dict[int, int]:
         """The current ``seq`` of each meeting."""
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:
             return await uow.stream.heads(meeting_ids)

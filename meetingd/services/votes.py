@@ -612,7 +612,7 @@ class VoteService:
     async def expire(self) -> int:
         """Close every open vote whose deadline has passed; safe from several processes at
         once (each is re-read under its meeting's lock, so exactly one closes it)."""
-        async with self._store.transaction() as uow:
+        async with self._store.reading() as uow:  # every half second: no writer's turn
             overdue = await uow.votes.overdue(self._clock.now())
         closed = 0
         for meeting_id, vote_id in overdue:
