@@ -25,21 +25,17 @@ import pytest
 from fpdf import FPDF
 
 from meetingd.app import PARTS
-from tests.conftest import PASSWORD, seed_world
-from tests.e2e import test_meeting_browser as meeting_browser
-from tests.e2e.test_meeting_browser import (
+from tests.conftest import seed_world
+from tests.e2e.browser import (
     SHOTS,
     Server,
     check_axe,
     ensure_built,
+    login,
     open_page,
     state_is,
     until,
 )
-
-# the server on loopback and Debian's Chromium, as the meeting's browser test starts them
-server = meeting_browser.server
-browser = meeting_browser.browser
 
 pytestmark = pytest.mark.browser
 
@@ -133,11 +129,8 @@ async def test_documents_in_the_browser(server: Server, browser: Any, tmp_path: 
     contexts: list[Any] = []
     try:
         # -- the chair: a refused file with its reason, then the large PDF, published --------
-        ctx, chair = await open_page(browser, server.url + "/chu-tri", (1600, 1000))
+        ctx, chair = await login(browser, server.url + "/chu-tri", "chair", (1600, 1000))
         contexts.append(ctx)
-        await chair.fill("input[name=login]", "chair")
-        await chair.fill("input[name=password]", PASSWORD)
-        await chair.click("button[type=submit]")
         await chair.wait_for_selector("[data-ready]")
         await chair.click("button[data-verb=open]")
         await chair.click("button[data-verb=start]")
@@ -158,11 +151,8 @@ async def test_documents_in_the_browser(server: Server, browser: Any, tmp_path: 
         await check_axe(chair, "chair with documents")
 
         # -- the delegate on a 4 MB/s link: page 1 before the file has arrived ---------------
-        ctx, delegate = await open_page(browser, server.url + "/dai-bieu", (1280, 1400))
+        ctx, delegate = await login(browser, server.url + "/dai-bieu", "delegate", (1280, 1400))
         contexts.append(ctx)
-        await delegate.fill("input[name=login]", "delegate")
-        await delegate.fill("input[name=password]", PASSWORD)
-        await delegate.click("button[type=submit]")
         entry = delegate.locator(f".docindex button[data-doc='{doc_id}']")
         await entry.wait_for()
         cdp = await ctx.new_cdp_session(delegate)

@@ -21,41 +21,27 @@ per context, so one context can be refused them).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from meetingd.api.webapp import DEFAULT_DIST
-from meetingd.app import PARTS, create_app
-from meetingd.config import AuthConfig, Config, DatabaseConfig, RealtimeConfig, ServerConfig
-from tests.conftest import PASSWORD, TEST_KEY, World, seed_world, skip_or_fail
+from meetingd.app import PARTS
+from tests.conftest import PASSWORD, World, seed_world
+from tests.e2e.browser import (
+    SHOTS,
+    Server,
+    check_axe,
+    ensure_built,
+    login,
+    open_page,
+    state_is,
+    until,
+)
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
-SHOTS = ROOT / "docs" / "screenshots"
-AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 # -- what the pages are asked (window.meetingd.screen is the view's Screen) -----------------
 
@@ -90,11 +76,6 @@ AUDIO_OF = """async (subject) => {
 STATE = "() => window.meetingd.screen.live?.state?.meeting.state ?? null"
 
 
-def state_is(state: str) -> str:
-    """A page function: does the screen show the meeting in ``state``?"""
-    return f"() => (window.meetingd.screen.live?.state?.meeting.state ?? null) === {state!r}"
-
-
 SEQ = "() => window.meetingd.screen.live?.seq ?? -1"
 #: the floor as this screen holds it: "subject=state", holders first, then the queue in order
 FLOOR = (
@@ -105,101 +86,6 @@ TIMERS = """(subject) => [...document.querySelectorAll(`[role=timer][data-subjec
   .map(e => [e.dataset.timer, e.textContent])"""
 CONN = "() => window.meetingd.screen.socket?.state ?? null"
 COUNTDOWN = re.compile(r"^Còn (\d+):(\d\d)$")
-AXE_RUN = """async () => {
-  const r = await axe.run(document, {resultTypes: ["violations"]});
-  return r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
-    .map(v => v.id + ": " + v.help + " (" + v.nodes.length + ")");
-}"""
-
-
-async def until(
-    check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0, every: float = 0.25
-) -> Any:
-    """Poll ``check`` until it answers something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-def ensure_built() -> Path:
-    """web/dist, built now when it is missing or older than a source file."""
-    index = DEFAULT_DIST / "index.html"
-    sources = [p for p in (WEB / "src").rglob("*") if p.is_file()] + list(WEB.glob("*.html"))
-    newest = max(p.stat().st_mtime for p in sources)
-    if index.exists() and index.stat().st_mtime >= newest:
-        return DEFAULT_DIST
-    vite = WEB / "node_modules" / ".bin" / "vite"
-    if not vite.exists() or shutil.which("node") is None:
-        skip_or_fail("web/dist is not built and Node.js or web/node_modules is missing")
-    subprocess.run([str(vite), "build", "--logLevel", "warn"], cwd=WEB, check=True, timeout=120)
-    return DEFAULT_DIST
-
-
-@dataclass
-class Server:
-    """The meetingd app on a fixed loopback port; ``restart`` replaces the process's app."""
-
-    config: Config
-    port: int = 0
-    server: TestServer | None = None
-    app: web.Application | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.app = create_app(self.config, migrate=True)
-        self.server = TestServer(self.app, host="127.0.0.1", port=self.port)
-        await self.server.start_server()
-        self.port = self.server.port or 0
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            await self.server.close()
-            self.server = None
-
-    async def restart(self) -> None:
-        await self.stop()
-        await self.start()
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    config = Config(
-        server=ServerConfig(data_dir=tmp_path / "data", public_url="http://127.0.0.1"),
-        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'meetingd.sqlite3'}"),
-        auth=AuthConfig(signing_key=TEST_KEY, argon2_time_cost=1, argon2_memory_kib=8),
-        realtime=RealtimeConfig(
-            ping_interval=1.0, ping_timeout=2.0, commands_per_second=10_000, command_burst=100_000
-        ),
-    )
-    assert config.media.listen_ips == ("127.0.0.1",)
-    s = Server(config)
-    await s.start()
-    try:
-        yield s
-    finally:
-        await s.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 (a stat, once)
-        skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
-    import playwright.async_api as playwright_api
-
-    async with playwright_api.async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def seed(server: Server) -> tuple[World, int]:
@@ -217,36 +103,6 @@ async def seed(server: Server) -> tuple[World, int]:
         chair, world.meeting_id, [new.bridge_point.id]
     )
     return world, new.bridge_point.id
-
-
-async def check_axe(page: Any, view: str) -> None:
-    await page.add_script_tag(path=str(AXE))
-    serious = await page.evaluate(AXE_RUN)
-    assert serious == [], f"{view}: axe-core found serious violations: {serious}"
-
-
-async def open_page(
-    browser: Any, url: str, size: tuple[int, int], devices: bool = True
-) -> tuple[Any, Any]:
-    """A context of its own (its own storage) at ``url``; ``devices=False``: the camera and
-    microphone are refused, as when the user said no."""
-    context = await browser.new_context(
-        viewport={"width": size[0], "height": size[1]},
-        locale="vi-VN",
-        permissions=["camera", "microphone"] if devices else [],
-    )
-    context.set_default_timeout(15_000)
-    page = await context.new_page()
-    page.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
-    page.on("pageerror", lambda exc: print(f"{url}: page error: {exc}"))
-    page.on(
-        "console",
-        lambda m: (
-            print(f"{url}: console {m.type}: {m.text}") if m.type in ("error", "warning") else None
-        ),
-    )
-    await page.goto(url, wait_until="domcontentloaded")
-    return context, page
 
 
 @pytest.mark.timeout(150)
@@ -312,13 +168,10 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await thumbnails_live("first join")
 
         # -- the secretary's browser refuses the camera: said in Vietnamese, still receiving ---
-        ctx, secretary = await open_page(
-            browser, server.url + "/chu-tri", (1280, 800), devices=False
+        ctx, secretary = await login(
+            browser, server.url + "/chu-tri", "secretary", (1280, 800), devices=False
         )
         contexts.append(ctx)
-        await secretary.fill("input[name=login]", "secretary")
-        await secretary.fill("input[name=password]", PASSWORD)
-        await secretary.click("button[type=submit]")
         notice = secretary.locator("[data-device=denied]")
         await notice.wait_for()
         assert "không cho phép dùng camera và micrô" in await notice.inner_text()
@@ -332,11 +185,8 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await until(lambda: screens["bp1"].evaluate(state_is("live")), "bp1 back by itself")
 
         # -- a delegate asks for the floor and gets it --------------------------------------
-        ctx, delegate = await open_page(browser, server.url + "/dai-bieu", (1280, 800))
+        ctx, delegate = await login(browser, server.url + "/dai-bieu", "delegate", (1280, 800))
         contexts.append(ctx)
-        await delegate.fill("input[name=login]", "delegate")
-        await delegate.fill("input[name=password]", PASSWORD)
-        await delegate.click("button[type=submit]")
         await delegate.click("button[data-action=request]")
         grant = (
             f"[data-list=requests] li[data-subject='{delegate_subject}'] button[data-action=grant]"
@@ -396,6 +246,7 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         reordered = [queue[0], queue[2], queue[1]]
         for name, page in everyone.items():
             await until(lambda page=page: _floor_is(page, reordered), f"{name}: the new order")
+
         async def focused_on_moved() -> Any:
             # The list re-renders after the new order arrives; focus follows on that render.
             got = await chair.evaluate(
@@ -443,11 +294,8 @@ async def test_a_meeting_in_the_browser(server: Server, browser: Any) -> None:
         await log.get_by_text("Chủ trì thu hồi").wait_for()
 
         # -- the operator's view ------------------------------------------------------------
-        ctx, operator = await open_page(browser, server.url + "/ky-thuat", (1440, 900))
+        ctx, operator = await login(browser, server.url + "/ky-thuat", "operator", (1440, 900))
         contexts.append(ctx)
-        await operator.fill("input[name=login]", "operator")
-        await operator.fill("input[name=password]", PASSWORD)
-        await operator.click("button[type=submit]")
         await operator.wait_for_selector(f"tr[data-subject='{bp_subjects[0]}'] svg")
         await operator.screenshot(path=str(SHOTS / "ky-thuat.png"))
         await check_axe(operator, "operator view")

@@ -28,20 +28,8 @@ from meetingd.app import PARTS
 from meetingd.domain import Role
 from meetingd.services.minutes import make_test_certificate
 from tests.conftest import PASSWORD, World, seed_world
-from tests.e2e import test_meeting_browser as meeting_browser
-from tests.e2e.test_meeting_browser import (
-    SHOTS,
-    Server,
-    check_axe,
-    ensure_built,
-    open_page,
-    state_is,
-    until,
-)
-
-#: The fixtures of the meeting's browser test: the server on loopback, one Chromium.
-server = meeting_browser.server
-browser = meeting_browser.browser
+from tests.e2e import browser as shared
+from tests.e2e.browser import SHOTS, Server, check_axe, ensure_built, open_page, state_is, until
 
 pytestmark = pytest.mark.browser
 
@@ -74,12 +62,7 @@ async def seed(server: Server) -> World:
 async def login(
     browser: Any, url: str, who: str, size: tuple[int, int], devices: bool = True
 ) -> tuple[Any, Any]:
-    ctx, page = await open_page(browser, url, size, devices=devices)
-    ctx.set_default_timeout(WAIT_MS)
-    await page.fill("input[name=login]", who)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    return ctx, page
+    return await shared.login(browser, url, who, size, devices=devices, timeout_ms=WAIT_MS)
 
 
 async def cast(page: Any, vote_id: int, option: int) -> None:
