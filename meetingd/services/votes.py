@@ -395,10 +395,12 @@ class VoteService:
     ) -> tuple[list[tuple[_Cast, Ballot]], list[_Cast]]:
         """Write the plain ballots of ``batch`` in ``uow``; the others are left to
         :meth:`_cast_one` (second of the returned lists)."""
-        meeting = await uow.meetings.get(meeting_id, full=False)
-        vote = await uow.votes.head(vote_id, lock="share")
+        found = await uow.votes.head_in_meeting(vote_id, lock="share")
         now = self._clock.now()
-        if meeting is None or meeting.state not in HELD or vote is None \
+        if found is None:
+            return [], batch
+        vote, meeting_state = found
+        if meeting_state not in HELD \
                 or vote.meeting_id != meeting_id or vote.state is not VoteState.OPEN \
                 or (vote.deadline is not None and vote.deadline <= now):  # fmt: skip
             return [], batch
@@ -408,8 +410,8 @@ class VoteService:
             [c.principal.id for c in batch if c.principal.kind != "bridge_point"],
             [c.principal.id for c in batch if c.principal.kind == "bridge_point"],
         )
-        electors = await uow.votes.electors_among(vote_id, subjects)
-        seen = await uow.votes.voted_among(vote_id, vote.kind, subjects)
+        standing = await uow.votes.standing_among(vote_id, vote.kind, subjects)
+        seen = {s for s, voted in standing.items() if voted}
         take: list[tuple[_Cast, tuple[int, ...]]] = []
         single: list[_Cast] = []
         for c in batch:
@@ -418,7 +420,7 @@ class VoteService:
                 picked = self._check_choice(vote, c.choice)
             except ValidationError:
                 picked = None
-            if picked is None or subject not in invited or subject not in electors \
+            if picked is None or subject not in invited or subject not in standing \
                     or subject in seen:  # fmt: skip
                 single.append(c)  # refused, or a second ballot: its own exact answer
                 continue
