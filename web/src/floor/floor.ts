@@ -1,5 +1,6 @@
 // The floor (who may speak): holders, requests, commands and the speaking timer.
 
+import { timeLeft, type TimeLeft } from "../meetings/clock";
 import type { MeetingSocket } from "../socket/socket";
 import type { FloorEntry, MeetingState } from "../meetings/state";
 
@@ -21,19 +22,11 @@ export const WARN_SECONDS = 10;
 /** What a speaking timer shows: time left before the deadline (a warning in the last
  * {@link WARN_SECONDS}; "time up" once it passed, until the server takes the floor back),
  * else the time spoken. */
-export type Timer =
-    | { kind: "remaining"; seconds: number; warn: boolean }
-    | { kind: "overtime"; seconds: number }
-    | { kind: "elapsed"; seconds: number };
+export type Timer = TimeLeft | { kind: "elapsed"; seconds: number };
 
 /** The timer of `entry` at `now` (ms, on the server's clock: see `MeetingStream.serverNow`). */
 export function speakingTimer(entry: FloorEntry, now: number): Timer | null {
-    if (entry.deadline) {
-        const left = (Date.parse(entry.deadline) - now) / 1000;
-        if (left < 0) return { kind: "overtime", seconds: Math.floor(-left) };
-        const seconds = Math.ceil(left);
-        return { kind: "remaining", seconds, warn: seconds <= WARN_SECONDS };
-    }
+    if (entry.deadline) return timeLeft(entry.deadline, now, WARN_SECONDS);
     if (!entry.granted_at) return null;
     return { kind: "elapsed", seconds: Math.max(0, Math.floor((now - Date.parse(entry.granted_at)) / 1000)) };
 }

@@ -4,18 +4,12 @@
 
 import { speakingTimer } from "../floor/floor";
 import { formatDuration, t } from "../i18n/i18n";
+import type { ServerClock } from "../meetings/clock";
 import type { FloorEntry } from "../meetings/state";
-import { useNow } from "./hooks";
-
-/** Something that knows the server's clock (a meeting's stream). */
-export interface ServerClock {
-    serverNow(now?: number): number;
-}
+import { useServerNow } from "./hooks";
 
 export function SpeakTimer(props: { entry: FloorEntry; clock?: ServerClock | null | undefined }) {
-    const local = useNow(250);
-    const now = props.clock ? props.clock.serverNow(local) : local;
-    const timer = speakingTimer(props.entry, now);
+    const timer = speakingTimer(props.entry, useServerNow(props.clock, 250));
     if (!timer) return null;
     const time = formatDuration(timer.seconds);
     const [text, kind] =

@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { onLangChange } from "../i18n/i18n";
+import { serverTime, type ServerClock } from "../meetings/clock";
 
 /** Re-render the component when the language changes. */
 export function useLang(): void {
@@ -34,4 +35,9 @@ export function useNow(ms = 500): number {
         return () => { clearInterval(id); };
     }, [ms]);
     return now;
+}
+
+/** Now on the server's clock (ms), ticking every `ms` (for countdowns to its deadlines). */
+export function useServerNow(clock: ServerClock | null | undefined, ms = 500): number {
+    return serverTime(clock, useNow(ms));
 }

@@ -1,16 +1,16 @@
 // The votes panels the views show: the chair's console (open a vote, live counts, close it,
-// the result, the minutes PDF), the bridge point's large board (and its room's ballot where
-// bridge points vote) and the delegate's ballot with its confirmation step and receipt.
+// the result), the bridge point's large board (and its room's ballot where bridge points
+// vote) and the delegate's ballot with its confirmation step, receipt and change; a vote with
+// a time limit counts down on each of them.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
-import type { paths } from "../generated/api";
-import type { MinutesOut, VoteOut } from "../generated/wire";
-import { formatDateTime, formatPercent, formatTime, t, type MessageKey } from "../i18n/i18n";
+import { useEffect, useState } from "preact/hooks";
+import type { VoteOut } from "../generated/wire";
+import { formatDuration, formatPercent, formatTime, t, type MessageKey } from "../i18n/i18n";
+import type { ServerClock } from "../meetings/clock";
 import type { MeetingState } from "../meetings/state";
-import { rest } from "../session/rest";
 import type { Screen } from "../session/screen";
-import { useAction } from "../ui/components";
-import { useLang } from "../ui/hooks";
+import { failureText, useAction } from "../ui/components";
+import { useLang, useServerNow } from "../ui/hooks";
 import {
     ReceiptBook,
     ballotProblem,
@@ -24,6 +24,7 @@ import {
     parseOptions,
     receiptHash,
     toggled,
+    voteCountdown,
     type MajorityRule,
     type VoteKind,
     type VoteSpec,
@@ -39,7 +40,8 @@ function optionText(vote: VoteOut, index: number): string {
     return key ? t(key) : (vote.options[index] ?? String(index));
 }
 
-function VoteHead(props: { vote: VoteOut; state: MeetingState }) {
+/** The question and how the vote runs; while open with a time limit, its countdown. */
+function VoteHead(props: { vote: VoteOut; state: MeetingState; clock: ServerClock | null | undefined }) {
     const v = props.vote;
     const item = props.state.meeting.agenda.find((i) => i.id === v.agenda_item_id);
     return (
@@ -51,7 +53,25 @@ function VoteHead(props: { vote: VoteOut; state: MeetingState }) {
                 {item ? <>{" · "}{t("vote.onItem", { item: item.title })}</> : null}
                 {v.state === "open" && v.deadline ? <>{" · "}{t("vote.deadlineAt", { time: formatTime(v.deadline) })}</> : null}
             </p>
+            {v.state === "open" && v.deadline ? <Countdown vote={v} clock={props.clock} /> : null}
         </>
+    );
+}
+
+/** The time left to vote, on the server's clock. At zero it says the result is awaited: the
+ * vote closes on this screen when the server's `vote.closed` arrives, not by this timer. */
+function Countdown(props: { vote: VoteOut; clock: ServerClock | null | undefined }) {
+    const c = voteCountdown(props.vote, useServerNow(props.clock, 250));
+    if (!c) return null;
+    const [kind, text] =
+        c.kind === "due" ? ["due", t("vote.countdown.due")]
+        : c.warn ? ["warning", t("vote.countdown.warn", { time: formatDuration(c.seconds) })]
+        : ["remaining", t("vote.countdown", { time: formatDuration(c.seconds) })];
+    return (
+        <p class={`vote-countdown ${kind}`} role="timer" data-vote-countdown={props.vote.id} data-kind={kind}
+            data-seconds={c.kind === "due" ? 0 : c.seconds}>
+            {text}
+        </p>
     );
 }
 
@@ -252,7 +272,7 @@ export function ChairVotes(props: { screen: Screen; state: MeetingState }) {
             <ol class="plain vote-list">
                 {votes.map((v) => (
                     <li key={v.id} data-vote={v.id} data-vote-state={v.state}>
-                        <VoteHead vote={v} state={props.state} />
+                        <VoteHead vote={v} state={props.state} clock={props.screen.live?.stream} />
                         {v.state === "open" ? (
                             <>
                                 <LiveCounts vote={v} />
@@ -274,34 +294,57 @@ export function ChairVotes(props: { screen: Screen; state: MeetingState }) {
 // -- ballots (delegate and bridge point) -------------------------------------------------
 
 /** The caller's ballot in the open `vote`: choose, check on a confirmation step, cast; a
- * secret vote's receipt is shown (and kept for this tab) until the result checks it. */
+ * secret vote's receipt is shown (and kept for this tab) until the result checks it. Where
+ * the vote allows it, "Đổi lựa chọn" goes through the same steps again and the new ballot
+ * replaces the first (a secret one with the receipt of the ballot it replaces, answered with
+ * a new receipt). A refused ballot says why, and the screen shows what the server holds. */
 function Ballot(props: { screen: Screen; vote: VoteOut; room?: boolean }) {
     const v = props.vote;
     const me = props.screen.session.subject ?? "";
     const [picked, setPicked] = useState<number[]>([]);
     const [confirming, setConfirming] = useState(false);
+    /** The caller's ballot: null, none yet; [] cast, its choice unknown here (a secret one). */
     const [voted, setVoted] = useState<number[] | null>(null);
+    const [changing, setChanging] = useState(false);
+    const [changed, setChanged] = useState(false);
+    const [typedReceipt, setTypedReceipt] = useState("");
     const [known, setKnown] = useState(false);
+    const [busy, setBusy] = useState(false);
     const [problem, setProblem] = useState<string | null>(null);
-    const [error, run] = useAction();
+    const [error, setError] = useState<string | null>(null);
+    const recheck = async () => {
+        // what the server holds for this voter (back mid-vote, or after a refusal)
+        const st = await props.screen.votes?.status(v.id);
+        if (st?.voted) setVoted(st.choice ?? []);
+    };
     useEffect(() => {
-        // back in the middle of a vote: has this screen's voter voted already?
-        setPicked([]); setConfirming(false); setVoted(null); setKnown(false);
-        props.screen.votes?.status(v.id).then((st) => {
-            if (st.voted) setVoted(st.choice ?? []);
-            setKnown(true);
-        }).catch(() => { setKnown(true); });
+        setPicked([]); setConfirming(false); setVoted(null); setChanging(false); setChanged(false);
+        setKnown(false); setError(null); setProblem(null);
+        recheck().catch(() => undefined).finally(() => { setKnown(true); });
     }, [v.id]);
     useEffect(() => {
         if (confirming) document.querySelector<HTMLButtonElement>(`[data-vote-ballot="${String(v.id)}"] button[data-action=confirm-vote]`)?.focus();
     }, [confirming]);
     const receipt = RECEIPTS.of(me, v.id);
-    if (voted !== null) {
+    const mayChange = v.allow_change && v.state === "open";
+    const needsReceipt = changing && v.kind === "secret" && !receipt;
+    const alert = problem ?? error;
+    if (voted !== null && !changing) {
         return (
-            <div class="vote-ballot done" data-vote-ballot={v.id} data-voted="true">
-                <p class="ok" role="status">{t(props.room ? "vote.done.room" : "vote.done")}</p>
-                {voted.length ? <p>{t("vote.yourChoice", { options: voted.map((i) => optionText(v, i)).join(", ") })}</p> : null}
-                {v.kind === "secret" ? <ReceiptNote vote={v} receipt={receipt} /> : null}
+            <div class="vote-ballot done" data-vote-ballot={v.id} data-voted="true" data-changed={String(changed)}>
+                <p class="ok" role="status">{t(changed ? (props.room ? "vote.changed.room" : "vote.changed") : (props.room ? "vote.done.room" : "vote.done"))}</p>
+                {voted.length ? <p data-your-choice={voted.join(",")}>{t("vote.yourChoice", { options: voted.map((i) => optionText(v, i)).join(", ") })}</p> : null}
+                {v.kind === "secret" ? <ReceiptNote vote={v} receipt={receipt} replaced={changed} /> : null}
+                {mayChange ? (
+                    <>
+                        <p class="muted">{t("vote.change.allowed")}</p>
+                        <button type="button" class="secondary" data-action="change-vote"
+                            onClick={() => { setError(null); setProblem(null); setPicked(voted); setTypedReceipt(""); setChanging(true); }}>
+                            {t("vote.change")}
+                        </button>
+                    </>
+                ) : null}
+                {error ? <p class="bad" role="alert">{error}</p> : null}
             </div>
         );
     }
@@ -309,28 +352,45 @@ function Ballot(props: { screen: Screen; vote: VoteOut; room?: boolean }) {
     const choose = (i: number) => { setProblem(null); setPicked(toggled(v, picked, i)); };
     const review = (ev: Event) => {
         ev.preventDefault();
+        setError(null);
         const why = ballotProblem(v, picked);
         if (why) { setProblem(why === "none" ? t("vote.problem.none") : t("vote.problem.tooMany", { n: v.max_choices })); return; }
+        if (changing && voted?.length && sameChoice(voted, picked)) { setProblem(t("vote.problem.same")); return; }
+        if (needsReceipt && !typedReceipt.trim()) { setProblem(t("vote.problem.receipt")); return; }
         setConfirming(true);
     };
-    const cast = () => {
-        run(async () => {
-            const ballot = await props.screen.votes?.cast(v.id, picked);
-            if (!ballot) return;
+    const cast = async () => {
+        const votes = props.screen.votes;
+        if (!votes || busy) return;
+        setBusy(true);
+        try {
+            const old = changing && v.kind === "secret" ? (receipt ?? typedReceipt.trim().toUpperCase()) : null;
+            const ballot = await votes.cast(v.id, picked, old);
             if (ballot.receipt) RECEIPTS.keep(me, v.id, ballot.receipt);
+            setChanged(ballot.changed);
             setVoted(ballot.choice);
-        });
+            setChanging(false);
+        } catch (exc) {
+            setError(t("vote.refused", { reason: failureText(exc) }));
+            // a second screen of this voter may have voted: show what the server holds
+            if (!changing) await recheck().catch(() => undefined);
+        } finally {
+            setBusy(false);
+            setConfirming(false);
+        }
     };
     const name = `ballot-${String(v.id)}`;
     return (
-        <form class="vote-ballot" data-vote-ballot={v.id} onSubmit={review} aria-label={t("vote.cast")}>
+        <form class="vote-ballot" data-vote-ballot={v.id} data-changing={String(changing)} onSubmit={review}
+            aria-label={t(changing ? "vote.change" : "vote.cast")}>
+            {changing ? <p><strong>{t("vote.change.title")}</strong></p> : null}
             {confirming ? (
                 <div class="vote-confirm" role="group" aria-labelledby={`${name}-confirm`}>
                     <p id={`${name}-confirm`}><strong>{t("vote.confirm.title")}</strong></p>
                     <p class="vote-picked">{picked.map((i) => optionText(v, i)).join(", ")}</p>
                     {v.kind === "secret" ? <p class="muted">{t("vote.confirm.secret")}</p> : null}
                     <div class="row">
-                        <button type="button" data-action="confirm-vote" onClick={cast}>{t("vote.confirm")}</button>
+                        <button type="button" data-action="confirm-vote" disabled={busy} onClick={() => void cast()}>{t("vote.confirm")}</button>
                         <button type="button" class="secondary" data-action="back" onClick={() => { setConfirming(false); }}>{t("vote.back")}</button>
                     </div>
                 </div>
@@ -344,16 +404,36 @@ function Ballot(props: { screen: Screen; vote: VoteOut; room?: boolean }) {
                             <span>{optionText(v, i)}</span>
                         </label>
                     ))}
-                    <button type="submit" data-action="cast-vote">{t("vote.cast")}</button>
+                    {needsReceipt ? (
+                        <label class="vote-old-receipt">{t("vote.change.receipt")}
+                            <input name="old-receipt" autoComplete="off" spellcheck={false} maxLength={19} size={19}
+                                aria-describedby={`${name}-receipt-help`} value={typedReceipt}
+                                onInput={(ev) => { setProblem(null); setTypedReceipt(ev.currentTarget.value); }} />
+                            <span id={`${name}-receipt-help`} class="muted">{t("vote.change.receiptHelp")}</span>
+                        </label>
+                    ) : null}
+                    <div class="row">
+                        <button type="submit" data-action="cast-vote">{t("vote.cast")}</button>
+                        {changing ? (
+                            <button type="button" class="secondary" data-action="keep-vote"
+                                onClick={() => { setChanging(false); setProblem(null); setError(null); }}>
+                                {t("vote.change.keep")}
+                            </button>
+                        ) : null}
+                    </div>
                 </fieldset>
             )}
-            {problem ?? error ? <p class="bad" role="alert">{problem ?? error}</p> : null}
+            {alert ? <p class="bad" role="alert">{alert}</p> : null}
         </form>
     );
 }
 
+function sameChoice(a: readonly number[], b: readonly number[]): boolean {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** A secret ballot's receipt: how to check it, and the check once the result is out. */
-function ReceiptNote(props: { vote: VoteOut; receipt: string | null }) {
+function ReceiptNote(props: { vote: VoteOut; receipt: string | null; replaced?: boolean }) {
     const v = props.vote;
     const [counted, setCounted] = useState<number[] | null>(null);
     useEffect(() => {
@@ -364,6 +444,7 @@ function ReceiptNote(props: { vote: VoteOut; receipt: string | null }) {
     return (
         <div class="vote-receipt">
             <p>{t("vote.receipt")}: <code class="receipt" data-receipt={props.receipt}>{props.receipt}</code></p>
+            {props.replaced ? <p class="warn" data-receipt-replaced="true">{t("vote.receipt.replaced")}</p> : null}
             <p class="muted">{t("vote.receipt.help", { vote: v.id })}</p>
             {v.result ? (
                 counted === null ? <p role="status">{t("vote.receipt.checking")}</p>
@@ -385,7 +466,7 @@ export function DelegateVote(props: { screen: Screen; state: MeetingState }) {
     return (
         <section class="panel votes" aria-labelledby="vote-h" data-vote={v.id} data-vote-state={v.state}>
             <h2 id="vote-h">{t("vote.title")}</h2>
-            <VoteHead vote={v} state={props.state} />
+            <VoteHead vote={v} state={props.state} clock={props.screen.live?.stream} />
             {v.state === "open" ? (
                 <>
                     {mine ? <Ballot screen={props.screen} vote={v} /> : <p class="muted">{t("vote.notElector")}</p>}
@@ -412,7 +493,7 @@ export function VoteBoard(props: { screen: Screen; state: MeetingState }) {
     return (
         <section class="vote-board" aria-labelledby="board-h" data-vote={v.id} data-vote-state={v.state}>
             <h2 id="board-h">{t("vote.title")}</h2>
-            <VoteHead vote={v} state={props.state} />
+            <VoteHead vote={v} state={props.state} clock={props.screen.live?.stream} />
             {v.state === "open" ? (
                 <div class="board-cols">
                     <LiveCounts vote={v} />
@@ -424,60 +505,6 @@ export function VoteBoard(props: { screen: Screen; state: MeetingState }) {
                     <button type="button" class="secondary" data-action="hide-vote" onClick={() => { setHidden(v.id); }}>{t("vote.hide")}</button>
                 </>
             )}
-        </section>
-    );
-}
-
-// -- the minutes ---------------------------------------------------------------------------
-
-/** The signed minutes PDF's route (a plain route, not a command: bytes, not JSON). */
-const MINUTES_PDF = "/api/v1/meetings/{meeting_id}/minutes.pdf" satisfies keyof paths;
-
-/** Once the meeting has ended: finalise the minutes (signed PDF) and download them. */
-export function MinutesPanel(props: { screen: Screen; state: MeetingState }) {
-    useLang();
-    const [minutes, setMinutes] = useState<MinutesOut | null>(null);
-    const [pdf, setPdf] = useState<string | null>(null);
-    const [error, run] = useAction();
-    const m = props.state.meeting;
-    const token = props.screen.session.token;
-    const ended = m.state === "ended";
-    useEffect(() => {
-        if (!ended || !token) return;
-        run(async () => { setMinutes(await rest("minutes.get", { meeting_id: m.id }, token)); });
-    }, [ended, token, m.id]);
-    useEffect(() => {
-        if (minutes?.state !== "final" || !token) return;
-        let url: string | null = null;
-        run(async () => {
-            const response = await fetch(MINUTES_PDF.replace("{meeting_id}", String(m.id)), { headers: { Authorization: `Bearer ${token}` } });
-            if (!response.ok) throw new Error(`HTTP ${String(response.status)}`);
-            url = URL.createObjectURL(await response.blob());
-            setPdf(url);
-        });
-        return () => { if (url) URL.revokeObjectURL(url); };
-    }, [minutes?.state, minutes?.pdf_sha256, token, m.id]);
-    const file = useMemo(() => `bien-ban-${String(m.id)}.pdf`, [m.id]);
-    return (
-        <section class="panel minutes" aria-labelledby="minutes-h">
-            <h2 id="minutes-h">{t("minutes.title")}</h2>
-            {!ended ? <p class="muted">{t("minutes.notYet")}</p> : null}
-            {ended && minutes?.state === "draft" ? (
-                <>
-                    <p>{t("minutes.draft")}</p>
-                    <button type="button" data-action="finalise-minutes"
-                        onClick={() => { run(async () => { if (token) setMinutes(await rest("minutes.finalise", { meeting_id: m.id }, token)); }); }}>
-                        {t("minutes.finalise")}
-                    </button>
-                </>
-            ) : null}
-            {minutes?.state === "final" ? (
-                <>
-                    <p class="ok" role="status">{t("minutes.final", { time: minutes.finalised_at ? formatDateTime(minutes.finalised_at) : "" })}</p>
-                    {pdf ? <a class="button" href={pdf} download={file} data-action="download-minutes">{t("minutes.download")}</a> : null}
-                </>
-            ) : null}
-            {error ? <p class="bad" role="alert">{error}</p> : null}
         </section>
     );
 }

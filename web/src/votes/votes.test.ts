@@ -17,7 +17,9 @@ import {
     parseOptions,
     receiptHash,
     toggled,
+    voteCountdown,
     Votes,
+    VOTE_WARN_SECONDS,
     YES_NO,
 } from "./votes";
 
@@ -172,5 +174,27 @@ describe("vote commands", () => {
             ["vote.close", { meeting_id: 4, vote_id: 7 }],
             ["vote.status", { meeting_id: 4, vote_id: 7 }],
         ]);
+    });
+});
+
+describe("a vote's countdown", () => {
+    const deadline = "2026-12-01T01:05:00Z";
+    const end = Date.parse(deadline);
+
+    it("counts down on the server's clock to the deadline, warning in the last 30 s", () => {
+        const v = vote({ deadline });
+        expect(voteCountdown(v, end - 125_000)).toEqual({ kind: "remaining", seconds: 125, warn: false });
+        expect(voteCountdown(v, end - (VOTE_WARN_SECONDS + 1) * 1000)).toEqual({ kind: "remaining", seconds: 31, warn: false });
+        expect(voteCountdown(v, end - 29_400)).toEqual({ kind: "remaining", seconds: 30, warn: true });
+        expect(voteCountdown(v, end - 300)).toEqual({ kind: "remaining", seconds: 1, warn: true });
+    });
+
+    it("says the time is up at the deadline but leaves the closing to the server's event", () => {
+        const v = vote({ deadline });
+        expect(voteCountdown(v, end)).toEqual({ kind: "due" });
+        expect(voteCountdown(v, end + 4_000)).toEqual({ kind: "due" });
+        expect(v.state).toBe("open"); // only vote.closed closes it
+        expect(voteCountdown({ ...v, state: "closed" }, end - 60_000)).toBeNull();
+        expect(voteCountdown(vote({ deadline: null }), end)).toBeNull();
     });
 });

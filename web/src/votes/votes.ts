@@ -2,6 +2,7 @@
 // checks, the secret receipt and its check against the published tally, and the commands.
 
 import type { BallotOut, CommandPayload, VoteOut, VoterStatusOut } from "../generated/wire";
+import { timeLeft } from "../meetings/clock";
 import type { MeetingState } from "../meetings/state";
 import type { MeetingSocket } from "../socket/socket";
 
@@ -107,6 +108,22 @@ export function deadlineSeconds(minutes: string): number | null | "bad" {
     if (!Number.isFinite(n)) return "bad";
     const seconds = Math.round(n * 60);
     return seconds >= 10 && seconds <= 24 * 3600 ? seconds : "bad";
+}
+
+/** The last seconds of a vote's time limit, shown as a warning. */
+export const VOTE_WARN_SECONDS = 30;
+
+/** What a vote's countdown shows: the time left to vote, or (`due`) that the time is up and
+ * the result is awaited. A screen never closes the vote by this: the server closes it at its
+ * deadline and its `vote.closed` event brings the result. */
+export type VoteCountdown = { kind: "remaining"; seconds: number; warn: boolean } | { kind: "due" };
+
+/** The countdown of `vote` at `now` (ms on the server's clock: `MeetingStream.serverNow`);
+ * null for a vote without a time limit or no longer open. */
+export function voteCountdown(vote: Pick<VoteOut, "state" | "deadline">, now: number): VoteCountdown | null {
+    if (vote.state !== "open" || !vote.deadline) return null;
+    const left = timeLeft(vote.deadline, now, VOTE_WARN_SECONDS);
+    return left.kind === "remaining" && left.seconds > 0 ? left : { kind: "due" };
 }
 
 /** What the result publishes for a secret ballot's receipt: SHA-256 (hex) of

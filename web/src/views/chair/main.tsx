@@ -17,7 +17,8 @@ import { ConnBanner, DeviceNotice, Header, Waiting, PasswordLogin, RemoteAudio, 
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
-import { ChairVotes, MinutesPanel } from "../../votes/panel";
+import { MinutesPanel } from "../../minutes/panel";
+import { ChairVotes } from "../../votes/panel";
 import "./chair.css";
 
 function pickChaired(list: readonly MeetingSummaryOut[], me: PrincipalOut): MeetingSummaryOut | null {
@@ -377,9 +378,11 @@ function Console() {
                             <Controls state={state} />
                             <Agenda state={state} />
                             <RollCallPanel state={state} />
-                            <MinutesPanel screen={screen} state={state} />
+                            {state.meeting.state !== "ended" ? <MinutesPanel screen={screen} state={state} /> : null}
                         </div>
                         <div class="col" style="display:grid;gap:1em">
+                            {/* once ended, the minutes editor takes the wide column's top */}
+                            {state.meeting.state === "ended" ? <MinutesPanel screen={screen} state={state} /> : null}
                             <Speaker state={state} />
                             <Grid state={state} names={names} health={health} limitSeconds={limitFromMinutes(limit)} />
                             <ChairVotes screen={screen} state={state} />
