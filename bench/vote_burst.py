@@ -6,7 +6,9 @@ with ``meetingd demo`` plus enough bridge points, through bench/realtime_fanout.
 helpers), connects N light socket.io clients (bench/_sio_light.py), opens an open vote whose
 named electorate is the N bridge points (each voting for its room), and sends the N
 ``vote.cast`` commands spread evenly over one second. Measured: ack latency p50/p90/p99/max
-(send to ack, wall clock, one machine), ballots accepted and committed (the closed vote's
+(send to ack, wall clock, one machine; the clients run in the bench's own process on the
+same cores, so the server's CPU, the time it waited for a CPU and the clients' CPU over the
+burst are reported beside it), ballots accepted and committed (the closed vote's
 result counts them, read from the database), duplicates refused (each client then casts
 again: every one must be ``conflict``), the live ``vote.counted`` events one client received
 during the burst (coalesced), and the machine's load average around each run (others run
@@ -42,10 +44,13 @@ from realtime_fanout import (
     kill_all_children,
     loadavg,
     pct,
+    proc_cpu_s,
+    proc_run_delay_s,
     progress,
     r,
     start_cluster,
     stop_cluster,
+    wait_quiet,
 )
 
 
@@ -53,6 +58,12 @@ def _subject(token: str) -> str:
     """The ``sub`` claim of a (signed) token: ``bridge_point:17``."""
     payload = token.split(".")[1]
     return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process (the N clients run in it)."""
+    t = os.times()
+    return t.user + t.system
 
 
 async def _connect_all(
@@ -120,10 +131,16 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
                     code = got["error"]["code"]
                     errors[code] = errors.get(code, 0) + 1
 
+            pid = cl.servers[0].pid
+            await wait_quiet([pid])  # the vote's opening and the joins' echoes are over
+            cpu0, delay0, own0 = proc_cpu_s(pid), proc_run_delay_s(pid), _own_cpu_s()
             t0 = time.monotonic()
             counted.clear()
             await asyncio.gather(*(cast(i, s, t0) for i, s in enumerate(socks)))
             burst = time.monotonic() - t0
+            server_cpu = proc_cpu_s(pid) - cpu0
+            server_delay = proc_run_delay_s(pid) - delay0
+            clients_cpu = _own_cpu_s() - own0
             events_in_burst = len(counted)
             load_during = loadavg()
 
@@ -154,6 +171,11 @@ async def run_one(db: str, n: int) -> dict[str, Any]:
             "counts": result["counts"],
             "duplicates": {"sent": n, **dup},
             "vote_counted_events_during_burst": events_in_burst,
+            # the server's CPU over the burst, the time its main thread waited for a CPU
+            # that others (the clients, other jobs) held, and the clients' own CPU
+            "server_cpu_s": r(server_cpu, 3),
+            "server_run_queue_delay_s": r(server_delay, 3),
+            "clients_cpu_s": r(clients_cpu, 3),
             "loadavg_before": load_before,
             "loadavg_during": load_during,
             "goal_met": len(acks) == n == result["ballots"]
