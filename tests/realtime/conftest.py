@@ -1,4 +1,5 @@
-"""A live server over loopback (aiohttp TestServer) with the seeded world, and its clients."""
+"""A live server over loopback (aiohttp TestServer) with the seeded world, and its clients;
+the fixtures of several real server processes (:mod:`tests.realtime.cluster`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from meetingd.config import Config, RealtimeConfig
 from meetingd.domain import Principal
 from meetingd.realtime.server import RealtimeServer
 from tests.conftest import World, seed_world
+from tests.realtime.cluster import own_postgres as own_postgres
+from tests.realtime.cluster import own_redis as own_redis
+from tests.realtime.cluster import redis_channel as redis_channel
+from tests.realtime.cluster import scaleout_db as scaleout_db
 from tests.realtime.livekit import LiveClient
 
 #: Quick liveness and no rate limit to speak of, unless a test asks otherwise.

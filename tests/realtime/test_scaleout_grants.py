@@ -21,9 +21,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import World
-from tests.realtime.test_scaleout import Node, nodes, seeded
-from tests.realtime.test_scaleout import redis_channel as redis_channel
-from tests.realtime.test_scaleout import scaleout_db as scaleout_db
+from tests.realtime.cluster import Node, nodes, seeded
 from tests.services import pdfs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

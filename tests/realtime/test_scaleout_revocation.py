@@ -28,12 +28,10 @@ import socketio
 from meetingd.app import build
 from meetingd.config import AuthConfig, Config, DatabaseConfig, ServerConfig
 from tests.conftest import PASSWORD, TEST_KEY, World
+from tests.realtime.cluster import node_env, nodes, seeded
 from tests.realtime.livekit import LiveClient
 from tests.realtime.rtcpeer import SocketPeer
 from tests.realtime.test_media_signalling import wait_for
-from tests.realtime.test_scaleout import node_env, nodes, seeded
-from tests.realtime.test_scaleout import redis_channel as redis_channel
-from tests.realtime.test_scaleout import scaleout_db as scaleout_db
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -13,10 +13,8 @@ from meetingd.app import build
 from meetingd.config import AuthConfig, Config, DatabaseConfig, ServerConfig
 from meetingd.schemas import VoteIn
 from tests.conftest import TEST_KEY
+from tests.realtime.cluster import nodes, seeded
 from tests.realtime.livekit import LiveClient
-from tests.realtime.test_scaleout import nodes, seeded
-from tests.realtime.test_scaleout import redis_channel as redis_channel
-from tests.realtime.test_scaleout import scaleout_db as scaleout_db
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
