@@ -67,10 +67,11 @@ HEALTH_CHECK = web.AppKey("health_check", Store)
     auth=False,
 )
 async def healthz(call: Call[Any, Any]) -> HealthOut:
-    """Answers 200 when the process serves and its database answers a query."""
+    """Answers 200 when the process serves and its database answers a query, 503
+    (``unavailable``) while the database cannot be reached."""
     store = call.request.app[HEALTH_CHECK]
-    async with store.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    async with store.reading() as uow:
+        await uow.session.execute(text("SELECT 1"))
     return HealthOut(status="ok", database=store.dialect, version=__version__)
 
 

@@ -4,7 +4,12 @@ Each process publishes the events its own transactions committed, in commit orde
 ``<channel>:events``; every other process feeds what it receives to its sequencer, which
 restores ``seq`` order per meeting and fills anything lost from the event log. Redis is
 thus only the fast path: if it drops a message or is down for a while, screens catch up
-from the database within about a second of it coming back (or of the heal tick).
+from the database within about a second (the heal tick), while it is away too.
+
+While Redis is away nothing is refused: a command commits and its events reach this
+process's screens at once and the other processes' through the database log. The log says
+once that Redis went and once that it is back (:class:`~meetingd.outage.Outage`); what was
+waiting to be published when it failed is dropped, not sent stale after it comes back.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -20,11 +26,15 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from meetingd.domain import MeetingEvent
+from meetingd.outage import Outage
 
 logger = logging.getLogger(__name__)
 
-#: Messages kept while Redis is slow or away; beyond that they are dropped (and healed).
+#: Messages kept while Redis is slow; beyond that they are dropped (and healed).
 MAX_QUEUED = 10_000
+#: Seconds between attempts to reach Redis again, doubling from the first to the last.
+RETRY_FIRST = 0.25
+RETRY_MAX = 2.0
 
 
 def encode(node_id: str, events: list[MeetingEvent], rights: list[str] | None = None) -> str:
@@ -84,6 +94,18 @@ class RedisEventBus:
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.outage = Outage(
+            "Redis",
+            "commands go on; their events reach the other processes through the database "
+            "log, about a second late",
+            logger,
+        )
+        #: The sides (publishing, subscription) that failed their last attempt.
+        self._failing: set[str] = set()
+        #: Events received from the other nodes, and messages not published (healed).
+        self.received = 0
+        self.dropped = 0
+        self._full_since = 0.0
 
     async def start(self) -> None:
         """Connect and subscribe; events published after this returns are received."""
@@ -101,9 +123,10 @@ class RedisEventBus:
     def send(self, events: list[MeetingEvent]) -> None:
         """Queue a committed transaction's events for the other nodes; never blocks."""
         if self._queue.qsize() >= MAX_QUEUED:
-            logger.warning(
-                "Redis is not keeping up: %s events not shared (healed later)", len(events)
-            )
+            self.dropped += 1
+            if time.monotonic() - self._full_since > 10:  # once per ten seconds at most
+                self._full_since = time.monotonic()
+                logger.warning("Redis is not keeping up: events not shared (healed later)")
             return
         self._queue.put_nowait(encode(self._node_id, events))
 
@@ -112,30 +135,71 @@ class RedisEventBus:
         checked again there); a lost message is caught by the next command's re-check."""
         self._queue.put_nowait(encode(self._node_id, [], keys))
 
+    def _failed(self, side: str, exc: BaseException) -> None:
+        self._failing.add(side)
+        self.outage.failed(exc)
+
+    def _answered(self, side: str, began: float) -> None:
+        if side in self._failing:
+            self._failing.discard(side)
+            if not self._failing:
+                self.outage.answered(began)
+
     async def _publish(self) -> None:
         assert self._redis is not None
         while True:
             message = await self._queue.get()
+            began = time.monotonic()
             try:
                 await self._redis.publish(self.channel, message)
             except (RedisError, OSError) as exc:
                 _stop_if_cancelled()
-                logger.warning("could not publish events to Redis (healed later): %s", exc)
+                self._failed("publishing", exc)
+                self.dropped += 1
+                await self._until_back()
+                continue
+            self._answered("publishing", began)
+
+    async def _until_back(self) -> None:
+        """Wait until Redis answers again. What is queued meanwhile is dropped: it would be
+        stale by then, and the other nodes read it from the database log anyway."""
+        assert self._redis is not None
+        backoff = RETRY_FIRST
+        while True:
+            self._drop_queued()
+            await asyncio.sleep(backoff)
+            began = time.monotonic()
+            try:
+                await self._redis.ping()
+            except (RedisError, OSError):
+                _stop_if_cancelled()
+                backoff = min(backoff * 2, RETRY_MAX)
+                continue
+            self._drop_queued()
+            self._answered("publishing", began)
+            return
+
+    def _drop_queued(self) -> None:
+        self.dropped += self._queue.qsize()
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
     async def _listen(self) -> None:
-        backoff = 0.5
+        backoff = RETRY_FIRST
         while True:
+            began = time.monotonic()
             try:
                 message = await self._pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=1.0
                 )
-                backoff = 0.5
             except (RedisError, OSError) as exc:
                 _stop_if_cancelled()
-                logger.warning("lost the Redis subscription (%s); retrying in %.1f s", exc, backoff)
+                self._failed("subscription", exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, RETRY_MAX)
                 continue
+            backoff = RETRY_FIRST
+            self._answered("subscription", began)
             if message is None or message.get("type") != "message":
                 continue
             try:
@@ -146,6 +210,7 @@ class RedisEventBus:
             if node == self._node_id:
                 continue
             if events:
+                self.received += len(events)
                 self._receive(events)
             if rights and self._on_rights is not None:
                 self._on_rights(rights)

@@ -31,6 +31,27 @@ class RealtimeCollector(Collector):
             "Meeting events sent to their rooms on this process (each once per room)",
             value=s.sequencer.delivered,
         )
+        yield CounterMetricFamily(
+            "meetingd_realtime_events_healed",
+            "Meeting events read from the database log because they did not arrive in time",
+            value=s.sequencer.healed,
+        )
+        if s.bus is not None:
+            yield GaugeMetricFamily(
+                "meetingd_realtime_redis_up",
+                "1 while Redis answers the event bus (publishing and subscription), else 0",
+                value=1 if s.bus.outage.up else 0,
+            )
+            yield CounterMetricFamily(
+                "meetingd_realtime_bus_events_received",
+                "Meeting events received from the other processes through Redis",
+                value=s.bus.received,
+            )
+            yield CounterMetricFamily(
+                "meetingd_realtime_bus_messages_dropped",
+                "Messages not published to Redis (it was away or behind); healed from the log",
+                value=s.bus.dropped,
+            )
         yield GaugeMetricFamily(
             "meetingd_media_rooms",
             "Media rooms (meetings with media) on this process",

@@ -115,7 +115,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             )
         try:
             principal = await self.tokens.check(token)
-        except AuthenticationError as exc:
+        except MeetingdError as exc:  # a bad token, or the database away (unavailable)
             logger.info("connection %s from %s refused: %s", sid, address, exc.message)
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
         self.connections[sid] = Connection(

@@ -65,6 +65,7 @@ class Sequencer:
         self._streams: dict[int, _Stream] = {}
         self._drains: set[asyncio.Task[None]] = set()
         self.delivered = 0  # events handed to the fan-out (for tests and metrics)
+        self.healed = 0  # events read from the log because they did not arrive
 
     # -- following meetings ---------------------------------------------------------------
 
@@ -191,6 +192,7 @@ class Sequencer:
                     events[0].seq - 1,
                 )
                 st.next = events[0].seq
+            self.healed += len(events)
             self.offer(events)
 
     async def close(self) -> None:

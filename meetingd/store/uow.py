@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Protocol
@@ -16,6 +17,7 @@ from meetingd.clock import Clock
 from meetingd.domain import MeetingEvent
 from meetingd.errors import ConflictError, Unavailable
 from meetingd.events import Event, to_data
+from meetingd.outage import Outage
 from meetingd.store.audit import AuditRepository
 from meetingd.store.bridge_points import BridgePointRepository
 from meetingd.store.db import READ_ONLY
@@ -113,6 +115,10 @@ class Store:
         self.clock = clock
         self.event_log_size = event_log_size
         self.publisher = publisher
+        #: Whether the database answered the last unit of work (logged once each way).
+        self.outage = Outage(
+            "the database", "commands answer unavailable (503) until it is back", logger
+        )
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         # SQLite runs one transaction at a time (each begins IMMEDIATE). Queue them here, in
         # order, rather than in SQLite's busy handler, which sleeps and retries and can make
@@ -135,6 +141,7 @@ class Store:
         unit are handed to the publisher after the commit returns, never before, and
         never after a rollback.
         """
+        began = time.monotonic()
         async with self._turns or nullcontext(), self._sessions() as session:
             uow = UnitOfWork(session, self.clock, self.event_log_size)
             try:
@@ -145,10 +152,9 @@ class Store:
                 logger.info("integrity conflict: %s", exc.orig)
                 raise ConflictError(_conflict_message(exc)) from None
             except Exception as exc:
-                if not unreachable(exc):
-                    raise
-                logger.warning("the database cannot be reached: %r", exc)
-                raise Unavailable("the database cannot be reached; try again shortly") from None
+                self._unavailable(exc)
+                raise
+        self.outage.answered(began)
         if uow.emitted and self.publisher is not None:
             await self.publisher.publish(uow.emitted)
         if uow.revoked and self.publisher is not None:
@@ -159,6 +165,7 @@ class Store:
         """A unit of work that only reads (a token checked on every command, say): on
         SQLite it neither waits for the writers' turn nor takes one, and reads the last
         commit. Writing, emitting or auditing in it is a bug, refused at its end."""
+        began = time.monotonic()
         async with self._readers() as session:
             uow = UnitOfWork(session, self.clock, self.event_log_size)
             try:
@@ -168,10 +175,19 @@ class Store:
                             or session.new or session.deleted:  # fmt: skip
                         raise RuntimeError("a reading unit of work changed something")
             except Exception as exc:
-                if not unreachable(exc):
-                    raise
-                logger.warning("the database cannot be reached: %r", exc)
-                raise Unavailable("the database cannot be reached; try again shortly") from None
+                self._unavailable(exc)
+                raise
+        self.outage.answered(began)
+
+    def _unavailable(self, exc: Exception) -> None:
+        """Raise :class:`Unavailable` if ``exc`` says the database cannot be reached."""
+        if not unreachable(exc):
+            return
+        # The driver's words, not SQLAlchemy's wrapper: that one quotes the statement and its
+        # parameters (a secret ballot's, say), which the log never holds.
+        orig = exc.orig if isinstance(exc, DBAPIError) else None
+        self.outage.failed(orig if isinstance(orig, BaseException) else exc)
+        raise Unavailable("the database cannot be reached; try again shortly") from None
 
     async def close(self) -> None:
         await self.engine.dispose()
