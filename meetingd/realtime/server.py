@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
 from typing import Any
@@ -31,7 +32,7 @@ from meetingd.clock import Clock
 from meetingd.commands import COMMANDS
 from meetingd.config import Config
 from meetingd.domain import MeetingEvent
-from meetingd.errors import MeetingdError, StateError
+from meetingd.errors import MeetingdError, StateError, Unavailable
 from meetingd.events import (
     BridgePointUninvited,
     DelegateUninvited,
@@ -120,7 +121,14 @@ class RealtimeServer:
         rc = config.realtime
         self.node_id = secrets.token_hex(8)
         self._services = services
+        self._offline_after = rc.offline_after_seconds
         self._beat_interval = max(0.05, rc.offline_after_seconds / 3)
+        #: Since when the heartbeat has reached the database without a miss (None: it
+        #: missed): only a node beating for ``offline_after`` itself sweeps the others.
+        self._beating_since: float | None = None
+        #: This node's presence rows may not be its connections (swept by the others, or
+        #: a departure not written while the database was away): mend at the next beat.
+        self._presence_stale = False
         manager: socketio.AsyncManager
         if rc.redis_url:
             manager = socketio.AsyncRedisManager(rc.redis_url, channel=rc.redis_channel)
@@ -252,11 +260,16 @@ class RealtimeServer:
             await self.media.drop(conn.sid, meeting_id)
         left = MeetingLeft(meeting_id=meeting_id, code=why.code, message=why.message)
         await self._emit_to(conn.sid, left)
-        await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+        await self._forget(meeting_id, [conn.sid])
 
     async def _emit_to(self, sid: str, event: Event) -> None:
-        """A per-connection event (``rtc.offered``, ``rtc.layout``): not in the stream."""
-        await self.sio.emit(event.type, to_data(event), to=sid, namespace=NAMESPACE)
+        """A per-connection event (``rtc.offered``, ``rtc.layout``): not in the stream.
+
+        ``sid`` is a connection of this process: sent straight to it, not round the
+        socket.io manager's Redis channel (which would lose it while Redis is away)."""
+        await self.sio.emit(
+            event.type, to_data(event), to=sid, namespace=NAMESPACE, ignore_queue=True
+        )
 
     # -- rooms (the Rooms protocol of the commands) ---------------------------------------
 
@@ -294,9 +307,21 @@ class RealtimeServer:
 
     async def _leave_quietly(self, meeting_id: int, sid: str) -> None:
         try:
-            await self._services.presence.leave(meeting_id, self.node_id, [sid])
+            await self._forget(meeting_id, [sid])
         except Exception:
             logger.exception("meeting %s: could not record %s leaving", meeting_id, sid)
+
+    async def _forget(self, meeting_id: int, sids: list[str]) -> None:
+        """Connections of this node left a meeting: their rows go. While the database is
+        away the rows stay, and the first heartbeat that reaches it takes them away
+        (:meth:`_mend_presence`)."""
+        try:
+            await self._services.presence.leave(meeting_id, self.node_id, sids)
+        except Unavailable:
+            self._presence_stale = True
+            logger.warning(
+                "meeting %s: %s left; recorded when the database is back", meeting_id, sids
+            )
 
     async def _attach(
         self, conn: Connection, meeting_id: int, read: Read, *, shared: bool
@@ -347,7 +372,7 @@ class RealtimeServer:
                 self.sequencer.release(meeting_id)
                 if present:
                     with suppress(Exception):
-                        await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+                        await self._forget(meeting_id, [conn.sid])
             raise
 
     async def leave(self, conn: Connection, meeting_id: int) -> None:
@@ -359,7 +384,7 @@ class RealtimeServer:
             conn.joined.discard(meeting_id)
             self.sio.manager.basic_leave_room(conn.sid, NAMESPACE, room(meeting_id))
             self.sequencer.release(meeting_id)
-            await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+            await self._forget(meeting_id, [conn.sid])
         if self.media is not None:
             await self.media.drop(conn.sid, meeting_id)
 
@@ -374,7 +399,7 @@ class RealtimeServer:
                 self.sequencer.release(meeting_id)
         for meeting_id in joined:
             try:
-                await self._services.presence.leave(meeting_id, self.node_id, [conn.sid])
+                await self._forget(meeting_id, [conn.sid])
             except Exception:
                 logger.exception("meeting %s: could not record %s leaving", meeting_id, conn.sid)
 
@@ -384,6 +409,7 @@ class RealtimeServer:
         presence = self._services.presence
         await presence.heartbeat(self.node_id)
         await presence.sweep(self.node_id)  # connections left by a process that died
+        self._beating_since = time.monotonic() - self._offline_after
         if self.bus is not None:
             await self.bus.start()
         if self.media is not None:
@@ -427,9 +453,84 @@ class RealtimeServer:
     async def _expire(self) -> None:
         self.namespace.expire(self._clock.now())
 
+    # -- presence across nodes ---------------------------------------------------------------
+
     async def _beat(self) -> None:
-        await self._services.presence.heartbeat(self.node_id)
-        await self._services.presence.sweep(self.node_id)
+        """Prove this node alive; mend its presence rows if they may be wrong; sweep away the
+        connections of nodes that stopped beating.
+
+        A node whose heartbeat was late (slow, paused, cut from the database for a while)
+        finds its registration gone: the others took it for dead and showed its participants
+        offline. Its connections are still open, so it puts their rows back at once (they
+        are shown online again) rather than waiting for them to reconnect.
+
+        After its own heartbeat missed (the database away), a node does not sweep until it
+        has beaten again for ``offline_after``: the others' heartbeats missed too, and they
+        are not dead for that.
+        """
+        presence = self._services.presence
+        try:
+            registered = await presence.heartbeat(self.node_id)
+        except Unavailable:
+            self._beating_since = None
+            raise
+        now = time.monotonic()
+        if self._beating_since is None:
+            self._beating_since = now
+        if not registered:
+            logger.warning(
+                "node %s was taken for dead by the others (its heartbeat was late): "
+                "its connections are shown present again",
+                self.node_id,
+            )
+            self._presence_stale = True
+        if self._presence_stale:
+            self._presence_stale = False
+            try:
+                await self._mend_presence()
+            except BaseException:
+                self._presence_stale = True
+                raise
+        if now - self._beating_since >= self._offline_after:
+            await presence.sweep(self.node_id)
+
+    async def _mend_presence(self) -> None:
+        """Make this node's presence rows those of its connections in their meetings: put
+        back the rows of connections that are in a meeting without one, take away those of
+        connections that are not (or no longer) there. A connection busy joining, resyncing
+        or leaving writes its own row and is looked at again at the next beat."""
+        presence = self._services.presence
+        recorded = await presence.recorded(self.node_id)
+        attending: dict[int, list[Connection]] = {}
+        busy: set[str] = set()
+        for conn in list(self.namespace.connections.values()):
+            if conn.lock.locked():
+                busy.add(conn.sid)
+            elif not (conn.closed or conn.kicked):
+                for meeting_id in conn.joined:
+                    attending.setdefault(meeting_id, []).append(conn)
+        if busy:
+            self._presence_stale = True
+        for meeting_id in sorted(recorded.keys() | attending.keys()):
+            rows = recorded.get(meeting_id, set())
+            conns = attending.get(meeting_id, [])
+            missing = [c for c in conns if c.sid not in rows]
+            gone = rows - {c.sid for c in conns} - busy
+            if missing:
+                outcomes = await presence.enter_many(
+                    meeting_id, self.node_id, [(c.principal, c.sid) for c in missing]
+                )
+                for c, outcome in zip(missing, outcomes, strict=True):
+                    if isinstance(outcome, MeetingdError):  # its right re-check takes it out
+                        logger.info("meeting %s: %s not put back: %s", meeting_id, c.sid, outcome)
+                    elif c.closed or meeting_id not in c.joined:
+                        gone.add(c.sid)  # left while its row was written
+                logger.info(
+                    "meeting %s: %d connections of this node put back", meeting_id, len(missing)
+                )
+            if gone:
+                await presence.leave(meeting_id, self.node_id, sorted(gone))
+                logger.info("meeting %s: %d rows of closed connections gone", meeting_id, len(gone))
 
 
 async def every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
@@ -439,10 +540,11 @@ async def every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         await asyncio.sleep(seconds)
         try:
             await work()
-        except Exception:
+        except Exception as exc:
             # A cancel that lands inside a database call can come back as the driver's
             # error (asyncpg's rollback on a connection cut mid-query): the task was still
             # told to stop, and looping on would hang the shutdown that waits for it.
             if me is not None and me.cancelling():
                 raise asyncio.CancelledError from None
-            logger.exception("background work %s failed", getattr(work, "__name__", work))
+            if not isinstance(exc, Unavailable):  # that one the store logs once per outage
+                logger.exception("background work %s failed", getattr(work, "__name__", work))

@@ -163,10 +163,17 @@ class PresenceService:
             await authz.meeting_for(uow, principal, meeting_id)
             return await uow.presence.entries(meeting_id)
 
-    async def heartbeat(self, node_id: str) -> None:
-        """Prove that ``node_id`` is alive (and register it the first time)."""
+    async def heartbeat(self, node_id: str) -> bool:
+        """Prove that ``node_id`` is alive (and register it the first time). Answers False
+        when the node was not registered: the first time, or since other nodes took it for
+        dead (its heartbeat late) and swept its connections away."""
         async with self._store.transaction() as uow:
-            await uow.nodes.heartbeat(node_id, self._clock.now())
+            return await uow.nodes.heartbeat(node_id, self._clock.now())
+
+    async def recorded(self, node_id: str) -> dict[int, set[str]]:
+        """The connections of ``node_id`` recorded present, by meeting."""
+        async with self._store.reading() as uow:
+            return await uow.presence.connections_of_node(node_id)
 
     async def sweep(self, own_node_id: str) -> list[str]:
         """Remove the connections of nodes that stopped beating; answer those nodes."""

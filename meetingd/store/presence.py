@@ -174,6 +174,18 @@ class PresenceRepository:
             stmt = stmt.where(PresenceRow.connection_id == connection_id)
         return sorted((await self._s.execute(stmt)).scalars())
 
+    async def connections_of_node(self, node_id: str) -> dict[int, set[str]]:
+        """The connections of a node that have rows, by meeting."""
+        res = await self._s.execute(
+            select(PresenceRow.meeting_id, PresenceRow.connection_id).where(
+                PresenceRow.node_id == node_id
+            )
+        )
+        out: dict[int, set[str]] = {}
+        for meeting_id, connection_id in res:
+            out.setdefault(meeting_id, set()).add(connection_id)
+        return out
+
     async def nodes_with_rows(self) -> list[str]:
         return list((await self._s.execute(select(PresenceRow.node_id).distinct())).scalars())
 
@@ -184,13 +196,17 @@ class NodeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def heartbeat(self, node_id: str, now: datetime) -> None:
+    async def heartbeat(self, node_id: str, now: datetime) -> bool:
+        """Record that the node is alive; answers whether its row was there (False the first
+        time, and after other nodes swept it as dead)."""
         res = await self._s.execute(
             update(RealtimeNodeRow).where(RealtimeNodeRow.id == node_id).values(heartbeat_at=now)
         )
-        if not res.rowcount:  # type: ignore[attr-defined]
-            self._s.add(RealtimeNodeRow(id=node_id, started_at=now, heartbeat_at=now))
-            await self._s.flush()
+        if res.rowcount:  # type: ignore[attr-defined]
+            return True
+        self._s.add(RealtimeNodeRow(id=node_id, started_at=now, heartbeat_at=now))
+        await self._s.flush()
+        return False
 
     async def alive(self, since: datetime) -> set[str]:
         """Nodes whose last heartbeat is not older than ``since``."""
