@@ -2,7 +2,7 @@
 # Install the Debian packages the test suite needs, only those missing.
 # Chromium (browser tests), coturn (TURN relay test), ffmpeg (test clips), DejaVu fonts
 # (Vietnamese glyphs in the browser and in document watermarks), LibreOffice (office uploads),
-# nginx (the documents benchmark).
+# nginx (the documents benchmark), redis-server and PostgreSQL's server programs (fault tests).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -16,6 +16,10 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
 # Debian's nginx: bench/documents.py compares serving a document against it.
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+# tests/realtime/test_faults.py kills and restarts a redis-server and a PostgreSQL cluster
+# (initdb, pg_ctl) of its own, never the shared ones at 6379 and 5432.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
