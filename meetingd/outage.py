@@ -23,8 +23,6 @@ class Outage:
         self.away_since: float | None = None
         #: Attempts failed in the current (or the last) outage.
         self.failures = 0
-        #: Outages seen since the start.
-        self.outages = 0
 
     @property
     def up(self) -> bool:
@@ -37,7 +35,6 @@ class Outage:
             return
         self.away_since = time.monotonic()
         self.failures = 1
-        self.outages += 1
         said = str(exc).strip().splitlines()
         self._logger.warning(
             "%s cannot be reached (%s: %s); %s", self.service, type(exc).__name__,

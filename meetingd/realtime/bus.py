@@ -105,7 +105,7 @@ class RedisEventBus:
         #: Events received from the other nodes, and messages not published (healed).
         self.received = 0
         self.dropped = 0
-        self._full_since = 0.0
+        self._warned_full_at = 0.0
 
     async def start(self) -> None:
         """Connect and subscribe; events published after this returns are received."""
@@ -124,8 +124,8 @@ class RedisEventBus:
         """Queue a committed transaction's events for the other nodes; never blocks."""
         if self._queue.qsize() >= MAX_QUEUED:
             self.dropped += 1
-            if time.monotonic() - self._full_since > 10:  # once per ten seconds at most
-                self._full_since = time.monotonic()
+            if time.monotonic() - self._warned_full_at > 10:  # once per ten seconds at most
+                self._warned_full_at = time.monotonic()
                 logger.warning("Redis is not keeping up: events not shared (healed later)")
             return
         self._queue.put_nowait(encode(self._node_id, events))

@@ -15,8 +15,10 @@ cost every connection already in one event per newcomer).
 Connections are tagged with the server process (node) holding them. Each node beats a
 heartbeat; when a node stops beating for ``offline_after_seconds`` (it crashed or lost the
 database), any other node sweeps its connections away and the participants are shown
-offline. A connection that vanishes from a live node is noticed by the transport's ping
-timeout, which ends in :meth:`PresenceService.leave`.
+offline. A node swept while it was only slow finds, at its next heartbeat, that it is no
+longer registered, and records its open connections again (they are shown present without
+reconnecting). A connection that vanishes from a live node is noticed by the transport's
+ping timeout, which ends in :meth:`PresenceService.leave`.
 """
 
 from __future__ import annotations
