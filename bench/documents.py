@@ -59,6 +59,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 
@@ -221,14 +222,14 @@ async def _open_grant(
             ack = await sock.call("document.open", payload, 60)
             if not ack.get("ok"):
                 return None, f"open: {ack.get('error')}"[:160]
-            return base + str(ack["data"]["url"]), None
+            return urljoin(base + "/", str(ack["data"]["url"])), None
         async with http.post(open_url, headers={"Authorization": f"Bearer {token}"}) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 200:
                 return None, f"open: HTTP {resp.status}"
     except (AckError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
         return None, f"open: {type(exc).__name__}: {exc}"[:160]
-    return base + str(body["url"]), None
+    return urljoin(base + "/", str(body["url"])), None
 
 
 async def _fetch(
@@ -780,7 +781,9 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "meetingd_file": "grant: each follower sends document.open once on its socket, "
             "as the web reader does (authorised, a read receipt + audit row), then fetches "
             "every range from the grant URL it answers (GET .../read?grant=: signature, "
-            "expiry and revocations checked, no database); "
+            "expiry and revocations checked, no database), on meetingd's reading port "
+            "(documents.read_listen, its default: the main port + 1, same process) unless "
+            "--reading-port off (then the app's own route on the main port); "
             "bearer: every range from GET .../file with the token (authorised each time)",
             "nginx": "Debian nginx, 1 worker, daemon off, sendfile on, access_log off, "
             "keepalive_requests 100000, serving the bytes meetingd serves",
@@ -805,7 +808,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                            "made_s": round(time.monotonic() - t0, 2)}  # fmt: skip
         progress(f"PDF: {args.pages} pages, {pdf.stat().st_size / MB:.2f} MB")
 
-        ns = argparse.Namespace(redis=False, postgres=False, server="meetingd", server_env=[])
+        env = [] if args.reading_port == "on" else ["MEETINGD_DOCUMENTS_READ_LISTEN=off"]
+        ns = argparse.Namespace(redis=False, postgres=False, server="meetingd", server_env=env)
         cl = await start_cluster(ns, min(args.n, args.bridge_points))
         mpid = cl.servers[0].pid
         up = await upload_and_publish(cl, pdf, 120)
@@ -815,6 +819,11 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
              "findings": up["findings"], "upload_and_check_s": up["upload_s"]}
         )  # fmt: skip
         file_url = f"{cl.servers[0].url}/api/v1/meetings/{cl.meeting_id}/documents/{doc_id}/file"
+        async with aiohttp.ClientSession() as http:
+            granted, _ = await _open_grant(
+                http, file_url.rsplit("/", 1)[0] + "/open", cl.chair_token, None
+            )
+        doc["setup"]["grant_url"] = (granted or "?").split("?")[0]
         www = tmp / "www"
         www.mkdir()
         os.chmod(www, 0o755)
@@ -914,6 +923,8 @@ def main() -> int:
                    help="meetingd's rounds: document.open then ranges under its grant (what the "
                    "reader does), or every range from .../file with the bearer token")  # fmt: skip
     p.add_argument("--profile", action="store_true", help="py-spy meetingd in its first round")
+    p.add_argument("--reading-port", choices=("on", "off"), default="on",
+                   help="ranges from the reading port (on) or the main port (off)")  # fmt: skip
     p.add_argument("--client-procs", type=int, default=0, help="0: 1 up to N=200, else 2")
     p.add_argument("--json-out", "--out", dest="out", type=Path, help="also write the JSON here")
     args = p.parse_args()

@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(config: Config) -> int:
+    from meetingd.api.reading import serve_reading
     from meetingd.app import create_app
     from meetingd.store.migrate import SchemaMismatch
 
@@ -254,6 +255,7 @@ def _serve(config: Config) -> int:
     except ConfigError as exc:  # e.g. an empty or short signing-key file
         print(exc, file=sys.stderr)
         return 2
+    serve_reading(app, config)  # documents.read_listen: the readers' range requests
     url = config.server.public_url
     creds = Path(config.server.data_dir) / "demo-credentials.json"
     print(f"meetingd serving on {url}  (API docs: {url}/api/docs)", flush=True)
@@ -267,6 +269,9 @@ def _serve(config: Config) -> int:
     except SchemaMismatch as exc:
         print(f"meetingd: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:  # documents.read_listen that cannot be listened on
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -175,6 +175,14 @@ class DocumentsConfig:
     trust_roots: tuple[str, ...] = ()
     #: The TrueType font of watermarks (must cover Vietnamese).
     watermark_font: str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    #: Where the reading port listens (``host:port``): readers' range requests under a grant
+    #: are answered there without the app's router and middleware. Empty: ``server.host``,
+    #: ``server.port + 1`` when ``meetingd serve`` starts (if that port is taken, readers
+    #: fetch from the main port); ``"off"``: no reading port.
+    read_listen: str = ""
+    #: The reading port's address as browsers reach it (``https://host[:port]``, a proxy's),
+    #: when it is not ``http://<the host the browser used>:<the reading port>``.
+    read_public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -649,6 +657,34 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
             raise fail("media.turn_urls", f"not a turn: or turns: URL: {url!r}")
     if media.turn_urls and not media.turn_secret:
         raise fail("media.turn_secret", "is required when media.turn_urls is set")
+
+    docs = config.documents
+    listen = docs.read_listen.strip()
+    if listen not in ("", "off"):
+        try:
+            split_listen(listen)
+        except ValueError:
+            raise fail(
+                "documents.read_listen", f'must be host:port, empty or "off", got {listen!r}'
+            ) from None
+    if docs.read_public_url:
+        parts = urlsplit(docs.read_public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise fail(
+                "documents.read_public_url", "must be an http:// or https:// URL with a host"
+            )
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise fail("documents.read_public_url", "must be scheme://host[:port] only")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port``) as (host, port); raises ValueError."""
+    host, sep, port_text = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host.strip() or not port_text.isdigit() or int(port_text) > 65_535:
+        raise ValueError(f"not host:port: {listen!r}")
+    return host, int(port_text)
 
 
 def _check_database(database: DatabaseConfig, fail: Callable[[str, str], ConfigError]) -> None:

@@ -369,3 +369,22 @@ def test_sections_can_be_built_directly() -> None:
     config = Config(auth=AuthConfig(signing_key="test", token_ttl_seconds=1))
     assert config.auth.token_ttl_seconds == 1
     assert config.database.url == ""
+
+
+def test_the_reading_port(tmp_path: Path) -> None:
+    from meetingd.api.reading import reading_address
+
+    assert load_config(env={}).documents.read_listen == ""
+    assert reading_address(load_config(env={})) == ("127.0.0.1", 8081, False)
+    off = load_config(env={"MEETINGD_DOCUMENTS_READ_LISTEN": "off"})
+    assert reading_address(off) is None
+    there = load_config(env={"MEETINGD_DOCUMENTS_READ_LISTEN": "[::1]:9001"})
+    assert reading_address(there) == ("::1", 9001, True)
+    for bad in ("9001", "host:", "host:99999", ":80"):
+        err = error(env={"MEETINGD_DOCUMENTS_READ_LISTEN": bad})
+        assert err.key == "documents.read_listen", bad
+    for bad in ("doc.example.vn", "ftp://doc.example.vn", "https://doc.example.vn/tai-lieu"):
+        err = error(env={"MEETINGD_DOCUMENTS_READ_PUBLIC_URL": bad})
+        assert err.key == "documents.read_public_url", bad
+    url = "https://doc.example.vn:8443"
+    assert load_config(env={"MEETINGD_DOCUMENTS_READ_PUBLIC_URL": url}).documents.read_public_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -58,6 +59,31 @@ def client_address(request: web.Request) -> str:
     if not proxies:
         return peer
     return forwarded_client(peer, ",".join(request.headers.getall("X-Forwarded-For", [])), proxies)
+
+
+#: A host name or an IPv4 address, or an IPv6 address in brackets (the Host field's host).
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+
+
+def direct_host(host_field: str, peer: str, proxies: tuple[Network, ...]) -> str:
+    """The host name of ``host_field`` (a Host field: ``name[:port]``) when the caller
+    reached us straight from ``peer``, not through one of ``proxies``; else empty (a proxy's
+    Host names the proxy's side, and an odd one is not repeated back)."""
+    if proxies and _trusted(peer, proxies):
+        return ""
+    name = host_field.rsplit(":", 1)[0] if host_field.count(":") == 1 else host_field
+    if name.startswith("[") and "]" in name:
+        name = name[: name.index("]") + 1]
+    return name if _HOST.fullmatch(name) else ""
+
+
+def request_host(request: web.Request) -> str:
+    """:func:`direct_host` of a request."""
+    return direct_host(
+        request.headers.get("Host", ""),
+        request.remote or "",
+        request.app.get(TRUSTED_PROXIES, ()),
+    )
 
 
 MAX_BODY = web.AppKey("max_body_bytes", int)

@@ -13,6 +13,7 @@ from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from meetingd.api.context import services
+from meetingd.api.ranges import answer
 from meetingd.api.routing import Call, Routes
 from meetingd.commands.documents import DOC, DOCS
 from meetingd.schemas import MAX_ID, DocumentOut
@@ -147,6 +148,16 @@ async def read_document(call: Call[Any, ReadQuery]) -> web.StreamResponse:
     r = services(request).documents.readable(
         call.query.grant, call.path["meeting_id"], call.path["document_id"]
     )
+    got = request.headers
+    a = answer(
+        r.size,
+        r.etag,
+        head=request.method == "HEAD",
+        range_=got.get(hdrs.RANGE),
+        if_range=got.get(hdrs.IF_RANGE),
+        if_match=got.get(hdrs.IF_MATCH),
+        if_none_match=got.get(hdrs.IF_NONE_MATCH),
+    )
     headers = {
         hdrs.CONTENT_TYPE: "application/pdf",
         hdrs.CONTENT_DISPOSITION: "inline",
@@ -154,65 +165,27 @@ async def read_document(call: Call[Any, ReadQuery]) -> web.StreamResponse:
         hdrs.ACCEPT_RANGES: "bytes",
         hdrs.CACHE_CONTROL: "private, no-store" if r.private else "private, max-age=600",
     }
-    got = request.headers
-    if (im := got.get(hdrs.IF_MATCH)) is not None and not _etag_in(r.etag, im):
-        return web.Response(status=412, headers=headers)
-    if (inm := got.get(hdrs.IF_NONE_MATCH)) is not None and _etag_in(r.etag, inm):
-        return web.Response(status=304, headers=headers)
-    start, count = 0, r.size
-    rng = got.get(hdrs.RANGE)
-    if_range = got.get(hdrs.IF_RANGE)
-    if rng is not None and (if_range is None or if_range.strip() == r.etag):
-        span = _byte_range(request, r.size)
-        if span is None:
-            headers[hdrs.CONTENT_RANGE] = f"bytes */{r.size}"
-            return web.Response(status=416, headers=headers)
-        start, count = span
-        headers[hdrs.CONTENT_RANGE] = f"bytes {start}-{start + count - 1}/{r.size}"
-        status = 206
-    else:
-        status = 200
-    if request.method == "HEAD" or count == 0:
-        headers[hdrs.CONTENT_LENGTH] = str(count)
-        return web.Response(status=status, headers=headers)
-    if count <= INLINE_MAX:
+    if a.content_range is not None:
+        headers[hdrs.CONTENT_RANGE] = a.content_range
+    if a.body_bytes == 0:
+        if a.status != 304:
+            headers[hdrs.CONTENT_LENGTH] = str(a.length)
+        return web.Response(status=a.status, headers=headers)
+    if a.body_bytes <= INLINE_MAX:
         # A page-cache read of at most INLINE_MAX: the blob is on local disk and hot.
-        return web.Response(status=status, headers=headers, body=os.pread(r.fd, count, start))
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_length = count
+        return web.Response(
+            status=a.status, headers=headers, body=os.pread(r.fd, a.body_bytes, a.start)
+        )
+    resp = web.StreamResponse(status=a.status, headers=headers)
+    resp.content_length = a.body_bytes
     await resp.prepare(request)
     transport = request.transport
     if transport is None:
         raise ConnectionResetError("the reader went away")
     with os.fdopen(os.dup(r.fd), "rb") as f:
-        await asyncio.get_running_loop().sendfile(transport, f, start, count)
+        await asyncio.get_running_loop().sendfile(transport, f, a.start, a.body_bytes)
     await resp.write_eof()
     return resp
-
-
-def _etag_in(etag: str, header: str) -> bool:
-    """Whether ``header`` (If-Match / If-None-Match) names ``etag`` or ``*``."""
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
-
-
-def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
-    """(start, count) of a single ``Range: bytes=...`` within ``size``, or None when it
-    cannot be satisfied (answered 416)."""
-    try:
-        rng = request.http_range
-    except ValueError:
-        return None
-    start, stop = rng.start, rng.stop
-    if start is None:
-        return None
-    if start < 0:
-        start = max(0, size + start)
-        stop = size
-    stop = size if stop is None else min(stop, size)
-    if start >= size or stop <= start:
-        return None
-    return start, stop - start
 
 
 @routes.route(

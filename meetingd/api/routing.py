@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import models_json_schema
 
-from meetingd.api.context import MAX_BODY, client_address, services
+from meetingd.api.context import MAX_BODY, client_address, request_host, services
 from meetingd.commands.table import Command, CommandTable, Context
 from meetingd.domain import Principal
 from meetingd.errors import AuthenticationError, PayloadTooLarge, ValidationError, invalid
@@ -235,6 +235,7 @@ async def _run_command(
         principal_or_none=principal,
         token=bearer_token(request) if ep.auth else None,
         address=client_address(request),
+        host=request_host(request),
     )
     return await command.handler(ctx, payload)
 

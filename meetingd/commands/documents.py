@@ -243,11 +243,24 @@ async def open_document(ctx: Context, p: DocumentRef) -> ReadingOut:
     unpublished, changed or removed, a changed meeting, an account or device disabled) and
     after `expires_at`: the reader then opens the document again."""
     r = await ctx.services.documents.open_reading(ctx.principal, p.meeting_id, p.document_id)
-    url = f"{DOC.format(meeting_id=p.meeting_id, document_id=p.document_id)}/read?grant={r.grant}"
+    path = f"{DOC.format(meeting_id=p.meeting_id, document_id=p.document_id)}/read?grant={r.grant}"
+    url = _reading_base(ctx) + path
     return ReadingOut.model_validate(
         {"url": url, "expires_at": r.expires_at, "size": r.size, "variant": r.variant,
          "etag": r.etag}
     )  # fmt: skip
+
+
+def _reading_base(ctx: Context) -> str:
+    """Where the range requests go: the reading port's public address, or the reading port
+    on the host the caller reached us by, or (no reading port, or a caller behind a proxy
+    that was not told where it is) this server's own route, as a path."""
+    at = ctx.services.documents.reading_port
+    if at.public_url:
+        return at.public_url
+    if at.port and at.derive and ctx.host:
+        return f"http://{ctx.host}:{at.port}"
+    return ""
 
 
 @COMMANDS.command(

@@ -46,6 +46,9 @@ class Context:
     token: str | None = None
     #: The caller's network address, for rate limits and logs.
     address: str = "?"
+    #: The host name the caller reached this server by, when it came straight (not through
+    #: a trusted proxy): the reading port's address is made from it. Empty: unknown.
+    host: str = ""
     #: The socket connection, its rooms and the media bridge; None over REST.
     socket: SocketSide | None = None
 

@@ -35,6 +35,9 @@ class Connection:
     kicked: bool = False
     #: Monotonic time until which the last check of the token holds (0: check now).
     checked_until: float = 0.0
+    #: The host name it reached this server by, when not through a trusted proxy (see
+    #: :func:`meetingd.api.context.direct_host`).
+    host: str = ""
 
 
 class Rooms(Protocol):

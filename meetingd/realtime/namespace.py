@@ -33,7 +33,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from meetingd.api.context import client_address
+from meetingd.api.context import client_address, request_host
 from meetingd.commands.table import Command, CommandTable, Context
 from meetingd.errors import AuthenticationError, MeetingdError, RateLimited, StateError, invalid
 from meetingd.errors import ValidationError as BadRequest
@@ -101,8 +101,10 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         request = environ.get("aiohttp.request")
         if isinstance(request, web.Request):
             address = client_address(request)  # X-Forwarded-For from trusted proxies only
+            host = request_host(request)
         else:
             address = str(environ.get("REMOTE_ADDR", "?"))
+            host = ""
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             logger.info("connection %s from %s refused: no token", sid, address)
@@ -124,6 +126,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             address=address,
             token=token,
             checked_until=time.monotonic() + RECHECK_SECONDS,  # just verified
+            host=host,
         )
         logger.info("connection %s from %s: %s", sid, address, principal.subject)
         return True
@@ -163,6 +166,7 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 principal_or_none=conn.principal,
                 token=conn.token,
                 address=conn.address,
+                host=conn.host,
                 socket=SocketSide(conn, self._rooms, self._media),
             )
             result = await command.handler(ctx, payload)

@@ -150,6 +150,18 @@ class Readable:
     private: bool
 
 
+@dataclass(frozen=True)
+class ReadingPort:
+    """Where the range requests of a grant go. ``port``: the reading port this process
+    listens on (0: none, they go to the main port's route); ``public_url``: its address as
+    browsers reach it (a proxy's); ``derive``: with no ``public_url``, whether the address is
+    made from the host the caller reached this server by (not behind a TLS proxy)."""
+
+    public_url: str = ""
+    port: int = 0
+    derive: bool = True
+
+
 #: How long a reading grant holds; the reader asks for a new one when it runs out.
 GRANT_TTL = timedelta(minutes=10)
 #: Open descriptors of served blobs kept per process (the least recently read is closed).
@@ -200,6 +212,8 @@ class DocumentService:
         self._grant_key = grants.grant_key(settings.grant_signing_key)
         #: When rights were last removed, per key: read by every range request under a grant.
         self.revocations = grants.Revocations(int(GRANT_TTL.total_seconds()))
+        #: Where grants' range requests go (set while a reading port listens).
+        self.reading_port = ReadingPort()
         self._blobs_open: OrderedDict[str, tuple[int, int]] = OrderedDict()
         #: Grants whose signature was checked, by their text: a reader's next ranges skip the
         #: HMAC (expiry and revocations are still checked on every request).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from functools import cache
+from typing import Any
 
 from meetingd.app import Parts
 from meetingd.documents.domain import Document
@@ -54,4 +55,14 @@ async def seed_document(
         await uow.documents.change(first.id, **values)
         got = await uow.documents.get(meeting_id, first.id)
     assert got is not None
+    return got
+
+
+async def open_reading(client: Any, w: World, doc_id: int, who: str = "delegate") -> dict[str, Any]:
+    """``document.open`` over REST as ``who``: the reading (grant URL, size, etag, ...)."""
+    resp = await client.post(
+        f"/api/v1/meetings/{w.meeting_id}/documents/{doc_id}/open", headers=w.auth(who)
+    )
+    assert resp.status == 200, await resp.text()
+    got: dict[str, Any] = await resp.json()
     return got

@@ -1,44 +1,79 @@
 """Reading grants: `document.open` authorises a reader once; the range requests then carry
 the grant (no token) and are checked without a database query. A grant is refused when it
 has expired, was tampered with, names another document, or was withdrawn: each removal of
-the viewer's right refuses it on the very next request."""
+the viewer's right refuses it on the very next request.
+
+Every test runs twice: with the reading port (`documents.read_listen`: the grant URL points
+at it, and it answers the ranges) and without one (the app's own `GET …/read` route)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import pypdfium2
 import pytest
+from aiohttp import web
 from sqlalchemy import event
 
-from meetingd.app import PARTS
+from meetingd.api.reading import READING, serve_reading
+from meetingd.app import PARTS, create_app
+from meetingd.config import Config
 from meetingd.logs import request_id
 from meetingd.services.documents import GRANT_TTL
 from meetingd.store import Store
 from tests.api.checks import expect_error
-from tests.api.documents_world import plain_pdf, seed_document
+from tests.api.documents_world import open_reading, plain_pdf, seed_document
 from tests.conftest import World
+
+
+@pytest.fixture(params=["reading_port", "main_port"])
+async def app(request: pytest.FixtureRequest, config: Config, clock: Any) -> web.Application:
+    a = create_app(config, clock=clock, migrate=False)
+    if request.param == "reading_port":
+        serve_reading(a, config, listen=("127.0.0.1", 0, True))
+    return a
+
+
+class Reads:
+    """GETs of grant URLs: the reading port's (absolute) over a session of their own, the
+    main port's (a path) through the test client."""
+
+    def __init__(self, client: Any, http: aiohttp.ClientSession) -> None:
+        self.client = client
+        self.http = http
+
+    async def get(self, url: str, headers: dict[str, str] | None = None) -> Any:
+        if url.startswith("http"):
+            return await self.http.get(url, headers=headers)
+        return await self.client.get(url, headers=headers)
+
+
+@pytest.fixture
+async def reads(client: Any) -> AsyncIterator[Reads]:
+    async with aiohttp.ClientSession() as http:
+        yield Reads(client, http)
 
 
 def _docs(w: World) -> str:
     return f"/api/v1/meetings/{w.meeting_id}/documents"
 
 
-async def _open(client: Any, w: World, doc_id: int, who: str = "delegate") -> dict[str, Any]:
-    resp = await client.post(f"{_docs(w)}/{doc_id}/open", headers=w.auth(who))
-    assert resp.status == 200, await resp.text()
-    got: dict[str, Any] = await resp.json()
-    return got
+def _path(url: str) -> str:
+    """A grant URL's path and query (the reading port's URL is absolute)."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
 
 
-async def _read(client: Any, url: str, rng: str = "bytes=0-99", **headers: str) -> Any:
-    return await client.get(url, headers={"Range": rng, "X-Request-Id": READS, **headers})
+async def _read(reads: Reads, url: str, rng: str = "bytes=0-99", **headers: str) -> Any:
+    return await reads.get(url, headers={"Range": rng, "X-Request-Id": READS, **headers})
 
 
-async def _refused(client: Any, url: str) -> None:
-    await expect_error(await _read(client, url), 403, code="grant_refused")
+async def _refused(reads: Reads, url: str) -> None:
+    await expect_error(await _read(reads, url), 403, code="grant_refused")
 
 
 #: The request id the reads below send (the middleware keeps a safe one it is given).
@@ -72,7 +107,7 @@ def _text_of(pdf: bytes) -> str:
 
 
 async def test_a_grant_reads_ranges_without_a_token_or_a_query(
-    client: Any, api_world: World, app: Any
+    client: Any, reads: Reads, api_world: World, app: Any
 ) -> None:
     w = api_world
     parts = app[PARTS]
@@ -86,27 +121,31 @@ async def test_a_grant_reads_ranges_without_a_token_or_a_query(
         opened = await resp.json()
     assert opening, "the counter sees the opening's queries (it can fail)"
     assert opened["size"] == len(data) and opened["variant"] == "original"
-    assert opened["url"].startswith(f"{_docs(w)}/{doc.id}/read?grant=")
     url = opened["url"]
+    assert _path(url).startswith(f"{_docs(w)}/{doc.id}/read?grant=")
+    if READING in app:  # the reading port, on the host the caller reached the server by
+        assert url.startswith(f"http://127.0.0.1:{app[READING].port}/")
+    else:
+        assert url.startswith("/")
     with counted_queries(parts.store) as queries:
-        part = await _read(client, url, "bytes=10-99")
+        part = await _read(reads, url, "bytes=10-99")
         assert part.status == 206 and await part.read() == data[10:100]
         assert part.headers["Content-Range"] == f"bytes 10-99/{len(data)}"
         assert part.headers["Accept-Ranges"] == "bytes"
         assert part.headers["Cache-Control"].startswith("private")
-        tail = await _read(client, url, "bytes=-16")
+        tail = await _read(reads, url, "bytes=-16")
         assert tail.status == 206 and await tail.read() == data[-16:]
-        whole = await client.get(url, headers={"X-Request-Id": READS})
+        whole = await reads.get(url, headers={"X-Request-Id": READS})
         assert whole.status == 200 and await whole.read() == data
         etag = whole.headers["ETag"]
         assert etag == opened["etag"] or etag  # a strong validator of the served blob
-        same = await _read(client, url, "bytes=0-9", **{"If-Range": etag})
+        same = await _read(reads, url, "bytes=0-9", **{"If-Range": etag})
         assert same.status == 206 and await same.read() == data[:10]
-        changed = await _read(client, url, "bytes=0-9", **{"If-Range": '"something-else"'})
+        changed = await _read(reads, url, "bytes=0-9", **{"If-Range": '"something-else"'})
         assert changed.status == 200 and await changed.read() == data
-        cached = await client.get(url, headers={"If-None-Match": etag, "X-Request-Id": READS})
+        cached = await reads.get(url, headers={"If-None-Match": etag, "X-Request-Id": READS})
         assert cached.status == 304 and await cached.read() == b""
-        beyond = await _read(client, url, f"bytes={len(data)}-")
+        beyond = await _read(reads, url, f"bytes={len(data)}-")
         assert beyond.status == 416 and beyond.headers["Content-Range"] == f"bytes */{len(data)}"
     assert queries == [], f"range requests under a grant queried the database: {queries}"
     # The opening itself is recorded once, like GET .../file.
@@ -115,31 +154,31 @@ async def test_a_grant_reads_ranges_without_a_token_or_a_query(
 
 
 async def test_a_confidential_grant_reads_the_viewers_own_copy(
-    client: Any, api_world: World, app: Any
+    client: Any, reads: Reads, api_world: World, app: Any
 ) -> None:
     w = api_world
     doc = await seed_document(app[PARTS], w, w.meeting_id, confidential=True, view_only=True)
-    mine = await _open(client, w, doc.id, "delegate")
-    theirs = await _open(client, w, doc.id, "bp1")
+    mine = await open_reading(client, w, doc.id, "delegate")
+    theirs = await open_reading(client, w, doc.id, "bp1")
     assert mine["variant"] == theirs["variant"] == "watermarked"
-    resp = await client.get(mine["url"])
+    resp = await reads.get(mine["url"])
     assert resp.status == 200 and "no-store" in resp.headers["Cache-Control"]
     assert _text_of(await resp.read()).count("Phạm Thị Ánh") >= 3
-    other = await client.get(theirs["url"])
+    other = await reads.get(theirs["url"])
     assert "Phạm Thị Ánh" not in _text_of(await other.read())
     assert mine["etag"] != theirs["etag"]
 
 
 async def test_an_expired_grant_is_refused(
-    client: Any, api_world: World, app: Any, clock: Any
+    client: Any, reads: Reads, api_world: World, app: Any, clock: Any
 ) -> None:
     w = api_world
     doc = await seed_document(app[PARTS], w, w.meeting_id)
-    url = (await _open(client, w, doc.id))["url"]
+    url = (await open_reading(client, w, doc.id))["url"]
     clock.advance(GRANT_TTL.total_seconds() - 1)
-    assert (await _read(client, url)).status == 206
+    assert (await _read(reads, url)).status == 206
     clock.advance(1)
-    await _refused(client, url)
+    await _refused(reads, url)
 
 
 def _flip(text: str, at: int) -> str:
@@ -147,13 +186,15 @@ def _flip(text: str, at: int) -> str:
     return text[:at] + ("A" if c != "A" else "B") + text[at + 1 :]
 
 
-async def test_a_tampered_grant_is_refused(client: Any, api_world: World, app: Any) -> None:
+async def test_a_tampered_grant_is_refused(
+    client: Any, reads: Reads, api_world: World, app: Any
+) -> None:
     w = api_world
     doc = await seed_document(app[PARTS], w, w.meeting_id)
-    url = (await _open(client, w, doc.id))["url"]
+    url = (await open_reading(client, w, doc.id))["url"]
     base, grant = url.split("?grant=")
     body, mac = grant.split(".")
-    assert (await _read(client, url)).status == 206
+    assert (await _read(reads, url)).status == 206
     for bad in (
         f"{_flip(body, 5)}.{mac}",  # another viewer, document or expiry
         f"{body}.{_flip(mac, 3)}",  # another signature
@@ -161,27 +202,30 @@ async def test_a_tampered_grant_is_refused(client: Any, api_world: World, app: A
         f"{body}{mac}",  # no separator
         "not-a-grant",
     ):
-        await _refused(client, f"{base}?grant={bad}")
+        await _refused(reads, f"{base}?grant={bad}")
     # One signed with another key (a forged server): refused by its signature.
     from meetingd.documents import grants
 
     g = grants.parse(grants.grant_key(app[PARTS].config.auth.signing_key), grant)
     forged = grants.sign(grants.grant_key("another-signing-key-" + "x" * 32), g)
-    await _refused(client, f"{base}?grant={forged}")
-    missing = await client.get(base, headers={"Range": "bytes=0-9"})
+    await _refused(reads, f"{base}?grant={forged}")
+    missing = await reads.get(base, headers={"Range": "bytes=0-9"})
     await expect_error(missing, 400)
 
 
-async def test_a_grant_reads_only_its_own_document(client: Any, api_world: World, app: Any) -> None:
+async def test_a_grant_reads_only_its_own_document(
+    client: Any, reads: Reads, api_world: World, app: Any
+) -> None:
     w = api_world
     first = await seed_document(app[PARTS], w, w.meeting_id)
     second = await seed_document(app[PARTS], w, w.meeting_id, title="Tờ trình")
-    url = (await _open(client, w, first.id))["url"]
+    url = (await open_reading(client, w, first.id))["url"]
     grant = url.split("?grant=")[1]
-    await _refused(client, f"{_docs(w)}/{second.id}/read?grant={grant}")
+    origin = url.split("/api/")[0]
+    await _refused(reads, f"{origin}{_docs(w)}/{second.id}/read?grant={grant}")
     other_meeting = f"/api/v1/meetings/{w.meeting_id + 1000}/documents/{first.id}"
-    await _refused(client, f"{other_meeting}/read?grant={grant}")
-    assert (await _read(client, url)).status == 206
+    await _refused(reads, f"{origin}{other_meeting}/read?grant={grant}")
+    assert (await _read(reads, url)).status == 206
 
 
 Revoke = Callable[[Any, World, Any, int], Awaitable[None]]
@@ -229,15 +273,15 @@ REVOCATIONS: dict[str, Revoke] = {
 
 @pytest.mark.parametrize("how", sorted(REVOCATIONS))
 async def test_a_withdrawn_grant_is_refused_at_once(
-    client: Any, api_world: World, app: Any, clock: Any, how: str
+    client: Any, reads: Reads, api_world: World, app: Any, clock: Any, how: str
 ) -> None:
     w = api_world
     parts = app[PARTS]
     doc = await seed_document(parts, w, w.meeting_id)
-    url = (await _open(client, w, doc.id))["url"]
-    assert (await _read(client, url)).status == 206
+    url = (await open_reading(client, w, doc.id))["url"]
+    assert (await _read(reads, url)).status == 206
     await REVOCATIONS[how](client, w, parts, doc.id)
-    await _refused(client, url)  # the very next request, no waiting
+    await _refused(reads, url)  # the very next request, no waiting
     # Opening again is decided by the database, as before: refused where the right is gone.
     clock.advance(0.01)
     again = await client.post(f"{_docs(w)}/{doc.id}/open", headers=w.auth("delegate"))
@@ -245,24 +289,24 @@ async def test_a_withdrawn_grant_is_refused_at_once(
 
 
 async def test_a_grant_issued_after_a_change_that_keeps_the_right_works(
-    client: Any, api_world: World, app: Any, clock: Any
+    client: Any, reads: Reads, api_world: World, app: Any, clock: Any
 ) -> None:
     """A change that withdraws grants without removing the right (a new title) costs the
     reader one new opening, whose grant works."""
     w = api_world
     doc = await seed_document(app[PARTS], w, w.meeting_id)
-    url = (await _open(client, w, doc.id))["url"]
+    url = (await open_reading(client, w, doc.id))["url"]
     resp = await client.patch(
         f"{_docs(w)}/{doc.id}", json={"title": "Báo cáo (sửa)"}, headers=w.auth("chair")
     )
     assert resp.status == 200
-    await _refused(client, url)
+    await _refused(reads, url)
     clock.advance(0.01)
-    fresh = (await _open(client, w, doc.id))["url"]
-    assert (await _read(client, fresh)).status == 206
+    fresh = (await open_reading(client, w, doc.id))["url"]
+    assert (await _read(reads, fresh)).status == 206
     # Another viewer's grants on another document are untouched by the delegate's logout.
     other = await seed_document(app[PARTS], w, w.meeting_id, title="Tờ trình")
-    bp_url = (await _open(client, w, other.id, "bp1"))["url"]
+    bp_url = (await open_reading(client, w, other.id, "bp1"))["url"]
     await _logout(client, w, app[PARTS], doc.id)
-    await _refused(client, fresh)
-    assert (await _read(client, bp_url)).status == 206
+    await _refused(reads, fresh)
+    assert (await _read(reads, bp_url)).status == 206

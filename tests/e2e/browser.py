@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from meetingd.api.reading import serve_reading
 from meetingd.api.webapp import DEFAULT_DIST
 from meetingd.app import create_app
 from meetingd.config import Config
@@ -94,6 +95,7 @@ class Server:
 
     async def start(self) -> None:
         self.app = create_app(self.config, migrate=True)
+        serve_reading(self.app, self.config)  # as `meetingd serve` does (documents.read_listen)
         self.server = TestServer(self.app, host="127.0.0.1", port=self.port)
         await self.server.start_server()
         self.port = self.server.port or 0

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from meetingd.config import AuthConfig, Config, DatabaseConfig, RealtimeConfig, ServerConfig
+from meetingd.config import (
+    AuthConfig,
+    Config,
+    DatabaseConfig,
+    DocumentsConfig,
+    RealtimeConfig,
+    ServerConfig,
+)
 from tests.conftest import TEST_KEY, skip_or_fail
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Server
 
@@ -23,6 +30,8 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         realtime=RealtimeConfig(
             ping_interval=1.0, ping_timeout=2.0, commands_per_second=10_000, command_burst=100_000
         ),
+        # The readers' range requests on a reading port of their own (another origin: CORS).
+        documents=DocumentsConfig(read_listen="127.0.0.1:0"),
     )
     assert config.media.listen_ips == ("127.0.0.1",)
     s = Server(config)

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import aiohttp
 import pytest
@@ -84,7 +84,7 @@ async def _grant_url(http: aiohttp.ClientSession, node: Node, w: World, doc: int
     url = f"{node.url}/api/v1/meetings/{w.meeting_id}/documents/{doc}/open"
     status, body = await _call(http, "POST", url, w, who)
     assert status == 200, body
-    return node.url + str(body["url"])
+    return urljoin(node.url + "/", str(body["url"]))  # the reading port's, or a path
 
 
 @pytest.mark.timeout(180)
