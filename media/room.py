@@ -202,9 +202,7 @@ class Room:
 
     # -- policy inputs ------------------------------------------------------------------
 
-    def set_floor(
-        self, endpoint_ids: Sequence[str], muted: Collection[str] | None = None
-    ) -> None:
+    def set_floor(self, endpoint_ids: Sequence[str], muted: Collection[str] | None = None) -> None:
         """Who holds the floor, in order (the first is the speaker shown in video).
 
         With ``muted``, also who is muted by the chair: the whole set, replacing the
@@ -269,9 +267,7 @@ class Room:
     def link_mode(self, endpoint_id: str) -> LinkState:
         """The endpoint's weak-link mode as set and in force."""
         self.endpoint(endpoint_id)
-        return self._links.get(
-            endpoint_id, LinkState(endpoint_id, LinkMode.AUTO, LinkMode.NORMAL)
-        )
+        return self._links.get(endpoint_id, LinkState(endpoint_id, LinkMode.AUTO, LinkMode.NORMAL))
 
     def _set_link(self, state: LinkState) -> LinkState:
         old = self._links.get(state.endpoint_id)
@@ -312,8 +308,8 @@ class Room:
                 pass
             elif effective is LinkMode.NORMAL and congested and est < cfg.weak_link_low_bitrate:
                 cond, target = "low", LinkMode.LOW
-            elif effective is LinkMode.LOW and congested and (
-                est < cfg.weak_link_audio_only_bitrate
+            elif (
+                effective is LinkMode.LOW and congested and (est < cfg.weak_link_audio_only_bitrate)
             ):
                 cond, target = "audio_only", LinkMode.AUDIO_ONLY
             elif effective is LinkMode.LOW and not congested:
@@ -326,8 +322,13 @@ class Room:
                 self._auto_seen[eid] = prev = (cond, now)
             if now - prev[1] >= wait:
                 self._auto_seen.pop(eid, None)
-                logger.info("endpoint %s/%s: weak link, auto -> %s (estimate %s bit/s)",
-                            self.room_id, eid, target, est)
+                logger.info(
+                    "endpoint %s/%s: weak link, auto -> %s (estimate %s bit/s)",
+                    self.room_id,
+                    eid,
+                    target,
+                    est,
+                )
                 self._set_link(LinkState(eid, LinkMode.AUTO, target))
                 if target is LinkMode.AUDIO_ONLY:
                     self._auto_seen[eid] = ("audio_only", now)
@@ -414,7 +415,8 @@ class Room:
     # -- recording ----------------------------------------------------------------------
 
     def start_recording(self, path: str) -> Recording:
-        """Record the room into ``path`` (WebM: the speaker's VP8 as sent, mixed Opus)."""
+        """Record the room into ``path``, its suffix the container's: ``.webm`` when the first
+        picture is VP8, ``.mp4`` when it is H.264 (the speaker's video as sent, mixed Opus)."""
         if self._recording is not None:
             raise ConflictError("recording", "the room is being recorded already")
         rec = Recording(path, self.config.audio_slots, self.config.clock)
@@ -446,7 +448,8 @@ class Room:
         rec.video_slot.set_layers(layers, TOP_LAYER)
         previous = [s.source.endpoint_id if s.source else None for s in rec.audio_slots]
         for slot, src in zip(
-            rec.audio_slots, policy.stable_fill(voices, previous, len(rec.audio_slots)),
+            rec.audio_slots,
+            policy.stable_fill(voices, previous, len(rec.audio_slots)),
             strict=True,
         ):
             slot.set_source(self._endpoints[src].primary_track(Kind.AUDIO) if src else None)
