@@ -157,6 +157,7 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         ),
     )
     votes = VoteService(store, clock)
+    documents = build_documents(config, store, clock, key)
     services = Services(
         auth=auth,
         directory=DirectoryService(store, clock, auth.passwords),
@@ -172,9 +173,9 @@ def build(config: Config, clock: Clock | None = None) -> Parts:
         minutes=MinutesService(store, clock, config),
         reports=ReportService(store),
         recording=RecordingService(
-            store, clock, Path(config.server.data_dir) / "recordings"
+            store, clock, Path(config.server.data_dir) / "recordings", documents
         ),
-        documents=build_documents(config, store, clock, key),
+        documents=documents,
     )
     return Parts(config=config, clock=clock, store=store, services=services)
 

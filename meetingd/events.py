@@ -479,17 +479,34 @@ class VoteClosed(Event):
 class RecordingStarted(Event):
     """The meeting is being recorded (ghi hình) from now on: screens show it."""
 
-    file: Annotated[str, Field(description="the recording's file name")]
+    file: Annotated[
+        str,
+        Field(
+            description="the recording's name: its file is this with `.webm` (VP8) or `.mp4` "
+            "(H.264), as `recording.stopped` says"
+        ),
+    ]
 
 
-@event("recording.stopped", caused_by=_MANAGERS)
+@event(
+    "recording.stopped",
+    caused_by=f"{_MANAGERS}; the server when the meeting ends, or its media room closes, "
+    "while it records",
+)
 @dataclass(frozen=True, slots=True)
 class RecordingStopped(Event):
-    """The recording ended; its file is complete."""
+    """The recording ended; its file is complete and kept as a document of the meeting."""
 
-    file: Annotated[str, Field(description="the recording's file name")]
+    file: Annotated[str, Field(description="the recording's file name (`.webm` or `.mp4`)")]
     duration_seconds: Annotated[float, Field(description="how long it runs")]
     bytes: Annotated[int, Field(description="the file's size")]
+    document_id: Annotated[
+        int | None,
+        Field(
+            description="the meeting's document holding it (a draft for the chair and "
+            "secretary), or null if it could not be kept (the file stays on the server)"
+        ),
+    ] = None
 
 
 # -- per connection (no meeting_id envelope, no seq) -------------------------------------------
@@ -566,10 +583,11 @@ _Doc = Annotated[
 ]
 
 
-@event("document.uploaded", caused_by=_MANAGERS)
+@event("document.uploaded", caused_by=f"{_MANAGERS}; the server for a finished recording")
 @dataclass(frozen=True, slots=True)
 class DocumentUploaded(Event):
-    """A document was uploaded and checked (a draft: only the chair and secretary see it)."""
+    """A document was uploaded and checked, or a recording kept (a draft: only the chair and
+    secretary see it)."""
 
     document_id: _DocId
 

@@ -599,7 +599,14 @@ class DocumentOut(Response):
     position: int
     title: str
     filename: str = Field(description="The uploaded file's name, made safe (diacritics kept)")
-    kind: str = Field(description="pdf, or the office format it was converted from")
+    kind: str = Field(
+        description="pdf, or the office format it was converted from; webm or mp4 for a "
+        "recording of the meeting"
+    )
+    media_type: str = Field(
+        description="What the file is: `application/pdf`, or a recording's `video/webm` or "
+        "`video/mp4` (no pages: played in a video element, not presented or stamped)"
+    )
     size_bytes: int
     pages: int
     page_sizes: list[tuple[float, float]] = Field(description="Of the first 20 pages, in points")

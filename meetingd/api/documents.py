@@ -16,11 +16,17 @@ from meetingd.api.context import services
 from meetingd.api.ranges import answer
 from meetingd.api.routing import Call, Routes
 from meetingd.commands.documents import DOC, DOCS
+from meetingd.errors import PermissionDenied
 from meetingd.schemas import MAX_ID, DocumentOut
 
 routes = Routes()
 CHUNK = 256 * 1024
 PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+#: What a document's file is: a PDF, or a recording of the meeting (WebM or MP4).
+SERVED = {
+    **PDF,
+    **{t: {"schema": {"type": "string", "format": "binary"}} for t in ("video/webm", "video/mp4")},
+}
 
 
 class UploadQuery(BaseModel):
@@ -38,6 +44,10 @@ class FileQuery(BaseModel):
 class ReadQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     grant: str = Field(min_length=1, max_length=1024, description="From `document.open`")
+    download: bool = Field(
+        default=False,
+        description="As an attachment (refused under a grant for a view-only or watermarked copy)",
+    )
 
 
 #: Ranges up to this long are read into memory and written at once (cheaper in Python than
@@ -95,12 +105,12 @@ async def upload_document(call: Call[Any, UploadQuery]) -> DocumentOut:
 @routes.route(
     "GET",
     f"{DOC}/file",
-    summary="The document's PDF for the reader (range requests, ETag)",
+    summary="The document's file for the reader: its PDF, or a recording (range requests, ETag)",
     tag="documents",
     query=FileQuery,
     response=DocumentOut,
     errors=(403, 404, 409),
-    raw_content=PDF,
+    raw_content=SERVED,
 )
 async def document_file(call: Call[Any, FileQuery]) -> web.StreamResponse:
     """Confidential: the viewer's own copy with their name, unit and the time on every page.
@@ -121,7 +131,7 @@ async def document_file(call: Call[Any, FileQuery]) -> web.StreamResponse:
         "Cache-Control": "private, no-store"
         if served.variant == "watermarked" or served.inline_only
         else "private, max-age=3600",
-        "Content-Type": "application/pdf",
+        "Content-Type": served.media_type,
     }
     return web.FileResponse(served.path, headers=headers)
 
@@ -135,7 +145,7 @@ async def document_file(call: Call[Any, FileQuery]) -> web.StreamResponse:
     response=DocumentOut,
     auth=False,
     errors=(403, 404),
-    raw_content=PDF,
+    raw_content=SERVED,
 )
 async def read_document(call: Call[Any, ReadQuery]) -> web.StreamResponse:
     """What pdf.js's range requests fetch, with the grant `document.open` answered: checked
@@ -143,11 +153,16 @@ async def read_document(call: Call[Any, ReadQuery]) -> web.StreamResponse:
     database and stops working as soon as the viewer's right is removed (403
     `grant_refused`: open the document again). `Range: bytes=a-b` answers 206; `If-Range`
     with the ETag, `If-None-Match` (304) and `If-Match` (412) are honoured. A watermarked
-    copy or a view-only document is `Cache-Control: private, no-store`."""
+    copy or a view-only document is `Cache-Control: private, no-store`. A recording is
+    answered as `video/webm` or `video/mp4`, so that a `<video>` element plays and seeks in
+    it with the same ranges; `download=true` answers it as an attachment (403 `view_only`
+    under a grant for a view-only document or a watermarked copy)."""
     request = call.request
     r = services(request).documents.readable(
         call.query.grant, call.path["meeting_id"], call.path["document_id"]
     )
+    if call.query.download and r.private:
+        raise PermissionDenied("this document may be viewed but not downloaded", code="view_only")
     got = request.headers
     a = answer(
         r.size,
@@ -159,8 +174,8 @@ async def read_document(call: Call[Any, ReadQuery]) -> web.StreamResponse:
         if_none_match=got.get(hdrs.IF_NONE_MATCH),
     )
     headers = {
-        hdrs.CONTENT_TYPE: "application/pdf",
-        hdrs.CONTENT_DISPOSITION: "inline",
+        hdrs.CONTENT_TYPE: r.media_type,
+        hdrs.CONTENT_DISPOSITION: "attachment" if call.query.download else "inline",
         hdrs.ETAG: r.etag,
         hdrs.ACCEPT_RANGES: "bytes",
         hdrs.CACHE_CONTROL: "private, no-store" if r.private else "private, max-age=600",

@@ -210,12 +210,20 @@ RECORDING_WHY_NOT = "recordings are made by the media rooms of the realtime serv
 
 class RecordingOut(Response):
     meeting_id: int
-    file: str = Field(description="the recording's file name")
+    file: str = Field(
+        description="the recording's name (its file adds `.webm` or `.mp4`, as the first "
+        "picture's codec decides)"
+    )
 
 
 class RecordingStoppedOut(RecordingOut):
+    file: str = Field(description="the recording's file name (`.webm` or `.mp4`)")
     duration_seconds: float
     bytes: int
+    document_id: int | None = Field(
+        description="the meeting's document holding it (a draft for the chair and "
+        "secretary), or null if it could not be kept"
+    )
 
 
 @COMMANDS.command(
@@ -229,9 +237,10 @@ class RecordingStoppedOut(RecordingOut):
     rest_why_not=RECORDING_WHY_NOT,
 )
 async def start_recording(ctx: Context, p: MeetingRef) -> RecordingOut:
-    """While the meeting is held and has media. One WebM file (VP8 + Opus): the current
-    speaker's video (the chair's when nobody speaks) as sent, without re-encoding, and the
-    chair's and floor holders' audio mixed. `conflict` when already recording."""
+    """While the meeting is held and has media. One file: the current speaker's video (the
+    chair's when nobody speaks) as sent, without re-encoding (VP8 in WebM, H.264 in MP4, as
+    the first picture's codec decides), and the chair's and floor holders' audio mixed
+    (Opus). `conflict` when already recording."""
     name = await _media(ctx).start_recording(ctx.principal, p.meeting_id)
     return RecordingOut(meeting_id=p.meeting_id, file=name)
 
@@ -240,18 +249,22 @@ async def start_recording(ctx: Context, p: MeetingRef) -> RecordingOut:
     "recording.stop",
     MeetingRef,
     answer=RecordingStoppedOut,
-    summary="Stop recording the meeting; the file is complete when this answers",
+    summary="Stop recording the meeting; the file is complete, and kept as a document of "
+    "the meeting, when this answers",
     tag="media",
     permission=Permission.MANAGE_MEETING,
     events=(RecordingStopped,),
     rest_why_not=RECORDING_WHY_NOT,
 )
 async def stop_recording(ctx: Context, p: MeetingRef) -> RecordingStoppedOut:
-    """`invalid_state` when not recording. A recording also ends with the meeting."""
-    info = await _media(ctx).stop_recording(ctx.principal, p.meeting_id)
+    """`invalid_state` when not recording. The file becomes a draft document of the meeting
+    for the chair and secretary (`document.uploaded`), added by the system. A recording also
+    ends with the meeting (or when its media room closes), kept the same way."""
+    info, document_id = await _media(ctx).stop_recording(ctx.principal, p.meeting_id)
     return RecordingStoppedOut(
         meeting_id=p.meeting_id,
         file=info.path.rsplit("/", 1)[-1],
         duration_seconds=round(info.duration, 1),
         bytes=info.bytes,
+        document_id=document_id,
     )

@@ -7,6 +7,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: What a PDF document is served as (every upload is one, or is converted to one).
+PDF_TYPE = "application/pdf"
+#: Documents that are not PDFs, by their ``kind`` (the file's format): the meeting's
+#: recordings (ghi hình), played in a <video> element, never paged, presented or stamped.
+MEDIA_TYPES = {"webm": "video/webm", "mp4": "video/mp4"}
+
+
+def sniff_media_type(head: bytes) -> str:
+    """The served type of a stored file from its first bytes: a recording (WebM/Matroska's
+    EBML header, an MP4's ``ftyp`` box), else a PDF (all else a document is served as)."""
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return MEDIA_TYPES["webm"]
+    if head[4:8] == b"ftyp":
+        return MEDIA_TYPES["mp4"]
+    return PDF_TYPE
+
 
 class DocumentState(enum.StrEnum):
     DRAFT = "draft"
@@ -77,6 +93,16 @@ class Document:
     uploaded_by: str
     uploaded_at: datetime
     published_at: datetime | None
+
+    @property
+    def media_type(self) -> str:
+        """What the served file is: ``application/pdf``, or a recording's video type."""
+        return MEDIA_TYPES.get(self.kind, PDF_TYPE)
+
+    @property
+    def is_media(self) -> bool:
+        """A recording (video), not a PDF: no pages, no watermark, not presented."""
+        return self.kind in MEDIA_TYPES
 
     @property
     def restricted(self) -> bool:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,11 @@ MEDIA_STATES = HELD
 
 Emit = Callable[[str, Event], Coroutine[Any, Any, None]]  # (sid, per-connection event)
 Connected = Callable[[str], bool]  # is the connection with this sid still open here
-#: told of every finished recording (meeting id, file): the documents feature's hook
-RecordingFinished = Callable[[int, RecordingInfo], Coroutine[Any, Any, None]]
+#: told of every finished recording once it is kept (meeting id, what the media plane
+#: recorded, the document holding it or None)
+RecordingFinished = Callable[[int, RecordingInfo, int | None], Coroutine[Any, Any, None]]
+#: how long closing the bridge waits for finished recordings to be kept as documents
+KEEP_GRACE = 60.0
 
 
 class MediaSignallingError(MeetingdError):
@@ -87,6 +90,8 @@ class _MeetingMedia:
     floor: _FloorMirror
     #: endpoint id -> connection sid
     endpoints: dict[str, str] = field(default_factory=dict)
+    #: since when the room records (the control plane's clock), while it does
+    recording_since: datetime | None = None
 
 
 def endpoint_id(principal: Principal, sid: str) -> str:
@@ -125,9 +130,11 @@ class MediaBridge:
         self._meetings: dict[int, _MeetingMedia] = {}
         self._by_sid: dict[str, set[tuple[int, str]]] = {}
         self._pending: set[asyncio.Task[None]] = set()
-        #: called with every finished recording; the documents feature attaches the file
-        #: to the meeting as a document here (not wired yet: the file stays in
-        #: ``<data_dir>/recordings``)
+        #: recordings that ended with the meeting or its room, being kept as documents
+        self._keeping: set[asyncio.Task[None]] = set()
+        #: told of every finished recording once it is kept as a document of the meeting
+        #: (the media plane hands the finished file back here; ``media/`` knows nothing of
+        #: documents)
         self.on_recording_finished: RecordingFinished | None = None
 
     # -- commands ----------------------------------------------------------------------
@@ -243,7 +250,8 @@ class MediaBridge:
         return states[0]
 
     async def start_recording(self, principal: Principal, meeting_id: int) -> str:
-        """Record the meeting's media room (the chair); answers the file name."""
+        """Record the meeting's media room (the chair); answers the recording's name (its
+        file is that name with ``.webm`` or ``.mp4``, as the first picture decides)."""
         await self._meeting(principal, meeting_id)  # readers only; while it is held
         await self._services.recording.check(principal, meeting_id)
         mm = self._meetings.get(meeting_id)
@@ -254,33 +262,77 @@ class MediaBridge:
         path = self._services.recording.path_for(meeting_id)
         mm.room.start_recording(str(path))
         try:
-            await self._services.recording.started(principal, meeting_id, path.name)
+            mm.recording_since = await self._services.recording.started(
+                principal, meeting_id, path.name
+            )
         except BaseException:
-            await mm.room.stop_recording()
+            info = await mm.room.stop_recording()
+            Path(info.path).unlink(missing_ok=True)  # noqa: ASYNC240 - nothing was announced
             raise
         logger.info("meeting %s: recording to %s", meeting_id, path)
         return path.name
 
-    async def stop_recording(self, principal: Principal, meeting_id: int) -> RecordingInfo:
-        """Stop the meeting's recording; the file is complete when this returns."""
+    async def stop_recording(
+        self, principal: Principal, meeting_id: int
+    ) -> tuple[RecordingInfo, int | None]:
+        """Stop the meeting's recording (the chair): the file is complete and kept as a
+        document of the meeting when this returns; answers it and the document's id (None
+        if it could not be kept: the file then stays in the recordings directory)."""
         await self._meeting(principal, meeting_id)
         await self._services.recording.check(principal, meeting_id)
         mm = self._meetings.get(meeting_id)
         if mm is None or mm.room.recording is None:
             raise StateError("the meeting is not being recorded")
         info = await mm.room.stop_recording()
+        since, mm.recording_since = mm.recording_since, None
+        document_id = await self._keep(meeting_id, info, since)
         await self._services.recording.stopped(
-            principal, meeting_id, Path(info.path).name, info.duration, info.bytes
+            principal, meeting_id, Path(info.path).name, info.duration, info.bytes, document_id
         )
-        await self._recording_finished(meeting_id, info)
-        return info
+        await self._recording_finished(meeting_id, info, document_id)
+        return info, document_id
 
-    async def _recording_finished(self, meeting_id: int, info: RecordingInfo) -> None:
-        logger.info("meeting %s: recording %s finished (%.0f s, %d bytes)", meeting_id,
-                    info.path, info.duration, info.bytes)
+    async def _keep(
+        self, meeting_id: int, info: RecordingInfo, since: datetime | None
+    ) -> int | None:
+        """The finished file as a document of the meeting; None (logged) if that failed."""
+        logger.info("meeting %s: recording %s finished (%.0f s, %d bytes, %s)", meeting_id,
+                    info.path, info.duration, info.bytes, info.media_type)  # fmt: skip
+        if info.other_codec_frames:
+            logger.info("meeting %s: %d frames of a speaker in another codec than the "
+                        "recording's (%s) were left out of its picture", meeting_id,
+                        info.other_codec_frames, info.video_codec)  # fmt: skip
+        ended = self._services.health.now()
+        started = since or ended - timedelta(seconds=info.duration)
+        try:
+            doc = await self._services.recording.keep(
+                meeting_id, Path(info.path), info.media_type, started, ended
+            )
+        except Exception:
+            logger.exception("meeting %s: the recording %s could not be kept as a document; "
+                             "it stays where it was written", meeting_id, info.path)  # fmt: skip
+            return None
+        return doc.id
+
+    async def _ended(self, meeting_id: int, info: RecordingInfo, since: datetime | None) -> None:
+        """A recording that ended with its room (the meeting ended, everyone left, the
+        server stops): kept, then announced in the system's name."""
+        document_id = await self._keep(meeting_id, info, since)
+        try:
+            await self._services.recording.ended(
+                meeting_id, Path(info.path).name, info.duration, info.bytes, document_id
+            )
+        except Exception:
+            logger.exception("meeting %s: the end of its recording could not be announced",
+                             meeting_id)  # fmt: skip
+        await self._recording_finished(meeting_id, info, document_id)
+
+    async def _recording_finished(
+        self, meeting_id: int, info: RecordingInfo, document_id: int | None
+    ) -> None:
         if self.on_recording_finished is not None:
             try:
-                await self.on_recording_finished(meeting_id, info)
+                await self.on_recording_finished(meeting_id, info, document_id)
             except Exception:
                 logger.exception("meeting %s: the finished recording's hook failed", meeting_id)
 
@@ -428,14 +480,27 @@ class MediaBridge:
         for eid, sid in mm.endpoints.items():
             self._by_sid.get(sid, set()).discard((meeting_id, eid))
         self._services.health.forget(meeting_id)
-        if mm.room.recording is not None:  # the meeting ended while recording
-            await self._recording_finished(meeting_id, await mm.room.stop_recording())
+        if mm.room.recording is not None:  # the room closes while it records
+            info = await mm.room.stop_recording()  # the file is complete
+            # kept beside the stream's processing: hashing a long recording takes a while
+            task = asyncio.get_running_loop().create_task(
+                self._ended(meeting_id, info, mm.recording_since),
+                name=f"recording-kept-{meeting_id}",
+            )
+            self._keeping.add(task)
+            task.add_done_callback(self._keeping.discard)
         await self.plane.close_room(str(meeting_id))
         logger.info("meeting %s: media room closed", meeting_id)
 
     async def close(self) -> None:
+        """Close every room; the recordings they end are kept before this returns (for at
+        most :data:`KEEP_GRACE` seconds: a file not kept by then stays where it was written)."""
         for meeting_id in list(self._meetings):
             await self.close_meeting(meeting_id)
+        if self._keeping:
+            _, late = await asyncio.wait(set(self._keeping), timeout=KEEP_GRACE)
+            for task in late:
+                logger.error("%s still running at shutdown", task.get_name())
         await self.plane.close()
 
 

@@ -9,6 +9,8 @@ others once it is published and its audience (everyone, roles, or named delegate
 points) includes them. A confidential document is served to each viewer with their name,
 unit and the time drawn on every page; every serving is recorded (read receipts) and
 audited. Private notes are read by their author only: no query here reads another's.
+The meeting's recordings (ghi hình) are documents too, added by the system when a recording
+ends: video files served as they were recorded, never paged, presented or stamped.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from meetingd.config import Config
 from meetingd.documents import check, grants, watermark
 from meetingd.documents.convert import OFFICE, ConversionError, Converter
 from meetingd.documents.domain import (
+    MEDIA_TYPES,
     AudienceRole,
     Document,
     DocumentState,
@@ -38,6 +41,7 @@ from meetingd.documents.domain import (
     Note,
     Presentation,
     Receipt,
+    sniff_media_type,
 )
 from meetingd.documents.pool import JobFailed, WorkerPool
 from meetingd.domain import Meeting, MeetingEvent, Principal, Role
@@ -64,6 +68,8 @@ from meetingd.store.blobs import BlobStore, LocalBlobStore, Staged, remove_tree
 logger = logging.getLogger(__name__)
 
 MAX_FILENAME = 200
+#: Who adds a document the server made itself (a recording), in its row and the audit log.
+SYSTEM = "system"
 #: Characters that change how text reads or hide it (bidi overrides, zero-width).
 _INVISIBLE = {"Cf", "Cc", "Cs", "Co", "Cn"}
 
@@ -116,6 +122,7 @@ class Served:
     inline_only: bool
     variant: str
     blob: str = ""
+    media_type: str = "application/pdf"
 
 
 class GrantRefused(MeetingdError):
@@ -148,6 +155,8 @@ class Readable:
     size: int
     etag: str
     private: bool
+    #: what the file is (``application/pdf``, or a recording's ``video/...``)
+    media_type: str = "application/pdf"
 
 
 @dataclass(frozen=True)
@@ -214,7 +223,7 @@ class DocumentService:
         self.revocations = grants.Revocations(int(GRANT_TTL.total_seconds()))
         #: Where grants' range requests go (set while a reading port listens).
         self.reading_port = ReadingPort()
-        self._blobs_open: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._blobs_open: OrderedDict[str, tuple[int, int, str]] = OrderedDict()
         #: Grants whose signature was checked, by their text: a reader's next ranges skip the
         #: HMAC (expiry and revocations are still checked on every request).
         self._verified: OrderedDict[str, grants.Grant] = OrderedDict()
@@ -373,6 +382,52 @@ class DocumentService:
             await uow.emit(meeting_id, DocumentUploaded(document_id=doc.id))
             return doc
 
+    # -- recordings -------------------------------------------------------------------------
+
+    async def add_recording(
+        self, meeting_id: int, path: Path, media_type: str, title: str, filename: str
+    ) -> Document:
+        """Keep a finished recording of the meeting as one of its documents, added by the
+        system (audited as such): stored by its hash like an upload, a draft meant for the
+        chair and secretary (they publish it, or change its audience, if others should see
+        it), served as it was recorded (range requests: a <video> plays and seeks in it)."""
+        kinds = {t: k for k, t in MEDIA_TYPES.items()}
+        if media_type not in kinds:
+            raise ValidationError(f"a recording is {', '.join(kinds)}, not {media_type}")
+        staged = await self.blobs.stage_path(path)
+        try:
+            await self.blobs.put_original(staged)
+        finally:
+            staged.path.unlink(missing_ok=True)
+        new = NewDocument(
+            meeting_id=meeting_id,
+            agenda_item_id=None,
+            title=title[:300],
+            filename=safe_filename(filename),
+            kind=kinds[media_type],
+            sha256=staged.sha256,
+            pdf_sha256=staged.sha256,
+            size_bytes=staged.size,
+            pages=0,
+            page_sizes=[],
+            findings=[],
+            sanitised=False,
+            signatures=[],
+            uploaded_by=SYSTEM,
+            uploaded_at=self._clock.now(),
+            audience=[f"role:{AudienceRole.CHAIR.value}", f"role:{AudienceRole.SECRETARY.value}"],
+        )
+        async with self._store.transaction() as uow:
+            await uow.meetings.lock(meeting_id)
+            if await uow.meetings.get(meeting_id, full=False) is None:
+                raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
+            uow.actor = SYSTEM
+            doc = await uow.documents.add(new)
+            await uow.emit(meeting_id, DocumentUploaded(document_id=doc.id))
+        logger.info("meeting %s: recording %s kept as document %s (%s bytes)",
+                    meeting_id, path.name, doc.id, staged.size)  # fmt: skip
+        return doc
+
     # -- reading metadata ----------------------------------------------------------------
 
     async def list_documents(self, principal: Principal, meeting_id: int) -> list[Document]:
@@ -402,6 +457,11 @@ class DocumentService:
             for key in ("title", "position", "confidential", "view_only", "audience", "presenters"):
                 if key in values and values[key] is None:
                     raise ValidationError(f"{key} cannot be null", field=key)
+            if doc.is_media and values.get("confidential"):
+                raise ValidationError(
+                    "a recording cannot be confidential: its copies cannot carry the "
+                    "viewer's name", field="confidential",
+                )  # fmt: skip
             if values:
                 await uow.documents.change(doc.id, **values)
             got = await uow.documents.get(meeting_id, document_id)
@@ -499,7 +559,7 @@ class DocumentService:
         else:
             path = self._served_pdf(doc)
             etag_part = doc.pdf_sha256
-            name = _pdf_name(doc.filename)
+            name = doc.filename if doc.is_media else _pdf_name(doc.filename)
             blob = _served_blob(doc)
         if path is None or not path.is_file():
             raise NotFound("the document's file is missing from the store", field="document_id")
@@ -521,6 +581,7 @@ class DocumentService:
             inline_only=doc.view_only and not manager,
             variant=variant,
             blob=blob,
+            media_type=doc.media_type,
         )
 
     async def _watermarked(
@@ -604,8 +665,10 @@ class DocumentService:
             logger.info("reading grant of %s for document %s withdrawn by %s",
                         g.subject, g.document_id, withdrawn)  # fmt: skip
             raise GrantRefused("the reading grant was withdrawn")
-        fd, size = self._blob_fd(g.blob)
-        return Readable(fd=fd, size=size, etag=f'"{g.blob[-32:]}"', private=g.private)
+        fd, size, media_type = self._blob_fd(g.blob)
+        return Readable(
+            fd=fd, size=size, etag=f'"{g.blob[-32:]}"', private=g.private, media_type=media_type
+        )
 
     def revoke_grants(self, keys: Iterable[str]) -> None:
         """Rights were removed from ``keys`` (callers, tokens, documents, meetings): the
@@ -622,9 +685,10 @@ class DocumentService:
     def _clock_ms(self) -> int:
         return int(self._clock.now().timestamp() * 1000)
 
-    def _blob_fd(self, blob: str) -> tuple[int, int]:
-        """An open descriptor and the size of a served blob, opened once per process: the
-        blobs are content-addressed and never altered, so a descriptor stays right."""
+    def _blob_fd(self, blob: str) -> tuple[int, int, str]:
+        """An open descriptor, the size and the type of a served blob, opened once per
+        process: the blobs are content-addressed and never altered, so a descriptor (and
+        what its first bytes say it is) stays right."""
         got = self._blobs_open.get(blob)
         if got is not None:
             self._blobs_open.move_to_end(blob)
@@ -637,10 +701,10 @@ class DocumentService:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             raise NotFound("the document's file is missing from the store") from None
-        got = (fd, os.fstat(fd).st_size)
+        got = (fd, os.fstat(fd).st_size, sniff_media_type(os.pread(fd, 16, 0)))
         self._blobs_open[blob] = got
         while len(self._blobs_open) > MAX_OPEN_BLOBS:
-            _, (old, _) = self._blobs_open.popitem(last=False)
+            _, (old, _, _) = self._blobs_open.popitem(last=False)
             os.close(old)
         return got
 
@@ -648,12 +712,13 @@ class DocumentService:
         """Close the worker pool and the blob descriptors kept for readers."""
         self.pool.close()
         while self._blobs_open:
-            _, (fd, _) = self._blobs_open.popitem()
+            _, (fd, _, _) = self._blobs_open.popitem()
             os.close(fd)
 
     def _served_pdf(self, doc: Document) -> Path | None:
         """The PDF everyone is served: the sanitised copy when the upload carried active
-        content or was converted, else the original bytes (signatures stay checkable)."""
+        content or was converted, else the original bytes (signatures stay checkable). A
+        recording is served as it was recorded."""
         if _serves_sanitised(doc):
             return self.blobs.derived(doc.pdf_sha256, "sanitised.pdf")
         return self.blobs.path_of(doc.pdf_sha256)
@@ -677,6 +742,8 @@ class DocumentService:
             meeting, doc = await self._doc(uow, principal, meeting_id, document_id, lock=True)
             _require_presenter(principal, meeting, doc)
             _require_held(meeting)
+            if doc.is_media:
+                raise StateError("a recording is played by each viewer, not presented")
             _check_page(doc, page)
             await uow.documents.present(
                 meeting_id, doc.id, page, principal.subject, principal.name, self._clock.now()
@@ -850,7 +917,7 @@ def _audience_keys(principal: Principal, meeting: Meeting) -> set[str]:
 
 
 def _serves_sanitised(doc: Document) -> bool:
-    return doc.sanitised or doc.kind != "pdf"
+    return doc.sanitised or (doc.kind != "pdf" and not doc.is_media)
 
 
 #: Events after which a document's grants, or a meeting's, or a viewer's in a meeting, stop.

@@ -7,8 +7,11 @@ own network events). The chair presents it and turns to page 5: the delegate's r
 bridge point's kiosk follow; the delegate pages back alone, the chair turns on, one click
 ("Về trang người trình bày") returns to the presenter's page. The delegate searches inside the
 document, writes a private note that is still there after a reload, and opens a confidential
-document whose served copy carries the delegate's own name in its text layer. Screenshots:
-docs/screenshots/tai-lieu.png (the reader) and tai-lieu-trinh-bay.png (the kiosk).
+document whose served copy carries the delegate's own name in its text layer. A recording of
+the meeting, kept as a document, appears in the chair's list (a draft, no "present") and plays
+in a <video> there; given to everyone, it plays in the delegate's reader where the PDF page
+would be, with a download link. Screenshots: docs/screenshots/tai-lieu.png (the reader) and
+tai-lieu-trinh-bay.png (the kiosk).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,7 @@ from tests.e2e.browser import (
     state_is,
     until,
 )
+from tests.services.videos import webm
 
 pytestmark = pytest.mark.browser
 
@@ -90,6 +95,13 @@ KIOSK = """() => {
   return p ? p.dataset.doc + ':' + (p.dataset.rendered || '') : null;
 }"""
 FOLLOWING = "() => document.querySelector('.documents')?.dataset.following ?? null"
+#: the recording's <video> once it plays: its duration, when 0.5 s of it has played
+PLAYS = """async () => {
+  const v = document.querySelector('.docvideo video');
+  if (!v || v.readyState < 2) return null;
+  if (v.paused) { v.muted = true; await v.play().catch(() => undefined); }
+  return v.currentTime > 0.5 && !v.error ? v.duration : null;
+}"""
 
 
 async def rendered(page: Any, query: str, want: str, what: str, within: float = 20.0) -> None:
@@ -290,6 +302,37 @@ async def test_documents_in_the_browser(server: Server, browser: Any, tmp_path: 
         text = await delegate.locator(".documents .textLayer").inner_text()
         assert name in text, text
         assert "Văn bản mật" in text
+
+        # -- a recording kept as a document: the chair's list, then the delegate's reader ---
+        parts = server.app[PARTS]
+        now = parts.clock.now()
+        kept = await parts.services.recording.keep(
+            world.meeting_id, webm(tmp_path / "ghi-hinh.webm", frames=45), "video/webm",
+            now - timedelta(minutes=30), now,
+        )  # fmt: skip
+        rec = chair.locator(f".doclist li[data-doc='{kept.id}']")
+        await rec.wait_for()  # told by document.uploaded
+        assert await rec.get_attribute("data-state") == "draft"
+        assert "Ghi hình" in await rec.inner_text()
+        assert await rec.locator("button[data-action=present]").count() == 0
+        await rec.locator("button[data-action=play]").click()
+        seconds = await until(lambda: chair.evaluate(PLAYS), "the recording playing at the chair")
+        assert 2.5 < seconds < 3.5, seconds
+        assert await delegate.locator(f".docindex button[data-doc='{kept.id}']").count() == 0
+        async with aiohttp.ClientSession() as http:
+            url = f"{server.url}/api/v1/meetings/{world.meeting_id}/documents/{kept.id}"
+            auth = {"Authorization": f"Bearer {world.tokens['chair']}"}
+            async with http.patch(url, json={"audience": []}, headers=auth) as r:
+                assert r.status == 200, await r.text()
+        await rec.locator("button[data-action=publish]").click()
+        video = delegate.locator(f".docindex button[data-doc='{kept.id}']")
+        await video.wait_for()
+        await video.click()
+        seconds = await until(lambda: delegate.evaluate(PLAYS), "the recording in the reader")
+        assert 2.5 < seconds < 3.5, seconds
+        assert await delegate.locator(".docview .pdfpage").count() == 0
+        assert await delegate.locator(".docvideo a[data-action=download]").count() == 1
+        await check_axe(delegate, "delegate playing a recording")
     finally:
         for c in contexts:
             await c.close()

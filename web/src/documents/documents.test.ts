@@ -4,12 +4,12 @@ import { errorText, setLang } from "../i18n/i18n";
 import { fromSnapshot } from "../meetings/state";
 import { FakeSocket } from "../socket/fake";
 import { MeetingSocket } from "../socket/socket";
-import { DocumentList, Follow, UploadFailed, byAgendaItem, errorOf, fileUrl, upload, uploadUrl, type UploadXhr } from "./documents";
+import { DocumentList, Follow, UploadFailed, byAgendaItem, errorOf, fileUrl, isVideo, upload, uploadUrl, type UploadXhr } from "./documents";
 
 function doc(id: number, extra: Partial<DocumentOut> = {}): DocumentOut {
     return {
         id, meeting_id: 7, agenda_item_id: null, audience: [], confidential: false, filename: `d${String(id)}.pdf`,
-        findings: [], kind: "pdf", page_sizes: [[595, 842]], pages: 3, position: id, presenters: [], published_at: null,
+        findings: [], kind: "pdf", media_type: "application/pdf", page_sizes: [[595, 842]], pages: 3, position: id, presenters: [], published_at: null,
         sanitised: false, signatures: [], size_bytes: 100, state: "published", title: `Tài liệu ${String(id)}`,
         uploaded_at: "2026-01-01T00:00:00Z", view_only: false, ...extra,
     };
@@ -128,5 +128,40 @@ describe("the list", () => {
         expect(list.visible(state).map((d) => d.id)).toEqual([1]);
         expect(changes).toBeGreaterThanOrEqual(2);
         list.close();
+    });
+});
+
+describe("a recording among the documents", () => {
+    const recording = doc(9, { kind: "webm", media_type: "video/webm", pages: 0, page_sizes: [], state: "draft", audience: ["role:chair", "role:secretary"] });
+
+    it("is a video, not a PDF", () => {
+        expect([isVideo(recording), isVideo(doc(1))]).toEqual([true, false]);
+    });
+
+    it("reaches the chair's list when the server keeps one (document.uploaded), not a delegate's", async () => {
+        const fake = new FakeSocket();
+        const asked: number[] = [];
+        fake.server = (command, payload) => {
+            if (command === "document.get") {
+                asked.push((payload as { document_id: number }).document_id);
+                return { ok: true, data: recording };
+            }
+            return { ok: true, data: {} };
+        };
+        const socket = new MeetingSocket("t", { socket: fake });
+        fake.connect();
+        const state = fromSnapshot({ meeting: { id: 7, agenda: [] }, presence: [], floor: [], rollcall: null, documents: [doc(1)], presenting: null } as unknown as MeetingSnapshotOut);
+        const delegate = new DocumentList(socket, 7);
+        const chair = new DocumentList(socket, 7);
+        chair.manage();
+        fake.push("document.uploaded", { meeting_id: 7, document_id: 9, seq: 1, at: "" });
+        fake.push("document.uploaded", { meeting_id: 8, document_id: 10, seq: 1, at: "" }); // another meeting
+        await new Promise((r) => setTimeout(r, 0));
+        expect(asked).toEqual([9]);
+        expect(chair.visible(state, true).map((d) => d.id)).toEqual([1, 9]);
+        expect(chair.visible(state).map((d) => d.id)).toEqual([1]); // a draft: not in the reader
+        expect(delegate.visible(state, true).map((d) => d.id)).toEqual([1]);
+        chair.close();
+        delegate.close();
     });
 });

@@ -31,6 +31,11 @@ export function fileUrl(meetingId: number, documentId: number): string {
     return `${documentsPath(meetingId)}/${String(documentId)}/file`;
 }
 
+/** A recording of the meeting (a video), not a PDF: no pages; played, not presented. */
+export function isVideo(doc: DocumentOut): boolean {
+    return doc.media_type.startsWith("video/");
+}
+
 /** The upload's URL: the raw file is the body, its name in the query. */
 export function uploadUrl(meetingId: number, filename: string, agendaItemId: number | null = null): string {
     const q = new URLSearchParams({ filename });
@@ -154,6 +159,14 @@ export class DocumentList {
     /** Fetch one document again (after an upload, or when an event carried no metadata). */
     async refresh(documentId: number): Promise<DocumentOut | null> {
         return this.#fetch(documentId);
+    }
+
+    /** The chair's panel: a new draft (an upload, a finished recording) is fetched when its
+     * `document.uploaded` arrives (others would only be told `not_found`). */
+    manage(): void {
+        this.#off.push(this.#socket.on("document.uploaded", (ev) => {
+            if (ev.meeting_id === this.meetingId) void this.#fetch(ev.document_id);
+        }));
     }
 
     /** The chair's full list, drafts included (the snapshot has them; this refreshes). */

@@ -1,7 +1,8 @@
 // The documents panels the views show: the delegate's reader (documents by agenda item, the
 // pdf.js page, search, private notes, following the presenter), the bridge point's presented
 // page and the chair's upload, publish and present controls. pdf.js is imported only when a
-// page is first drawn.
+// page is first drawn. A recording of the meeting is a document too: a <video> plays it where
+// the PDF reader would be.
 
 import type { RefObject } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -9,10 +10,11 @@ import type { DocumentOut, NoteOut } from "../generated/wire";
 import { errorText, formatPercent, t } from "../i18n/i18n";
 import type { MeetingState } from "../meetings/state";
 import type { Screen } from "../session/screen";
-import { useAction } from "../ui/components";
+import { failureText, useAction } from "../ui/components";
 import { useLang, useWatch } from "../ui/hooks";
-import { DocumentList, Follow, UploadFailed, byAgendaItem, presentedSpot, upload, type Spot } from "./documents";
+import { DocumentList, Follow, UploadFailed, byAgendaItem, isVideo, presentedSpot, upload, type Spot } from "./documents";
 import type { Hits, PdfFile } from "./pdf";
+import { RENEW_EARLY_MS, VideoSource, downloadUrl } from "./reading";
 import "./documents.css";
 
 /** The screen's document list, made once per followed meeting. */
@@ -120,12 +122,86 @@ function Badges(props: { doc: DocumentOut }) {
     const intact = d.signatures.every((s) => s.intact);
     return (
         <span class="badges">
-            <span class="muted">{t("doc.pages", { n: d.pages })}</span>
+            {isVideo(d) ? <span class="badge">{t("doc.recording")}</span> : <span class="muted">{t("doc.pages", { n: d.pages })}</span>}
             {d.confidential ? <span class="badge bad">{t("doc.confidential")}</span> : null}
             {d.view_only ? <span class="badge">{t("doc.viewOnly")}</span> : null}
             {signed ? <span class={intact ? "badge ok" : "badge bad"}>{intact ? t("doc.signed") : t("doc.signed.bad")}</span> : null}
             {d.sanitised ? <span class="badge">{t("doc.sanitised")}</span> : null}
         </span>
+    );
+}
+
+/**
+ * A recording where the PDF reader would be: a <video> that fetches its ranges under the
+ * reading grant of `document.open`. A grant that runs out (or is withdrawn) stops the
+ * element with an error: it is opened again and goes on from where it was. The download
+ * link (where allowed) takes a fresh grant when the one it holds is about to expire.
+ */
+function VideoPlayer(props: { screen: Screen; doc: DocumentOut; download: boolean }) {
+    const video = useRef<HTMLVideoElement>(null);
+    const resume = useRef<{ at: number; playing: boolean } | null>(null);
+    const [src, setSrc] = useState<string | null>(null);
+    const [error, setError] = useState<string | null>(null);
+    const socket = props.screen.socket;
+    const { id, meeting_id: meetingId, title, filename } = props.doc;
+    const source = useMemo(
+        () => (socket ? new VideoSource(() => socket.call("document.open", { meeting_id: meetingId, document_id: id }), location.href) : null),
+        [socket, id, meetingId],
+    );
+    useEffect(() => {
+        setSrc(null);
+        setError(null);
+        if (!source) return undefined;
+        let gone = false;
+        source.start().then(
+            (url) => { if (!gone) setSrc(url); },
+            (exc: unknown) => { if (!gone) setError(failureText(exc)); },
+        );
+        return () => { gone = true; };
+    }, [source]);
+    const failed = () => {
+        const el = video.current;
+        if (!el || !source) return;
+        resume.current = { at: el.currentTime, playing: !el.paused };
+        source.recover().then(
+            (url) => {
+                if (url === null) setError(t("doc.video.broken"));
+                else setSrc(url);
+            },
+            (exc: unknown) => { setError(failureText(exc)); },
+        );
+    };
+    const loaded = () => {
+        const el = video.current;
+        const r = resume.current;
+        if (!el || !r) return;
+        resume.current = null;
+        el.currentTime = r.at;
+        if (r.playing) void el.play().catch(() => undefined);
+    };
+    const download = (ev: MouseEvent) => {
+        const reading = source?.reading;
+        if (!source || !reading || Date.parse(reading.expires_at) - RENEW_EARLY_MS > Date.now()) return;
+        ev.preventDefault();  // the grant is about to expire: a fresh one first
+        source.start().then((url) => {
+            setSrc(url);
+            const a = document.createElement("a");
+            a.href = downloadUrl(url, location.href);
+            a.download = filename;
+            a.click();
+        }, (exc: unknown) => { setError(failureText(exc)); });
+    };
+    return (
+        <div class="docvideo" data-doc={id}>
+            {error ? <p class="bad" role="alert">{t("doc.failed", { reason: error })}</p> : null}
+            {!src && !error ? <p role="status">{t("doc.loading")}</p> : null}
+            {src ? <video ref={video} src={src} controls preload="metadata" aria-label={title} onError={failed} onLoadedMetadata={loaded} /> : null}
+            {src && props.download ? (
+                <p>
+                    <a class="button secondary" href={downloadUrl(src, location.href)} download={filename} data-action="download" onClick={download}>{t("doc.download")}</a>
+                </p>
+            ) : null}
+        </div>
     );
 }
 
@@ -251,7 +327,8 @@ export function DocumentReader(props: { screen: Screen; state: MeetingState }) {
     const documents = list ? list.visible(props.state) : [];
     const shown = follow.shown;
     const doc = documents.find((d) => d.id === shown?.documentId) ?? null;
-    const { file, error } = usePdf(props.screen, doc);
+    const pdf = doc && !isVideo(doc) ? doc : null;
+    const { file, error } = usePdf(props.screen, pdf);
     const [box, width] = useBox(800, list !== null);
     if (!list) return null;
     const go = (spot: Spot) => {
@@ -275,19 +352,25 @@ export function DocumentReader(props: { screen: Screen; state: MeetingState }) {
                     ) : null}
                     {follow.following && presenting && !documents.some((d) => d.id === presenting.documentId) ? <p class="muted">{t("doc.notForYou")}</p> : null}
                     {!doc ? <p class="muted">{t("doc.none")}</p> : null}
-                    {doc && error ? <p class="bad" role="alert">{t("doc.failed", { reason: error })}</p> : null}
-                    {doc && !file && !error ? <p role="status">{t("doc.loading")}</p> : null}
-                    {doc && file ? (
+                    {doc && !pdf ? (
                         <>
                             <h3>{doc.title} <Badges doc={doc} /></h3>
+                            <VideoPlayer key={doc.id} screen={props.screen} doc={doc} download={!doc.view_only} />
+                        </>
+                    ) : null}
+                    {pdf && error ? <p class="bad" role="alert">{t("doc.failed", { reason: error })}</p> : null}
+                    {pdf && !file && !error ? <p role="status">{t("doc.loading")}</p> : null}
+                    {pdf && file ? (
+                        <>
+                            <h3>{pdf.title} <Badges doc={pdf} /></h3>
                             <div class="row pager">
-                                <button type="button" class="secondary" data-action="prev" disabled={page <= 1} onClick={() => { go({ documentId: doc.id, page: page - 1 }); }}>{t("doc.prev")}</button>
+                                <button type="button" class="secondary" data-action="prev" disabled={page <= 1} onClick={() => { go({ documentId: pdf.id, page: page - 1 }); }}>{t("doc.prev")}</button>
                                 <span data-pageno={page}>{t("doc.page", { page, count: file.pages })}</span>
-                                <button type="button" class="secondary" data-action="next" disabled={page >= file.pages} onClick={() => { go({ documentId: doc.id, page: page + 1 }); }}>{t("doc.next")}</button>
+                                <button type="button" class="secondary" data-action="next" disabled={page >= file.pages} onClick={() => { go({ documentId: pdf.id, page: page + 1 }); }}>{t("doc.next")}</button>
                             </div>
-                            <Search file={file} go={(p) => { go({ documentId: doc.id, page: p }); }} />
-                            <PdfPage file={file} doc={doc} page={page} width={Math.min(width, 1000)} />
-                            <Notes list={list} doc={doc} page={page} go={(p) => { go({ documentId: doc.id, page: p }); }} />
+                            <Search file={file} go={(p) => { go({ documentId: pdf.id, page: p }); }} />
+                            <PdfPage file={file} doc={pdf} page={page} width={Math.min(width, 1000)} />
+                            <Notes list={list} doc={pdf} page={page} go={(p) => { go({ documentId: pdf.id, page: p }); }} />
                         </>
                     ) : null}
                 </div>
@@ -301,7 +384,8 @@ export function PresentedPage(props: { screen: Screen; state: MeetingState }) {
     useLang();
     const list = useDocuments(props.screen);
     const p = props.state.presenting;
-    const doc = (list?.visible(props.state) ?? []).find((d) => d.id === p?.document_id) ?? null;
+    const found = (list?.visible(props.state) ?? []).find((d) => d.id === p?.document_id) ?? null;
+    const doc = found && !isVideo(found) ? found : null; // a recording is never presented
     const { file, error } = usePdf(props.screen, doc);
     const [box, width, height] = useBox(800, p !== null);
     if (!p) return null;
@@ -371,11 +455,17 @@ export function ChairDocuments(props: { screen: Screen; state: MeetingState }) {
     useLang();
     const list = useDocuments(props.screen);
     const [error, run] = useAction();
-    useEffect(() => { if (list) void list.reload().catch(() => undefined); }, [list]);
+    const [playing, setPlaying] = useState<number | null>(null);
+    useEffect(() => {
+        if (!list) return;
+        list.manage();
+        void list.reload().catch(() => undefined);
+    }, [list]);
     if (!list) return null;
     const documents = list.visible(props.state, true);
     const p = props.state.presenting;
     const shown = documents.find((d) => d.id === p?.document_id) ?? null;
+    const played = documents.find((d) => d.id === playing && isVideo(d)) ?? null;
     const live = ["open", "live", "paused"].includes(props.state.meeting.state);
     return (
         <section class="panel documents" aria-labelledby="docs-h">
@@ -390,15 +480,26 @@ export function ChairDocuments(props: { screen: Screen; state: MeetingState }) {
                             {d.state === "published" ? (
                                 <>
                                     <button type="button" class="secondary" data-action="unpublish" onClick={() => { run(() => list.publish(d.id, false)); }}>{t("doc.unpublish")}</button>
-                                    {live && p?.document_id !== d.id ? <button type="button" data-action="present" onClick={() => { run(() => list.present(d.id, 1)); }}>{t("doc.present")}</button> : null}
+                                    {live && p?.document_id !== d.id && !isVideo(d) ? <button type="button" data-action="present" onClick={() => { run(() => list.present(d.id, 1)); }}>{t("doc.present")}</button> : null}
                                 </>
                             ) : (
                                 <button type="button" data-action="publish" onClick={() => { run(() => list.publish(d.id, true)); }}>{t("doc.publish")}</button>
                             )}
+                            {isVideo(d) ? (
+                                <button type="button" class="secondary" data-action="play" aria-pressed={played?.id === d.id} onClick={() => { setPlaying(played?.id === d.id ? null : d.id); }}>
+                                    {played?.id === d.id ? t("doc.play.close") : t("doc.play")}
+                                </button>
+                            ) : null}
                         </span>
                     </li>
                 ))}
             </ul>
+            {played ? (
+                <div class="played">
+                    <h3>{played.title}</h3>
+                    <VideoPlayer key={played.id} screen={props.screen} doc={played} download />
+                </div>
+            ) : null}
             {p ? (
                 <div class="row pager" data-presenting={p.document_id}>
                     <strong>{t("doc.presenting", { name: p.presenter_name, page: p.page })}</strong>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ReadingOut } from "../generated/wire";
-import { FileChanged, GrantedReader, RENEW_EARLY_MS } from "./reading";
+import { FileChanged, GrantedReader, RENEW_EARLY_MS, VideoSource, appRoute, downloadUrl } from "./reading";
 
 const FILE = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
 const NOW = Date.parse("2026-01-05T01:00:00Z");
@@ -87,5 +87,39 @@ describe("GrantedReader", () => {
         const r = new GrantedReader(reading(1), () => Promise.resolve(reading(++n)), server.fetch, () => NOW);
         await expect(r.range(0, 10)).rejects.toThrow("HTTP 403");
         expect(server.seen.length).toBe(3);
+    });
+});
+
+const PAGE = "http://meet.example:8080/dai-bieu";
+
+describe("a recording's address for a <video>", () => {
+    it("opens again after the element's error, a few times a minute at most", async () => {
+        let now = NOW;
+        let n = 0;
+        const source = new VideoSource(() => Promise.resolve(reading(++n)), PAGE, () => now);
+        expect(await source.start()).toBe(reading(1).url);
+        for (const grant of [2, 3, 4]) {
+            now += 1000;
+            expect(await source.recover()).toBe(reading(grant).url);
+        }
+        now += 1000;
+        expect(await source.recover()).toBeNull(); // the fourth in a minute: shown
+        now += 61_000;
+        expect(await source.recover()).toBe(reading(5).url); // a minute later it tries again
+        expect(source.reading?.url).toBe(reading(5).url);
+    });
+
+    it("passes on a refused opening (the right is gone)", async () => {
+        const source = new VideoSource(() => Promise.reject(new Error("not_found")), PAGE, () => NOW);
+        await expect(source.recover()).rejects.toThrow("not_found");
+    });
+
+    it("plays and downloads from the app's own route, wherever pdf.js's ranges go", async () => {
+        const port = "http://meet.example:8443/api/v1/meetings/1/documents/2/read?grant=g1";
+        expect(appRoute(port, PAGE)).toBe("/api/v1/meetings/1/documents/2/read?grant=g1");
+        expect(downloadUrl("/api/v1/meetings/1/documents/2/read?grant=g1", PAGE)).toBe("/api/v1/meetings/1/documents/2/read?grant=g1&download=true");
+        expect(downloadUrl(port, PAGE)).toBe("/api/v1/meetings/1/documents/2/read?grant=g1&download=true");
+        const source = new VideoSource(() => Promise.resolve(reading(1, { url: port })), PAGE, () => NOW);
+        expect(await source.start()).toBe("/api/v1/meetings/1/documents/2/read?grant=g1");
     });
 });

@@ -85,3 +85,58 @@ export class GrantedReader {
         return this.#renewing;
     }
 }
+
+/** The app's own route for a reading grant's address (`base`: the page's address). A
+ * recording plays and downloads from it wherever pdf.js's ranges go: a <video> asks for a
+ * few large ranges, and answers them as what the file is (the reading port serves PDFs). */
+export function appRoute(readingUrl: string, base: string): string {
+    const url = new URL(readingUrl, base);
+    return url.pathname + url.search;
+}
+
+/** Where a recording is downloaded from: {@link appRoute} with `download=true` (an
+ * attachment; refused for a view-only document). */
+export function downloadUrl(readingUrl: string, base: string): string {
+    const url = new URL(appRoute(readingUrl, base), base);
+    url.searchParams.set("download", "true");
+    return url.pathname + url.search;
+}
+
+/** Recoveries of one playing recording within a minute before its error is shown. */
+const VIDEO_RECOVERIES = 3;
+
+/**
+ * A recording's address for a `<video>` element, under reading grants: the element fetches
+ * its ranges itself, so a grant that ran out (or was withdrawn) shows as the element's error.
+ * The document is then opened again (a new grant, or the refusal when the right is gone) and
+ * the element goes on from where it was; a few failures in a minute are the file's or the
+ * network's, and are shown.
+ */
+export class VideoSource {
+    readonly #open: OpenReading;
+    readonly #base: string;
+    readonly #now: () => number;
+    #failures: number[] = [];
+    reading: ReadingOut | null = null;
+
+    constructor(open: OpenReading, base: string, now: () => number = Date.now) {
+        this.#open = open;
+        this.#base = base;
+        this.#now = now;
+    }
+
+    /** An address under a new grant (`document.open`), on the app's own route. */
+    async start(): Promise<string> {
+        this.reading = await this.#open();
+        return appRoute(this.reading.url, this.#base);
+    }
+
+    /** The element failed: a new address to go on with, or null when it failed too often
+     * (the caller shows the error). Throws the opening's error (the right is gone). */
+    async recover(): Promise<string | null> {
+        const now = this.#now();
+        this.#failures = [...this.#failures.filter((t) => now - t < 60_000), now];
+        if (this.#failures.length > VIDEO_RECOVERIES) return null;
+        return this.start();
+    }
+}

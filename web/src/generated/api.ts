@@ -492,7 +492,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The document's PDF for the reader (range requests, ETag)
+         * The document's file for the reader: its PDF, or a recording (range requests, ETag)
          * @description Confidential: the viewer's own copy with their name, unit and the time on every page.
          *         Active content found on upload: the sanitised copy. Else the original bytes, so its
          *         signatures stay checkable. View-only documents are served inline only (`download=true`
@@ -585,7 +585,10 @@ export interface paths {
          *         database and stops working as soon as the viewer's right is removed (403
          *         `grant_refused`: open the document again). `Range: bytes=a-b` answers 206; `If-Range`
          *         with the ETag, `If-None-Match` (304) and `If-Match` (412) are honoured. A watermarked
-         *         copy or a view-only document is `Cache-Control: private, no-store`.
+         *         copy or a view-only document is `Cache-Control: private, no-store`. A recording is
+         *         answered as `video/webm` or `video/mp4`, so that a `<video>` element plays and seeks in
+         *         it with the same ranges; `download=true` answers it as an attachment (403 `view_only`
+         *         under a grant for a view-only document or a watermarked copy).
          */
         get: operations["read_document"];
         put?: never;
@@ -1648,8 +1651,10 @@ export interface components {
             /** @description Active content found and left out of the served copy (javascript, launch_action, embedded_files, submit_form, open_action, additional_actions, ...) */
             findings: string[];
             id: number;
-            /** @description pdf, or the office format it was converted from */
+            /** @description pdf, or the office format it was converted from; webm or mp4 for a recording of the meeting */
             kind: string;
+            /** @description What the file is: `application/pdf`, or a recording's `video/webm` or `video/mp4` (no pages: played in a video element, not presented or stamped) */
+            media_type: string;
             meeting_id: number;
             /** @description Of the first 20 pages, in points */
             page_sizes: [
@@ -4244,6 +4249,8 @@ export interface operations {
                 };
                 content: {
                     "application/pdf": string;
+                    "video/mp4": string;
+                    "video/webm": string;
                 };
             };
             /** @description Malformed request: bad JSON, wrong type, unknown or missing field */
@@ -4543,6 +4550,7 @@ export interface operations {
     read_document: {
         parameters: {
             query: {
+                download?: boolean;
                 grant: string;
             };
             header?: never;
@@ -4561,6 +4569,8 @@ export interface operations {
                 };
                 content: {
                     "application/pdf": string;
+                    "video/mp4": string;
+                    "video/webm": string;
                 };
             };
             /** @description Malformed request: bad JSON, wrong type, unknown or missing field */

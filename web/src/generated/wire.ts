@@ -246,8 +246,10 @@ export interface components {
             /** @description Active content found and left out of the served copy (javascript, launch_action, embedded_files, submit_form, open_action, additional_actions, ...) */
             findings: string[];
             id: number;
-            /** @description pdf, or the office format it was converted from */
+            /** @description pdf, or the office format it was converted from; webm or mp4 for a recording of the meeting */
             kind: string;
+            /** @description What the file is: `application/pdf`, or a recording's `video/webm` or `video/mp4` (no pages: played in a video element, not presented or stamped) */
+            media_type: string;
             meeting_id: number;
             /** @description Of the first 20 pages, in points */
             page_sizes: [
@@ -436,7 +438,7 @@ export interface components {
             /** @description the meeting's sequence number */
             seq: number;
         };
-        /** @description A document was uploaded and checked (a draft: only the chair and secretary see it). */
+        /** @description A document was uploaded and checked, or a recording kept (a draft: only the chair and secretary see it). */
         DocumentUploaded: {
             /**
              * Format: date-time
@@ -1200,7 +1202,7 @@ export interface components {
             subject: string;
         };
         RecordingOut: {
-            /** @description the recording's file name */
+            /** @description the recording's name (its file adds `.webm` or `.mp4`, as the first picture's codec decides) */
             file: string;
             meeting_id: number;
         };
@@ -1211,14 +1213,14 @@ export interface components {
              * @description when (UTC)
              */
             at: string;
-            /** @description the recording's file name */
+            /** @description the recording's name: its file is this with `.webm` (VP8) or `.mp4` (H.264), as `recording.stopped` says */
             file: string;
             /** @description the meeting */
             meeting_id: number;
             /** @description the meeting's sequence number */
             seq: number;
         };
-        /** @description The recording ended; its file is complete. */
+        /** @description The recording ended; its file is complete and kept as a document of the meeting. */
         RecordingStopped: {
             /**
              * Format: date-time
@@ -1227,9 +1229,14 @@ export interface components {
             at: string;
             /** @description the file's size */
             bytes: number;
+            /**
+             * @description the meeting's document holding it (a draft for the chair and secretary), or null if it could not be kept (the file stays on the server)
+             * @default null
+             */
+            document_id?: number | null;
             /** @description how long it runs */
             duration_seconds: number;
-            /** @description the recording's file name */
+            /** @description the recording's file name (`.webm` or `.mp4`) */
             file: string;
             /** @description the meeting */
             meeting_id: number;
@@ -1238,8 +1245,10 @@ export interface components {
         };
         RecordingStoppedOut: {
             bytes: number;
+            /** @description the meeting's document holding it (a draft for the chair and secretary), or null if it could not be kept */
+            document_id: number | null;
             duration_seconds: number;
-            /** @description the recording's file name */
+            /** @description the recording's file name (`.webm` or `.mp4`) */
             file: string;
             meeting_id: number;
         };
@@ -2325,7 +2334,7 @@ export interface Commands {
     "presence.list": { payload: MeetingRef; answer: PresenceListAnswer; events: never };
     /** Start recording the meeting (ghi hình): the speaker's video and the voices */
     "recording.start": { payload: MeetingRef; answer: RecordingOut; events: "recording.started" };
-    /** Stop recording the meeting; the file is complete when this answers */
+    /** Stop recording the meeting; the file is complete, and kept as a document of the meeting, when this answers */
     "recording.stop": { payload: MeetingRef; answer: RecordingStoppedOut; events: "recording.stopped" };
     /** Answer the open roll call with the number of people in the room */
     "rollcall.answer": { payload: RollCallAnswer; answer: RollCallOut; events: "rollcall.answered" };
@@ -3104,7 +3113,7 @@ export interface Events {
     "document.unpublished": DocumentUnpublished;
     /** A document's title, item, order, audience, presenters or protection changed. */
     "document.updated": DocumentUpdated;
-    /** A document was uploaded and checked (a draft: only the chair and secretary see it). */
+    /** A document was uploaded and checked, or a recording kept (a draft: only the chair and secretary see it). */
     "document.uploaded": DocumentUploaded;
     /** A participant got the floor: it is audible and shown as a speaker. */
     "floor.granted": FloorGranted;
@@ -3154,7 +3163,7 @@ export interface Events {
     "presence.left": PresenceLeft;
     /** The meeting is being recorded (ghi hình) from now on: screens show it. */
     "recording.started": RecordingStarted;
-    /** The recording ended; its file is complete. */
+    /** The recording ended; its file is complete and kept as a document of the meeting. */
     "recording.stopped": RecordingStopped;
     /** A bridge point counted the people in its room (again: the count replaces the last). */
     "rollcall.answered": RollCallAnswered;
