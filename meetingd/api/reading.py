@@ -8,8 +8,10 @@ what moving the bytes costs. This listener speaks just enough HTTP/1.1 for those
 the app's route, so a reverse proxy can send it here by path) and the CORS preflight. Every
 request is checked like the app's route (:meth:`DocumentService.readable`: signature, expiry,
 this process's revocations, so a removed right stops the next range) and answered by the same
-rules (:func:`meetingd.api.ranges.answer`); the body goes by ``sendfile`` straight from the
-blob's open descriptor, its header in the same segment (``MSG_MORE``).
+rules (:func:`meetingd.api.ranges.answer`), with the served file's type (a PDF, or a
+recording's video) and ``download=true`` as an attachment (403 ``view_only`` for a private
+copy); the body goes by ``sendfile`` straight from the blob's open descriptor, its head in
+the same segment (``MSG_MORE``).
 
 Hostile clients are bounded: a request head over :attr:`Limits.max_head` bytes or
 :attr:`Limits.max_fields` fields is answered 431 and the connection closed; a head not
@@ -47,7 +49,7 @@ from prometheus_client.registry import Collector
 from meetingd.api.ranges import answer
 from meetingd.config import Config, ConfigError, split_listen
 from meetingd.documents.grants import MAX_GRANT_CHARS
-from meetingd.errors import MeetingdError, PayloadTooLarge, ValidationError
+from meetingd.errors import MeetingdError, PayloadTooLarge, PermissionDenied, ValidationError
 from meetingd.logs import request_id
 from meetingd.schemas import MAX_ID
 from meetingd.services.documents import DocumentService, ReadingPort
@@ -142,7 +144,7 @@ class ReadingServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._date_at = 0
         self._date = b""
-        self._fixed: dict[tuple[str, bool], bytes] = {}
+        self._fixed: dict[tuple[str, bool, str, bool], bytes] = {}
         self._cors: dict[tuple[bytes, bytes], bytes] = {}
 
     @property
@@ -192,20 +194,22 @@ class ReadingServer:
             self._date = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
         return self._date
 
-    def fixed(self, etag: str, private: bool) -> bytes:
+    def fixed(self, etag: str, private: bool, media_type: str, download: bool) -> bytes:
         """The header fields every answer from one served file carries."""
-        got = self._fixed.get((etag, private))
+        key = (etag, private, media_type, download)
+        got = self._fixed.get(key)
         if got is None:
             if len(self._fixed) > 1024:
                 self._fixed.clear()
             cache = b"private, no-store" if private else b"private, max-age=600"
             got = (
-                b"Content-Type: application/pdf\r\nContent-Disposition: inline\r\n"
+                b"Content-Type: " + media_type.encode() + b"\r\n"
+                b"Content-Disposition: " + (b"attachment" if download else b"inline") + b"\r\n"
                 b"ETag: " + etag.encode() + b"\r\nAccept-Ranges: bytes\r\n"
                 b"Cache-Control: " + cache + b"\r\nX-Content-Type-Options: nosniff\r\n"
                 b"Vary: Origin\r\n"
             )
-            self._fixed[(etag, private)] = got
+            self._fixed[key] = got
         return got
 
     def cors(self, origin: bytes | None, host: bytes | None) -> bytes:
@@ -463,8 +467,12 @@ class _Connection(asyncio.Protocol):
         try:
             meeting_id = _path_id("meeting_id", m.group(1))
             document_id = _path_id("document_id", m.group(2))
-            grant = _grant(query)
+            grant, download = _query(query)
             r = self.server.documents.readable(grant, meeting_id, document_id)
+            if download and r.private:
+                raise PermissionDenied(
+                    "this document may be viewed but not downloaded", code="view_only"
+                )
         except MeetingdError as exc:
             logger.info(
                 "reading port: %s %s -> %s %s: %s",
@@ -489,7 +497,12 @@ class _Connection(asyncio.Protocol):
             if_none_match=_text(got.get(b"if-none-match")),
         )
         s = self.server
-        out = [_STATUS_LINES[a.status], s.date(), s.fixed(r.etag, r.private), extra]
+        out = [
+            _STATUS_LINES[a.status],
+            s.date(),
+            s.fixed(r.etag, r.private, r.media_type, download),
+            extra,
+        ]
         if a.content_range is not None:
             out.append(b"Content-Range: " + a.content_range.encode() + b"\r\n")
         if a.status != 304:
@@ -623,29 +636,40 @@ def _path_id(name: str, raw: bytes) -> int:
     return int(raw)
 
 
-def _grant(query: bytes) -> str:
-    """The ``grant`` of the query string, the only parameter this address takes."""
+#: What a boolean query parameter may say (as the app's routes read one).
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def _query(query: bytes) -> tuple[str, bool]:
+    """The ``grant`` of the query string, and ``download`` (false unless given): the only
+    parameters this address takes."""
     if (
         query.startswith(b"grant=")
         and b"&" not in query
         and b"%" not in query
         and b"+" not in query
     ):
-        grant: str | None = query[6:].decode("latin-1")
-        query = b""
-    else:
-        grant = None
+        return _checked(query[6:].decode("latin-1")), False
+    given: dict[str, str] = {}
     for part in query.split(b"&"):
         if not part:
             continue
         raw_key, _, raw_value = part.partition(b"=")
         key = _unquote(raw_key)
-        if key != "grant":
+        if key not in ("grant", "download"):
             shown = key.encode("ascii", "replace").decode()[:40]
             raise ValidationError(f"unknown query parameter '{shown}'", field=shown)
-        if grant is not None:
-            raise ValidationError("query parameter 'grant' is given twice", field="grant")
-        grant = _unquote(raw_value)
+        if key in given:
+            raise ValidationError(f"query parameter '{key}' is given twice", field=key)
+        given[key] = _unquote(raw_value)
+    download = given.get("download", "false").lower()
+    if download not in _TRUE and download not in _FALSE:
+        raise ValidationError("query parameter 'download' must be true or false", field="download")
+    return _checked(given.get("grant", "")), download in _TRUE
+
+
+def _checked(grant: str) -> str:
     if not grant:
         raise ValidationError("query parameter 'grant' is required", field="grant")
     if not grant.isprintable():

@@ -160,7 +160,15 @@ CASES: list[dict[str, str]] = [
     {"If-Match": "ETAG", "Range": "bytes=3-4"},
     {"If-Match": "*"},
 ]
-COMPARED = ("content-range", "content-length", "etag", "cache-control", "accept-ranges")
+COMPARED = (
+    "content-type",
+    "content-disposition",
+    "content-range",
+    "content-length",
+    "etag",
+    "cache-control",
+    "accept-ranges",
+)
 
 
 async def test_the_reading_port_answers_like_the_apps_route(
@@ -172,24 +180,48 @@ async def test_the_reading_port_answers_like_the_apps_route(
     path = "/" + url.split("/", 3)[3]
     etag = (await client.get(path)).headers["ETag"]
     assert len(plain_pdf()) == 981  # the cases above are made for this size
+    tried = [(m, c) for m in ("GET", "HEAD") for c in CASES] + [
+        ("GET", {"Range": "bytes=0-9", "?": "&download=true"}),
+        ("GET", {"?": "&download=0"}),
+    ]
     async with aiohttp.ClientSession() as http:
-        for method in ("GET", "HEAD"):
-            for case in CASES:
-                headers = {k: v.replace("ETAG", etag) for k, v in case.items()}
-                mine = await http.request(method, url, headers=headers)
-                # The app's route is GET only (HEAD: 405): HEAD is its GET without the body.
-                theirs = await client.get(path, headers=headers)
-                seen = (mine.status, {k: mine.headers.get(k) for k in COMPARED}, await mine.read())
-                want = (
-                    theirs.status,
-                    {k: theirs.headers.get(k) for k in COMPARED},
-                    b"" if method == "HEAD" else await theirs.read(),
-                )
-                assert seen == want, f"{method} {case}"
-                assert mine.headers["X-Content-Type-Options"] == "nosniff"
+        for method, case in tried:
+            headers = {k: v.replace("ETAG", etag) for k, v in case.items() if k != "?"}
+            more = case.get("?", "")
+            mine = await http.request(method, url + more, headers=headers)
+            # The app's route is GET only (HEAD: 405): HEAD is its GET without the body.
+            theirs = await client.get(path + more, headers=headers)
+            seen = (mine.status, {k: mine.headers.get(k) for k in COMPARED}, await mine.read())
+            want = (
+                theirs.status,
+                {k: theirs.headers.get(k) for k in COMPARED},
+                b"" if method == "HEAD" else await theirs.read(),
+            )
+            assert seen == want, f"{method} {case}"
+            assert mine.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # -- keep-alive, revocation, pipelining ---------------------------------------------------
+
+
+async def test_a_download_is_an_attachment_unless_the_copy_is_private(
+    client: Any, api_world: World, app: Any
+) -> None:
+    w = api_world
+    plain = await seed_document(app[PARTS], w, w.meeting_id)
+    secret = await seed_document(app[PARTS], w, w.meeting_id, confidential=True, view_only=True)
+    async with aiohttp.ClientSession() as http:
+        url = (await open_reading(client, w, plain.id))["url"]
+        got = await http.get(url + "&download=true")
+        assert got.status == 200 and got.headers["Content-Disposition"] == "attachment"
+        assert await got.read() == plain_pdf()
+        url = (await open_reading(client, w, secret.id))["url"]
+        refused = await http.get(url + "&download=true")
+        assert refused.status == 403
+        assert check_error_body(await refused.json(), 403)["code"] == "view_only"
+        inline = await http.get(url, headers={"Range": "bytes=0-3"})
+        assert inline.status == 206 and inline.headers["Content-Disposition"] == "inline"
+        assert inline.headers["Cache-Control"] == "private, no-store"
 
 
 async def test_one_connection_carries_many_ranges_until_the_right_is_removed(
@@ -309,7 +341,8 @@ async def test_wrong_addresses_methods_and_queries_are_clear_errors(
         (get(target, method=b"DELETE"), 405, "method_not_allowed", None),
         (get(path), 400, "invalid_request", "grant"),
         (get(path + b"?grant="), 400, "invalid_request", "grant"),
-        (get(target + b"&download=true"), 400, "invalid_request", "download"),
+        (get(target + b"&download=maybe"), 400, "invalid_request", "download"),
+        (get(target + b"&zoom=2"), 400, "invalid_request", "zoom"),
         (get(target + b"&" + query), 400, "invalid_request", "grant"),
         (get(path + b"?grant=" + b"a" * 1100), 400, "invalid_request", "grant"),
         (get(path + b"?grant=%00"), 400, "invalid_request", "grant"),
@@ -529,3 +562,32 @@ async def test_a_taken_port_falls_back_to_the_main_port_unless_it_was_asked_for(
             await runner.cleanup()
     finally:
         taken.close()
+
+
+async def test_a_recording_is_read_as_video_with_ranges(
+    client: Any, api_world: World, app: Any, tmp_path: Any
+) -> None:
+    """A recording kept as a document is answered as the video it is, so that a <video>
+    element seeks in it with ranges; download=true makes it an attachment."""
+    from datetime import timedelta
+
+    from tests.services.videos import webm
+
+    w = api_world
+    parts = app[PARTS]
+    now = parts.clock.now()
+    kept = await parts.services.recording.keep(
+        w.meeting_id, webm(tmp_path / "ghi-hinh.webm", frames=15), "video/webm",
+        now - timedelta(minutes=5), now,
+    )  # fmt: skip
+    data = (await client.get(f"{_docs(w)}/{kept.id}/file", headers=w.auth("chair"))).content
+    whole = await data.read()
+    url = (await open_reading(client, w, kept.id, "chair"))["url"]
+    assert url.startswith(f"http://127.0.0.1:{app[READING].port}/")
+    async with aiohttp.ClientSession() as http:
+        part = await http.get(url, headers={"Range": "bytes=4-19"})
+        assert part.status == 206 and part.headers["Content-Type"] == "video/webm"
+        assert await part.read() == whole[4:20]
+        saved = await http.get(url + "&download=true")
+        assert saved.headers["Content-Disposition"] == "attachment"
+        assert await saved.read() == whole
