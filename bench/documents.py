@@ -15,9 +15,11 @@ meetingd, nginx, meetingd, nginx, ... (``--rounds`` of each), so both servers se
 machine. In every round, at once:
 
 * each follower fetches the whole file with sequential ``Range: bytes=a-b`` requests of
-  ``--chunk`` bytes (64 KiB, pdf.js's default), over a keep-alive aiohttp session: from
-  ``GET .../documents/{doc}/file`` with its bearer token in meetingd's rounds, from nginx in
-  nginx's rounds (same client code, same headers, same chunking);
+  ``--chunk`` bytes (64 KiB, pdf.js's default), over a keep-alive aiohttp session: in
+  meetingd's rounds from the grant URL its ``document.open`` answered (every follower opens
+  first, measured apart as ``open_phase``; the URL is meetingd's reading port unless
+  ``--reading-port off``; ``--read bearer``: ``GET .../file`` with the token), from nginx in
+  nginx's rounds (same client code, same chunking);
 * the presenter (the chair, on its own socket) sends ``--turns`` ``document.turn_page``
   commands at ``--rate`` per second (each at its slot or when the previous ack came back,
   whichever is later); every follower stamps its receipt of each ``document.page_turned``.
@@ -244,7 +246,7 @@ async def _fetch(
     """The whole file in sequential range requests, as pdf.js reads it (bounded by
     ``deadline``, monotonic). With ``open_url``: first ``document.open`` (bearer token),
     then the ranges from the grant URL it answers, with no token."""
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     off, total, n, got = 0, None, 0, 0
     times: list[float] = []
     error = None
@@ -284,6 +286,11 @@ async def _fetch(
         "complete": total is not None and off >= total,
         "sha256": h.hexdigest(),
     }
+
+
+async def _failed(error: str) -> dict[str, Any]:
+    return {"bytes": 0, "requests": 0, "times": [], "error": error, "complete": False,
+            "sha256": ""}  # fmt: skip
 
 
 async def worker_main() -> None:
@@ -337,18 +344,36 @@ async def worker_main() -> None:
         # A fresh keep-alive pool per round: both servers start from cold connections.
         http = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
         try:
+            # meetingd's readers open the document first (document.open on their socket),
+            # all of them, before any range: the orchestrator measures the two apart.
+            urls: list[tuple[str | None, str | None]] = [(rnd["url"], None)] * len(followers)
+            o0 = time.monotonic()
+            if rnd.get("open"):
+                urls = list(
+                    await asyncio.gather(
+                        *(_open_grant(http, rnd["open"], f.token, f.sock) for f in followers)
+                    )
+                )
+            oerrs: dict[str, int] = defaultdict(int)
+            for _, e in urls:
+                if e:
+                    oerrs[e] += 1
+            say({"opened": {"errors": oerrs, "wall_s": round(time.monotonic() - o0, 3)}})
+            await reader.readline()  # "go"
+            w0 = time.monotonic()
+            deadline = w0 + float(rnd["deadline_s"])
             got = await asyncio.gather(
                 *(
                     _fetch(
                         http,
-                        rnd["url"],
-                        f.token,
+                        u or rnd["url"],
+                        "" if rnd.get("open") else f.token,
                         int(rnd["chunk"]),
                         deadline,
-                        rnd.get("open"),
-                        f.sock,
                     )
-                    for f in followers
+                    if not e
+                    else _failed(e)
+                    for f, (u, e) in zip(followers, urls, strict=True)
                 )
             )
         finally:
@@ -610,18 +635,29 @@ async def run_round(
     out: dict[str, Any] = {"round": k, "server": kind, "loadavg_start": loadavg()}
     out["quiet_wait_s"] = round(await wait_quiet([meetingd_pid], limit=10), 1)
     pages = [*range(2, args.pages + 1), 1][: args.turns]  # distinct: a page names its turn
+    grant = kind == "meetingd" and args.read == "grant"
+    opening = url.rsplit("/", 1)[0] + "/open" if grant else None
+    open0 = _cpu(meetingd_pid, nginx_worker, workers)
+    o0 = time.monotonic()
+    for w in workers:
+        w.send(json.dumps({"url": url, "chunk": args.chunk, "deadline_s": args.round_deadline,
+                           "sha256": sha, "open": opening}))  # fmt: skip
+    opened = [await w.read("opened", args.round_deadline + 60) for w in workers]
+    out["open_phase"] = {
+        "openings": sum(w.n for w in workers) if grant else 0,
+        "wall_s": round(time.monotonic() - o0, 2),
+        "errors": {e: c for o in opened for e, c in o["errors"].items()},
+    }
     cpu0 = _cpu(meetingd_pid, nginx_worker, workers)
+    out["open_phase"]["meetingd_cpu_s"] = round(cpu0["meetingd"] - open0["meetingd"], 3)
     spy = None
     if args.profile and kind == "meetingd" and k == 0:
         prof = OUT_DIR / f"documents_profile_n{args.n}.txt"
         OUT_DIR.mkdir(exist_ok=True)
         spy = await py_spy(meetingd_pid, min(args.round_deadline, 20), prof)
     w0 = time.monotonic()
-    grant = kind == "meetingd" and args.read == "grant"
-    opening = url.rsplit("/", 1)[0] + "/open" if grant else None
     for w in workers:
-        w.send(json.dumps({"url": url, "chunk": args.chunk, "deadline_s": args.round_deadline,
-                           "sha256": sha, "open": opening}))  # fmt: skip
+        w.send("go")
     turning = asyncio.create_task(presenter.turns(pages, args.rate))
     fetched = [await w.read("fetched", args.round_deadline + 60) for w in workers]
     fetch_wall = time.monotonic() - w0
@@ -729,6 +765,7 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "throughput_mb_s_each": [x["fetch"]["throughput_mb_s"] for x in xs],
             "complete_fetches_each": [x["fetch"]["complete"] for x in xs],
             "page_turn_p99_ms_each": [x["page_turns"]["latency_ms"]["p99"] for x in xs],
+            "open_phase_each": [x.get("open_phase") for x in xs],
             "page_turn_max_ms_each": [x["page_turns"]["latency_ms"]["max"] for x in xs],
             "loadavg_each": [x["loadavg_start"] for x in xs],
         }
@@ -738,6 +775,21 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         out["meetingd_cpu_s_during_nginx_rounds"] = [
             x["cpu"]["meetingd_cpu_s"] for x in by["nginx"]
         ]
+        # ... per second of nginx's fetch phase: what the turns and sockets cost meetingd
+        # whoever serves; taken out of meetingd's own rounds, what is left is the ranges'.
+        rate = med([x["cpu"]["meetingd_cpu_s"] / x["fetch"]["wall_s"] for x in by["nginx"]])
+        if rate is not None and "meetingd" in by:
+            out["meetingd_cpu_s_per_s_besides_serving"] = r(rate, 4)
+            net = [
+                (x["cpu"]["meetingd_cpu_s"] - rate * x["fetch"]["wall_s"])
+                / max(x["fetch"]["bytes_served"] / MB, 1e-9)
+                for x in by["meetingd"]
+            ]
+            out["meetingd_cpu_s_per_mb_net_of_turns_each"] = [r(v, 5) for v in net]
+            n_med = out["nginx"]["cpu_s_per_mb_median"]
+            net_med = med(net)
+            if n_med and net_med is not None:
+                out["cpu_per_mb_ratio_net_of_turns"] = round(net_med / n_med, 2)
     m = out.get("meetingd", {}).get("cpu_s_per_mb_median")
     n = out.get("nginx", {}).get("cpu_s_per_mb_median")
     if m and n:
@@ -783,7 +835,9 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "every range from the grant URL it answers (GET .../read?grant=: signature, "
             "expiry and revocations checked, no database), on meetingd's reading port "
             "(documents.read_listen, its default: the main port + 1, same process) unless "
-            "--reading-port off (then the app's own route on the main port); "
+            "--reading-port off (then the app's own route on the main port); every follower "
+            "opens first, then the ranges and the turns start (open_phase: the openings' "
+            "CPU apart from the fetch phase's); "
             "bearer: every range from GET .../file with the token (authorised each time)",
             "nginx": "Debian nginx, 1 worker, daemon off, sendfile on, access_log off, "
             "keepalive_requests 100000, serving the bytes meetingd serves",
