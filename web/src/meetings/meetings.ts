@@ -62,6 +62,12 @@ export class MeetingCommands {
         return this.#socket.call("meeting.move_to_item", { meeting_id: this.#meetingId, item_id: itemId });
     }
 
+    /** Start or stop recording the meeting (ghi hình); screens learn it from the events. */
+    record(on: boolean) {
+        const p = { meeting_id: this.#meetingId };
+        return on ? this.#socket.call("recording.start", p) : this.#socket.call("recording.stop", p);
+    }
+
     health() {
         return this.#socket.call("media.health", { meeting_id: this.#meetingId });
     }

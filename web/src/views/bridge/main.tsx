@@ -16,6 +16,7 @@ import { SpeakTimer } from "../../ui/floor";
 import { LangSwitch } from "../../ui/LangSwitch";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
+import { RecordingNotice } from "../../ui/recording";
 import { VoteBoard } from "../../votes/panel";
 import "./bridge.css";
 
@@ -193,6 +194,7 @@ function Kiosk() {
             <header class="top" role="banner">
                 <h1>{screen.principal?.name ?? t("view.bridge")}{state ? ` — ${state.meeting.title}` : ""}</h1>
                 {state ? <span data-state={state.meeting.state}>{stateText(state.meeting.state)}</span> : null}
+                {state ? <RecordingNotice state={state} big /> : null}
                 <LangSwitch />
             </header>
             <main id="main" style="display:contents">

@@ -18,6 +18,8 @@ import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
 import { MinutesPanel } from "../../minutes/panel";
+import { recordingAction } from "../../recording/recording";
+import { RecordingNotice } from "../../ui/recording";
 import { ChairVotes } from "../../votes/panel";
 import "./chair.css";
 
@@ -55,7 +57,42 @@ function Controls(props: { state: MeetingState }) {
                 ))}
             </div>
             {error ? <p class="bad" role="alert">{error}</p> : null}
+            <RecordingControl state={props.state} />
         </section>
+    );
+}
+
+/** Ghi hình / Dừng ghi hình (stop after a confirmation), and for how long it has recorded.
+ * What it shows comes from the events: another tab of the chair may stop it, the end of the
+ * meeting stops it; the server decides who may, its refusal shown as it says. */
+function RecordingControl(props: { state: MeetingState }) {
+    const [error, run] = useAction();
+    const [busy, setBusy] = useState(false);
+    const action = recordingAction(props.state);
+    const act = () => {
+        if (!action) return;
+        if (action === "stop" && !confirm(t("recording.stop.confirm"))) return;
+        setBusy(true);
+        run(async () => {
+            try {
+                await screen.commands?.record(action === "start");
+            } finally {
+                setBusy(false);
+            }
+        });
+    };
+    return (
+        <div class="recctl" data-recctl={action ?? "none"}>
+            <div class="row">
+                <button type="button" class={action === "stop" ? "danger" : "secondary"} data-action={action === "stop" ? "record-stop" : "record-start"}
+                    disabled={!action || busy} aria-describedby={action ? undefined : "rec-help"} onClick={act}>
+                    {busy ? t("recording.busy") : action === "stop" ? t("recording.stop") : t("recording.start")}
+                </button>
+                <RecordingNotice state={props.state} clock={screen.live?.stream ?? null} />
+            </div>
+            {!action ? <p id="rec-help" class="muted">{t("recording.notHeld")}</p> : null}
+            {error ? <p class="bad" role="alert">{error}</p> : null}
+        </div>
     );
 }
 

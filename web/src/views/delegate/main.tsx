@@ -12,6 +12,7 @@ import { ConnBanner, DeviceNotice, Header, Waiting, PasswordLogin, RemoteAudio, 
 import { SpeakTimer } from "../../ui/floor";
 import { useLang, useWatch } from "../../ui/hooks";
 import { exposeForTests, mount } from "../../ui/mount";
+import { RecordingNotice } from "../../ui/recording";
 import { DelegateVote } from "../../votes/panel";
 import "./delegate.css";
 
@@ -113,6 +114,7 @@ function Reader() {
         <>
             <Header title={state ? `${title} — ${state.meeting.title}` : title} screen={screen}>
                 {state ? <span data-state={m}>{stateText(state.meeting.state)}</span> : null}
+                {state ? <RecordingNotice state={state} /> : null}
             </Header>
             <ConnBanner socket={screen.socket} />
             <DeviceNotice media={screen.media} />
