@@ -10,7 +10,10 @@ document, writes a private note that is still there after a reload, and opens a 
 document whose served copy carries the delegate's own name in its text layer. A recording of
 the meeting, kept as a document, appears in the chair's list (a draft, no "present") and plays
 in a <video> there; given to everyone, it plays in the delegate's reader where the PDF page
-would be, with a download link. Screenshots: docs/screenshots/tai-lieu.png (the reader) and
+would be, with a download link. The chair records a few seconds with the console's "Ghi hình":
+the chair (with its running time), the kiosk and the delegate show "● Đang ghi hình"; stopped
+("Dừng ghi hình", confirmed), every notice goes and the file is a new draft in the chair's list.
+Screenshots: docs/screenshots/tai-lieu.png (the reader) and
 tai-lieu-trinh-bay.png (the kiosk).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -102,6 +106,20 @@ PLAYS = """async () => {
   if (v.paused) { v.muted = true; await v.play().catch(() => undefined); }
   return v.currentTime > 0.5 && !v.error ? v.duration : null;
 }"""
+
+
+#: the documents' ids in a list's items
+IDS = "items => items.map(li => li.dataset.doc)"
+
+
+async def _added(ids: Any, before: set[str]) -> str | None:
+    new = set(await ids) - before
+    return new.pop() if len(new) == 1 else None
+
+
+async def _at_least(clock: Any, want: str) -> bool:
+    """A running time (`00:00:02`, fixed width) that has reached ``want``."""
+    return str(await clock or "") >= want
 
 
 async def rendered(page: Any, query: str, want: str, what: str, within: float = 20.0) -> None:
@@ -333,6 +351,33 @@ async def test_documents_in_the_browser(server: Server, browser: Any, tmp_path: 
         assert await delegate.locator(".docview .pdfpage").count() == 0
         assert await delegate.locator(".docvideo a[data-action=download]").count() == 1
         await check_axe(delegate, "delegate playing a recording")
+
+        # -- the chair records a few seconds: every screen says so; stopped, it is a draft ----
+        on = "[data-recording=on]"
+        before = set(await chair.locator(".doclist li").evaluate_all(IDS))
+        await chair.click("button[data-action=record-start]")
+        stop = chair.locator("button[data-action=record-stop]")
+        await stop.wait_for()  # told by recording.started
+        await kiosk.locator(on).wait_for()
+        await delegate.locator(on).wait_for()
+        assert await kiosk.locator(on).inner_text() == "● Đang ghi hình"
+        assert await delegate.locator(on).inner_text() == "● Đang ghi hình"
+        elapsed = chair.locator(f".recctl {on}")
+        await until(lambda: _at_least(elapsed.get_attribute("data-elapsed"), "00:00:02"), "2 s")
+        text = await elapsed.inner_text()
+        assert re.fullmatch(r"● Đang ghi hình 00:00:\d\d", text), text
+        await check_axe(chair, "chair recording")
+        await stop.click()  # the confirmation is accepted (open_page)
+        await chair.locator("button[data-action=record-start]:enabled").wait_for(timeout=30_000)
+        for page in (chair, kiosk, delegate):
+            await page.locator(on).wait_for(state="detached")
+        added = await until(
+            lambda: _added(chair.locator(".doclist li").evaluate_all(IDS), before),
+            "the recording in the chair's documents",
+        )
+        new = chair.locator(f".doclist li[data-doc='{added}']")
+        assert await new.get_attribute("data-state") == "draft"
+        assert "Ghi hình cuộc họp" in await new.inner_text()
     finally:
         for c in contexts:
             await c.close()
