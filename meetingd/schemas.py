@@ -483,6 +483,13 @@ class MuteIn(Request):
     muted: bool
 
 
+class RecordingNowOut(Response):
+    """A recording in progress, as `recording.started` announced it."""
+
+    file: str = Field(description="The recording's name, as `recording.started` gave it")
+    since: datetime = Field(description="When it started (the server's clock)")
+
+
 class MeetingSnapshotOut(Response):
     """Everything a screen shows of a live meeting, as of ``seq``."""
 
@@ -504,6 +511,11 @@ class MeetingSnapshotOut(Response):
         default_factory=list,
         description="The meeting's votes, open and closed, in order (a secret vote's counts "
         "only in its result), so a screen that joins mid-vote shows it",
+    )
+    recording: RecordingNowOut | None = Field(
+        default=None,
+        description="The recording running now, if the meeting is being recorded (every "
+        "screen says so: the people in the rooms must know)",
     )
 
 

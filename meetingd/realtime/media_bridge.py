@@ -92,6 +92,8 @@ class _MeetingMedia:
     endpoints: dict[str, str] = field(default_factory=dict)
     #: since when the room records (the control plane's clock), while it does
     recording_since: datetime | None = None
+    #: the recording's name, as ``recording.started`` gave it, while it records
+    recording_name: str | None = None
 
 
 def endpoint_id(principal: Principal, sid: str) -> str:
@@ -249,6 +251,13 @@ class MediaBridge:
             raise _signalling(exc) from None
         return states[0]
 
+    def recording_now(self, meeting_id: int) -> tuple[str, datetime] | None:
+        """The meeting's recording in progress on this process (its name, since when)."""
+        mm = self._meetings.get(meeting_id)
+        if mm is None or mm.recording_since is None or mm.recording_name is None:
+            return None
+        return mm.recording_name, mm.recording_since
+
     async def start_recording(self, principal: Principal, meeting_id: int) -> str:
         """Record the meeting's media room (the chair); answers the recording's name (its
         file is that name with ``.webm`` or ``.mp4``, as the first picture decides)."""
@@ -265,6 +274,7 @@ class MediaBridge:
             mm.recording_since = await self._services.recording.started(
                 principal, meeting_id, path.name
             )
+            mm.recording_name = path.name
         except BaseException:
             info = await mm.room.stop_recording()
             Path(info.path).unlink(missing_ok=True)  # noqa: ASYNC240 - nothing was announced
@@ -284,7 +294,7 @@ class MediaBridge:
         if mm is None or mm.room.recording is None:
             raise StateError("the meeting is not being recorded")
         info = await mm.room.stop_recording()
-        since, mm.recording_since = mm.recording_since, None
+        since, mm.recording_since, mm.recording_name = mm.recording_since, None, None
         document_id = await self._keep(meeting_id, info, since)
         await self._services.recording.stopped(
             principal, meeting_id, Path(info.path).name, info.duration, info.bytes, document_id

@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 import socketio
@@ -58,6 +59,7 @@ from meetingd.schemas import (
     MeetingSnapshotOut,
     PresenceOut,
     PresentationOut,
+    RecordingNowOut,
     ReplayOut,
     RollCallOut,
     VoteOut,
@@ -89,8 +91,11 @@ EXPIRY_INTERVAL = 0.5
 SHUTDOWN_GRACE = 10.0
 
 
-def snapshot_answer(snap: MeetingSnapshot) -> JoinOut:
-    """The ``{snapshot, seq}`` answer of ``meeting.join`` (and of a resync that starts over)."""
+def snapshot_answer(
+    snap: MeetingSnapshot, recording: tuple[str, datetime] | None = None
+) -> JoinOut:
+    """The ``{snapshot, seq}`` answer of ``meeting.join`` (and of a resync that starts over);
+    ``recording``: the recording running on this process's media, if any (name, since)."""
     out = MeetingSnapshotOut(
         meeting=MeetingOut.of(snap.meeting),
         presence=[PresenceOut.of(p) for p in snap.presence],
@@ -99,6 +104,7 @@ def snapshot_answer(snap: MeetingSnapshot) -> JoinOut:
         documents=[DocumentOut.of(d) for d in snap.documents],
         presenting=PresentationOut.of(snap.presenting) if snap.presenting else None,
         votes=[VoteOut.of(v) for v in snap.votes],
+        recording=RecordingNowOut(file=recording[0], since=recording[1]) if recording else None,
     )
     return JoinOut(snapshot=out, seq=snap.seq)
 
@@ -276,7 +282,7 @@ class RealtimeServer:
     async def join(self, conn: Connection, meeting_id: int) -> JoinOut:
         async def read() -> tuple[Answer, int]:
             snap = await self._services.stream.snapshot(conn.principal, meeting_id)
-            return snapshot_answer(snap), snap.seq
+            return snapshot_answer(snap, self._recording_now(meeting_id)), snap.seq
 
         async with conn.lock:
             answer = await self._attach(conn, meeting_id, read, shared=True)
@@ -289,7 +295,7 @@ class RealtimeServer:
             events = await stream.events_after(conn.principal, meeting_id, after_seq)
             if events is None:
                 snap = await stream.snapshot(conn.principal, meeting_id)
-                return snapshot_answer(snap), snap.seq
+                return snapshot_answer(snap, self._recording_now(meeting_id)), snap.seq
             high = events[-1].seq if events else after_seq
             return ReplayOut(events=[replayed_event(e) for e in events], seq=high), high
 
@@ -299,7 +305,12 @@ class RealtimeServer:
     async def _read_shared(self, meeting_id: int) -> SharedSnapshot:
         """The snapshot a batch of joins shares (every document; each joiner gets its own)."""
         snap = await self._services.stream.snapshot(WHOLE_MEETING, meeting_id)
-        return SharedSnapshot(snap, snapshot_answer(snap))
+        return SharedSnapshot(snap, snapshot_answer(snap, self._recording_now(meeting_id)))
+
+    def _recording_now(self, meeting_id: int) -> tuple[str, datetime] | None:
+        """The meeting's recording in progress, for a snapshot (its events may be long gone
+        from the log, and every screen must say that the meeting is recorded)."""
+        return self.media.recording_now(meeting_id) if self.media is not None else None
 
     def _orphaned(self, meeting_id: int, sid: str) -> None:
         """A join's presence row was committed after its caller had gone: take it away."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -65,6 +66,13 @@ async def test_the_chair_records_the_meeting_and_gets_a_document(live_meeting: L
         assert name.startswith(f"meeting-{mid}-") and "." not in name
         event = await bp1.client.wait_event("recording.started")
         assert event["file"] == name
+        # a screen that joins now (or reloads) learns it from its snapshot: it says so too
+        late = await live.connect("delegate")
+        joined = await late.ok("meeting.join", {"meeting_id": mid})
+        now = joined["snapshot"]["recording"]
+        assert now is not None and now["file"] == name, now
+        since, at = datetime.fromisoformat(now["since"]), datetime.fromisoformat(event["at"])
+        assert abs((since - at).total_seconds()) < 1.0, (now, event)
         err = await chair.client.error("recording.start", {"meeting_id": mid})
         assert err["code"] == "conflict"
         room = media.plane.room(str(mid))
@@ -81,6 +89,10 @@ async def test_the_chair_records_the_meeting_and_gets_a_document(live_meeting: L
         assert isinstance(doc_id, int)
         said = await bp1.client.wait_event("recording.stopped")
         assert said["bytes"] == stopped["bytes"] and said["document_id"] == doc_id
+        later = await live.connect("delegate")
+        assert (await later.ok("meeting.join", {"meeting_id": mid}))["snapshot"][
+            "recording"
+        ] is None
         err = await chair.client.error("recording.stop", {"meeting_id": mid})
         assert err["code"] == "invalid_state"
         meeting_id, info, kept = await asyncio.wait_for(finished.get(), 5)

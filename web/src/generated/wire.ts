@@ -899,6 +899,11 @@ export interface components {
              * @default null
              */
             presenting?: components["schemas"]["PresentationOut"] | null;
+            /**
+             * @description The recording running now, if the meeting is being recorded (every screen says so: the people in the rooms must know)
+             * @default null
+             */
+            recording?: components["schemas"]["RecordingNowOut"] | null;
             /** @description The open roll call, else the last one */
             rollcall: components["schemas"]["RollCallOut"] | null;
             /** @description The meeting's votes, open and closed, in order (a secret vote's counts only in its result), so a screen that joins mid-vote shows it */
@@ -1200,6 +1205,16 @@ export interface components {
             last_at: string;
             name: string;
             subject: string;
+        };
+        /** @description A recording in progress, as `recording.started` announced it. */
+        RecordingNowOut: {
+            /** @description The recording's name, as `recording.started` gave it */
+            file: string;
+            /**
+             * Format: date-time
+             * @description When it started (the server's clock)
+             */
+            since: string;
         };
         RecordingOut: {
             /** @description the recording's name (its file adds `.webm` or `.mp4`, as the first picture's codec decides) */
@@ -1869,6 +1884,7 @@ export type PrincipalOut = components["schemas"]["PrincipalOut"];
 export type QuorumOut = components["schemas"]["QuorumOut"];
 export type ReadingOut = components["schemas"]["ReadingOut"];
 export type ReceiptOut = components["schemas"]["ReceiptOut"];
+export type RecordingNowOut = components["schemas"]["RecordingNowOut"];
 export type RecordingOut = components["schemas"]["RecordingOut"];
 export type RecordingStarted = components["schemas"]["RecordingStarted"];
 export type RecordingStopped = components["schemas"]["RecordingStopped"];

@@ -29,8 +29,8 @@ export interface MeetingState {
     /** The meeting's votes in the order opened: from the snapshot (open and closed), then
      * the vote events (for the votes panels). */
     votes: VoteOut[];
-    /** The recording running now (file, since when), if the meeting is being recorded; the
-     * snapshot does not say, so a screen that joins later learns it at the next change. */
+    /** The recording running now (file, since when), if the meeting is being recorded: from
+     * the snapshot (a screen that joins or reloads mid-recording says so), then the events. */
     recording: { file: string; since: string } | null;
 }
 
@@ -43,7 +43,7 @@ export function fromSnapshot(snapshot: MeetingSnapshotOut): MeetingState {
         documents: snapshot.documents ?? [],
         presenting: snapshot.presenting ?? null,
         votes: snapshot.votes ?? [],
-        recording: null,
+        recording: snapshot.recording ?? null,
     });
 }
 

@@ -3,7 +3,9 @@ import type { MeetingSnapshotOut } from "../generated/wire";
 import { fromSnapshot, reduce, type MeetingState } from "../meetings/state";
 import { clockText, recordingAction, recordingSeconds } from "./recording";
 
-function state(meetingState: MeetingState["meeting"]["state"]): MeetingState {
+function state(
+    meetingState: MeetingState["meeting"]["state"], recording: MeetingSnapshotOut["recording"] = null,
+): MeetingState {
     const snapshot: MeetingSnapshotOut = {
         meeting: {
             id: 1, title: "Giao ban", description: "", state: meetingState, unit_id: 2, chair_id: 3, secretary_id: null,
@@ -13,6 +15,7 @@ function state(meetingState: MeetingState["meeting"]["state"]): MeetingState {
         presence: [],
         floor: [],
         rollcall: null,
+        recording,
     };
     return fromSnapshot(snapshot);
 }
@@ -34,6 +37,14 @@ describe("the chair's recording control", () => {
         expect(recordingAction(s)).toBe("stop");
         reduce(s, "recording.stopped", stopped);
         expect(s.recording).toBeNull();
+        expect(recordingAction(s)).toBe("start");
+    });
+
+    it("knows from the snapshot a recording that began before the screen joined", () => {
+        const s = state("live", { file: started.file, since });
+        expect(s.recording).toEqual({ file: started.file, since });
+        expect(recordingAction(s)).toBe("stop");
+        reduce(s, "recording.stopped", stopped);
         expect(recordingAction(s)).toBe("start");
     });
 
