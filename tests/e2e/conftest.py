@@ -28,7 +28,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'meetingd.sqlite3'}"),
         auth=AuthConfig(signing_key=TEST_KEY, argon2_time_cost=1, argon2_memory_kib=8),
         realtime=RealtimeConfig(
-            ping_interval=1.0, ping_timeout=2.0, commands_per_second=10_000, command_burst=100_000
+            ping_interval=1.0, ping_timeout=4.0, commands_per_second=10_000, command_burst=100_000
         ),
         # The readers' range requests on a reading port of their own (another origin: CORS).
         documents=DocumentsConfig(read_listen="127.0.0.1:0"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.realtime.conftest import Live
+from tests.realtime.conftest import Live, StartLive
 from tests.realtime.livekit import SilentDevice
 
 
@@ -32,7 +32,8 @@ async def test_a_bridge_point_with_two_devices_counts_once(live: Live) -> None:
     assert bp_events == [("presence.joined", bp_id), ("presence.left", bp_id)]
 
 
-async def test_a_vanished_device_is_shown_offline_within_seconds(live: Live) -> None:
+async def test_a_vanished_device_is_shown_offline_within_seconds(start_live: StartLive) -> None:
+    live = await start_live(ping_interval=1.0, ping_timeout=1.0)
     mid = live.meeting_id
     watcher = await live.connect("chair")
     await watcher.join(mid)
