@@ -30,6 +30,7 @@ import contextlib
 import fractions
 import io
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -61,6 +62,10 @@ _H264 = CodecInfo(
 _OPUS = CodecInfo(111, "OPUS", 48000, (("minptime", "10"), ("useinbandfec", "1")))
 _FRAME = 960  # 20 ms at 48 kHz
 _VIDEO_TB = fractions.Fraction(1, 90000)
+#: the least time between two pictures in the file (90 kHz ticks: 1 ms, or one tick of the
+#: muxer's time base if coarser): pictures closer than that (a burst after a switch or a
+#: reconnect) would share a timestamp, which players and FFmpeg report as non-increasing
+_MIN_VIDEO_GAP = 90
 _AUDIO_TB = fractions.Fraction(1, 48000)
 #: mixed audio kept while no picture has come (10 s): then the file starts without one
 _HELD_AUDIO = 500
@@ -240,7 +245,7 @@ class Recording:
         self._next_seq: int | None = None
         self._first_ts: int | None = None
         self._video_offset = 0
-        self._last_video_pts = -1
+        self._last_video_pts = -_MIN_VIDEO_GAP
         self._audio_pts = 0
         self.video_frames = 0
         self.keyframes = 0
@@ -320,8 +325,12 @@ class Recording:
             self._first_ts = ts
             self._video_offset = int((self._clock() - self._t0) * 90000)
         pts = self._video_offset + ((ts - self._first_ts) & 0xFFFFFFFF)
-        if pts <= self._last_video_pts:
-            pts = self._last_video_pts + 1
+        # never two pictures at one time in the file's own time base (the muxer's may be
+        # coarser than 90 kHz: WebM keeps milliseconds, an MP4 track what its template says)
+        tb = self._vstream.time_base
+        gap = max(_MIN_VIDEO_GAP, math.ceil(tb * 90000)) if tb else _MIN_VIDEO_GAP
+        if pts < self._last_video_pts + gap:
+            pts = self._last_video_pts + gap
         self._last_video_pts = pts
         packet = av.Packet(frame)
         packet.stream = self._vstream
