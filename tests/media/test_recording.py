@@ -28,6 +28,7 @@ from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for
 from media import ConflictError, MediaPlane, NotFoundError, Room
 from media.policy import Kind
 from media.recording import MP4, WEBM, Recording
+from tests.conftest import skip_or_fail
 
 CHAIR, OTHER = (176, 144), (240, 180)
 SMALL, MID, BIG = (size for size, _ in LAYERS)
@@ -116,7 +117,7 @@ def ffmpeg_check(path: pathlib.Path) -> float:
     when two pictures of a variable-rate recording come closer than that: that line says
     nothing of the file and is not counted as a decoding error."""
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        pytest.skip("ffmpeg and ffprobe are not installed")
+        skip_or_fail("ffmpeg and ffprobe are not installed (scripts/system-deps.sh installs them)")
     run = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-fps_mode", "passthrough",
          "-f", "null", "-"],
