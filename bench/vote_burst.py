@@ -10,7 +10,7 @@ named electorate is the N bridge points (each voting for its room), and sends th
 same cores, so the server's CPU, the time it waited for a CPU and the clients' CPU over the
 burst are reported beside it), ballots accepted and committed (the closed vote's
 result counts them, read from the database), duplicates refused (each client then casts
-again: every one must be ``conflict``), the live ``vote.counted`` events one client received
+again: every one must be ``already_voted``), the live ``vote.counted`` events one client received
 during the burst (coalesced), and the machine's load average around each run (others run
 tests on this machine: figures taken under load say so).
 

@@ -37,6 +37,7 @@ class ErrorCode(enum.StrEnum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    ALREADY_VOTED = "already_voted"
     INVALID_STATE = "invalid_state"
     NOT_JOINED = "not_joined"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -110,6 +111,11 @@ ERROR_TEXTS: dict[ErrorCode, ErrorText] = {
         404, "Không tìm thấy (hoặc bạn không có quyền xem).", "Not found (or not visible to you)."
     ),
     E.CONFLICT: ErrorText(409, "Trùng với dữ liệu đã có.", "This conflicts with stored data."),
+    E.ALREADY_VOTED: ErrorText(
+        409,
+        "Bạn đã bỏ phiếu trong lần biểu quyết này; phiếu đã ghi không thay đổi.",
+        "You have already voted in this vote; the ballot recorded stands.",
+    ),
     E.INVALID_STATE: ErrorText(
         409, "Không thực hiện được ở trạng thái hiện tại.", "Not possible in the current state."
     ),
@@ -279,6 +285,15 @@ class ConflictError(MeetingdError):
 
     status = 409
     code = "conflict"
+
+
+class AlreadyVoted(ConflictError):
+    """A second ballot where the vote does not allow changing one: the first one stands."""
+
+    code = "already_voted"
+
+    def __init__(self, message: str = "you have already voted in this vote") -> None:
+        super().__init__(message)
 
 
 class StateError(MeetingdError):

@@ -50,7 +50,7 @@ from meetingd.domain import (
     VoteState,
 )
 from meetingd.errors import (
-    ConflictError,
+    AlreadyVoted,
     MeetingdError,
     NotFound,
     PermissionDenied,
@@ -487,7 +487,7 @@ class VoteService:
                     raise ValidationError("only a secret vote takes a receipt", field="receipt")
                 before = await uow.votes.ballot(vote_id, voter)
                 if before is not None and not vote.allow_change:
-                    raise ConflictError("you have already voted in this vote")
+                    raise AlreadyVoted()
                 if before is not None:
                     await uow.votes.change(vote_id, voter, picked, self._clock.now())
                 else:
@@ -549,7 +549,7 @@ class VoteService:
         new_hash = receipt_hash(vote.id, code)
         if await uow.votes.has_voted(vote.id, voter, vote.kind):
             if not vote.allow_change:
-                raise ConflictError("you have already voted in this vote")
+                raise AlreadyVoted()
             if old is None:
                 raise ValidationError(
                     "changing a secret ballot needs the receipt of the ballot it replaces",

@@ -35,7 +35,7 @@ from meetingd.domain import (
     VoteResult,
     VoteState,
 )
-from meetingd.errors import ConflictError
+from meetingd.errors import AlreadyVoted
 from meetingd.store.models import (
     BallotRow,
     MeetingRow,
@@ -329,14 +329,14 @@ class VoteRepository:
         try:
             await self._s.flush()
         except IntegrityError:
-            raise ConflictError("you have already voted in this vote") from None
+            raise AlreadyVoted() from None
 
     async def _insert_ballots(self, model: Any, rows: list[dict[str, Any]]) -> None:
         """Rows of a batch in one executemany, without the ORM's per-object flush."""
         try:
             await self._s.execute(insert(model), rows)
         except IntegrityError:
-            raise ConflictError("you have already voted in this vote") from None
+            raise AlreadyVoted() from None
 
     async def named(self, vote_id: int) -> dict[str, tuple[int, ...]]:
         res = await self._s.execute(

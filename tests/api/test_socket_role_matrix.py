@@ -43,7 +43,7 @@ SAME = {
     400: {"invalid_request"},
     403: {"forbidden"},
     404: {"not_found"},
-    409: {"invalid_state", "conflict"},
+    409: {"invalid_state", "conflict", "already_voted"},
 }
 
 #: Who may read each side's meeting (as the REST matrix's get_meeting row says).

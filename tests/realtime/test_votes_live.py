@@ -41,7 +41,7 @@ async def test_open_and_secret_votes_on_every_screen(live: Live) -> None:
     ballot = await c["delegate"].ok("vote.cast", {**vid, "choice": [0]})
     assert ballot == {"vote_id": vote["id"], "choice": [0], "changed": False, "receipt": None}
     err = await c["delegate"].error("vote.cast", {**vid, "choice": [1]})
-    assert err["code"] == "conflict" and "already voted" in err["message"]
+    assert err["code"] == "already_voted" and "already voted" in err["message"]
     # The first ballot is counted at once on every screen.
     for n in SCREENS:
         counted = await c[n].wait_event("vote.counted")

@@ -10,7 +10,14 @@ import pytest
 from meetingd.app import Parts
 from meetingd.clock import ManualClock
 from meetingd.domain import Principal, Role, VoteState
-from meetingd.errors import ConflictError, NotFound, PermissionDenied, StateError, ValidationError
+from meetingd.errors import (
+    AlreadyVoted,
+    ConflictError,
+    NotFound,
+    PermissionDenied,
+    StateError,
+    ValidationError,
+)
 from meetingd.schemas import VoteIn
 from meetingd.services.votes import receipt_hash
 from tests.conftest import PASSWORD, World
@@ -63,7 +70,7 @@ async def test_open_vote_cast_close_passes(parts: Parts, world: World) -> None:
     assert vote.options == ("Tán thành", "Không tán thành", "Không biểu quyết")
     ballot = await v.cast(delegate, w.meeting_id, vote.id, [0])
     assert ballot.choice == (0,) and ballot.receipt is None and not ballot.changed
-    with pytest.raises(ConflictError, match="already voted"):
+    with pytest.raises(AlreadyVoted, match="already voted"):
         await v.cast(delegate, w.meeting_id, vote.id, [1])
     assert (await v.get(chair, w.meeting_id, vote.id)).counts == (1, 0, 0)
     closed = await v.close(chair, w.meeting_id, vote.id)

@@ -3428,6 +3428,7 @@ export type Permission =
 // -- errors and acks -----------------------------------------------------------------------
 
 export type ErrorCode =
+    | "already_voted"
     | "bad_candidate"
     | "bad_request"
     | "bad_sdp"
@@ -3470,6 +3471,7 @@ export type ErrorCode =
 
 /** The message of each error code in both catalogues; `{name}` marks a placeholder. */
 export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; readonly en: string }>> = {
+    "already_voted": { vi: "Bạn đã bỏ phiếu trong lần biểu quyết này; phiếu đã ghi không thay đổi.", en: "You have already voted in this vote; the ballot recorded stands." },
     "bad_candidate": { vi: "Địa chỉ kết nối mạng không hợp lệ.", en: "The ICE candidate is not valid." },
     "bad_request": { vi: "Yêu cầu không hợp lệ.", en: "The request is not valid." },
     "bad_sdp": { vi: "Thông tin kết nối hình ảnh, âm thanh không hợp lệ.", en: "The SDP is not valid." },
@@ -3513,6 +3515,7 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
 
 /** The HTTP status each error code is answered with over REST. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+    "already_voted": 409,
     "bad_candidate": 400,
     "bad_request": 400,
     "bad_sdp": 400,
