@@ -427,6 +427,7 @@ _STATUS_TEXT = {
     413: "The body is larger than the limit",
     429: "Too many attempts",
     501: "This server does not offer this (a component is not installed)",
+    503: "The database cannot be reached for the moment; retry shortly",
 }
 
 
@@ -507,7 +508,7 @@ def openapi(routes: Routes, *, title: str, version: str, description: str) -> di
                 "description": "Success",
                 "content": {"application/json": {"schema": schema}},
             }
-        errors = set(ep.errors) | {400}
+        errors = set(ep.errors) | {400, 503}  # any handler may find its database away
         if ep.auth:
             errors |= {401}
             op["security"] = [{"bearer": []}]
