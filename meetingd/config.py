@@ -134,6 +134,9 @@ class RealtimeConfig:
     offline_after_seconds: float = 5.0
     ping_interval: float = 2.0
     ping_timeout: float = 3.0
+    #: Packets one connection's outgoing queue may hold; a client that reads nothing (a
+    #: slow consumer) is dropped when its queue is full instead of growing it.
+    max_queued_packets: int = 1000
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "realtime.offline_after_seconds": (0.1, 3600),
     "realtime.ping_interval": (0.1, 3600),
     "realtime.ping_timeout": (0.1, 3600),
+    "realtime.max_queued_packets": (10, 1_000_000),
     "media.turn_ttl_seconds": (60, 7 * _DAY),
     "media.video_page_size": (1, 100),
     "media.stats_interval_seconds": (0.1, 3600),

@@ -44,6 +44,7 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"
     GONE = "gone"
+    SLOW_CONSUMER = "slow_consumer"
     NOT_IMPLEMENTED = "not_implemented"
     MEDIA_ERROR = "media_error"
     NO_SESSION = "no_session"
@@ -134,6 +135,11 @@ ERROR_TEXTS: dict[ErrorCode, ErrorText] = {
         "The meeting changes too fast; retry.",
     ),
     E.GONE: ErrorText(409, "Kết nối đã đóng.", "The connection has closed."),
+    E.SLOW_CONSUMER: ErrorText(
+        409,
+        "Thiết bị không nhận kịp dữ liệu cuộc họp nên kết nối đã bị ngắt; đang kết nối lại.",
+        "The device did not keep up with the meeting's data; the connection was dropped.",
+    ),
     E.NOT_IMPLEMENTED: ErrorText(
         501, "Máy chủ này chưa hỗ trợ chức năng này.", "This server does not offer this."
     ),

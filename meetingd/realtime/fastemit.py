@@ -15,6 +15,7 @@ is in this module, and tests/realtime/test_fastemit.py fails loudly if they chan
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -37,6 +38,8 @@ def check_internals(sio: socketio.AsyncServer) -> None:
             raise RuntimeError(f"fastemit was written for {dist}=={want}, found {have}")
     for owner, name in (
         (sio.manager, "get_participants"),
+        (sio.manager, "eio_sid_from_sid"),
+        (sio, "get_environ"),
         (sio.eio, "sockets"),
         (sio, "packet_class"),
     ):
@@ -45,9 +48,21 @@ def check_internals(sio: socketio.AsyncServer) -> None:
 
 
 def emit_to_room(
-    sio: socketio.AsyncServer, event: str, data: Any, room: str, namespace: str
+    sio: socketio.AsyncServer,
+    event: str,
+    data: Any,
+    room: str,
+    namespace: str,
+    *,
+    max_queued: int = 0,
+    on_full: Callable[[str], None] | None = None,
 ) -> int:
-    """Queue ``event`` to every connection of ``room`` in this process; returns how many."""
+    """Queue ``event`` to every connection of ``room`` in this process; returns how many.
+
+    A connection whose outgoing queue already holds ``max_queued`` packets (0: no bound)
+    gets nothing more: its client does not read what it is sent (its socket's writer is
+    blocked on a full TCP window), so ``on_full`` is told its sid to drop it, rather than
+    the queue growing with every event for as long as the client keeps the TCP alive."""
     encoded = sio.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()
     parts = encoded if isinstance(encoded, list) else [encoded]
     packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
@@ -57,7 +72,30 @@ def emit_to_room(
         socket = sockets.get(eio_sid)
         if socket is None or socket.closed:
             continue
+        if max_queued and socket.queue.qsize() >= max_queued:
+            if on_full is not None:
+                on_full(_sid)
+            continue
         for p in packets:
             socket.queue.put_nowait(p)
         sent += 1
     return sent
+
+
+def queued(sio: socketio.AsyncServer, sid: str, namespace: str) -> int:
+    """Packets waiting in the outgoing queue of the connection ``sid`` (0 if it is gone)."""
+    socket = sio.eio.sockets.get(sio.manager.eio_sid_from_sid(sid, namespace) or "")
+    return 0 if socket is None else socket.queue.qsize()
+
+
+def abort_transport(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool:
+    """Cut the TCP connection under ``sid`` at once (no close handshake: its client reads
+    nothing). engine.io's reader and its blocked writer then end, and the socket closes as
+    any lost transport does (the disconnect handler runs). False if it was already gone."""
+    environ = sio.get_environ(sid, namespace) or {}
+    request = environ.get("aiohttp.request")
+    transport = getattr(request, "transport", None)
+    if transport is None or transport.is_closing():
+        return False
+    transport.abort()
+    return True

@@ -32,6 +32,11 @@ class RealtimeCollector(Collector):
             value=s.sequencer.delivered,
         )
         yield CounterMetricFamily(
+            "meetingd_realtime_slow_consumers_dropped",
+            "Connections dropped because their client read nothing (outgoing queue full)",
+            value=s.namespace.slow_dropped,
+        )
+        yield CounterMetricFamily(
             "meetingd_realtime_events_healed",
             "Meeting events read from the database log because they did not arrive in time",
             value=s.sequencer.healed,

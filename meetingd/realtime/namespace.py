@@ -35,11 +35,19 @@ from pydantic import ValidationError as PydanticValidationError
 
 from meetingd.api.context import client_address, request_host
 from meetingd.commands.table import Command, CommandTable, Context
-from meetingd.errors import AuthenticationError, MeetingdError, RateLimited, StateError, invalid
+from meetingd.errors import (
+    AuthenticationError,
+    ErrorCode,
+    MeetingdError,
+    RateLimited,
+    StateError,
+    invalid,
+)
 from meetingd.errors import ValidationError as BadRequest
 from meetingd.events import ConnectionClosed, to_data
 from meetingd.logs import request_id
 from meetingd.realtime.connection import Connection, Rooms, SocketSide
+from meetingd.realtime.fastemit import abort_transport, queued
 from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.tokens import TokenChecks
 from meetingd.realtime.wire import Ack, WiredJoin, failed, internal_error, ok, room_name
@@ -79,6 +87,8 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         #: Every check of a caller's token goes through here (made together in a storm).
         self.tokens = TokenChecks(services.auth.authenticate_many)
         self.connections: dict[str, Connection] = {}
+        #: Connections dropped because their client read nothing (see :meth:`drop_slow`).
+        self.slow_dropped = 0
 
     def _transport_event(self, sid: str) -> bool:
         # socket.io itself triggers "connect" before the connection is complete and
@@ -244,13 +254,32 @@ class MeetingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         on (rooms left, media stopped at once), then it is told why and disconnected."""
         if conn.kicked:
             return
-        conn.kicked = True
         logger.info("connection %s of %s revoked: %s", conn.sid, conn.principal.subject, exc.code)
+        self._cut_off(conn)
+        self._spawn(self._close(conn, exc.code, exc.message), f"close-{conn.sid}")
+
+    def drop_slow(self, sid: str) -> None:
+        """The client of ``sid`` reads nothing (its outgoing queue is full): out of its
+        rooms and media at once, and its TCP connection cut, not closed politely (a close
+        would wait behind what it does not read). It reconnects and resyncs as after any
+        lost connection; the log and ``meetingd_realtime_slow_consumers_dropped`` say why."""
+        conn = self.connections.get(sid)
+        if conn is None or conn.kicked:
+            return
+        logger.warning("connection %s of %s dropped: %s (%d packets queued, not read)",
+                       sid, conn.principal.subject, ErrorCode.SLOW_CONSUMER,
+                       queued(self.server, sid, NAMESPACE))  # fmt: skip
+        self._cut_off(conn)
+        self.slow_dropped += 1
+        abort_transport(self.server, sid, NAMESPACE)
+
+    def _cut_off(self, conn: Connection) -> None:
+        """Nothing more reaches ``conn`` from now on: its rooms left, its media stopped."""
+        conn.kicked = True
         for meeting_id in conn.joined:
             self.server.manager.basic_leave_room(conn.sid, NAMESPACE, room_name(meeting_id))
         if self._media is not None:
             self._spawn(self._media.drop(conn.sid), f"media-drop-{conn.sid}")
-        self._spawn(self._close(conn, exc.code, exc.message), f"close-{conn.sid}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

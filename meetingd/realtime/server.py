@@ -154,6 +154,7 @@ class RealtimeServer:
             self._fanout, services.stream.committed_after, services.stream.heads
         )
         self._clock = clock
+        self._max_queued = rc.max_queued_packets
         self.bus = (
             RedisEventBus(
                 rc.redis_url,
@@ -229,7 +230,15 @@ class RealtimeServer:
 
     async def _fanout(self, ev: MeetingEvent) -> None:
         # Encoded once, queued to every connection of the room in this process.
-        emit_to_room(self.sio, ev.type, event_payload(ev), room(ev.meeting_id), NAMESPACE)
+        emit_to_room(
+            self.sio,
+            ev.type,
+            event_payload(ev),
+            room(ev.meeting_id),
+            NAMESPACE,
+            max_queued=self._max_queued,
+            on_full=self.namespace.drop_slow,
+        )
         if self.media is not None:
             await self.media.on_event(ev)
         if ev.type in RECHECK_ON:

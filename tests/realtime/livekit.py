@@ -292,3 +292,24 @@ class SilentDevice:
             await self._ws.close()
         if self._http is not None:
             await self._http.close()
+
+
+class DeafDevice(SilentDevice):
+    """A device that joins, then keeps its connection alive but reads nothing more: it
+    sends a pong every ``every`` seconds without reading the pings (a slow consumer)."""
+
+    def keep_alive(self, every: float = 0.3) -> None:
+        async def pong() -> None:
+            assert self._ws is not None
+            while not self._ws.closed:
+                await self._ws.send_str("3")
+                await asyncio.sleep(every)
+
+        self._pong = asyncio.create_task(pong())
+
+    async def close(self) -> None:
+        pong = getattr(self, "_pong", None)
+        if pong is not None:
+            pong.cancel()
+        await super().close()
+

@@ -3461,6 +3461,7 @@ export type ErrorCode =
     | "payload_too_large"
     | "rate_limited"
     | "revoked"
+    | "slow_consumer"
     | "token_expired"
     | "unauthenticated"
     | "unavailable"
@@ -3504,6 +3505,7 @@ export const ERROR_MESSAGES: Readonly<Record<ErrorCode, { readonly vi: string; r
     "payload_too_large": { vi: "Dữ liệu gửi lên quá lớn.", en: "The data sent is too large." },
     "rate_limited": { vi: "Thao tác quá nhanh; vui lòng chờ rồi thử lại.", en: "Too many attempts; wait and retry." },
     "revoked": { vi: "Quyền truy cập đã bị thu hồi (đăng xuất, khoá tài khoản hoặc đổi mật khẩu).", en: "Access was revoked (logged out, account disabled or password changed)." },
+    "slow_consumer": { vi: "Thiết bị không nhận kịp dữ liệu cuộc họp nên kết nối đã bị ngắt; đang kết nối lại.", en: "The device did not keep up with the meeting's data; the connection was dropped." },
     "token_expired": { vi: "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.", en: "The session has expired; log in again." },
     "unauthenticated": { vi: "Chưa đăng nhập hoặc phiên không hợp lệ; hãy đăng nhập lại.", en: "Not logged in, or the session is not valid; log in again." },
     "unavailable": { vi: "Máy chủ tạm thời không kết nối được cơ sở dữ liệu; vui lòng thử lại sau giây lát.", en: "The server cannot reach its database for the moment; try again shortly." },
@@ -3548,6 +3550,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
     "payload_too_large": 413,
     "rate_limited": 429,
     "revoked": 401,
+    "slow_consumer": 409,
     "token_expired": 401,
     "unauthenticated": 401,
     "unavailable": 503,
