@@ -9,6 +9,11 @@ driven through stdin/stdout, one JSON document per line:
 * ``{"cmd": "window_start"}`` / ``{"cmd": "window_stop"}`` -> the measurement window and
   its report; ``{"cmd": "quit"}``.
 
+``"mode": "janus"``: the server is Janus's VideoRoom (``_janus.py``); the process shares one
+Janus API session (long poll, keep-alive) between its peers, each peer its own handle: a
+client with tracks joins as the publisher with its offer, the others as subscribers of its
+feed (Janus offers, they answer, then ``start``).
+
 Publishers replay pre-encoded packets (:class:`_media_common.PacketTrack`). Receivers count
 complete encoded frames where aiortc would decode them, unless ``"decode": true`` (the check
 subscriber), which decodes for real and checks the picture size.
@@ -32,6 +37,7 @@ import aiohttp
 # where a stale editable install maps it as a namespace package
 sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                 os.path.dirname(os.path.abspath(__file__))]
+from _janus import JanusSession, publish, subscribe  # noqa: E402
 from _media_common import (  # noqa: E402
     PacketTrack,
     SlotCounter,
@@ -133,6 +139,20 @@ class Client:
                     counter.add(b"", now, key=bool(frame.key_frame))
                 else:
                     counter.add(b"", now, key=False)
+
+    async def join_janus(self, janus: JanusSession) -> None:
+        """Janus VideoRoom: publish (a client with tracks) or subscribe to the publisher."""
+        try:
+            self.t_offer = time.monotonic()
+            if self.tracks:
+                await publish(janus, self.pc, display=self.id)
+            else:
+                await subscribe(janus, self.pc)
+            self.t_answer = self.t_slots = time.monotonic()
+            self._fast_path()
+        except Exception as exc:
+            self.error = repr(exc)
+            print(f"client {self.id}: janus join failed: {exc!r}", file=sys.stderr, flush=True)
 
     async def join(self, http: aiohttp.ClientSession, server: str) -> None:
         from aiortc import RTCSessionDescription
@@ -277,7 +297,7 @@ async def main() -> None:
                         format=f"client[{spec.get('name', '?')}] %(levelname)s %(message)s")
     logging.getLogger("aiortc.rtcrtpreceiver").addHandler(_DecodeErrorCounter())
     logging.getLogger("aiortc.rtcrtpreceiver").setLevel(logging.WARNING)
-    restrict_ice_to_loopback()
+    restrict_ice_to_loopback(spec.get("ice_ip") or "127.0.0.1")
     if spec.get("rcvbuf"):
         enlarge_udp_receive_buffers(int(spec["rcvbuf"]))
     decode = bool(spec.get("decode"))
@@ -308,54 +328,69 @@ async def serve(spec: dict[str, Any], clients: dict[str, Client],
                 reader: asyncio.StreamReader) -> None:
     server = spec["server"]
     deadline = time.monotonic() + float(spec.get("max_seconds", 600))
-    window_t0 = 0.0
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        emit({"event": "ready", "pid": os.getpid()})
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                print("client: max_seconds reached, exiting", file=sys.stderr)
-                break
-            try:
-                line = await asyncio.wait_for(reader.readline(), remaining)
-            except TimeoutError:
-                continue
-            if not line:
-                break  # parent went away
-            cmd = json.loads(line)
-            op = cmd["cmd"]
-            if op == "join":
-                # "schedule": {id: seconds after this command} or "ids" + "interval"
-                schedule = cmd["schedule"] if "schedule" in cmd else {
-                    cid: i * float(cmd.get("interval") or 0) for i, cid in enumerate(cmd["ids"])
-                }
-                t0 = time.monotonic()
+        janus = JanusSession(http, server) if spec["mode"] == "janus" else None
+        try:
+            await _serve_loop(spec, clients, reader, http, janus, deadline)
+        finally:
+            if janus is not None:
+                await janus.close()
 
-                async def join_at(cid: str, at: float, t0: float = t0) -> None:
-                    await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+
+async def _serve_loop(spec: dict[str, Any], clients: dict[str, Client],
+                      reader: asyncio.StreamReader, http: aiohttp.ClientSession,
+                      janus: JanusSession | None, deadline: float) -> None:
+    server = spec["server"]
+    window_t0 = 0.0
+    emit({"event": "ready", "pid": os.getpid()})
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            print("client: max_seconds reached, exiting", file=sys.stderr)
+            break
+        try:
+            line = await asyncio.wait_for(reader.readline(), remaining)
+        except TimeoutError:
+            continue
+        if not line:
+            break  # parent went away
+        cmd = json.loads(line)
+        op = cmd["cmd"]
+        if op == "join":
+            # "schedule": {id: seconds after this command} or "ids" + "interval"
+            schedule = cmd["schedule"] if "schedule" in cmd else {
+                cid: i * float(cmd.get("interval") or 0) for i, cid in enumerate(cmd["ids"])
+            }
+            t0 = time.monotonic()
+
+            async def join_at(cid: str, at: float, t0: float = t0) -> None:
+                await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+                if janus is not None:
+                    await clients[cid].join_janus(janus)
+                else:
                     await clients[cid].join(http, server)
 
-                await asyncio.gather(*(join_at(c, float(a)) for c, a in schedule.items()))
-                emit({"event": "joined", "ids": list(schedule),
-                      "errors": {c: clients[c].error for c in schedule if clients[c].error}})
-            elif op == "status":
-                emit({"event": "status",
-                      "clients": {cid: c.status() for cid, c in clients.items()},
-                      "states": {cid: c.pc.connectionState for cid, c in clients.items()}})
-            elif op == "window_start":
-                window_t0 = time.monotonic()
-                for c in clients.values():
-                    await c.window_start()
-                emit({"event": "window_started"})
-            elif op == "window_stop":
-                now = time.monotonic()
-                dt = now - window_t0
-                reports = [await c.window_stop(dt, now) for c in clients.values()]
-                emit({"event": "report", "window_s": dt, "clients": reports,
-                      "decode_errors": decode_errors})
-            elif op == "quit":
-                break
+            await asyncio.gather(*(join_at(c, float(a)) for c, a in schedule.items()))
+            emit({"event": "joined", "ids": list(schedule),
+                  "errors": {c: clients[c].error for c in schedule if clients[c].error}})
+        elif op == "status":
+            emit({"event": "status",
+                  "clients": {cid: c.status() for cid, c in clients.items()},
+                  "states": {cid: c.pc.connectionState for cid, c in clients.items()}})
+        elif op == "window_start":
+            window_t0 = time.monotonic()
+            for c in clients.values():
+                await c.window_start()
+            emit({"event": "window_started"})
+        elif op == "window_stop":
+            now = time.monotonic()
+            dt = now - window_t0
+            reports = [await c.window_stop(dt, now) for c in clients.values()]
+            emit({"event": "report", "window_s": dt, "clients": reports,
+                  "decode_errors": decode_errors})
+        elif op == "quit":
+            break
 
 
 if __name__ == "__main__":

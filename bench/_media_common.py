@@ -42,12 +42,13 @@ def progress(msg: str) -> None:
 # -- loopback only ----------------------------------------------------------------------
 
 
-def restrict_ice_to_loopback() -> None:
-    """aioice gathers host candidates on 127.0.0.1 only (it leaves loopback out by default)."""
+def restrict_ice_to_loopback(address: str = "127.0.0.1") -> None:
+    """aioice gathers host candidates on ``address`` only (it leaves loopback out by
+    default); 127.0.0.2 for the Janus target's clients, inside its namespace."""
     import aioice.ice
 
     def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return ["127.0.0.1"] if use_ipv4 else []
+        return [address] if use_ipv4 else []
 
     aioice.ice.get_host_addresses = loopback_only
 

@@ -3,6 +3,11 @@
 Every child is started directly (no shell, no ``timeout`` wrapper) so its PID is the
 process whose CPU is measured; every child also bounds its own life (``--max-seconds``),
 and :meth:`Harness.close` stops whatever is left by PID (quit, then SIGTERM, then SIGKILL).
+
+Mode ``janus``: the server is Debian's Janus with its VideoRoom plugin (``_janus.py``), in a
+network namespace made for the point, and the clients run in that namespace (``ip netns
+exec`` execs them, so their PIDs stay the measured processes); the namespace is removed in
+:meth:`Harness.close`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _janus import MEDIA_IP, JanusNetns, JanusServer
 from _media_common import free_port, progress
 
 BENCH = Path(__file__).resolve().parent
@@ -71,13 +77,30 @@ class Harness:
         self.server: asyncio.subprocess.Process | None = None
         self.clients: list[Child] = []
         self.http: aiohttp.ClientSession | None = None
+        self.netns: JanusNetns | None = None
+        self.janus: JanusServer | None = None
+        self._watchdog: asyncio.Future[None] | None = None
 
     @property
     def server_pid(self) -> int:
         assert self.server is not None
         return self.server.pid
 
+    def _prefix(self) -> list[str]:
+        return self.netns.prefix() if self.netns is not None else []
+
     async def start_server(self) -> None:
+        if self.mode == "janus":
+            self.netns = JanusNetns()
+            self.netns.create()
+            self.janus = JanusServer(prefix=self.netns.prefix(),
+                                     debug_level=int(os.environ.get("BENCH_JANUS_DEBUG", "4")))
+            await self.janus.start()
+            self.server = self.janus.proc
+            self._watchdog = asyncio.ensure_future(self._kill_after(self.max_seconds))
+            self.url = self.janus.url
+            self._check_exec(self.server_pid, "janus")
+            return
         self.server = await asyncio.create_subprocess_exec(
             PY, str(BENCH / "_media_server.py"), "--mode", self.mode, "--port", str(self.port),
             "--page-size", str(self.page_size), "--max-seconds", str(self.max_seconds),
@@ -96,20 +119,41 @@ class Harness:
                             sender: str = "full") -> Child:
         spec = {
             "name": name, "server": self.url, "mode": self.mode, "decode": decode,
+            "ice_ip": MEDIA_IP if self.mode == "janus" else "127.0.0.1",
             "receiver": receiver, "sender": sender,
             "keyframe_on_request": keyframe_on_request, "clients": clients, "rcvbuf": rcvbuf,
             "max_seconds": self.max_seconds,
         }
         proc = await asyncio.create_subprocess_exec(
-            PY, str(BENCH / "_media_clients.py"), "--spec", json.dumps(spec),
+            *self._prefix(), PY, str(BENCH / "_media_clients.py"), "--spec", json.dumps(spec),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         child = Child(name, proc)
         self.clients.append(child)
-        await child.expect("ready", 60)
+        ready = await child.expect("ready", 60)
+        if ready.get("pid") != proc.pid:
+            raise RuntimeError(f"{name}: pid {ready.get('pid')} is not the child {proc.pid}")
         return child
 
+    async def _kill_after(self, seconds: float) -> None:
+        """Janus has no --max-seconds of its own: the harness bounds its life."""
+        await asyncio.sleep(seconds)
+        if self.server is not None and self.server.returncode is None:
+            progress(f"janus pid {self.server.pid} outlived {seconds:.0f}s: killed")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.server.pid, signal.SIGKILL)
+
+    @staticmethod
+    def _check_exec(pid: int, comm: str) -> None:
+        """The PID measured is the program itself (``ip netns exec`` exec'd it)."""
+        with open(f"/proc/{pid}/comm") as f:
+            got = f.read().strip()
+        if not got.startswith(comm):
+            raise RuntimeError(f"pid {pid} is {got!r}, not {comm!r}")
+
     async def server_get(self, path: str) -> Any:
+        if self.mode == "janus":
+            return {}  # layouts and room counters are meetingd's
         assert self.http is not None
         async with self.http.get(self.url + path) as resp:
             return await resp.json()
@@ -129,9 +173,20 @@ class Harness:
                 await asyncio.wait_for(self.server_post("/quit", {}), 5)
         if self.http is not None:
             await self.http.close()
-        procs = [c.proc for c in self.clients] + ([self.server] if self.server else [])
+        procs = [c.proc for c in self.clients]
+        if self.server is not None and self.janus is None:
+            procs.append(self.server)
         for p in procs:
             await _stop(p)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self.janus is not None:
+            await self.janus.stop(keep_dir=bool(os.environ.get("BENCH_KEEP_JANUS")))
+            self.janus = None
+        if self.netns is not None:
+            self.netns.close()
+            self.netns = None
         self.clients = []
         self.server = None
 

@@ -1,12 +1,16 @@
 """Benchmark: one 640x360 30 fps VP8 publisher forwarded to N subscribers (see README.md).
 
-Runs each N against a fresh server process (``media.MediaPlane``, RTP forwarding) and,
-as the baseline, against aiortc's ``MediaRelay`` (decode once, re-encode per subscriber).
-Clients run in other processes and neither encode nor decode; one extra check subscriber
-decodes for real. Server CPU is read from /proc/<server pid>/stat over a fixed window.
+Runs each N against a fresh server process of each target: meetingd (``media.MediaPlane``,
+RTP forwarding) and Janus (Debian's ``janus``, VideoRoom plugin, configured by the bench:
+see _janus.py), interleaved per N so both see the same machine, and, as the baseline,
+aiortc's ``MediaRelay`` (decode once, re-encode per subscriber). The same clients feed and
+read every target; they run in other processes and neither encode nor decode; one extra
+check subscriber decodes for real. Server CPU is read from /proc/<server pid>/stat over a
+fixed window (Janus: the whole process, every thread).
 
-    .venv/bin/python bench/sfu_forward.py                 # full: N=1,5,10,20,40; relay 1..20
+    .venv/bin/python bench/sfu_forward.py                 # full: N=1,5,10,20,40 both; relay 1..20
     .venv/bin/python bench/sfu_forward.py --quick         # N=1,10,40; relay 1,5; short windows
+    .venv/bin/python bench/sfu_forward.py --targets meetingd,janus --n 1,10,20,40 --no-relay
     .venv/bin/python bench/sfu_forward.py --n 1,5,10 --window 10 --json-out out.json
 
 Prints one JSON document on stdout; progress on stderr.
@@ -46,6 +50,18 @@ from _media_harness import Child, Harness, wait_receiving  # noqa: E402
 
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
+
+
+TARGETS = {"meetingd": "sfu", "janus": "janus"}  # target -> harness mode
+FULL_RATE_FPS = VIDEO_FPS - 1  # a subscriber below this is not at full frame rate
+
+
+def _targets(text: str) -> list[str]:
+    out = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in out if t not in TARGETS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown target(s) {bad}; known: {sorted(TARGETS)}")
+    return out
 
 
 def split(ids: list[str], parts: int) -> list[list[str]]:
@@ -92,12 +108,15 @@ async def run_point(mode: str, n: int, args: argparse.Namespace) -> dict[str, An
         cpu.start()
         await asyncio.sleep(args.window)
         cpu_res = cpu.stop()
+        load1 = loadavg()
         reports = {c.name: await c.call({"cmd": "window_stop"}, "report", 60) for c in children}
         server_stats = await h.server_get("/stats")
     finally:
         await h.close()
     point = summarize(mode, n, cpu_res, reports, layouts, server_stats, errors, load0)
+    point["loadavg_at_window_end"] = load1
     point["machine_before"] = quiet
+    point["loadavg_after_point"] = loadavg()
     return point
 
 
@@ -119,6 +138,7 @@ def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
               load0: list[float]) -> dict[str, Any]:
     subs = [c for name, r in reports.items() if name.startswith("subs") for c in r["clients"]]
     fps: list[float] = []
+    per_sub: dict[str, float] = {}
     kbps: list[float] = []
     lost = received = 0
     missing = 0
@@ -127,8 +147,10 @@ def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
         if s is None:
             missing += 1
             fps.append(0.0)
+            per_sub[c["id"]] = 0.0
             continue
         fps.append(s["fps"])
+        per_sub[c["id"]] = s["fps"]
         kbps.append(s["kbps"])
         lost += max(0, s["packets_lost_window"])
         received += s["packets_received_window"]
@@ -159,6 +181,10 @@ def summarize(mode: str, n: int, cpu: dict[str, Any], reports: dict[str, Any],
         "loadavg_at_window_start": load0,
         "fps_min": min(fps) if fps else None,
         "fps_median": statistics.median(fps) if fps else None,
+        "fps_per_subscriber": per_sub,
+        # a valid point: every subscriber (and the decoding check) at full frame rate
+        "all_subscribers_full_rate": bool(fps) and missing == 0
+        and min(fps) >= FULL_RATE_FPS and (cs["fps"] if cs else 0.0) >= FULL_RATE_FPS,
         "kbps_median": statistics.median(kbps) if kbps else None,
         "subscribers_without_video": missing,
         "packets_lost": lost,
@@ -195,16 +221,28 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "check_subscriber": "one extra subscriber decodes for real (in its own process)",
             "publisher": "pre-encoded packets, paced 30 fps, keyframe on PLI/FIR",
         },
+        "targets": args.targets,
         "sfu": [],
+        "janus": [],
         "relay_baseline": [],
     }
-    for n in args.n:
-        progress(f"sfu N={n} ...")
-        point = await run_point("sfu", n, args)
-        progress(f"sfu N={n}: server {point['server_cores']:.3f} cores, "
-                 f"fps min {point['fps_min']} median {point['fps_median']}, "
-                 f"loss {point['loss_fraction']}, clients {point['client_cores']}")
-        result["sfu"].append(point)
+    if "janus" in args.targets:
+        from _janus import janus_version
+
+        result["janus_version"] = janus_version()
+    for i, n in enumerate(args.n):
+        # interleaved per N, the order flipped every N: both targets see the same machine
+        order = args.targets if i % 2 == 0 else list(reversed(args.targets))
+        for target in order:
+            mode = TARGETS[target]
+            progress(f"{target} N={n} ...")
+            point = await run_point(mode, n, args)
+            point["target"] = target
+            progress(f"{target} N={n}: server {point['server_cores']:.3f} cores, "
+                     f"fps min {point['fps_min']} median {point['fps_median']}, "
+                     f"loss {point['loss_fraction']}, clients {point['client_cores']}, "
+                     f"load {point['loadavg_at_window_start']}")
+            result[mode].append(point)
     for n in args.relay_n:
         progress(f"relay N={n} ...")
         point = await run_point("relay", n, args)
@@ -219,11 +257,11 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"relay saturated at N={n}: larger N skipped")
             result["relay_saturated_at_n"] = n
             break
-    for key in ("sfu", "relay_baseline"):
+    for key in ("sfu", "janus", "relay_baseline"):
         pts = result[key]
         fit = linear_fit([p["forwarded_streams"] for p in pts], [p["server_cores"] for p in pts])
         result[f"{key}_fit"] = fit
-    for key in ("sfu", "relay_baseline"):
+    for key in ("sfu", "janus", "relay_baseline"):
         per = [p["server_cores_per_stream_at_30fps"] for p in result[key]
                if p["server_cores_per_stream_at_30fps"] is not None]
         result[f"{key}_median_cores_per_stream_at_30fps"] = (
@@ -239,8 +277,38 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "met": bool(fit and fit["slope_cores_per_stream"] <= 0.002
                     and all((p["fps_min"] or 0) >= 29 for p in result["sfu"])),
     }
+    result["meetingd_vs_janus"] = compare(result)
     result["host"]["loadavg_at_end"] = loadavg()
     return result
+
+
+def compare(result: dict[str, Any]) -> dict[str, Any] | None:
+    """Slopes side by side, their ratio and the goal meetingd <= 0.5 x Janus."""
+    fm, fj = result.get("sfu_fit"), result.get("janus_fit")
+    if not fm or not fj:
+        return None
+    sm, sj = fm["slope_cores_per_stream"], fj["slope_cores_per_stream"]
+    ratio = round(sm / sj, 3) if sj > 0 else None
+    janus_at = {p["n_subscribers"]: p for p in result["janus"]}
+    per_n = [
+        {"n_subscribers": p["n_subscribers"], "meetingd_cores": p["server_cores"],
+         "janus_cores": janus_at[p["n_subscribers"]]["server_cores"],
+         "ratio": (round(p["server_cores"] / janus_at[p["n_subscribers"]]["server_cores"], 3)
+                   if janus_at[p["n_subscribers"]]["server_cores"] > 0 else None),
+         "meetingd_fps_min": p["fps_min"],
+         "janus_fps_min": janus_at[p["n_subscribers"]]["fps_min"]}
+        for p in result["sfu"] if p["n_subscribers"] in janus_at
+    ]
+    valid = all(p["all_subscribers_full_rate"] for p in result["sfu"] + result["janus"])
+    return {
+        "slope_meetingd_cores_per_stream": sm,
+        "slope_janus_cores_per_stream": sj,
+        "ratio_meetingd_to_janus": ratio,
+        "per_n": per_n,
+        "all_points_full_rate": valid,
+        "goal_ratio_max": 0.5,
+        "met": bool(valid and ratio is not None and ratio <= 0.5),
+    }
 
 
 def _git_rev() -> str | None:
@@ -255,11 +323,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="N=1,10,40, relay 1,5, short windows")
+    ap.add_argument("--targets", type=_targets, default=["meetingd", "janus"],
+                    help="SFUs measured at every N, interleaved (default meetingd,janus; "
+                         "janus needs Debian's janus, root and iproute2)")
     ap.add_argument("--n", type=_ints, help="subscriber counts for the SFU (default 1,5,10,20,40)")
     ap.add_argument("--relay-n", type=_ints,
                     help="subscriber counts for the MediaRelay baseline (default 1,5,10,20)")
     ap.add_argument("--no-relay", action="store_true", help="skip the MediaRelay baseline")
-    ap.add_argument("--no-sfu", action="store_true", help="only the MediaRelay baseline")
+    ap.add_argument("--no-sfu", action="store_true",
+                    help="only the MediaRelay baseline (no target)")
     ap.add_argument("--window", type=float, help="measurement window, s (default 15)")
     ap.add_argument("--warmup", type=float, help="warm-up after all receive, s (default 8)")
     ap.add_argument("--subs-per-proc", type=int, default=20,
@@ -285,6 +357,8 @@ def main() -> int:
         args.window = args.window or 5.0
         args.warmup = args.warmup if args.warmup is not None else 3.0
     args.n = [] if args.no_sfu else (args.n or [1, 5, 10, 20, 40])
+    if args.no_sfu:
+        args.targets = []
     args.relay_n = [] if args.no_relay else (args.relay_n or [1, 5, 10, 20])
     args.window = args.window or 15.0
     args.warmup = args.warmup if args.warmup is not None else 8.0

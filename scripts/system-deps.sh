@@ -2,7 +2,8 @@
 # Install the Debian packages the test suite needs, only those missing.
 # Chromium (browser tests), coturn (TURN relay test), ffmpeg (test clips), DejaVu fonts
 # (Vietnamese glyphs in the browser and in document watermarks), LibreOffice (office uploads),
-# nginx (the documents benchmark), redis-server and PostgreSQL's server programs (fault tests).
+# nginx (the documents benchmark), Janus (the forwarding benchmark), redis-server and
+# PostgreSQL's server programs (fault tests).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -16,6 +17,11 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
 # Debian's nginx: bench/documents.py compares serving a document against it.
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+# Debian's janus (VideoRoom plugin, HTTP transport): bench/sfu_forward.py measures it beside
+# meetingd, tests/media/test_janus_bench.py checks that harness; iproute2 (ip) makes the
+# network namespace a Janus point runs in (and the netem test's).
+command -v janus >/dev/null 2>&1 || need+=(janus)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # tests/realtime/test_faults.py kills and restarts a redis-server and a PostgreSQL cluster
 # (initdb, pg_ctl) of its own, never the shared ones at 6379 and 5432.
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
@@ -35,3 +41,5 @@ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 (systemctl stop coturn 2>/dev/null || service coturn stop 2>/dev/null || true) >/dev/null 2>&1
 # nginx's package starts a daemon on port 80; the benchmark runs its own.
 (systemctl stop nginx 2>/dev/null || service nginx stop 2>/dev/null || true) >/dev/null 2>&1
+# janus's package may start a daemon with /etc/janus; the benchmark runs its own.
+(systemctl stop janus 2>/dev/null || service janus stop 2>/dev/null || true) >/dev/null 2>&1
