@@ -1,5 +1,5 @@
-"""What the browser tests share: Debian's Chromium and its flags, the server on loopback, a page
-per participant, logins, waiting, axe-core and the built front end.
+"""What the browser tests share: the server on loopback, a page per participant, logins,
+waiting, axe-core and the built front end (Chromium and its flags: tests/chromium.py).
 
 The fixtures built on these (``server``, ``browser``) are in ``tests/e2e/conftest.py``. One
 browser per test, one context per participant (fake camera and microphone; camera and
@@ -30,16 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 SHOTS = ROOT / "docs" / "screenshots"
 AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
 AXE_RUN = """async () => {
   const r = await axe.run(document, {resultTypes: ["violations"]});
   return r.violations.filter(v => v.impact === "serious" || v.impact === "critical")

@@ -17,8 +17,9 @@ from meetingd.config import (
     RealtimeConfig,
     ServerConfig,
 )
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import TEST_KEY, skip_or_fail
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Server
+from tests.e2e.browser import Server
 
 
 @pytest.fixture

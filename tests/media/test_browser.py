@@ -14,11 +14,10 @@ from aiohttp import web
 from media_peers import ConnectFn, wait_for
 
 from media import Endpoint, Kind, MediaPlane, Room
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, FAKE_UI
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
 
 PAGE = """<!doctype html><html><body><script>
 window.start = async (publish) => {
@@ -92,13 +91,7 @@ async def browser() -> AsyncIterator[Any]:
         b = await p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-                "--allow-loopback-in-peer-connection",
-            ],
+            args=[*CHROMIUM_ARGS, FAKE_UI],
         )
         try:
             yield b
