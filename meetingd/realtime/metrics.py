@@ -31,6 +31,15 @@ class RealtimeCollector(Collector):
             "Meeting events sent to their rooms on this process (each once per room)",
             value=s.sequencer.delivered,
         )
+        deliveries = CounterMetricFamily(
+            "meetingd_realtime_deliveries",
+            "Room events delivered to connections here, by how (written straight to an idle "
+            "connection's transport, or queued behind what it had not written yet)",
+            labels=["path"],
+        )
+        deliveries.add_metric(["direct"], s.deliveries.direct)
+        deliveries.add_metric(["queued"], s.deliveries.queued)
+        yield deliveries
         yield CounterMetricFamily(
             "meetingd_realtime_slow_consumers_dropped",
             "Connections dropped because their client read nothing (outgoing queue full)",

@@ -45,7 +45,7 @@ from meetingd.events import (
 )
 from meetingd.realtime.bus import RedisEventBus
 from meetingd.realtime.connection import Connection
-from meetingd.realtime.fastemit import check_internals, emit_to_room
+from meetingd.realtime.fastemit import Deliveries, check_internals, emit_to_room
 from meetingd.realtime.joins import WHOLE_MEETING, Entered, JoinBatcher, SharedSnapshot
 from meetingd.realtime.media_bridge import MediaBridge
 from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
@@ -155,6 +155,8 @@ class RealtimeServer:
         )
         self._clock = clock
         self._max_queued = rc.max_queued_packets
+        #: How room events reached their connections here (written straight, or queued).
+        self.deliveries = Deliveries()
         self.bus = (
             RedisEventBus(
                 rc.redis_url,
@@ -238,6 +240,7 @@ class RealtimeServer:
             NAMESPACE,
             max_queued=self._max_queued,
             on_full=self.namespace.drop_slow,
+            counts=self.deliveries,
         )
         if self.media is not None:
             await self.media.on_event(ev)
