@@ -210,6 +210,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "host": {"cpus": os.cpu_count(), "loadavg_at_start": loadavg(),
                  "python": platform.python_version()},
         "git": _git_rev(),
+        # the shared tree may hold others' uncommitted work under media/: what ran is this
+        "git_uncommitted_media": _git_dirty("media"),
         "clip": {"codec": "VP8", "size": "640x360", "fps": VIDEO_FPS, **info},
         "method": {
             "warmup_s": args.warmup, "window_s": args.window,
@@ -317,6 +319,15 @@ def _git_rev() -> str | None:
                               text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
     except Exception:
         return None
+
+
+def _git_dirty(path: str) -> list[str] | None:
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", path], capture_output=True,
+                             text=True, cwd=Path(__file__).parent.parent, timeout=5).stdout
+    except Exception:
+        return None
+    return [line[3:] for line in out.splitlines() if line.strip()]
 
 
 def main() -> int:
