@@ -834,7 +834,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "as the web reader does (authorised, a read receipt + audit row), then fetches "
             "every range from the grant URL it answers (GET .../read?grant=: signature, "
             "expiry and revocations checked, no database), on meetingd's reading port "
-            "(documents.read_listen, its default: the main port + 1, same process) unless "
+            "(documents.read_listen: a free port of its own, same process) unless "
             "--reading-port off (then the app's own route on the main port); every follower "
             "opens first, then the ranges and the turns start (open_phase: the openings' "
             "CPU apart from the fetch phase's); "
@@ -862,7 +862,10 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                            "made_s": round(time.monotonic() - t0, 2)}  # fmt: skip
         progress(f"PDF: {args.pages} pages, {pdf.stat().st_size / MB:.2f} MB")
 
-        env = [] if args.reading_port == "on" else ["MEETINGD_DOCUMENTS_READ_LISTEN=off"]
+        # a free port of its own: the default (the main port + 1) may be another's
+        read_port = free_port() if args.reading_port == "on" else 0
+        env = [f"MEETINGD_DOCUMENTS_READ_LISTEN=127.0.0.1:{read_port}" if read_port
+               else "MEETINGD_DOCUMENTS_READ_LISTEN=off"]  # fmt: skip
         ns = argparse.Namespace(redis=False, postgres=False, server="meetingd", server_env=env)
         cl = await start_cluster(ns, min(args.n, args.bridge_points))
         mpid = cl.servers[0].pid
@@ -878,6 +881,9 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 http, file_url.rsplit("/", 1)[0] + "/open", cl.chair_token, None
             )
         doc["setup"]["grant_url"] = (granted or "?").split("?")[0]
+        if read_port and f":{read_port}/" not in doc["setup"]["grant_url"]:
+            raise SystemExit(f"the reading port {read_port} is not listening: grants go to "
+                             f"{doc['setup']['grant_url']} (see the server's log)")  # fmt: skip
         www = tmp / "www"
         www.mkdir()
         os.chmod(www, 0o755)
