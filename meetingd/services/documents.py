@@ -19,10 +19,9 @@ import asyncio
 import csv
 import io
 import logging
-import os
 import unicodedata
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,9 +40,9 @@ from meetingd.documents.domain import (
     Note,
     Presentation,
     Receipt,
-    sniff_media_type,
 )
 from meetingd.documents.pool import JobFailed, WorkerPool
+from meetingd.documents.reader import GRANT_TTL_SECONDS, GrantReader, Readable
 from meetingd.domain import Meeting, MeetingEvent, Principal, Role
 from meetingd.errors import MeetingdError, NotFound, PermissionDenied, StateError, ValidationError
 from meetingd.events import (
@@ -125,15 +124,6 @@ class Served:
     media_type: str = "application/pdf"
 
 
-class GrantRefused(MeetingdError):
-    """A reading grant that is malformed, forged, expired, for another document, or
-    withdrawn: the reader opens the document again (and is refused there if it lost the
-    right)."""
-
-    status = 403
-    code = "grant_refused"
-
-
 @dataclass(frozen=True)
 class Reading:
     """An opened document: the grant its range requests carry, until when it holds, and
@@ -144,19 +134,6 @@ class Reading:
     size: int
     variant: str
     etag: str
-
-
-@dataclass(frozen=True)
-class Readable:
-    """What a range request under a valid grant is answered from. ``fd`` is an open
-    descriptor of an immutable blob, shared by every reader of it in this process."""
-
-    fd: int
-    size: int
-    etag: str
-    private: bool
-    #: what the file is (``application/pdf``, or a recording's ``video/...``)
-    media_type: str = "application/pdf"
 
 
 @dataclass(frozen=True)
@@ -172,11 +149,7 @@ class ReadingPort:
 
 
 #: How long a reading grant holds; the reader asks for a new one when it runs out.
-GRANT_TTL = timedelta(minutes=10)
-#: Open descriptors of served blobs kept per process (the least recently read is closed).
-MAX_OPEN_BLOBS = 256
-#: Verified grants remembered per process (the oldest is checked again when it returns).
-MAX_VERIFIED = 20_000
+GRANT_TTL = timedelta(seconds=GRANT_TTL_SECONDS)
 #: Openings (``document.open``) authorised at once, on SQLite and on PostgreSQL.
 OPENINGS_AT_ONCE_SQLITE = 4
 OPENINGS_AT_ONCE = 16
@@ -218,15 +191,15 @@ class DocumentService:
         #: ``RECORD_EVERY``, and keep one watermark stamp (so every range of a reading comes
         #: from the same copy).
         self._opened: OrderedDict[tuple[str, int, str], datetime] = OrderedDict()
-        self._grant_key = grants.grant_key(settings.grant_signing_key)
-        #: When rights were last removed, per key: read by every range request under a grant.
-        self.revocations = grants.Revocations(int(GRANT_TTL.total_seconds()))
+        #: Checks the range requests of the grants issued here (and a reading process's
+        #: copy of it is told every revocation, see :attr:`on_revoke`).
+        self.reader = GrantReader(
+            grants.grant_key(settings.grant_signing_key), self._blob_path, self._clock_ms
+        )
+        #: Told of every removal of rights (keys, when) as it is heard, before it returns.
+        self.on_revoke: list[Callable[[list[str], int], None]] = []
         #: Where grants' range requests go (set while a reading port listens).
         self.reading_port = ReadingPort()
-        self._blobs_open: OrderedDict[str, tuple[int, int, str]] = OrderedDict()
-        #: Grants whose signature was checked, by their text: a reader's next ranges skip the
-        #: HMAC (expiry and revocations are still checked on every request).
-        self._verified: OrderedDict[str, grants.Grant] = OrderedDict()
         #: Openings authorised at once. On SQLite every transaction waits its turn in one
         #: queue: a storm of readers opening a just-published document would otherwise queue
         #: hundreds of transactions ahead of the presenter's next page turn.
@@ -636,7 +609,7 @@ class DocumentService:
             private=served.variant == "watermarked" or served.inline_only,
         )
         return Reading(
-            grant=grants.sign(self._grant_key, g),
+            grant=self.reader.sign(g),
             expires_at=expires.replace(microsecond=0),
             size=size,
             variant=served.variant,
@@ -646,34 +619,21 @@ class DocumentService:
     def readable(self, grant: str, meeting_id: int, document_id: int) -> Readable:
         """The file a range request under ``grant`` reads, checked without the database:
         signature, document, expiry, revocations. Raises :class:`GrantRefused`."""
-        g = self._verified.get(grant)
-        if g is None:
-            try:
-                g = grants.parse(self._grant_key, grant)
-            except grants.GrantRefused as exc:
-                raise GrantRefused(f"the reading grant is not valid ({exc.reason})") from None
-            self._verified[grant] = g
-            while len(self._verified) > MAX_VERIFIED:
-                self._verified.popitem(last=False)
-        if g.meeting_id != meeting_id or g.document_id != document_id:
-            raise GrantRefused("the reading grant is for another document")
-        now_ms = self._clock_ms()
-        if g.expires * 1000 <= now_ms:
-            raise GrantRefused("the reading grant has expired")
-        withdrawn = self.revocations.withdrawn(g)
-        if withdrawn is not None:
-            logger.info("reading grant of %s for document %s withdrawn by %s",
-                        g.subject, g.document_id, withdrawn)  # fmt: skip
-            raise GrantRefused("the reading grant was withdrawn")
-        fd, size, media_type = self._blob_fd(g.blob)
-        return Readable(
-            fd=fd, size=size, etag=f'"{g.blob[-32:]}"', private=g.private, media_type=media_type
-        )
+        return self.reader.readable(grant, meeting_id, document_id)
+
+    @property
+    def revocations(self) -> grants.Revocations:
+        return self.reader.revocations
 
     def revoke_grants(self, keys: Iterable[str]) -> None:
         """Rights were removed from ``keys`` (callers, tokens, documents, meetings): the
-        grants issued to them until now stop working at once, in this process."""
-        self.revocations.revoke(keys, self._clock_ms())
+        grants issued to them until now stop working at once, in this process and in its
+        reading process."""
+        keys = list(keys)
+        now = self._clock_ms()
+        self.reader.revoke(keys, now)
+        for hook in self.on_revoke:
+            hook(keys, now)
 
     def events_heard(self, events: Iterable[MeetingEvent]) -> None:
         """Committed events, from this process or another: those that change who may read a
@@ -685,35 +645,13 @@ class DocumentService:
     def _clock_ms(self) -> int:
         return int(self._clock.now().timestamp() * 1000)
 
-    def _blob_fd(self, blob: str) -> tuple[int, int, str]:
-        """An open descriptor, the size and the type of a served blob, opened once per
-        process: the blobs are content-addressed and never altered, so a descriptor (and
-        what its first bytes say it is) stays right."""
-        got = self._blobs_open.get(blob)
-        if got is not None:
-            self._blobs_open.move_to_end(blob)
-            return got
-        sha, _, derived = blob.partition("/")
-        path = self.blobs.derived(sha, derived) if derived else self.blobs.path_of(sha)
-        try:
-            if path is None:
-                raise FileNotFoundError(blob)
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            raise NotFound("the document's file is missing from the store") from None
-        got = (fd, os.fstat(fd).st_size, sniff_media_type(os.pread(fd, 16, 0)))
-        self._blobs_open[blob] = got
-        while len(self._blobs_open) > MAX_OPEN_BLOBS:
-            _, (old, _, _) = self._blobs_open.popitem(last=False)
-            os.close(old)
-        return got
+    def _blob_path(self, sha256: str, derived: str) -> Path | None:
+        return self.blobs.derived(sha256, derived) if derived else self.blobs.path_of(sha256)
 
     def close(self) -> None:
         """Close the worker pool and the blob descriptors kept for readers."""
         self.pool.close()
-        while self._blobs_open:
-            _, (fd, _, _) = self._blobs_open.popitem()
-            os.close(fd)
+        self.reader.close()
 
     def _served_pdf(self, doc: Document) -> Path | None:
         """The PDF everyone is served: the sanitised copy when the upload carried active
