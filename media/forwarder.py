@@ -22,6 +22,12 @@ Feedback handled here:
   gets ``idle_video_bitrate``. A subscriber whose receiver reports show heavy loss
   (>= 25 %, twice running) has that video slot paused with a growing back-off while its
   audio continues (see :meth:`Slot.on_receiver_report`). Receiver reports feed the stats.
+* simulcast: each slot picks its layer from the tile, the cap and its receiver's
+  estimate (:meth:`Slot.select`). A REMB never says "more" (it stays under 1.5x what
+  arrives), so a receiver with no estimate yet starts on the lowest layer and climbs by
+  tries (slow start); a try that makes the estimate fall or the receiver lose goes back
+  to the layer it left, and its bitrate is a ceiling tried again only after a back-off
+  that doubles (15 s up to 120 s).
 """
 
 from __future__ import annotations
@@ -80,25 +86,39 @@ NACK_BURST = 100.0
 
 #: simulcast: a layer is gone when nothing arrived on it for this long (seconds)
 LAYER_STALE = 1.0
-#: a receiver whose estimate falls below this share of its layer's bitrate steps down
-#: (after an overuse an aiortc/Chromium REMB is 85 % of what arrives: a healthy receiver
-#: on a busy machine dips there; 0.8 moved healthy receivers down in bench/simulcast.py)
+#: a receiver whose estimate falls below this share of its layer's bitrate steps down,
+#: once the estimate has *fallen* (an aiortc/Chromium REMB only falls on overuse, to 85 %
+#: of what arrives; after a step up it climbs from 1.5x the old layer at 8 %/s or, after
+#: an overuse, by a few kbit/s a second: a low estimate that did not fall says "still
+#: climbing", not "congested"; a congested link shows a fall or loss)
 DOWNGRADE_SHARE = 0.7
-#: receiver-report loss (1/256) that, twice running, sends a simulcast slot to its
-#: lowest layer (a pause, at PAUSE_LOSS, only once it is there)
+#: an estimate lower than the one before by this share counts as a fall (an overuse)
+REMB_FALL = 0.95
+#: receiver-report loss (1/256) that, twice running, steps a simulcast slot down to the
+#: layer its estimate fits (a pause, at PAUSE_LOSS, only on the lowest layer)
 LAYER_LOSS = 26
-#: ... and steps up at once when the estimate covers this share of the next layer
+#: a receiver steps up at once when its estimate covers this share of the next layer;
+#: REMB never exceeds 1.5x what arrives, so it rarely can: the next layer is *tried*
 UPGRADE_SHARE = 1.1
-#: otherwise it tries the next layer up after a back-off (seconds) that doubles, up to
-#: the maximum, each time a try is followed by a step down within ``UPGRADE_FAILED``
-UPGRADE_MIN = 8.0
-UPGRADE_MAX = 64.0
+#: slow start: a receiver starts on the lowest layer (no estimate yet) and tries the
+#: next one after this long on its layer without a fall of the estimate, an estimate
+#: under DOWNGRADE_SHARE or a receiver report with TRY_LOSS (1/256) loss (seconds)
+TRY_HOLD = 2.5
+TRY_LOSS = 13
+#: a try fails when, this long after it reached its layer, the estimate fell under
+#: DOWNGRADE_SHARE of it or a report showed TRY_LOSS: the slot goes back to the layer it
+#: came from, and that bitrate is its ceiling, tried again only after a back-off that
+#: doubles with each failure (seconds); a try that holds clears the ceiling
 UPGRADE_FAILED = 6.0
+UPGRADE_MIN = 15.0
+UPGRADE_MAX = 120.0
+#: a layer with at least this share of the ceiling's bitrate waits for the back-off
+CEILING_SHARE = 0.85
 #: a layer already forwarded may exceed a bitrate cap by this factor before it is left
 CAP_SLACK = 1.25
-#: after a layer switch, receiver reports are not read for loss this long (seconds):
-#: they still count what the old layer lost (a flood before a step down would otherwise
-#: pause the new, lower layer, with a back-off growing to 30 s)
+#: after a layer switch down, receiver reports are not read for loss this long
+#: (seconds): they still count what the old layer lost (a flood before a step down would
+#: otherwise pause the new, lower layer, with a back-off growing to 30 s)
 SWITCH_SETTLE = 2.5
 #: a switch waits this long for the old layer to finish its frame before cutting it
 SWITCH_FRAME_WAIT = 0.3
@@ -382,10 +402,14 @@ class Slot:
         ssrc: int,
         io: TransportIO,
         clock: Callable[[], float],
+        remote: bool = True,
     ) -> None:
         self.endpoint_id = endpoint_id
         self.kind = kind
         self.index = index
+        #: a receiver behind a network link: on simulcast it starts low and climbs by
+        #: tries; a local sink (the recorder) takes the best layer its tile allows at once
+        self.remote = remote
         self.ssrc = ssrc
         self.io = io
         self._clock = clock
@@ -419,7 +443,10 @@ class Slot:
         self._clean_reports = 0
         self._nack_budget = NACK_BURST
         self._nack_refill = 0.0
-        self.remb: int | None = None
+        self._remb: int | None = None
+        #: the subscriber's estimate fell (an overuse at the receiver) and has not come back
+        #: to the layer since (cleared when it does, and when the slot reaches a layer)
+        self.estimate_fell = False
         #: the subscriber's next REMB is processed from this time on (clock); see endpoint
         self.remb_next = 0.0
         self.fraction_lost = 0
@@ -441,10 +468,32 @@ class Slot:
         self._pending_since = 0.0
         self._in_frame = False
         self.layer_switches = 0
-        self._upgrade_at = 0.0
-        self._upgrade_backoff = UPGRADE_MIN
-        self._last_up = -1e9
         self._settle_until = 0.0
+        #: when the slot reached its layer; since when no sign of congestion was seen
+        self._layer_since = 0.0
+        self._calm_since = 0.0
+        self._loss_at = -1e9
+        #: the layer a try up left (None: no try running)
+        self._try_from: PublishedTrack | None = None
+        #: bit/s of the last failed try (None: none), tried again from ``_ceiling_until``
+        self._ceiling: float | None = None
+        self._ceiling_until = 0.0
+        self._ceiling_backoff = UPGRADE_MIN
+
+    @property
+    def remb(self) -> int | None:
+        """The subscriber's last bandwidth estimate for this slot (REMB, bit/s)."""
+        return self._remb
+
+    @remb.setter
+    def remb(self, value: int | None) -> None:
+        old, self._remb = self._remb, value
+        if value is not None and old is not None and value < REMB_FALL * old:
+            now = self._clock()
+            self.estimate_fell = True
+            self._calm_since = now
+            if self._try_from is not None:
+                self.select(now)  # a try that floods the link is left at once
 
     def configure(self, params: RtpParams) -> None:
         """Apply the negotiated parameters (MID, ids, payload types); the slot is then live."""
@@ -480,9 +529,12 @@ class Slot:
     ) -> None:
         """Show the source whose simulcast layers are ``layers`` (one without simulcast).
 
-        A new source starts on the best layer the tile, cap and estimate allow (a hard
-        switch: it waits for a keyframe); within the same source the layer follows the
-        receiver from then on (:meth:`select`), switching at keyframes of the target layer.
+        A new source starts (a hard switch: it waits for a keyframe) on the layer that fits
+        the receiver's estimate, or on the lowest one when there is none yet (a new
+        receiver: a weak link is never flooded with the top layer first), within the tile
+        and the cap; a local sink starts on the best the tile allows. Within the same
+        source the layer follows the receiver from then on (:meth:`select`), switching at
+        keyframes of the target layer.
         """
         self.tile_cap, self.bitrate_cap, self.reserve = tile_cap, bitrate_cap, reserve
         if not layers:
@@ -492,11 +544,22 @@ class Slot:
             self.layers = layers
             self.select(self._clock())
             return
+        estimate = self._remb
         self.set_source(None)
         self.layers = layers
         ranked = ranked_layers(layers, self._clock())
-        if ranked:
-            self.set_source(ranked[self._fit(ranked, len(ranked) - 1)])
+        if not ranked:
+            return
+        if len(ranked) < 2:
+            self.set_source(ranked[0])
+            return
+        # the receiver's estimator goes on across a change of source: keep its estimate
+        self._remb = estimate
+        start = self._fit(ranked, len(ranked) - 1)
+        if self.remote and estimate is None:
+            start = 0
+        self.set_source(ranked[start])
+        self._remb = estimate
 
     def _budget(self, estimate: bool = True, slack: float = 1.0) -> float | None:
         """Bit/s the receiver can take for this slot: its estimate less the audio reserve,
@@ -526,11 +589,12 @@ class Slot:
     def select(self, now: float) -> None:
         """Choose the layer for the receiver now; start a switch if it differs.
 
-        Down: at once, when the estimate falls under ``DOWNGRADE_SHARE`` of the current
-        layer's bitrate (an overusing receiver's REMB drops to 85 % of what arrives), the
-        cap or the tile allows less. Up: when the estimate covers the next layer, else as
-        a try after a back-off (REMB never exceeds 1.5x what arrives, so a receiver on
-        the low layer cannot *say* it could take the high one).
+        Down: at once when the tile or the cap allows less; when a try up fails (back to
+        the layer it left); when the estimate *fell* under ``DOWNGRADE_SHARE`` of the
+        layer (congestion, not an estimate still climbing after a step up), to the layer
+        the estimate fits. Up: when the estimate covers the next layer, else as a try once
+        the receiver has been calm on its layer for ``TRY_HOLD`` (slow start), and for a
+        layer at the ceiling of a failed try only after its back-off.
         """
         if self.kind is not Kind.VIDEO or len(self.layers) < 2 or self.source is None:
             return
@@ -542,25 +606,78 @@ class Slot:
         current = self.pending or self.source
         cur = ranked.index(current) if current in ranked else 0
         allowed = self._fit(ranked, len(ranked) - 1, estimate=False)
-        est = None if self.remb is None else self.remb - self.reserve
-        want = cur
         if cur > allowed and cur > self._fit(ranked, cur, estimate=False, slack=CAP_SLACK):
-            want = allowed  # the tile or the cap (with slack: rates vary): not congestion
-        elif est is not None and cur > 0 and est < DOWNGRADE_SHARE * ranked[cur].bitrate:
-            want = self._fit(ranked, cur - 1)
-            if now - self._last_up < UPGRADE_FAILED:  # the last try up failed
-                self._upgrade_backoff = min(self._upgrade_backoff * 2, UPGRADE_MAX)
-            self._upgrade_at = now + self._upgrade_backoff
-        elif cur < allowed and (
-            est is None or est >= UPGRADE_SHARE * ranked[cur + 1].bitrate
-            or now >= self._upgrade_at
+            self.begin_switch(ranked[allowed], now)  # the tile or the cap: not congestion
+            return
+        if not self.remote:
+            if cur < allowed:
+                self.begin_switch(ranked[cur + 1], now)
+            return
+        if self.pending is not None:
+            return  # the estimate and reports still describe the layer being left
+        est = None if self._remb is None else self._remb - self.reserve
+        rate = ranked[cur].bitrate
+        low = est is not None and est < DOWNGRADE_SHARE * rate
+        if low:
+            self._calm_since = now
+        else:
+            self.estimate_fell = False
+        trying = self._try_from is not None
+        if trying and ((low and self.estimate_fell) or self._loss_at >= self._layer_since):
+            # the estimate fell under the layer (an overuse), or the receiver lost packets
+            back = self._try_from
+            self._try_from = None
+            self._raise_ceiling(rate, now)
+            logger.info(
+                "slot %s/%s of %s: try of a %.0f kbit/s layer failed (estimate %s, %s), "
+                "back for %.0f s", self.kind, self.index, self.endpoint_id, rate / 1000, est,
+                "loss" if self._loss_at >= self._layer_since else "fell",
+                self._ceiling_until - now,
+            )
+            self.begin_switch(ranked[self._back_to(ranked, cur, back)], now)
+            return
+        if trying and not low and now - self._layer_since >= UPGRADE_FAILED:
+            # the try held: long enough on the layer, the estimate risen to it (it climbs
+            # from 1.5x the old layer at 8 %/s: until then a fall still fails the try)
+            self._try_from = None
+            if self._ceiling is not None and rate >= CEILING_SHARE * self._ceiling:
+                self._ceiling, self._ceiling_backoff = None, UPGRADE_MIN
+        if cur > 0 and low and self.estimate_fell:
+            self._try_from = None
+            self._raise_ceiling(rate, now)
+            logger.info("slot %s/%s of %s: estimate fell to %s for a %.0f kbit/s layer, down",
+                        self.kind, self.index, self.endpoint_id, est, rate / 1000)
+            self.begin_switch(ranked[self._fit(ranked, cur - 1)], now)
+            return
+        if cur >= allowed:
+            return
+        nxt = ranked[cur + 1].bitrate
+        if est is not None and est >= UPGRADE_SHARE * nxt:
+            pass  # the estimate says it fits (whatever failed before)
+        elif now - self._calm_since < TRY_HOLD or now - self._layer_since < TRY_HOLD:
+            return
+        elif (
+            self._ceiling is not None and nxt >= CEILING_SHARE * self._ceiling
+            and now < self._ceiling_until
         ):
-            want = cur + 1
-        if want > cur:
-            self._last_up = now
-            self._upgrade_at = now + self._upgrade_backoff
-        if ranked[want] is not current:
-            self.begin_switch(ranked[want], now)
+            return
+        self._try_from = self.source
+        self.begin_switch(ranked[cur + 1], now)
+
+    @staticmethod
+    def _back_to(ranked: list[PublishedTrack], cur: int, back: PublishedTrack | None) -> int:
+        """The layer a failed try goes back to: the one it left (or, if that one is gone,
+        the best below the current one that is no bigger)."""
+        if back is None:
+            return max(0, cur - 1)
+        below = [i for i in range(cur) if ranked[i].bitrate <= max(back.bitrate, 1.0) * 1.2]
+        return (below[-1] if below else 0) if cur > 0 else 0
+
+    def _raise_ceiling(self, rate: float, now: float) -> None:
+        """A layer of ``rate`` bit/s was too much: wait before trying it again (doubling)."""
+        self._ceiling = rate
+        self._ceiling_until = now + self._ceiling_backoff
+        self._ceiling_backoff = min(self._ceiling_backoff * 2, UPGRADE_MAX)
 
     def begin_switch(self, target: PublishedTrack, now: float) -> None:
         """Switch to another layer of the same source at its next keyframe (asked for)."""
@@ -595,6 +712,10 @@ class Slot:
         if target is None or seq is None or target.closed:
             return
         self.cancel_pending()
+        down = self.source is not None and target.bitrate < self.source.bitrate
+        logger.debug("slot %s/%s of %s: layer %.0f -> %.0f kbit/s", self.kind, self.index,
+                     self.endpoint_id, self.source.bitrate / 1000 if self.source else 0,
+                     target.bitrate / 1000)
         if self.source is not None and self in self.source.slots:
             self.source.slots.remove(self)
         self.source = target
@@ -604,7 +725,10 @@ class Slot:
         self.waiting_keyframe = False
         self._in_frame = False
         self.layer_switches += 1
-        self._settle_until = now + SWITCH_SETTLE
+        self._layer_since = self._calm_since = now
+        self.estimate_fell = False
+        if down:  # reports still count what the layer left lost; a try up reads them all
+            self._settle_until = now + SWITCH_SETTLE
         self._lossy_reports = 0
         cache, last = target.cache, target._max_seq
         if cache is None or last is None:
@@ -637,8 +761,11 @@ class Slot:
             self.source.slots.remove(self)
         self.source = track
         self._pt_map = {}
-        self.remb = None
+        self._remb = None
         self.remb_next = 0.0
+        self._try_from = None
+        self._layer_since = self._calm_since = self._clock()
+        self.estimate_fell = False
         if track is not None:
             track.slots.append(self)
             if self.ready:
@@ -652,7 +779,18 @@ class Slot:
             self.source.request_keyframe()
 
     def request_keyframe(self) -> None:
-        """The subscriber lost its picture (PLI/FIR): ask the source, rate-limited."""
+        """The subscriber lost its picture (PLI/FIR): ask the source, rate-limited.
+
+        On simulcast that is a sign of congestion too: no try up for a while, and a try
+        running fails (back to the layer it left, whose keyframe is asked for)."""
+        if self.layers and self.pending is None:
+            now = self._clock()
+            self._calm_since = now
+            if self._try_from is not None and now - self._layer_since > 0.5:
+                self._loss_at = now
+                self.select(now)
+                if self.pending is not None:
+                    return
         if self.source is not None:
             self.source.request_keyframe()
 
@@ -770,29 +908,37 @@ class Slot:
         return len(ranked) >= 2 and current in ranked and ranked.index(current) > 0
 
     def _step_down_for_loss(self) -> bool:
-        """Heavy loss on a simulcast source: go to its lowest layer (True), if not on it.
+        """Heavy loss on a simulcast source: step down (True), if not on its lowest layer.
 
-        Loss that heavy means the link carries much less than the layer: one step at a
-        time would flood it for seconds more. Counts as a failed try up (back-off).
+        During a try up: back to the layer the try left. Otherwise to the layer the
+        estimate fits below this one (the estimate has fallen with the loss): the link
+        carries less than the layer. The layer left is the receiver's ceiling for a while.
         """
         if not self._can_step_down():
             return False
         now = self._clock()
         ranked = ranked_layers(self.layers, now)
-        self._upgrade_backoff = min(self._upgrade_backoff * 2, UPGRADE_MAX)
-        self._upgrade_at = now + self._upgrade_backoff
-        logger.info("slot %s/%s of %s: heavy loss, lowest simulcast layer", self.kind,
-                    self.index, self.endpoint_id)
-        self.begin_switch(ranked[0], now)
+        current = self.pending or self.source
+        cur = ranked.index(current) if current in ranked else 0
+        back = self._try_from
+        self._try_from = None
+        self._raise_ceiling(ranked[cur].bitrate, now)
+        want = self._back_to(ranked, cur, back) if back is not None else self._fit(ranked, cur - 1)
+        logger.info("slot %s/%s of %s: heavy loss, simulcast layer %d of %d", self.kind,
+                    self.index, self.endpoint_id, want, len(ranked))
+        self.begin_switch(ranked[want], now)
         return True
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         """Loss, jitter and round trip as the subscriber sees this slot.
 
-        A video slot whose subscriber reports heavy loss twice in a row is paused (its
-        audio goes on): a weak bridge point link is not flooded with video it cannot
-        carry. It resumes on a keyframe after a back-off that doubles while the loss
-        persists (2 s up to 30 s) and resets after a run of clean reports.
+        On simulcast, one report with ``TRY_LOSS`` during a try up ends the try (back to
+        the layer it left); heavy loss twice running steps down a layer or more. A video
+        slot on its lowest layer (or without simulcast) whose subscriber reports heavy
+        loss twice in a row is paused (its audio goes on): a weak bridge point link is
+        not flooded with video it cannot carry. It resumes on a keyframe after a back-off
+        that doubles while the loss persists (2 s up to 30 s) and resets after a run of
+        clean reports.
         """
         self.fraction_lost = report.fraction_lost
         self.jitter = report.jitter
@@ -800,7 +946,15 @@ class Slot:
             self.kind is Kind.VIDEO and not self.paused_until
             and self._clock() >= self._settle_until
         ):
-            if report.fraction_lost >= (LAYER_LOSS if self._can_step_down() else PAUSE_LOSS):
+            trying = self._try_from is not None and self.pending is None
+            if report.fraction_lost >= TRY_LOSS and self.layers:
+                self._loss_at = self._calm_since = self._clock()
+            if trying and report.fraction_lost >= TRY_LOSS:
+                self._lossy_reports = 0
+                self.select(self._loss_at)  # the try floods the link: back at once
+            elif report.fraction_lost >= (
+                LAYER_LOSS if self._can_step_down() else PAUSE_LOSS
+            ):
                 self._lossy_reports += 1
                 self._clean_reports = 0
                 if self._lossy_reports >= 2 and self._step_down_for_loss():

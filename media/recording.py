@@ -215,7 +215,9 @@ class Recording:
         self._clock = clock
         self.started_at = time.time()
         self._t0 = clock()
-        self.video_slot = Slot("recorder", Kind.VIDEO, 0, 0x5EC0, _Sink(self._on_video), clock)  # type: ignore[arg-type]
+        # a local sink: the best layer at once, no slow start
+        self.video_slot = Slot("recorder", Kind.VIDEO, 0, 0x5EC0, _Sink(self._on_video),  # type: ignore[arg-type]
+                               clock, remote=False)
         self.video_slot.configure(RtpParams(None, (_VP8, _H264), (), (), "recorder"))
         self.audio_slots: list[Slot] = []
         self._audio_bufs: list[bytearray] = []

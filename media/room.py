@@ -284,12 +284,12 @@ class Room:
         """Weak-link "auto": follow each receiver's estimate (see ``MediaConfig``).
 
         A REMB estimate never exceeds 1.5x what arrives, so it is read against the video
-        being sent: "congested" means under 70 % of it. ``normal`` -> ``low`` when the
-        estimate stays congested and under the low threshold for ``weak_link_after`` s; ``low`` ->
-        ``audio_only`` when, even so, it stays congested and under the audio-only
-        threshold as long; ``audio_only`` -> ``low`` after 30 s (video is tried again);
-        ``low`` -> ``normal`` after 30 s without congestion (the layers then climb by
-        their own tries).
+        being sent: "congested" means it fell (an overuse) to under 70 % of it.
+        ``normal`` -> ``low`` when the estimate stays congested and under the low
+        threshold for ``weak_link_after`` s; ``low`` -> ``audio_only`` when, even so, it
+        stays congested and under the audio-only threshold as long; ``audio_only`` ->
+        ``low`` after 30 s (video is tried again); ``low`` -> ``normal`` after 30 s
+        without congestion (the layers then climb by their own tries).
         """
         cfg = self.config
         for eid, ep in self._endpoints.items():
@@ -300,7 +300,11 @@ class Room:
             watched = [s for s in ep.slots(Kind.VIDEO) if s.source is not None and s.remb]
             est = min((s.remb or 0) for s in watched) if watched else None
             sent = sum(s.source.bitrate for s in watched if s.source is not None)
-            congested = est is not None and est < 0.7 * sent
+            # congestion: an estimate that *fell* under what is sent (an overuse); a low
+            # one that did not is still climbing after a step up (slow start)
+            congested = (
+                est is not None and est < 0.7 * sent and any(s.estimate_fell for s in watched)
+            )
             cond, target, wait = "", effective, cfg.weak_link_after
             if effective is LinkMode.AUDIO_ONLY:
                 cond, target, wait = "audio_only", LinkMode.LOW, AUTO_AUDIO_ONLY_FOR

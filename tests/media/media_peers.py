@@ -91,6 +91,8 @@ class Received:
     frames: int = 0
     sizes: set[tuple[int, int]] = field(default_factory=set)
     last_size: tuple[int, int] | None = None
+    #: each change of picture size, with the time (monotonic) of its first frame
+    size_changes: list[tuple[tuple[int, int], float]] = field(default_factory=list)
     event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -157,8 +159,11 @@ class Peer:
                 frame = await track.recv()
                 rec.frames += 1
                 if track.kind == "video":
-                    rec.sizes.add((frame.width, frame.height))
-                    rec.last_size = (frame.width, frame.height)
+                    size = (frame.width, frame.height)
+                    if size != rec.last_size:
+                        rec.size_changes.append((size, time.monotonic()))
+                    rec.sizes.add(size)
+                    rec.last_size = size
                 rec.event.set()
 
     async def connect(self) -> None:

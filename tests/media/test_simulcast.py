@@ -17,7 +17,7 @@ from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for, watch_
 from media import MediaPlane, Room
 from media._aiortc_private import CodecInfo, RtpParams
 from media.config import MediaConfig
-from media.forwarder import PublishedTrack, Slot
+from media.forwarder import TRY_HOLD, TRY_LOSS, UPGRADE_FAILED, UPGRADE_MIN, PublishedTrack, Slot
 from media.policy import Kind
 from media.rtp import InPacket, seq_diff
 
@@ -185,13 +185,37 @@ def _out(io: _FakeIO) -> list[tuple[int, int, int, int]]:
     ]
 
 
+def _slot(clock: _Clock, remb: int | None = None) -> tuple[Slot, _FakeIO]:
+    io = _FakeIO()
+    slot = Slot("sub", Kind.VIDEO, 1, 4242, io, clock)  # type: ignore[arg-type]
+    slot.configure(RtpParams("5", (VP8,), (), (), "c"))
+    slot.remb = remb
+    return slot, io
+
+
+def _run(feed: _Feed, slot: Slot, seconds: float) -> None:
+    """Frames of every layer for ``seconds``, the room's timer every half second."""
+    for _ in range(max(1, round(seconds * 2))):
+        for _ in range(15):
+            feed.frame()
+        slot.tick_layers(feed.clock.now)
+
+
+def _report(slot: Slot, lost: int) -> None:
+    from aiortc.rtp import RtcpReceiverInfo
+
+    slot.on_receiver_report(RtcpReceiverInfo(
+        ssrc=4242, fraction_lost=lost, packets_lost=0, highest_sequence=0, jitter=0,
+        lsr=0, dlsr=0))
+
+
 async def test_estimate_moves_layers_at_keyframes_and_frame_boundaries() -> None:
     clock = _Clock()
     config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
-    up_io, down_io = _FakeIO(), _FakeIO()
+    up_io = _FakeIO()
     layers = _layers(config, up_io)
-    slot = Slot("sub", Kind.VIDEO, 1, 4242, down_io, clock)  # type: ignore[arg-type]
-    slot.configure(RtpParams("5", (VP8,), (), (), "c"))
+    # a receiver whose estimate is known starts on the layer that fits it: the top
+    slot, down_io = _slot(clock, remb=5_000_000)
     slot.set_layers(layers, tile_cap=2)
     assert slot.source is layers[2] and slot.waiting_keyframe
     feed = _Feed(layers, clock)
@@ -200,7 +224,7 @@ async def test_estimate_moves_layers_at_keyframes_and_frame_boundaries() -> None
         feed.frame()
     assert slot.source is layers[2] and len(down_io.rtp) == 10
 
-    # the estimate falls below 70 % of the top layer: the layer that fits (500k), asked
+    # the estimate falls to below 70 % of the top layer: the layer that fits (500k), asked
     # for with a PLI, taken at its keyframe; until then the old layer keeps flowing
     slot.remb = 600_000
     plis = layers[1].keyframe_requests_sent
@@ -229,33 +253,194 @@ async def test_estimate_moves_layers_at_keyframes_and_frame_boundaries() -> None
     feed.frame()
     assert slot.source is layers[0]
 
-    # a big tile again with a high estimate: straight up to the top (one step per choice)
+    # a big tile again with an estimate that covers the layers: up one step per choice
     slot.set_layers(layers, tile_cap=2)
     assert slot.pending is layers[1]
     feed.key = {1}
     feed.frame()
     slot.select(clock.now)
     assert slot.source is layers[1] and slot.pending is layers[2]
-
-    # a receiver on the low layer cannot say it could take more (REMB <= 1.5x what
-    # arrives): it is tried up after a back-off that doubles when the try fails
-    slot.remb = 160_000
     feed.key = {2}
     feed.frame()
-    slot.select(clock.now)  # on top now; the estimate says no
-    assert slot.source is layers[2] and slot.pending is layers[0]
+    assert slot.source is layers[2]
+    assert_continuous(_out(down_io))
+
+
+async def test_a_new_receiver_starts_low_and_climbs() -> None:
+    clock = _Clock()
+    config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
+    layers = _layers(config, _FakeIO())
+    feed = _Feed(layers, clock)
+    # no estimate yet: the lowest layer first (a 300 kbit/s link is not flooded with the
+    # top layer while its receiver's estimate has still to come)
+    slot, io = _slot(clock)
+    slot.set_layers(layers, tile_cap=2)
+    assert slot.source is layers[0] and slot.waiting_keyframe
+    feed.key = {0}
+    _run(feed, slot, 1.0)
+    assert slot.source is layers[0] and slot.pending is None
+    # calm on its layer for TRY_HOLD (no fall of the estimate, no loss): the next one is
+    # tried, at a keyframe of it
+    slot.remb = 200_000  # 1.3x what arrives: a healthy receiver, not one that says "more"
+    _run(feed, slot, TRY_HOLD + 1.0)
+    assert slot.pending is layers[1] or slot.source is layers[1]
+    feed.key = {1}
+    feed.frame()
+    assert slot.source is layers[1]
+    began = clock.now
+    # the estimate climbs from what the lower layer gave (under 70 % of this one for a
+    # while): a low estimate that did not fall is not congestion, no step down
+    for rate in (210_000, 260_000, 320_000):
+        slot.remb = rate
+        _run(feed, slot, 0.5)
+    assert slot.source is layers[1] and slot.pending is None and not slot.estimate_fell
+    # once it is up to the layer, calm for TRY_HOLD: the top layer is tried
+    for rate in range(380_000, 800_000, 40_000):
+        slot.remb = rate
+        _run(feed, slot, 0.5)
+        if slot.pending is layers[2]:
+            break
+    assert slot.pending is layers[2]
+    feed.key = {2}
+    feed.frame()
+    assert slot.source is layers[2] and clock.now - began < 3 * TRY_HOLD
+    for rate in (800_000, 1_000_000, 1_200_000, 1_450_000, 1_700_000):  # climbing, no fall
+        slot.remb = rate
+        _run(feed, slot, 1.5)
+    assert slot.source is layers[2] and slot.pending is None
+    assert slot._try_from is None  # the try held: the estimate rose to the layer
+    assert_continuous(_out(io))
+    # a receiver whose link the estimate already knows starts on the layer that fits it
+    other, _ = _slot(clock, remb=700_000)
+    other.set_layers(layers, tile_cap=2)
+    assert other.source is layers[1]
+    # a local sink (the recorder) takes the best layer at once
+    sink = Slot("rec", Kind.VIDEO, 0, 77, _FakeIO(), clock, remote=False)  # type: ignore[arg-type]
+    sink.configure(RtpParams("0", (VP8,), (), (), "r"))
+    sink.set_layers(layers, tile_cap=2)
+    assert sink.source is layers[2]
+
+
+async def test_a_failed_try_goes_back_one_layer_and_is_remembered() -> None:
+    clock = _Clock()
+    config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
+    layers = _layers(config, _FakeIO())
+    feed = _Feed(layers, clock)
+    slot, io = _slot(clock, remb=700_000)  # a link for the middle layer, not the top
+    slot.set_layers(layers, tile_cap=2)
+    feed.key = {1}
+    _run(feed, slot, 0.5)
+    assert slot.source is layers[1]
+    tries: list[float] = []
+
+    def watch(seconds: float) -> None:
+        for _ in range(round(seconds * 2)):
+            before = slot.pending
+            _run(feed, slot, 0.5)
+            if slot.pending is layers[2] and before is not layers[2]:
+                tries.append(clock.now)
+                feed.key = {2}
+                feed.frame()
+
+    # the try up: the top layer floods the link, the receiver's estimate falls (an
+    # overuse: 85 % of what gets through): back to the layer it left, the middle one
+    # (not the lowest), at once (from the REMB itself, not the next timer tick)
+    watch(TRY_HOLD + 1.0)
+    assert len(tries) == 1 and slot.source is layers[2]
+    slot.remb = 680_000
+    slot.remb = 595_000
+    assert slot.pending is layers[1]
+    feed.key = {1}
+    feed.frame()
+    assert slot.source is layers[1]
+    failed = clock.now
+    # remembered: no try of the top layer for UPGRADE_MIN, however calm the receiver
+    watch(UPGRADE_MIN - 1.0)
+    assert len(tries) == 1 and slot.source is layers[1]
+    watch(2.0)
+    assert len(tries) == 2 and clock.now - failed >= UPGRADE_MIN
+    # loss in a receiver report fails the try too; the back-off doubles
+    _report(slot, TRY_LOSS)
+    assert slot.pending is layers[1]
+    feed.key = {1}
+    feed.frame()
+    failed = clock.now
+    watch(2 * UPGRADE_MIN - 1.0)
+    assert len(tries) == 2 and slot.source is layers[1]
+    watch(2.0)
+    assert len(tries) == 3
+    # a picture loss (PLI) during a try fails it as well: back to the middle layer
+    _run(feed, slot, 1.0)
+    slot.request_keyframe()
+    assert slot.pending is layers[1]
+    feed.key = {1}
+    feed.frame()
+    watch(4 * UPGRADE_MIN - 1.0)
+    assert len(tries) == 3  # 60 s now
+    watch(2.0)
+    assert len(tries) == 4
+    # the link got better: the try holds (the estimate rose to the layer), the ceiling
+    # is forgotten and a later step down is back after UPGRADE_MIN again
+    for rate in (800_000, 1_100_000, 1_400_000):
+        slot.remb = rate
+        _run(feed, slot, 2.5)
+    assert slot.source is layers[2] and slot._try_from is None and slot._ceiling is None
+    assert_continuous(_out(io))
+
+
+async def test_heavy_loss_steps_down_before_pausing() -> None:
+    clock = _Clock()
+    config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
+    layers = _layers(config, _FakeIO())
+    slot, _ = _slot(clock, remb=5_000_000)
+    slot.set_layers(layers, tile_cap=2)
+    feed = _Feed(layers, clock)
+    feed.key = {2}
+    feed.frame()
+    assert slot.source is layers[2]
+    _run(feed, slot, UPGRADE_FAILED)
+    # heavy loss twice running: the estimate fell with it, the layer it fits
+    slot.remb = 200_000
+    _report(slot, 100)
+    _report(slot, 100)
+    assert slot.pending is layers[0] and not slot.paused_until  # down, not paused
     feed.key = {0}
     feed.frame()
-    first_backoff = slot._upgrade_at - clock.now
-    assert first_backoff > 8  # the try that just failed doubled the back-off
-    slot.remb = 200_000
-    slot.select(clock.now)
-    assert slot.pending is None and slot.source is layers[0]
-    clock.now += first_backoff + 0.1
+    assert slot.source is layers[0]
+    _report(slot, 100)
+    _report(slot, 100)
+    assert not slot.paused_until  # reports right after the switch count the old layer
+    clock.now += 3
     for layer in layers:
         layer.last_rx = clock.now
-    slot.select(clock.now)
-    assert slot.pending is layers[1]  # the try
+    _report(slot, 100)
+    _report(slot, 100)
+    assert slot.paused_until > clock.now  # on the lowest layer: audio only for a while
+
+
+async def test_a_new_receiver_starts_on_the_low_layer_and_climbs_to_the_top(
+    plane: MediaPlane, join: ConnectFn, peers: list[Peer]
+) -> None:
+    room = plane.create_room("r-simulcast-climb")
+    await join_simulcast(room, peers, "bp-cam")
+    room.set_floor(["bp-cam"])
+    viewer = await join(room, "bp-viewer", "bridge_point", video=False)
+    mid = room.layout("bp-viewer").video[1].mid
+    assert mid is not None
+    log = watch_rtp(viewer, mid)
+    await wait_for(lambda: viewer.frames(mid) > 0, within=10, what="first picture")
+    # no estimate yet: the lowest layer first; then one try up after another, each at a
+    # keyframe of its layer, to the top within a few seconds (two TRY_HOLDs and the
+    # room's timer: about 6 s here)
+    await wait_for(lambda: viewer.size(mid) == BIG, within=12, what="climbed to the top")
+    changes = viewer.received[mid].size_changes
+    assert [size for size, _ in changes[:3]] == [SMALL, MID, BIG], changes
+    assert changes[2][1] - changes[0][1] < 10.0, changes
+    frames = viewer.frames(mid)
+    await wait_for(lambda: viewer.frames(mid) >= frames + 10, what="decoding on the top layer")
+    assert_continuous(log.packets, lossy=True)
+    slot = room.endpoint("bp-viewer").slots(Kind.VIDEO)[1]
+    assert slot.layer_switches == 2
 
 
 @pytest.mark.parametrize("mode", ["low", "audio_only"])
@@ -286,17 +471,25 @@ async def test_auto_weak_link_follows_the_estimate(
     await wait_for(lambda: all(s.source is not None for s in slots), what="viewer's video")
     assert room.link_mode("bp-viewer").effective == "normal"
 
-    def at(t: float, estimate: int, sent: int = 200_000) -> str:
+    def at(t: float, estimate: int, sent: int = 200_000, fell: bool = True) -> str:
         # the estimate (and what the slots' sources send) is set right before each run,
-        # so the clients' own REMBs (which arrive between awaits) cannot interfere
+        # so the clients' own REMBs (which arrive between awaits) cannot interfere;
+        # ``fell``: it came down to this (an overuse), else it climbed here
         for s in slots:
             if s.source is not None:
+                if fell:
+                    s.remb = 2 * estimate
                 s.remb = estimate
+                s.estimate_fell = fell
                 s.source.bitrate = sent / 2
         room._auto_links(t)
         return room.link_mode("bp-viewer").effective.value
 
     t = 1e6
+    # an estimate under what is sent that did not fall is still climbing after a step up
+    # (slow start): no congestion, however long
+    assert at(t - 100, 120_000, fell=False) == "normal"
+    assert at(t - 80, 120_000, fell=False) == "normal"
     assert at(t, 120_000, sent=100_000) == "normal"  # under the threshold, not congested
     assert at(t + 7, 120_000, sent=100_000) == "normal"
     assert at(t + 8, 120_000) == "normal"  # congested (120k for 200k), not for long yet
@@ -319,39 +512,3 @@ async def test_auto_weak_link_follows_the_estimate(
     # an operator's choice is kept whatever the estimate
     room.set_link_mode("bp-viewer", "low")
     assert at(t + 100, 5_000_000) == "low" and at(t + 200, 5_000_000) == "low"
-
-
-async def test_heavy_loss_takes_the_lowest_layer_before_pausing() -> None:
-    from aiortc.rtp import RtcpReceiverInfo
-
-    clock = _Clock()
-    config = MediaConfig(clock=clock, keyframe_min_interval=0.0)
-    layers = _layers(config, _FakeIO())
-    slot = Slot("sub", Kind.VIDEO, 1, 4242, _FakeIO(), clock)  # type: ignore[arg-type]
-    slot.configure(RtpParams("5", (VP8,), (), (), "c"))
-    slot.set_layers(layers, tile_cap=2)
-    feed = _Feed(layers, clock)
-    feed.key = {2}
-    feed.frame()
-    assert slot.source is layers[2]
-
-    def lossy() -> None:
-        slot.on_receiver_report(RtcpReceiverInfo(
-            ssrc=4242, fraction_lost=100, packets_lost=0, highest_sequence=0, jitter=0,
-            lsr=0, dlsr=0))
-
-    lossy()
-    lossy()
-    assert slot.pending is layers[0] and not slot.paused_until  # down, not paused
-    feed.key = {0}
-    feed.frame()
-    assert slot.source is layers[0]
-    lossy()
-    lossy()
-    assert not slot.paused_until  # reports right after the switch count the old layer
-    clock.now += 3
-    for layer in layers:
-        layer.last_rx = clock.now
-    lossy()
-    lossy()
-    assert slot.paused_until > clock.now  # on the lowest layer: audio only for a while
