@@ -255,7 +255,8 @@ def _serve(config: Config) -> int:
     except ConfigError as exc:  # e.g. an empty or short signing-key file
         print(exc, file=sys.stderr)
         return 2
-    serve_reading(app, config)  # documents.read_listen: the readers' range requests
+    # documents.read_listen: the readers' range requests, in a process of their own
+    serve_reading(app, config, process=config.documents.read_process)
     url = config.server.public_url
     creds = Path(config.server.data_dir) / "demo-credentials.json"
     print(f"meetingd serving on {url}  (API docs: {url}/api/docs)", flush=True)

@@ -186,6 +186,10 @@ class DocumentsConfig:
     #: The reading port's address as browsers reach it (``https://host[:port]``, a proxy's),
     #: when it is not ``http://<the host the browser used>:<the reading port>``.
     read_public_url: str = ""
+    #: Serve the reading port from a process of its own (``meetingd serve``), so readers'
+    #: range requests and the meeting's commands do not wait for each other; false: on the
+    #: server's own event loop.
+    read_process: bool = True
 
 
 @dataclass(frozen=True)

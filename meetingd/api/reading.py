@@ -31,15 +31,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
+from typing import Protocol, cast
 from urllib.parse import unquote_plus, urlsplit
 
 from aiohttp import web
@@ -47,12 +49,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from meetingd.api.ranges import answer
+from meetingd.api.reading_process import ReadingProcess, child_settings
 from meetingd.config import Config, ConfigError, split_listen
 from meetingd.documents.grants import MAX_GRANT_CHARS
+from meetingd.documents.reader import Readable
 from meetingd.errors import MeetingdError, PayloadTooLarge, PermissionDenied, ValidationError
 from meetingd.logs import request_id
 from meetingd.schemas import MAX_ID
-from meetingd.services.documents import DocumentService, ReadingPort
+from meetingd.services.documents import ReadingPort
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +122,15 @@ def _error_body(exc: MeetingdError) -> bytes:
     return json.dumps({"error": exc.to_dict()}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+class Checks(Protocol):
+    """What checks a range request's grant: the server's :class:`DocumentService`, or the
+    reading process's own :class:`~meetingd.documents.reader.GrantReader`."""
+
+    def readable(self, grant: str, meeting_id: int, document_id: int) -> Readable: ...
+
+
 class ReadingServer:
-    """The reading port's listener and its connections, over one :class:`DocumentService`.
+    """The reading port's listener and its connections, over one :class:`Checks`.
 
     ``origins`` are the app's origins (scheme://host[:port]) allowed to read across origins
     (CORS); a page whose host is the host the request was sent to (the app on the same
@@ -128,7 +139,7 @@ class ReadingServer:
 
     def __init__(
         self,
-        documents: DocumentService,
+        documents: Checks,
         *,
         origins: tuple[str, ...] = (),
         limits: Limits | None = None,
@@ -155,10 +166,13 @@ class ReadingServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self, host: str, port: int) -> None:
+        await self.start_on(listening_socket(host, port))
+
+    async def start_on(self, sock: socket.socket) -> None:
+        """Serve on a listening socket (bound here, or by the server for its reading
+        process)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Connection(self), host, port, reuse_address=True, backlog=1024
-        )
+        self._server = await loop.create_server(lambda: _Connection(self), sock=sock)
         self._sweeper = asyncio.create_task(self._sweep(), name="reading-port-sweeper")
 
     async def close(self) -> None:
@@ -273,8 +287,8 @@ class _Connection(asyncio.Protocol):
     # -- the transport's side ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport (uvloop's is not a subclass of asyncio's)
+        self.transport = cast(asyncio.Transport, transport)
         s = self.server
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
@@ -286,12 +300,12 @@ class _Connection(asyncio.Protocol):
             )
             self._refuse(_Refused(503, "unavailable", "too many connections; retry"))
             return
-        sock = transport.get_extra_info("socket")
+        sock = self.transport.get_extra_info("socket")
         # Our own handle of the socket (the transport's has no send): the head goes with
         # MSG_MORE and the body by sendfile, while the transport's buffer is empty.
         self.sock = socket.socket(fileno=os.dup(sock.fileno()))
         self.sock.setblocking(False)
-        transport.set_write_buffer_limits(high=64 * 1024, low=0)
+        self.transport.set_write_buffer_limits(high=64 * 1024, low=0)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -709,29 +723,40 @@ def reading_address(config: Config) -> tuple[str, int, bool] | None:
     return host, port, True
 
 
-class ReadingCollector(Collector):
-    """``/metrics`` series of the reading port."""
+#: The reading port's connections, answers by status and body bytes sent.
+Figures = Callable[[], tuple[int, dict[int, int], int]]
 
-    def __init__(self, server: ReadingServer) -> None:
-        self._server = server
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: any free port)."""
+    sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
+    sock.setblocking(False)
+    return sock
+
+
+class ReadingCollector(Collector):
+    """``/metrics`` series of the reading port (served here or by the reading process)."""
+
+    def __init__(self, figures: Figures) -> None:
+        self._figures = figures
 
     def collect(self) -> Iterator[Metric]:
-        s = self._server
+        connections, answered, body_bytes = self._figures()
         yield GaugeMetricFamily(
             "meetingd_reading_connections",
             "Connections open to the reading port",
-            value=len(s.connections),
+            value=connections,
         )
         answers = CounterMetricFamily(
             "meetingd_reading_answers", "Answers of the reading port", labels=["status"]
         )
-        for status, n in sorted(s.answered.items()):
+        for status, n in sorted(answered.items()):
             answers.add_metric([str(status)], n)
         yield answers
         yield CounterMetricFamily(
             "meetingd_reading_body_bytes",
             "Document bytes the reading port sent",
-            value=s.bytes_sent,
+            value=body_bytes,
         )
 
 
@@ -741,11 +766,15 @@ def serve_reading(
     *,
     listen: tuple[str, int, bool] | None = None,
     limits: Limits | None = None,
+    process: bool = False,
 ) -> None:
     """Open the reading port with the app (``listen``, default :func:`reading_address`) and
-    point the grants ``document.open`` answers at it; close it with the app."""
+    point the grants ``document.open`` answers at it; close it with the app. ``process``:
+    serve it from a process of its own (:mod:`meetingd.api.reading_process`; with a local
+    blob store), else on the app's event loop."""
     from meetingd.api.context import SERVICES
     from meetingd.api.system import METRICS
+    from meetingd.store.blobs import LocalBlobStore
 
     where = listen if listen is not None else reading_address(config)
     if where is None:
@@ -757,12 +786,13 @@ def serve_reading(
         for o in (_origin(config.server.public_url), _origin(config.documents.read_public_url))
         if o
     )
+    limits = limits or Limits()
     server = ReadingServer(documents, origins=origins, limits=limits)
     app[READING] = server
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         try:
-            await server.start(host, port)
+            sock = listening_socket(host, port)
         except OSError as exc:
             if required:
                 raise ConfigError(
@@ -777,19 +807,45 @@ def serve_reading(
             )
             yield
             return
+        child: ReadingProcess | None = None
+        if process and isinstance(documents.blobs, LocalBlobStore):
+            settings = child_settings(
+                documents.reader.key,
+                documents.blobs.root,
+                origins,
+                dataclasses.asdict(limits),
+                config.server.log_level,
+            )
+            child = ReadingProcess(sock, documents.reader, settings)
+            documents.on_revoke.append(child.revoked)
+            await child.start()
+            app[READING_PROCESS] = child
+            figures: Figures = child.figures
+            bound = int(sock.getsockname()[1])
+        else:
+            await server.start_on(sock)
+            figures = lambda: (len(server.connections), server.answered, server.bytes_sent)  # noqa: E731
+            bound = server.port
         public = config.documents.read_public_url.rstrip("/")
         documents.reading_port = ReadingPort(
             public_url=public,
-            port=server.port,
+            port=bound,
             derive=not config.server.public_url.startswith("https:"),
         )
-        app[METRICS].registry.register(ReadingCollector(server))
-        logger.info("documents' reading port on %s:%s", host, server.port)
+        collector = ReadingCollector(figures)
+        app[METRICS].registry.register(collector)
+        logger.info("documents' reading port on %s:%s%s", host, bound,
+                    f" (process {child.pid})" if child else "")  # fmt: skip
         try:
             yield
         finally:
             documents.reading_port = ReadingPort()
-            await server.close()
+            app[METRICS].registry.unregister(collector)
+            if child is not None:
+                documents.on_revoke.remove(child.revoked)
+                await child.close()
+            else:
+                await server.close()
 
     app.cleanup_ctx.append(lifetime)
 
@@ -802,3 +858,4 @@ def _origin(url: str) -> str:
 
 
 READING = web.AppKey("reading", ReadingServer)
+READING_PROCESS = web.AppKey("reading_process", ReadingProcess)

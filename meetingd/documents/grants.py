@@ -182,5 +182,9 @@ class Revocations:
                 return k
         return None
 
+    def items(self) -> list[tuple[str, int]]:
+        """Every removal remembered: (key, epoch milliseconds)."""
+        return list(self._at.items())
+
     def __len__(self) -> int:
         return len(self._at)

@@ -73,6 +73,11 @@ class GrantReader:
         self._verified: OrderedDict[str, grants.Grant] = OrderedDict()
         self._open: OrderedDict[str, tuple[int, int, str]] = OrderedDict()
 
+    @property
+    def key(self) -> bytes:
+        """The key grants are signed with (handed to a reading process)."""
+        return self._key
+
     def sign(self, g: grants.Grant) -> str:
         return grants.sign(self._key, g)
 
