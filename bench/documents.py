@@ -599,9 +599,21 @@ class Presenter:
         }
 
 
+def reading_process(pid: int) -> int:
+    """The PID of meetingd's reading process among ``pid``'s children, or 0."""
+    for kid in children_of(pid):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{kid}/cmdline", "rb") as f:
+                if b"meetingd.api.reading_process" in f.read():
+                    return kid
+    return 0
+
+
 def _cpu(meetingd_pid: int, nginx_worker: int, workers: list[Worker]) -> dict[str, float]:
+    reader = reading_process(meetingd_pid)
     return {
         "meetingd": tree_cpu_s(meetingd_pid),
+        "reading_process": proc_cpu_s(reader) if reader else 0.0,
         "nginx_worker": proc_cpu_s(nginx_worker),
         "clients": sum(proc_cpu_s(w.proc.pid) for w in workers),
         "meetingd_ns": tree_run_ns(meetingd_pid),
@@ -701,6 +713,9 @@ async def run_round(
         "server_run_s_schedstat": round(served_ns / 1e9, 4),
         "server_run_s_per_mb_schedstat": r(served_ns / 1e9 / max(total_bytes / MB, 1e-9), 6),
         "meetingd_cpu_s": round(cpu["meetingd"], 2),
+        # the reading process alone (documents.read_process): the part that serves bytes
+        "reading_process_cpu_s": round(cpu["reading_process"], 2),
+        "reading_process_cpu_s_per_mb": r(cpu["reading_process"] / max(total_bytes / MB, 1e-9), 5),
         "nginx_worker_cpu_s": round(cpu["nginx_worker"], 2),
         "client_procs_cpu_s": round(cpu["clients"], 2),
         "client_procs_cores": round(cpu["clients"] / fetch_wall, 3),
@@ -762,6 +777,9 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 med([x["cpu"]["server_run_s_per_mb_schedstat"] for x in xs]), 6
             ),
             "cpu_us_per_request_each": [x["cpu"]["server_cpu_us_per_request"] for x in xs],
+            "reading_process_cpu_s_per_mb_each": [
+                x["cpu"]["reading_process_cpu_s_per_mb"] for x in xs
+            ],
             "throughput_mb_s_each": [x["fetch"]["throughput_mb_s"] for x in xs],
             "complete_fetches_each": [x["fetch"]["complete"] for x in xs],
             "page_turn_p99_ms_each": [x["page_turns"]["latency_ms"]["p99"] for x in xs],
@@ -795,6 +813,10 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     if m and n:
         out["cpu_per_mb_ratio_meetingd_over_nginx"] = round(m / n, 2)
         out["goal_cpu_ratio_le_1_5"] = m / n <= 1.5
+    rp = [x["cpu"]["reading_process_cpu_s_per_mb"] for x in by.get("meetingd", [])]
+    if n and rp and all(rp):
+        # the process that serves the bytes, against the process that serves nginx's
+        out["cpu_per_mb_ratio_reading_process_over_nginx"] = round(med(rp) / n, 2)  # type: ignore[operator]
     ms = out.get("meetingd", {}).get("run_s_per_mb_schedstat_median")
     ns = out.get("nginx", {}).get("run_s_per_mb_schedstat_median")
     if ms and ns:
@@ -843,7 +865,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "keepalive_requests 100000, serving the bytes meetingd serves",
             "latency": "presenter's document.turn_page sent (wall clock) to the follower's "
             "receipt of document.page_turned",
-            "cpu": "utime+stime from /proc/PID/stat of meetingd's process (+ its children) and "
+            "cpu": "utime+stime from /proc/PID/stat of meetingd's process (+ its children: "
+            "the reading process, reported apart too) and "
             "of nginx's worker, over each round's fetch phase",
         },
         "rounds": [],
