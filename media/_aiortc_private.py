@@ -15,6 +15,12 @@ here:
   (``set_socket_buffers``, ``MediaConfig.udp_buffer_size``) the first time it is used.
 * ``aioice.ice.Connection.data_received`` is wrapped on the server's connections to drop
   most standalone REMBs before they are queued and SRTCP-decrypted (``TransportIO``).
+* ``aioice.ice.StunProtocol.datagram_received`` is wrapped on the socket of the selected
+  pair: an RTP or RTCP datagram (first byte 128-191, RFC 7983) goes straight to
+  ``Connection.data_received`` instead of through aioice's STUN parse, which fails on it
+  by raising; STUN and DTLS take aioice's path as before.
+* That socket is ``connect``-ed to the selected remote address, and packets are written
+  with ``send``: the kernel keeps the route, Python parses no address per packet.
 * ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
   listen addresses (it leaves out 127.0.0.1 and would use every other interface). This is
   the one process-wide patch: it is held by leases (``restrict_host_addresses``), installed
@@ -267,6 +273,8 @@ class TransportIO:
         self._addr: Any = None
         self._transport: Any = None
         self._sock: socket.socket | None = None
+        #: ``_sock`` is connected to ``_addr`` (written with ``send``)
+        self._connected = False
         #: the datagram being handled came from the selected pair's remote address
         self._from_selected = False
         self._filtering = False
@@ -361,15 +369,23 @@ class TransportIO:
         self._filtering = True
 
     def _watch(self, protocol: Any) -> None:
-        """Note, for each datagram ``protocol`` receives, whether the selected pair sent it.
+        """Take the datagrams of ``protocol`` (the selected pair's socket) before aioice.
 
-        aioice's ``StunProtocol.datagram_received(data, addr)`` hands non-STUN data to
-        ``Connection.data_received(data, component)`` synchronously and without the address;
-        the flag set around that call is what the REMB filter reads.
+        aioice's ``StunProtocol.datagram_received(data, addr)`` tries to parse every
+        datagram as STUN and hands what fails (raising ``ValueError``) to
+        ``Connection.data_received(data, component)``, synchronously and without the
+        address. RTP and RTCP (first byte 128-191, RFC 7983) can never be STUN: they go to
+        ``data_received`` directly; anything else takes aioice's path. Around that call a
+        flag says whether the selected pair's remote address sent the datagram: the REMB
+        filter reads it.
         """
-        if not self._filtering or getattr(protocol, "_meetingd_watched", False):
+        received = getattr(protocol, "datagram_received", None)
+        if received is None or getattr(protocol, "_meetingd_watched", False):
             return
-        received = protocol.datagram_received
+        connection = getattr(protocol, "receiver", None)
+        candidate = getattr(protocol, "local_candidate", None)
+        component = getattr(candidate, "component", None)
+        direct = connection is not None and component is not None
 
         def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
             pair = self._pair
@@ -379,7 +395,10 @@ class TransportIO:
                 and (addr[0], addr[1]) == tuple(self._addr or ())[:2]
             )
             try:
-                received(data, addr)
+                if direct and data and 127 < data[0] < 192:
+                    connection.data_received(data, component)  # the REMB filter, if any
+                else:
+                    received(data, addr)
             finally:
                 self._from_selected = False
 
@@ -399,8 +418,18 @@ class TransportIO:
         self._transport = pair.protocol.transport
         sock = getattr(self._transport, "_sock", None)
         self._sock = sock if isinstance(sock, socket.socket) else None
-        if self._sock is not None and self._socket_buffer > 0:
-            set_socket_buffers(self._sock, self._socket_buffer)
+        self._connected = False
+        if self._sock is not None:
+            if self._socket_buffer > 0:
+                set_socket_buffers(self._sock, self._socket_buffer)
+            # the socket now talks to this remote only (ICE chose it; aioice's consent
+            # checks go to the same address): the kernel keeps the route and Python
+            # parses no address per packet. A new selected pair connects it anew.
+            try:
+                self._sock.connect(tuple(self._addr)[:2])
+                self._connected = True
+            except OSError:
+                logger.debug("media: could not connect the media socket to %s", self._addr)
 
     def _write(self, data: bytes) -> bool:
         pair = self._connection._nominated.get(1)
@@ -411,7 +440,10 @@ class TransportIO:
         sock = self._sock
         if sock is not None:
             try:
-                sock.sendto(data, self._addr)
+                if self._connected:
+                    sock.send(data)
+                else:
+                    sock.sendto(data, self._addr)
             except (BlockingIOError, InterruptedError):
                 self.dropped += 1
                 return False
@@ -552,8 +584,10 @@ async def check_internals() -> None:
     ):
         problems.append("asyncio's selector transports no longer keep their socket in _sock")
     src_recv = inspect.getsource(aioice.ice.StunProtocol.datagram_received)
-    if "self.receiver.data_received(data" not in src_recv:
+    if "self.receiver.data_received(data, self.local_candidate.component)" not in src_recv:
         problems.append("aioice.ice.StunProtocol no longer hands data to Connection.data_received")
+    if "stun.parse_message(data)" not in src_recv:
+        problems.append("aioice.ice.StunProtocol no longer tries STUN first")
     if "self._queue.put_nowait((data, component))" not in inspect.getsource(
         aioice.ice.Connection.data_received
     ):

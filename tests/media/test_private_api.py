@@ -168,6 +168,9 @@ class _FullSocket(socket.socket):
     def sendto(self, *args: object) -> int:  # type: ignore[override]
         raise BlockingIOError
 
+    def send(self, *args: object) -> int:  # type: ignore[override]
+        raise BlockingIOError  # the media socket is connected to its peer: send, not sendto
+
 
 def test_a_full_socket_drops_instead_of_blocking_or_queueing() -> None:
     import os
@@ -226,3 +229,68 @@ def test_the_nominated_pair_socket_gets_larger_buffers() -> None:
     finally:
         sock.close()
         sink.close()
+
+
+def test_the_media_socket_is_connected_to_the_selected_peer() -> None:
+    """Packets leave with ``send`` on a socket connected to the pair ICE selected."""
+    import os
+    from types import SimpleNamespace
+
+    from aiortc.rtcdtlstransport import State
+    from pylibsrtp import Policy, Session
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for s in sinks:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(2)
+        sock.bind(("127.0.0.1", 0))
+        pair = SimpleNamespace(protocol=SimpleNamespace(transport=SimpleNamespace(_sock=sock)),
+                               remote_addr=sinks[0].getsockname())
+        nominated = {1: pair}
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated=nominated)),
+        )
+        io = private.TransportIO(dtls, max_send_buffer=1024)
+        packet = bytes([0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]) + b"x" * 100
+        assert io.send_rtp(packet)
+        assert sock.getpeername() == sinks[0].getsockname()
+        assert len(sinks[0].recv(2048)) > len(packet)  # protected: the auth tag added
+        # ICE selects another pair: the socket follows it
+        nominated[1] = SimpleNamespace(protocol=pair.protocol, remote_addr=sinks[1].getsockname())
+        assert io.send_rtp(packet[:3] + b"\x02" + packet[4:])
+        assert sock.getpeername() == sinks[1].getsockname()
+        assert len(sinks[1].recv(2048)) > len(packet)
+    finally:
+        sock.close()
+        for s in sinks:
+            s.close()
+
+
+def test_rtp_and_rtcp_datagrams_skip_the_stun_parse() -> None:
+    """On the selected pair's socket RTP/RTCP go straight to the connection; STUN and DTLS
+    still take aioice's own path."""
+    from types import SimpleNamespace
+
+    delivered: list[tuple[bytes, int]] = []
+    through_aioice: list[bytes] = []
+    connection = SimpleNamespace(
+        data_received=lambda data, component: delivered.append((data, component)))
+    protocol = SimpleNamespace(transport=SimpleNamespace(), receiver=connection,
+                               local_candidate=SimpleNamespace(component=1))
+    protocol.datagram_received = lambda data, addr: through_aioice.append(data)
+    dtls = SimpleNamespace(transport=SimpleNamespace(_connection=connection))
+    io = private.TransportIO(dtls, max_send_buffer=1024)
+    peer = ("127.0.0.1", 40000)
+    io._select(SimpleNamespace(protocol=protocol, remote_addr=peer))
+    rtp = bytes([0x80, 96, 0, 1]) + bytes(20)
+    rtcp = bytes([0x81, 201, 0, 1]) + bytes(4)
+    stun = bytes([0x00, 0x01, 0, 0, 0x21, 0x12, 0xA4, 0x42]) + bytes(12)
+    dtls_record = bytes([22, 0xFE, 0xFD]) + bytes(10)
+    for data in (rtp, stun, rtcp, dtls_record):
+        protocol.datagram_received(data, peer)
+    assert delivered == [(rtp, 1), (rtcp, 1)]
+    assert through_aioice == [stun, dtls_record]
