@@ -13,7 +13,9 @@ never left, holds every event once, in order, and the same state as a screen joi
 * PostgreSQL stopped and started again: commands answer ``unavailable`` meanwhile (503 over
   REST), nobody is shown offline for it, the processes come back by themselves;
 * B slow (SIGSTOP) past the offline threshold: A shows B's participants offline, and B,
-  once it runs again, shows them present again without their screens reconnecting.
+  once it runs again, shows them present again without their screens reconnecting;
+* ``kill -9`` of B with media: the bridge-point agents on it come back to the restarted B
+  with new media sessions by themselves, and the floor holder's video flows again.
 """
 
 from __future__ import annotations
@@ -549,3 +551,77 @@ async def _postgresql_restarted(db_url: str, pg: OwnPostgres, channel: str, tmp_
         assert presence_left(steady, mark) == {delegate}
         await all_hold_every_event_once(s, n["a"], [steady, chair, bp1, secretary, bp2])
         told_once(n, "meetingd.store.uow", "the database")
+
+
+# -- kill -9 with media ------------------------------------------------------------------------
+
+
+async def _until(check: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.timeout(240)
+async def test_kill9_media_endpoints_rejoin_on_the_restarted_process(
+    scaleout_db: str, redis_channel: str, tmp_path: Path
+) -> None:
+    """Two bridge-point agents publish and receive through B; B is killed (-9) and started
+    again: both come back by themselves with new media sessions, and the floor holder's
+    video (the floor as the meeting's database holds it) reaches the other again."""
+    from media.agent import AgentConfig, BridgePointAgent
+    from media.sio_signaller import SocketIOSignaller
+
+    world = await seeded(scaleout_db, tmp_path)
+    mid = world.meeting_id
+    async with (
+        nodes(scaleout_db, redis_channel, tmp_path, ("a", "b")) as n,
+        screens(world) as s,
+        aiohttp.ClientSession() as http,
+    ):
+        chair = await s.open(n["a"], "chair")
+        await start_meeting(chair, mid)
+        speaker = f"bridge_point:{world.bridge_points['bp2']}"
+        await chair.ok("floor.grant", {"meeting_id": mid, "subject": speaker})
+        stop = asyncio.Event()
+        agents: dict[str, BridgePointAgent] = {}
+        tasks = []
+        for who in ("bp1", "bp2"):
+            agents[who] = BridgePointAgent(
+                SocketIOSignaller(n["b"].url, world.credentials[who], meeting_id=mid),
+                AgentConfig(
+                    local_ips=("127.0.0.1",),
+                    video_size=(160, 120),
+                    reconnect_delay=0.2,
+                    reconnect_max_delay=1.0,
+                    link_timeout=4.0,
+                    health_interval=0.5,
+                ),
+            )
+            tasks.append(asyncio.create_task(agents[who].run(stop), name=f"agent-{who}"))
+        listener = agents["bp1"]
+        try:
+            await _until(lambda: listener.health.frames_received > 10, 40, "bp2's video at bp1")
+            sessions = {who: a.health.sessions for who, a in agents.items()}
+            await n["b"].stop(signal.SIGKILL)
+            await n["b"].start()
+            await wait_healthy(http, n["b"])
+            await _until(
+                lambda: all(a.health.sessions > sessions[w] for w, a in agents.items()),
+                40,
+                "new media sessions on the restarted B",
+            )
+            frames = listener.health.frames_received
+            await _until(
+                lambda: listener.health.frames_received > frames + 10,
+                40,
+                "the floor holder's video at bp1 again",
+            )
+            assert n["b"].runs == 2
+        finally:
+            stop.set()
+            for t in tasks:
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(t, 10)
