@@ -105,6 +105,13 @@ UPGRADE_SHARE = 1.1
 #: under DOWNGRADE_SHARE or a receiver report with TRY_LOSS (1/256) loss (seconds)
 TRY_HOLD = 2.5
 TRY_LOSS = 13
+#: a try fails at once when the receiver NACKs this many packets of it (a link that
+#: cannot carry the layer loses packets long before its receiver reports say so), or when
+#: its estimate has not risen by TRY_RISE this long (seconds) after it reached the layer
+#: while still under DOWNGRADE_SHARE of it (a link that carries it lets it climb)
+TRY_NACKS = 3
+TRY_RISE = 1.05
+TRY_RISE_AFTER = 4.0
 #: a try fails when, this long after it reached its layer, the estimate fell under
 #: DOWNGRADE_SHARE of it or a report showed TRY_LOSS: the slot goes back to the layer it
 #: came from, and that bitrate is its ceiling, tried again only after a back-off that
@@ -112,8 +119,9 @@ TRY_LOSS = 13
 UPGRADE_FAILED = 6.0
 UPGRADE_MIN = 15.0
 UPGRADE_MAX = 120.0
-#: a layer with at least this share of the ceiling's bitrate waits for the back-off
-CEILING_SHARE = 0.85
+#: the layer that failed, and any with at least this share of its bitrate (measured rates
+#: vary by 20 % and more), waits for the back-off
+CEILING_SHARE = 0.7
 #: a layer already forwarded may exceed a bitrate cap by this factor before it is left
 CAP_SLACK = 1.25
 #: after a layer switch down, receiver reports are not read for loss this long
@@ -473,10 +481,16 @@ class Slot:
         self._layer_since = 0.0
         self._calm_since = 0.0
         self._loss_at = -1e9
-        #: the layer a try up left (None: no try running)
+        #: the layer a try up left (None: no try running); what its receiver NACKed, its
+        #: estimate when it reached the tried layer
         self._try_from: PublishedTrack | None = None
+        self._try_nacks = 0
+        self._try_est: int | None = None
+        #: the layer before the last switch: (track, seq offset, ts offset, first new seq)
+        self._prev_layer: tuple[PublishedTrack, int, int, int] | None = None
         #: bit/s of the last failed try (None: none), tried again from ``_ceiling_until``
         self._ceiling: float | None = None
+        self._ceiling_layer: PublishedTrack | None = None
         self._ceiling_until = 0.0
         self._ceiling_backoff = UPGRADE_MIN
 
@@ -623,15 +637,23 @@ class Slot:
         else:
             self.estimate_fell = False
         trying = self._try_from is not None
-        if trying and ((low and self.estimate_fell) or self._loss_at >= self._layer_since):
-            # the estimate fell under the layer (an overuse), or the receiver lost packets
+        flat = (
+            low and est is not None and self._try_est is not None
+            and now - self._layer_since >= TRY_RISE_AFTER
+            and est < TRY_RISE * (self._try_est - self.reserve)
+        )
+        if trying and (
+            (low and self.estimate_fell) or flat or self._loss_at >= self._layer_since
+        ):
+            # the estimate fell under the layer (an overuse) or does not climb to it, or
+            # the receiver lost packets
             back = self._try_from
             self._try_from = None
-            self._raise_ceiling(rate, now)
+            self._raise_ceiling(ranked[cur], now)
             logger.info(
                 "slot %s/%s of %s: try of a %.0f kbit/s layer failed (estimate %s, %s), "
                 "back for %.0f s", self.kind, self.index, self.endpoint_id, rate / 1000, est,
-                "loss" if self._loss_at >= self._layer_since else "fell",
+                "loss" if self._loss_at >= self._layer_since else "flat" if flat else "fell",
                 self._ceiling_until - now,
             )
             self.begin_switch(ranked[self._back_to(ranked, cur, back)], now)
@@ -640,11 +662,14 @@ class Slot:
             # the try held: long enough on the layer, the estimate risen to it (it climbs
             # from 1.5x the old layer at 8 %/s: until then a fall still fails the try)
             self._try_from = None
-            if self._ceiling is not None and rate >= CEILING_SHARE * self._ceiling:
-                self._ceiling, self._ceiling_backoff = None, UPGRADE_MIN
+            if self._ceiling is not None and (
+                rate >= CEILING_SHARE * self._ceiling or self.source is self._ceiling_layer
+            ):
+                self._ceiling, self._ceiling_layer = None, None
+                self._ceiling_backoff = UPGRADE_MIN
         if cur > 0 and low and self.estimate_fell:
             self._try_from = None
-            self._raise_ceiling(rate, now)
+            self._raise_ceiling(ranked[cur], now)
             logger.info("slot %s/%s of %s: estimate fell to %s for a %.0f kbit/s layer, down",
                         self.kind, self.index, self.endpoint_id, est, rate / 1000)
             self.begin_switch(ranked[self._fit(ranked, cur - 1)], now)
@@ -657,8 +682,8 @@ class Slot:
         elif now - self._calm_since < TRY_HOLD or now - self._layer_since < TRY_HOLD:
             return
         elif (
-            self._ceiling is not None and nxt >= CEILING_SHARE * self._ceiling
-            and now < self._ceiling_until
+            self._ceiling is not None and now < self._ceiling_until
+            and (nxt >= CEILING_SHARE * self._ceiling or ranked[cur + 1] is self._ceiling_layer)
         ):
             return
         self._try_from = self.source
@@ -673,9 +698,9 @@ class Slot:
         below = [i for i in range(cur) if ranked[i].bitrate <= max(back.bitrate, 1.0) * 1.2]
         return (below[-1] if below else 0) if cur > 0 else 0
 
-    def _raise_ceiling(self, rate: float, now: float) -> None:
-        """A layer of ``rate`` bit/s was too much: wait before trying it again (doubling)."""
-        self._ceiling = rate
+    def _raise_ceiling(self, layer: PublishedTrack, now: float) -> None:
+        """``layer`` was too much: wait before trying it again (the wait doubles)."""
+        self._ceiling, self._ceiling_layer = layer.bitrate, layer
         self._ceiling_until = now + self._ceiling_backoff
         self._ceiling_backoff = min(self._ceiling_backoff * 2, UPGRADE_MAX)
 
@@ -718,6 +743,10 @@ class Slot:
                      target.bitrate / 1000)
         if self.source is not None and self in self.source.slots:
             self.source.slots.remove(self)
+        if self.source is not None and not self._rebase:
+            # NACKs of what the old layer sent are answered from its cache (offsets kept)
+            end = (self.last_seq + 1) & 0xFFFF
+            self._prev_layer = (self.source, self._seq_off, self._ts_off, end)
         self.source = target
         target.slots.append(self)
         self._pt_map = {}
@@ -727,6 +756,7 @@ class Slot:
         self.layer_switches += 1
         self._layer_since = self._calm_since = now
         self.estimate_fell = False
+        self._try_nacks, self._try_est = 0, self._remb
         if down:  # reports still count what the layer left lost; a try up reads them all
             self._settle_until = now + SWITCH_SETTLE
         self._lossy_reports = 0
@@ -761,6 +791,7 @@ class Slot:
             self.source.slots.remove(self)
         self.source = track
         self._pt_map = {}
+        self._prev_layer = None
         self._remb = None
         self.remb_next = 0.0
         self._try_from = None
@@ -874,8 +905,45 @@ class Slot:
                     self.source._switching.append(self)  # switch after this packet's fan-out
         return True
 
+    def _resend_previous(self, out_seq: int, now: float) -> bool:
+        """Resend a packet the subscriber lost from the layer before the last switch (a
+        failed try up loses the tail of the layer it floods; left unanswered, the hole
+        holds the receiver's jitter buffer until it overflows: seconds without a picture)."""
+        prev = self._prev_layer
+        if prev is None:
+            return False
+        src, seq_off, ts_off, end = prev
+        if (
+            src.closed or src.cache is None or seq_diff(out_seq, end) >= 0
+            or seq_diff(end, out_seq) > 512
+        ):
+            return False
+        pkt = src.cache.get((out_seq - seq_off) & 0xFFFF)
+        codec = src.codecs.get(pkt.payload_type) if pkt is not None else None
+        if pkt is None or codec is None:
+            return False
+        offsets = self._seq_off, self._ts_off
+        self._seq_off, self._ts_off = seq_off, ts_off  # as it was sent then
+        try:
+            return self._send(pkt, codec, now)
+        finally:
+            self._seq_off, self._ts_off = offsets
+
+    def _note_loss(self, count: int) -> None:
+        """The subscriber NACKed ``count`` packets: no try up for a while; a try running
+        fails after ``TRY_NACKS`` (back to the layer it left)."""
+        now = self._clock()
+        self._calm_since = now
+        if self._try_from is not None and self.pending is None:
+            self._try_nacks += count
+            if self._try_nacks >= TRY_NACKS:
+                self._loss_at = now
+                self.select(now)
+
     def on_nack(self, lost: list[int]) -> None:
         """Resend what the subscriber lost, from the source's packet cache."""
+        if self.layers:
+            self._note_loss(len(lost))
         src = self.source
         if src is None or src.cache is None or self._rebase:
             return
@@ -890,6 +958,9 @@ class Slot:
                 break
             in_seq = (out_seq - self._seq_off) & 0xFFFF
             if seq_diff(in_seq, self._base_in_seq) < 0:
+                if self._resend_previous(out_seq, now):
+                    self.retransmitted += 1
+                    self._nack_budget -= 1
                 continue
             pkt = src.cache.get(in_seq)
             if pkt is None:
@@ -922,7 +993,7 @@ class Slot:
         cur = ranked.index(current) if current in ranked else 0
         back = self._try_from
         self._try_from = None
-        self._raise_ceiling(ranked[cur].bitrate, now)
+        self._raise_ceiling(ranked[cur], now)
         want = self._back_to(ranked, cur, back) if back is not None else self._fit(ranked, cur - 1)
         logger.info("slot %s/%s of %s: heavy loss, simulcast layer %d of %d", self.kind,
                     self.index, self.endpoint_id, want, len(ranked))

@@ -17,7 +17,16 @@ from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for, watch_
 from media import MediaPlane, Room
 from media._aiortc_private import CodecInfo, RtpParams
 from media.config import MediaConfig
-from media.forwarder import TRY_HOLD, TRY_LOSS, UPGRADE_FAILED, UPGRADE_MIN, PublishedTrack, Slot
+from media.forwarder import (
+    TRY_HOLD,
+    TRY_LOSS,
+    TRY_RISE_AFTER,
+    UPGRADE_FAILED,
+    UPGRADE_MAX,
+    UPGRADE_MIN,
+    PublishedTrack,
+    Slot,
+)
 from media.policy import Kind
 from media.rtp import InPacket, seq_diff
 
@@ -244,6 +253,11 @@ async def test_estimate_moves_layers_at_keyframes_and_frame_boundaries() -> None
         feed.frame()
     assert_continuous(_out(down_io))
     assert slot.layer_switches == 1
+    # a NACK of a packet the old layer sent before the switch is answered from the old
+    # layer's cache, as it was sent (its sequence number, timestamp and payload)
+    old_packet = down_io.rtp[9]  # the top layer's, before the switch
+    slot.on_nack([int.from_bytes(old_packet[2:4], "big")])
+    assert slot.retransmitted == 1 and down_io.rtp.pop() == old_packet
 
     # a thumbnail tile: the lowest layer whatever the estimate
     slot.remb = 5_000_000
@@ -379,6 +393,25 @@ async def test_a_failed_try_goes_back_one_layer_and_is_remembered() -> None:
     assert len(tries) == 3  # 60 s now
     watch(2.0)
     assert len(tries) == 4
+    # NACKs of the tried layer fail it too (before any receiver report says so)
+    _run(feed, slot, 0.5)
+    slot.on_nack([1, 2])
+    assert slot.pending is None
+    slot.on_nack([3])
+    assert slot.pending is layers[1]
+    feed.key = {1}
+    feed.frame()
+    watch(UPGRADE_MAX - 1.0)
+    assert len(tries) == 4  # 120 s now, the most
+    watch(2.0)
+    assert len(tries) == 5
+    # an estimate that does not climb on the tried layer fails it after TRY_RISE_AFTER
+    _run(feed, slot, TRY_RISE_AFTER + 0.5)
+    assert slot.pending is layers[1]
+    feed.key = {1}
+    feed.frame()
+    watch(UPGRADE_MAX + 1.0)
+    assert len(tries) == 6
     # the link got better: the try holds (the estimate rose to the layer), the ceiling
     # is forgotten and a later step down is back after UPGRADE_MIN again
     for rate in (800_000, 1_100_000, 1_400_000):
