@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,7 @@ class JoinBatcher:
         live = [j for j in batch if not j.future.done()]  # a caller gone before its turn
         if not live:
             return
+        t0 = time.perf_counter()
         try:
             outcomes = await self._enter_many(meeting_id, [(j.principal, j.sid) for j in live])
         except Exception as exc:
@@ -181,6 +183,7 @@ class JoinBatcher:
             return
         self.batches += 1
         self.joins += len(live)
+        t1 = time.perf_counter()
         shared: SharedSnapshot | None = None
         if any(j.wants_snapshot for j in live) and not all(
             isinstance(o, MeetingdError) for o in outcomes
@@ -189,6 +192,7 @@ class JoinBatcher:
                 shared = await self._read_shared(meeting_id)
             except Exception:  # each joiner reads its own instead
                 logger.exception("meeting %s: could not read the joins' snapshot", meeting_id)
+        t2 = time.perf_counter()
         for j, outcome in zip(live, outcomes, strict=True):
             if isinstance(outcome, MeetingdError):
                 if not j.future.done():
@@ -197,6 +201,11 @@ class JoinBatcher:
                 self._orphaned(meeting_id, j.sid)  # its row is committed, its caller gone
             else:
                 j.future.set_result(Entered(outcome, shared))
+        logger.info(
+            "meeting %s: %d joins written in %.1f ms, snapshot %.1f ms, answered %.1f ms",
+            meeting_id, len(live), (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+            (time.perf_counter() - t2) * 1e3,
+        )  # fmt: skip
 
     async def close(self) -> None:
         """Stop the writers (at shutdown); joins still waiting are cancelled."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetingd.domain import PresenceEntry
@@ -26,6 +26,17 @@ def _entry(row: PresenceRow) -> PresenceEntry:
         role=row.role,
         since=row.since,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A connection's row as :meth:`PresenceRepository.add_many` needs it."""
+
+    node_id: str
+    connection_id: str
+    name: str
+    role: str
+    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,40 +103,56 @@ class PresenceRepository:
         self, *, meeting_id: int, node_id: str, connections: Sequence[NewConnection], now: datetime
     ) -> list[tuple[PresenceEntry, bool]]:
         """Record several connections at once (one read, one write): :meth:`add` for each, in
-        order, so that a participant with two devices in the batch arrives once."""
+        order, so that a participant with two devices in the batch arrives once.
+
+        The read takes only the columns it needs and the rows go in as one ``executemany``
+        (no ORM objects): in a join storm this ran once per batch of hundreds, and the ORM's
+        unit of work sent SQLite one ``INSERT`` (one round trip to its thread) per row."""
         ids = sorted({c.principal_id for c in connections})
-        known: dict[tuple[str, int], list[PresenceRow]] = {}
-        for row in (
-            await self._s.execute(
-                select(PresenceRow).where(
-                    PresenceRow.meeting_id == meeting_id, PresenceRow.principal_id.in_(ids)
-                )
+        known: dict[tuple[str, int], list[_Known]] = {}
+        for kind, pid, nid, cid, name, role, since in await self._s.execute(
+            select(
+                PresenceRow.principal_kind,
+                PresenceRow.principal_id,
+                PresenceRow.node_id,
+                PresenceRow.connection_id,
+                PresenceRow.name,
+                PresenceRow.role,
+                PresenceRow.since,
             )
-        ).scalars():
-            known.setdefault((row.principal_kind, row.principal_id), []).append(row)
+            .where(PresenceRow.meeting_id == meeting_id, PresenceRow.principal_id.in_(ids))
+            .order_by(PresenceRow.id)
+        ):
+            known.setdefault((kind, pid), []).append(_Known(nid, cid, name, role, since))
         out: list[tuple[PresenceEntry, bool]] = []
-        new: list[PresenceRow] = []
+        new: list[dict[str, object]] = []
         for c in connections:
             rows = known.setdefault((c.kind, c.principal_id), [])
             if any(r.node_id == node_id and r.connection_id == c.connection_id for r in rows):
-                out.append((_entry(rows[0]), False))
+                first = rows[0]
+                out.append(
+                    (PresenceEntry(c.kind, c.principal_id, first.name, first.role, first.since),
+                     False)
+                )  # fmt: skip
                 continue
-            row = PresenceRow(
-                meeting_id=meeting_id,
-                node_id=node_id,
-                connection_id=c.connection_id,
-                principal_kind=c.kind,
-                principal_id=c.principal_id,
-                name=c.name,
-                role=c.role,
-                since=min((r.since for r in rows), default=now),
-                connected_at=now,
+            since = min((r.since for r in rows), default=now)
+            out.append((PresenceEntry(c.kind, c.principal_id, c.name, c.role, since), not rows))
+            rows.append(_Known(node_id, c.connection_id, c.name, c.role, since))
+            new.append(
+                {
+                    "meeting_id": meeting_id,
+                    "node_id": node_id,
+                    "connection_id": c.connection_id,
+                    "principal_kind": c.kind,
+                    "principal_id": c.principal_id,
+                    "name": c.name,
+                    "role": c.role,
+                    "since": since,
+                    "connected_at": now,
+                }
             )
-            out.append((_entry(row), not rows))
-            rows.append(row)
-            new.append(row)
-        self._s.add_all(new)
-        await self._s.flush()
+        if new:
+            await self._s.execute(insert(PresenceRow), new)
         return out
 
     async def remove(
@@ -156,15 +183,23 @@ class PresenceRepository:
         return [e for key, e in left.items() if key not in remaining]
 
     async def entries(self, meeting_id: int) -> list[PresenceEntry]:
-        """Present participants, each once, in order of arrival."""
+        """Present participants, each once, in order of arrival (columns, not ORM objects:
+        every snapshot reads all of a meeting's connections)."""
         res = await self._s.execute(
-            select(PresenceRow)
+            select(
+                PresenceRow.principal_kind,
+                PresenceRow.principal_id,
+                PresenceRow.name,
+                PresenceRow.role,
+                PresenceRow.since,
+            )
             .where(PresenceRow.meeting_id == meeting_id)
             .order_by(PresenceRow.since, PresenceRow.principal_kind, PresenceRow.principal_id)
         )
         seen: dict[tuple[str, int], PresenceEntry] = {}
-        for r in res.scalars():
-            seen.setdefault((r.principal_kind, r.principal_id), _entry(r))
+        for kind, pid, name, role, since in res:
+            if (kind, pid) not in seen:
+                seen[(kind, pid)] = PresenceEntry(kind, pid, name, role, since)
         return list(seen.values())
 
     async def meetings_of(self, node_id: str, connection_id: str | None = None) -> list[int]:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from meetingd.domain import PresenceEntry, Principal
 from meetingd.errors import MeetingdError, NotFound
@@ -291,3 +292,39 @@ async def test_token_checks_made_together_refuse_each_revoked_caller_alone(live:
         "Principal",
         "AuthenticationError",
     ]
+
+
+async def test_a_batch_of_joins_is_written_in_one_statement(live: Live) -> None:
+    """The rows of a batch go in as one ``executemany`` (the ORM's unit of work sent SQLite
+    one ``INSERT`` per row, a round trip to its thread each); every connection is recorded,
+    a participant arrives once, and a second device of one already present arrives not."""
+    s = live.parts.services
+    mid, node = live.meeting_id, live.realtime.node_id
+    names = await _more_bridge_points(live, 30)
+    who = [await s.auth.authenticate(live.world.tokens[n]) for n in names]
+    inserts: list[bool] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PRESENCE"):
+            inserts.append(many)
+
+    engine = live.parts.store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = await s.presence.enter_many(mid, node, [(p, f"a{p.id}") for p in who])
+        assert inserts == [True]
+        again = await s.presence.enter_many(
+            mid, node, [(p, f"b{p.id}") for p in who[:10]] + [(who[0], f"a{who[0].id}")]
+        )
+        assert inserts == [True, True]  # the one already recorded is not written again
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert all(isinstance(o, PresenceEntry) for o in [*first, *again])
+    recorded = (await s.presence.recorded(node))[mid]
+    assert {f"a{p.id}" for p in who} | {f"b{p.id}" for p in who[:10]} <= recorded
+    present = await s.presence.present(await live.who("chair"), mid)
+    assert sum(1 for p in present if p.kind == "bridge_point" and p.id in {w.id for w in who}) == 30
+    # Each device of a participant shows the participant's first arrival.
+    by_id = {o.id: o for o in first if isinstance(o, PresenceEntry)}
+    for o in again:
+        assert isinstance(o, PresenceEntry) and o.since == by_id[o.id].since
