@@ -695,21 +695,89 @@ class Chair:
     def __init__(self, sock: LightSocket | None = None) -> None:
         self.sock = sock
         self.events: list[tuple[str, int, float]] = []
+        #: ``agenda.moved`` seen by the chair: seq -> its commit-to-receipt latency (s).
+        self.moved_latency: dict[int, float] = {}
 
     def on_event(self, body: str, t: float) -> None:
         msg = json.loads(body)
         p = msg[1] if len(msg) > 1 and isinstance(msg[1], dict) else {}
         if "seq" in p:
             self.events.append((msg[0], int(p["seq"]), t))
+            if msg[0] == MEASURED and isinstance(p.get("at"), str):
+                self.moved_latency[int(p["seq"])] = time.time() - parse_at(p["at"])
 
 
-async def py_spy(pid: int, duration: float, out: Path) -> asyncio.subprocess.Process | None:
+async def join_chair(chair: Chair, http: aiohttp.ClientSession, cl: Cluster) -> None:
+    chair.sock = LightSocket(http, cl.servers[0].url, {"token": cl.chair_token}, chair.on_event)
+    await chair.sock.connect()
+    ack = await chair.sock.call("meeting.join", {"meeting_id": cl.meeting_id})
+    if not ack.get("ok"):
+        raise RuntimeError(f"the chair could not join: {ack}")
+
+
+async def storm_events(
+    chair: Chair, cl: Cluster, rate: float, stop: asyncio.Event, limit: int = 600
+) -> dict[str, Any]:
+    """The live meeting during a join storm: the chair (joined before it) moves between
+    agenda items at ``rate`` per second until ``stop``; its acks' round trips and its own
+    receipt of each event (from the event's ``at``) say how much the storm delayed them."""
+    assert chair.sock is not None
+    rtt: list[float] = []
+    failed: dict[str, int] = defaultdict(int)
+    seqs: list[int] = []
+    start = time.monotonic()
+    i = 0
+    while not stop.is_set() and i < limit:
+        slot = start + i / rate
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(0.0, slot - time.monotonic()))
+        if stop.is_set():
+            break
+        t0 = time.monotonic()
+        try:
+            ack = await chair.sock.call(
+                "meeting.move_to_item",
+                {"meeting_id": cl.meeting_id, "item_id": cl.items[(i + 1) % 2]},
+                within=60,
+            )
+            if ack.get("ok"):
+                seqs.append(int(ack["data"]["seq"]))
+            else:
+                failed[str(ack.get("error"))[:160]] += 1
+        except AckError as exc:
+            failed[str(exc)[:160]] += 1
+        rtt.append(time.monotonic() - t0)
+        i += 1
+    deadline = time.monotonic() + 10
+    # Bounded; the events arrive by callback.
+    while time.monotonic() < deadline and any(s not in chair.moved_latency for s in seqs):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    lat = sorted(chair.moved_latency[s] * 1000 for s in seqs if s in chair.moved_latency)
+    srt = sorted(x * 1000 for x in rtt)
+    return {
+        "rate_per_s": rate,
+        "commands": len(rtt),
+        "failed": dict(failed),
+        "ack_rtt_ms": _spread(srt),
+        "delivered_to_chair": len(lat),
+        "latency_ms": _spread(lat),
+    }
+
+
+def _spread(xs: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of sorted ``xs``."""
+    return {"p50": r(pct(xs, 50)), "p99": r(pct(xs, 99)), "max": r(xs[-1] if xs else None)}
+
+
+async def py_spy(
+    pid: int, duration: float, out: Path, rate: int = 100
+) -> asyncio.subprocess.Process | None:
     exe = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     if not os.access(exe, os.X_OK):
         progress("py-spy not installed; no profile")
         return None
     proc = await asyncio.create_subprocess_exec(
-        exe, "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", "100",
+        exe, "record", "--pid", str(pid), "--duration", str(int(duration)), "--rate", str(rate),
         "--format", "raw", "--nonblocking", "-o", str(out),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -808,6 +876,18 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
         rss_base = [proc_rss_kb(p) for p in pids]
 
         # Connections.
+        join_spy: asyncio.subprocess.Process | None = None
+        if args.profile_joins is not None and n in args.profile_joins:
+            join_prof = OUT_DIR / f"realtime_join_profile_n{n}{'_redis' if args.redis else ''}.txt"
+            OUT_DIR.mkdir(exist_ok=True)
+            join_spy = await py_spy(pids[0], args.profile_joins_seconds, join_prof, 250)
+        chair = Chair()
+        chair_http = aiohttp.ClientSession()
+        storm: asyncio.Task[dict[str, Any]] | None = None
+        storm_stop = asyncio.Event()
+        if args.storm_rate > 0:  # the chair is in, and the meeting live, before the storm
+            await join_chair(chair, chair_http, cl)
+            storm = asyncio.create_task(storm_events(chair, cl, args.storm_rate, storm_stop))
         t0 = time.monotonic()
         workers = await spawn_workers(
             cl, n, procs, 15 if args.deflate else 0, args.connect_concurrency
@@ -841,22 +921,28 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
                 "max": r(xs[-1] * 1000 if xs else None),
             }
         out["connect"]["joins_per_s"] = round(joined / max(out["connect"]["seconds"], 1e-3), 1)
+        if storm is not None:
+            storm_stop.set()
+            out["connect"]["live_events_during_storm"] = await storm
         progress(
             f"N={n}: {joined}/{n} joined in {out['connect']['seconds']} s {dict(errors) or ''}"
         )
+        if join_spy is not None:
+            _, err = await asyncio.wait_for(join_spy.communicate(), 60)
+            _CHILDREN.pop(join_spy.pid, None)
+            if join_spy.returncode == 0 and join_prof.exists():
+                out["join_profile"] = {
+                    "file": str(join_prof.relative_to(REPO)),
+                    **summarise_profile(join_prof),
+                }
+            else:
+                out["join_profile"] = {"error": err.decode(errors="replace")[-500:]}
         if joined == 0 and n > 0:
             raise RuntimeError(f"no connection joined: {dict(errors)}")
 
         # The chair.
-        chair = Chair()
-        chair_http = aiohttp.ClientSession()
-        chair.sock = LightSocket(
-            chair_http, cl.servers[0].url, {"token": cl.chair_token}, chair.on_event
-        )
-        await chair.sock.connect()
-        ack = await chair.sock.call("meeting.join", {"meeting_id": cl.meeting_id})
-        if not ack.get("ok"):
-            raise RuntimeError(f"the chair could not join: {ack}")
+        if chair.sock is None:
+            await join_chair(chair, chair_http, cl)
 
         quiet_s = await wait_quiet(pids)
         rss_joined = [proc_rss_kb(p) for p in pids]
@@ -1160,6 +1246,12 @@ def main() -> int:
         "--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers"
     )
     p.add_argument("--profile", default=None, help="py-spy the server during these N (comma list)")
+    p.add_argument("--profile-joins", default=None,
+                   help="py-spy the server while these N join (comma list)")  # fmt: skip
+    p.add_argument("--profile-joins-seconds", type=float, default=8.0,
+                   help="how long the join storm's profile records")  # fmt: skip
+    p.add_argument("--storm-rate", type=float, default=0.0,
+                   help="chair commands per second during the join storm (0: none)")  # fmt: skip
     p.add_argument("--server-env", action="append", default=[], metavar="MEETINGD_X=Y")
     p.add_argument("--out", "--json-out", dest="out", type=Path, help="also write the JSON here")
     p.add_argument("--connect-concurrency", type=int, default=20,
@@ -1186,6 +1278,9 @@ def main() -> int:
     if args.quick:
         args.n, args.events = [100], 30
     args.profile = [int(x) for x in args.profile.split(",")] if args.profile else None
+    args.profile_joins = (
+        [int(x) for x in args.profile_joins.split(",")] if args.profile_joins else None
+    )
 
     def on_term(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
