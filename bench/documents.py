@@ -23,6 +23,10 @@ machine. In every round, at once:
 * the presenter (the chair, on its own socket) sends ``--turns`` ``document.turn_page``
   commands at ``--rate`` per second (each at its slot or when the previous ack came back,
   whichever is later); every follower stamps its receipt of each ``document.page_turned``.
+  With ``--split`` the followers' sockets and their fetches run in separate client
+  processes (each follower opens over REST then), so a receipt is stamped by a process that
+  does nothing else: without it, a follower's receipt waits behind the ranges its own
+  process is fetching, and the figure is about the client as much as the server.
 
 Measured per round: page-turn latency at the followers (the presenter's command being sent
 to the follower's receipt, wall clock on one machine; goal p99 < 200 ms), turns lost; bytes
@@ -40,6 +44,7 @@ machine. Output: one JSON document on stdout; progress on stderr. Every run is b
 started by PID, on error too.
 
     .venv/bin/python bench/documents.py --n 200
+    .venv/bin/python bench/documents.py --n 500 --split
     .venv/bin/python bench/documents.py --n 100 --rounds 2 --json-out bench/out/documents.json
 """
 
@@ -305,6 +310,9 @@ async def worker_main() -> None:
         sys.stdout.flush()
 
     followers = [_Follower(t) for t in cfg["tokens"]]
+    # "both": sockets and fetches in this process; "follow": sockets only; "fetch": the
+    # fetches only, opening over REST (--split: followers' receipts not delayed by fetches)
+    role = cfg.get("role", "both")
     step = float(cfg["step_timeout"])
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=step)
     ws_http = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
@@ -323,12 +331,14 @@ async def worker_main() -> None:
             except (Refused, AckError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 f.error = f"{type(exc).__name__}: {exc}"[:160]
 
-    await asyncio.gather(*(open_one(f) for f in followers))
+    if role != "fetch":
+        await asyncio.gather(*(open_one(f) for f in followers))
     errors: dict[str, int] = defaultdict(int)
     for f in followers:
         if f.error:
             errors[f.error] += 1
-    say({"ready": {"joined": sum(1 for f in followers if not f.error), "errors": errors,
+    joined = 0 if role == "fetch" else sum(1 for f in followers if not f.error)
+    say({"ready": {"joined": joined, "errors": errors,
                    "seconds": round(time.monotonic() - t0, 2)}})  # fmt: skip
 
     while True:
@@ -348,7 +358,9 @@ async def worker_main() -> None:
             # all of them, before any range: the orchestrator measures the two apart.
             urls: list[tuple[str | None, str | None]] = [(rnd["url"], None)] * len(followers)
             o0 = time.monotonic()
-            if rnd.get("open"):
+            if role == "follow":
+                urls = []
+            elif rnd.get("open"):
                 urls = list(
                     await asyncio.gather(
                         *(_open_grant(http, rnd["open"], f.token, f.sock) for f in followers)
@@ -373,7 +385,7 @@ async def worker_main() -> None:
                     )
                     if not e
                     else _failed(e)
-                    for f, (u, e) in zip(followers, urls, strict=True)
+                    for f, (u, e) in zip(followers, urls, strict=role != "follow")
                 )
             )
         finally:
@@ -499,10 +511,17 @@ async def start_nginx(root: Path, www: Path, port: int) -> tuple[int, int]:
 # =========================================================================================
 
 
-async def spawn_workers(cl: Cluster, n: int, procs: int, step: float) -> list[Worker]:
+async def spawn_workers(
+    cl: Cluster, n: int, procs: int, step: float, split: bool = False
+) -> list[Worker]:
+    """``procs`` client processes, each with its share of the N followers; ``split``: as
+    many again, the followers' sockets in the first ``procs`` and their fetches in the
+    others (a follower's receipt of a turn then does not wait behind its fetches)."""
     workers = []
-    for w in range(procs):
-        tokens = [cl.bp_tokens[i % len(cl.bp_tokens)] for i in range(w, n, procs)]
+    roles = ["follow"] * procs + ["fetch"] * procs if split else ["both"] * procs
+    for w, role in enumerate(roles):
+        share = w % procs
+        tokens = [cl.bp_tokens[i % len(cl.bp_tokens)] for i in range(share, n, procs)]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(SELF), "--worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -514,12 +533,20 @@ async def spawn_workers(cl: Cluster, n: int, procs: int, step: float) -> list[Wo
             "sio_url": cl.servers[0].url,
             "meeting_id": cl.meeting_id,
             "step_timeout": step,
+            "role": role,
         }
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(cfg).encode() + b"\n")
         await proc.stdin.drain()
-        workers.append(Worker(proc, len(tokens)))
+        worker = Worker(proc, len(tokens))
+        worker.role = role  # type: ignore[attr-defined]
+        workers.append(worker)
     return workers
+
+
+def fetching(workers: list[Worker]) -> int:
+    """Followers whose fetches these workers make."""
+    return sum(w.n for w in workers if getattr(w, "role", "both") != "follow")
 
 
 async def upload_and_publish(cl: Cluster, pdf: Path, within: float) -> dict[str, Any]:
@@ -656,7 +683,7 @@ async def run_round(
                            "sha256": sha, "open": opening}))  # fmt: skip
     opened = [await w.read("opened", args.round_deadline + 60) for w in workers]
     out["open_phase"] = {
-        "openings": sum(w.n for w in workers) if grant else 0,
+        "openings": fetching(workers) if grant else 0,
         "wall_s": round(time.monotonic() - o0, 2),
         "errors": {e: c for o in opened for e, c in o["errors"].items()},
     }
@@ -694,7 +721,7 @@ async def run_round(
     served_cpu = cpu["meetingd" if kind == "meetingd" else "nginx_worker"]
     served_ns = cpu["meetingd_ns" if kind == "meetingd" else "nginx_worker_ns"]
     out["fetch"] = {
-        "clients": sum(w.n for w in workers),
+        "clients": fetching(workers),
         "complete": sum(f["complete"] for f in fetched),
         "wrong_bytes": sum(f["wrong_bytes"] for f in fetched),
         "errors": {e: c for f in fetched for e, c in f["errors"].items()},
@@ -816,7 +843,7 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     rp = [x["cpu"]["reading_process_cpu_s_per_mb"] for x in by.get("meetingd", [])]
     if n and rp and all(rp):
         # the process that serves the bytes, against the process that serves nginx's
-        out["cpu_per_mb_ratio_reading_process_over_nginx"] = round(med(rp) / n, 2)  # type: ignore[operator]
+        out["cpu_per_mb_ratio_reading_process_over_nginx"] = round(med(rp) / n, 2)
     ms = out.get("meetingd", {}).get("run_s_per_mb_schedstat_median")
     ns = out.get("nginx", {}).get("run_s_per_mb_schedstat_median")
     if ms and ns:
@@ -927,13 +954,14 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
         procs = args.client_procs or (1 if args.n <= 200 else 2)
         t0 = time.monotonic()
-        workers = await spawn_workers(cl, args.n, procs, 60)
+        workers = await spawn_workers(cl, args.n, procs, 60, args.split)
         ready = [await w.read("ready", 120 + args.n * 0.3) for w in workers]
         joined = sum(x["joined"] for x in ready)
         doc["connect"] = {
             "followers": args.n,
             "joined": joined,
-            "client_procs": procs,
+            "client_procs": len(workers),
+            "split": args.split,
             "errors": {e: c for x in ready for e, c in x["errors"].items()},
             "seconds": round(time.monotonic() - t0, 1),
             "bridge_points": len(cl.bp_tokens),
@@ -1009,6 +1037,11 @@ def main() -> int:
     p.add_argument("--reading-port", choices=("on", "off"), default="on",
                    help="ranges from the reading port (on) or the main port (off)")  # fmt: skip
     p.add_argument("--client-procs", type=int, default=0, help="0: 1 up to N=200, else 2")
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="followers' sockets and their fetches in separate client processes",
+    )
     p.add_argument("--json-out", "--out", dest="out", type=Path, help="also write the JSON here")
     args = p.parse_args()
 
