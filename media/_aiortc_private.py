@@ -382,7 +382,7 @@ class TransportIO:
         received = getattr(protocol, "datagram_received", None)
         if received is None or getattr(protocol, "_meetingd_watched", False):
             return
-        connection = getattr(protocol, "receiver", None)
+        connection: Any = getattr(protocol, "receiver", None)
         candidate = getattr(protocol, "local_candidate", None)
         component = getattr(candidate, "component", None)
         direct = connection is not None and component is not None
