@@ -7,11 +7,13 @@ already in (N joins, N²/2 deliveries) and a snapshot read and encoded for it al
 :class:`JoinBatcher` does group commit per meeting: a join waits at most ``window`` for
 others (and, while a batch is being written, the next one gathers), then the batch's
 presence rows are written in one transaction that emits one ``presence.arrived`` for the
-participants that arrived (:meth:`PresenceService.enter_many`). Each caller is checked on
-its own in that transaction and refused alone; each join is answered only after the commit
-that holds its row. The batch then reads one snapshot of the meeting, the same state for
-all of them, and :class:`SharedSnapshot` answers each joiner from it: its right to read the
-meeting checked again, the documents it may see picked out, every other part encoded once.
+participants that arrived (:meth:`PresenceService.enter_many_and_read`). Each caller is
+checked on its own in that transaction and refused alone; each join is answered only after
+the commit that holds its row. The same transaction, after the rows and their event, reads
+one snapshot of the meeting, the same state for all of them (what each would read alone
+right after its join), and :class:`SharedSnapshot` answers each joiner from it: its right to
+read the meeting checked again, the documents it may see picked out, every other part
+encoded once.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ MAX_BATCH = 250
 #: this view, then cut down to what each joiner may see.
 WHOLE_MEETING = Principal(kind="user", id=0, name="meetingd", token_id="", is_admin=True)
 
+#: Records the arrivals in one transaction; with ``snapshot`` True also reads the meeting's
+#: snapshot (every document) in it, after the rows (None when nobody was admitted).
 EnterMany = Callable[
-    [int, Sequence[tuple[Principal, str]]], Awaitable[list[PresenceEntry | MeetingdError | None]]
+    [int, Sequence[tuple[Principal, str]], bool],
+    Awaitable[tuple[list[PresenceEntry | MeetingdError | None], MeetingSnapshot | None]],
 ]
-ReadShared = Callable[[int], Awaitable["SharedSnapshot"]]
+Share = Callable[[MeetingSnapshot], "SharedSnapshot"]
 Orphaned = Callable[[int, str], None]
 
 
@@ -112,14 +117,14 @@ class JoinBatcher:
     def __init__(
         self,
         enter_many: EnterMany,
-        read_shared: ReadShared,
+        share: Share,
         orphaned: Orphaned,
         *,
         window: float = WINDOW,
         max_batch: int = MAX_BATCH,
     ) -> None:
         self._enter_many = enter_many
-        self._read_shared = read_shared
+        self._share = share
         self._orphaned = orphaned
         self.window = window
         self._max_batch = max_batch
@@ -174,8 +179,11 @@ class JoinBatcher:
         if not live:
             return
         t0 = time.perf_counter()
+        wants = any(j.wants_snapshot for j in live)
         try:
-            outcomes = await self._enter_many(meeting_id, [(j.principal, j.sid) for j in live])
+            outcomes, snap = await self._enter_many(
+                meeting_id, [(j.principal, j.sid) for j in live], wants
+            )
         except Exception as exc:
             for j in live:
                 if not j.future.done():
@@ -185,14 +193,11 @@ class JoinBatcher:
         self.joins += len(live)
         t1 = time.perf_counter()
         shared: SharedSnapshot | None = None
-        if any(j.wants_snapshot for j in live) and not all(
-            isinstance(o, MeetingdError) for o in outcomes
-        ):
+        if snap is not None:
             try:
-                shared = await self._read_shared(meeting_id)
+                shared = self._share(snap)
             except Exception:  # each joiner reads its own instead
-                logger.exception("meeting %s: could not read the joins' snapshot", meeting_id)
-        t2 = time.perf_counter()
+                logger.exception("meeting %s: could not share the joins' snapshot", meeting_id)
         for j, outcome in zip(live, outcomes, strict=True):
             if isinstance(outcome, MeetingdError):
                 if not j.future.done():
@@ -202,9 +207,8 @@ class JoinBatcher:
             else:
                 j.future.set_result(Entered(outcome, shared))
         logger.info(
-            "meeting %s: %d joins written in %.1f ms, snapshot %.1f ms, answered %.1f ms",
-            meeting_id, len(live), (t1 - t0) * 1e3, (t2 - t1) * 1e3,
-            (time.perf_counter() - t2) * 1e3,
+            "meeting %s: %d joins written and read in %.1f ms, answered in %.1f ms",
+            meeting_id, len(live), (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3,
         )  # fmt: skip
 
     async def close(self) -> None:

@@ -184,10 +184,10 @@ class RealtimeServer:
         )
         self.sio.register_namespace(self.namespace)
         self.joins = JoinBatcher(
-            lambda meeting_id, arrivals: services.presence.enter_many(
-                meeting_id, self.node_id, arrivals
+            lambda meeting_id, arrivals, snapshot: services.presence.enter_many_and_read(
+                meeting_id, self.node_id, arrivals, WHOLE_MEETING if snapshot else None
             ),
-            self._read_shared,
+            self._share,
             self._orphaned,
         )
         check_internals(self.sio)
@@ -314,10 +314,9 @@ class RealtimeServer:
         async with conn.lock:
             return await self._attach(conn, meeting_id, read, shared=False)
 
-    async def _read_shared(self, meeting_id: int) -> SharedSnapshot:
+    def _share(self, snap: MeetingSnapshot) -> SharedSnapshot:
         """The snapshot a batch of joins shares (every document; each joiner gets its own)."""
-        snap = await self._services.stream.snapshot(WHOLE_MEETING, meeting_id)
-        return SharedSnapshot(snap, snapshot_answer(snap, self._recording_now(meeting_id)))
+        return SharedSnapshot(snap, snapshot_answer(snap, self._recording_now(snap.meeting.id)))
 
     def _recording_now(self, meeting_id: int) -> tuple[str, datetime] | None:
         """The meeting's recording in progress, for a snapshot (its events may be long gone

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +35,8 @@ from meetingd.errors import MeetingdError, NotFound
 from meetingd.events import PresenceArrived, PresenceJoined, PresenceLeft
 from meetingd.schemas import PresenceOut
 from meetingd.services import authz
-from meetingd.store import Store
+from meetingd.services.stream import MeetingSnapshot, read_snapshot
+from meetingd.store import Store, UnitOfWork
 from meetingd.store.presence import NewConnection
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,21 @@ class PresenceService:
         One participant arriving is ``presence.joined``; several are one
         ``presence.arrived`` listing them.
         """
+        outcomes, _ = await self.enter_many_and_read(meeting_id, node_id, arrivals, None)
+        return outcomes
+
+    async def enter_many_and_read(
+        self,
+        meeting_id: int,
+        node_id: str,
+        arrivals: Sequence[tuple[Principal, str]],
+        viewer: Principal | None,
+    ) -> tuple[list[PresenceEntry | MeetingdError | None], MeetingSnapshot | None]:
+        """:meth:`enter_many`, then, with a ``viewer`` and anyone admitted, the meeting's
+        snapshot as ``viewer`` sees it, read in the same transaction after the rows and
+        their event: the state each of them would read alone right after its join, at the
+        ``seq`` of that event. A join storm paid a second transaction per batch for it,
+        each statement resuming only after a loop iteration busy with the storm."""
         async with self._store.transaction() as uow:
             await uow.meetings.lock(meeting_id)
             meeting = await uow.meetings.get(meeting_id)
@@ -106,8 +123,10 @@ class PresenceService:
                     continue
                 admitted.append(len(outcomes))
                 outcomes.append(None)
-            if meeting.state is MeetingState.ENDED or not admitted:
-                return outcomes
+            if not admitted:
+                return outcomes, None
+            if meeting.state is MeetingState.ENDED:  # read, not attended
+                return outcomes, await self._read(uow, viewer, meeting)
             recorded = await uow.presence.add_many(
                 meeting_id=meeting_id,
                 node_id=node_id,
@@ -135,7 +154,16 @@ class PresenceService:
                 await uow.emit(
                     meeting_id, PresenceArrived(entries=[PresenceOut.of(e) for e in arrived])
                 )
-            return outcomes
+            return outcomes, await self._read(uow, viewer, meeting)
+
+    @staticmethod
+    async def _read(
+        uow: UnitOfWork, viewer: Principal | None, meeting: Meeting
+    ) -> MeetingSnapshot | None:
+        if viewer is None:
+            return None
+        seq = await uow.stream.hold(meeting.id)  # the meeting's row is locked already
+        return await read_snapshot(uow, viewer, replace(meeting, seq=seq or meeting.seq))
 
     async def leave(
         self, meeting_id: int, node_id: str, connection_ids: list[str] | None = None

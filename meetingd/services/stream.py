@@ -23,7 +23,7 @@ from meetingd.domain import (
 from meetingd.errors import NotFound
 from meetingd.services import authz
 from meetingd.services.documents import DocumentService
-from meetingd.store import Store
+from meetingd.store import Store, UnitOfWork
 
 #: Above this many missed events a snapshot is smaller and faster than the replay.
 MAX_REPLAY = 500
@@ -44,6 +44,29 @@ class MeetingSnapshot:
     votes: tuple[Vote, ...] = ()
 
 
+async def read_snapshot(uow: UnitOfWork, principal: Principal, meeting: Meeting) -> MeetingSnapshot:
+    """The snapshot of ``meeting`` (read in ``uow``, which holds its stream still: its row
+    locked, and ``meeting`` as of that ``seq``) as ``principal`` may see it."""
+    meeting_id = meeting.id
+    presence = await uow.presence.entries(meeting_id)
+    rollcall = await uow.rollcalls.latest(meeting_id)
+    floor = await uow.floor.entries(meeting_id)
+    docs = await uow.documents.of_meeting(meeting_id)
+    seen = tuple(d for d in docs if DocumentService.may_see(principal, meeting, d))
+    presenting = await uow.documents.presentation(meeting_id)
+    votes = await uow.votes.of_meeting(meeting_id)
+    return MeetingSnapshot(
+        seq=meeting.seq,
+        meeting=meeting,
+        presence=tuple(presence),
+        rollcall=rollcall,
+        floor=tuple(floor),
+        documents=seen,
+        presenting=presenting,
+        votes=tuple(votes),
+    )
+
+
 class StreamService:
     def __init__(self, store: Store, *, max_replay: int = MAX_REPLAY) -> None:
         self._store = store
@@ -58,23 +81,7 @@ class StreamService:
             if meeting is None:
                 raise NotFound(f"meeting {meeting_id} does not exist", field="meeting_id")
             authz.require_read_meeting(principal, meeting)
-            presence = await uow.presence.entries(meeting_id)
-            rollcall = await uow.rollcalls.latest(meeting_id)
-            floor = await uow.floor.entries(meeting_id)
-            docs = await uow.documents.of_meeting(meeting_id)
-            seen = tuple(d for d in docs if DocumentService.may_see(principal, meeting, d))
-            presenting = await uow.documents.presentation(meeting_id)
-            votes = await uow.votes.of_meeting(meeting_id)
-            return MeetingSnapshot(
-                seq=meeting.seq,
-                meeting=meeting,
-                presence=tuple(presence),
-                rollcall=rollcall,
-                floor=tuple(floor),
-                documents=seen,
-                presenting=presenting,
-                votes=tuple(votes),
-            )
+            return await read_snapshot(uow, principal, meeting)
 
     async def events_after(
         self, principal: Principal, meeting_id: int, after_seq: int

@@ -176,8 +176,9 @@ class FakePresence:
             await asyncio.wait_for(self.called.wait(), 10)
 
     async def enter_many(
-        self, meeting_id: int, arrivals: Sequence[tuple[Principal, str]]
-    ) -> list[PresenceEntry | MeetingdError | None]:
+        self, meeting_id: int, arrivals: Sequence[tuple[Principal, str]], snapshot: bool
+    ) -> tuple[list[PresenceEntry | MeetingdError | None], None]:
+        assert not snapshot, "no snapshot was asked for"
         self.calls.append([sid for _, sid in arrivals])
         self.called.set()
         await self.commit.wait()
@@ -186,10 +187,10 @@ class FakePresence:
         return [
             NotFound("meeting 1 does not exist") if p.id in self.refuse else _entry(p)
             for p, _ in arrivals
-        ]
+        ], None
 
 
-async def _no_snapshot(meeting_id: int) -> Any:
+def _no_snapshot(snap: Any) -> Any:
     raise AssertionError("no snapshot was asked for")
 
 
@@ -328,3 +329,29 @@ async def test_a_batch_of_joins_is_written_in_one_statement(live: Live) -> None:
     by_id = {o.id: o for o in first if isinstance(o, PresenceEntry)}
     for o in again:
         assert isinstance(o, PresenceEntry) and o.since == by_id[o.id].since
+
+
+async def test_a_batch_reads_its_snapshot_in_its_own_transaction(live: Live) -> None:
+    """The batch's snapshot is read after its rows and their event, before the commit: it is
+    the snapshot read alone right after (the new arrivals in it, at their event's seq); with
+    no viewer, or nobody admitted, nothing is read."""
+    s = live.parts.services
+    mid, node = live.meeting_id, live.realtime.node_id
+    names = await _more_bridge_points(live, 5)
+    who = [await s.auth.authenticate(live.world.tokens[n]) for n in names]
+    before = (await s.stream.snapshot(WHOLE_MEETING, mid)).seq
+    outcomes, snap = await s.presence.enter_many_and_read(
+        mid, node, [(p, f"x{p.id}") for p in who], WHOLE_MEETING
+    )
+    assert snap is not None and all(isinstance(o, PresenceEntry) for o in outcomes)
+    assert snap.seq == before + 1  # the batch's presence.arrived
+    assert {p.id for p in who} <= {e.id for e in snap.presence if e.kind == "bridge_point"}
+    assert snap == await s.stream.snapshot(WHOLE_MEETING, mid)
+    outcomes, none = await s.presence.enter_many_and_read(
+        mid, node, [(who[0], "y")], None
+    )  # no viewer: no snapshot
+    assert none is None and isinstance(outcomes[0], PresenceEntry)
+    _, refused = await s.presence.enter_many_and_read(
+        mid, node, [(await live.who("bp3"), "z")], WHOLE_MEETING
+    )
+    assert refused is None  # nobody admitted: nothing read

@@ -47,6 +47,12 @@ async def test_two_processes_deliver_every_event_to_every_screen_in_order(
             mirrors: dict[str, Mirror] = {}
             for c in (watch_a, bp1_a, delegate_a, chair_b, secretary_b, bp2_b):
                 mirrors[c.name] = await c.join(mid)
+            # The last join's presence event may still be on its way to the other process
+            # when its ack returns: count from where every screen has it.
+            joined = max(mm.seq for mm in mirrors.values())
+            for c in clients:
+                mm = mirrors[c.name]
+                await c.wait_until(lambda mm=mm, joined=joined: mm.seq >= joined)  # type: ignore[misc]
             start = mirrors[watch_a.name].seq
 
             for verb in ("open", "start"):
