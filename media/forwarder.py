@@ -486,8 +486,10 @@ class Slot:
         self._try_from: PublishedTrack | None = None
         self._try_nacks = 0
         self._try_est: int | None = None
-        #: the layer before the last switch: (track, seq offset, ts offset, first new seq)
+        #: the layer before the last switch: (track, seq offset, ts offset, first new seq),
+        #: and what of it was resent (once each: the link it flooded is still full)
         self._prev_layer: tuple[PublishedTrack, int, int, int] | None = None
+        self._prev_resent: set[int] = set()
         #: bit/s of the last failed try (None: none), tried again from ``_ceiling_until``
         self._ceiling: float | None = None
         self._ceiling_layer: PublishedTrack | None = None
@@ -747,6 +749,7 @@ class Slot:
             # NACKs of what the old layer sent are answered from its cache (offsets kept)
             end = (self.last_seq + 1) & 0xFFFF
             self._prev_layer = (self.source, self._seq_off, self._ts_off, end)
+            self._prev_resent = set()
         self.source = target
         target.slots.append(self)
         self._pt_map = {}
@@ -918,10 +921,13 @@ class Slot:
             or seq_diff(end, out_seq) > 512
         ):
             return False
+        if out_seq in self._prev_resent or len(self._prev_resent) >= 256:
+            return False
         pkt = src.cache.get((out_seq - seq_off) & 0xFFFF)
         codec = src.codecs.get(pkt.payload_type) if pkt is not None else None
         if pkt is None or codec is None:
             return False
+        self._prev_resent.add(out_seq)
         offsets = self._seq_off, self._ts_off
         self._seq_off, self._ts_off = seq_off, ts_off  # as it was sent then
         try:
