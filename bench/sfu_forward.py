@@ -229,8 +229,13 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "relay_baseline": [],
     }
     if "janus" in args.targets:
-        from _janus import janus_version
+        from _janus import JanusNetns, janus_binary, janus_version
 
+        why = ("Debian's janus is not installed (scripts/system-deps.sh)"
+               if janus_binary() is None else JanusNetns.available())
+        if why:
+            raise SystemExit(f"sfu_forward: the janus target cannot run here: {why}; "
+                             "measure meetingd alone with --targets meetingd")
         result["janus_version"] = janus_version()
     for i, n in enumerate(args.n):
         # interleaved per N, the order flipped every N: both targets see the same machine
