@@ -329,7 +329,7 @@ async def test_a_new_receiver_starts_low_and_climbs() -> None:
     other.set_layers(layers, tile_cap=2)
     assert other.source is layers[1]
     # a local sink (the recorder) takes the best layer at once
-    sink = Slot("rec", Kind.VIDEO, 0, 77, _FakeIO(), clock, remote=False)  # type: ignore[arg-type]
+    sink = Slot("rec", Kind.VIDEO, 0, 77, _FakeIO(), clock, remote=False)
     sink.configure(RtpParams("0", (VP8,), (), (), "r"))
     sink.set_layers(layers, tile_cap=2)
     assert sink.source is layers[2]
