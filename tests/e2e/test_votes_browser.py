@@ -271,7 +271,10 @@ async def test_votes_and_minutes_in_the_browser(
         held = other.locator(f"[data-vote-ballot='{open_id}'][data-voted=true]")
         await held.wait_for()
         refusal = await held.locator("[role=alert]").inner_text()
-        assert refusal == "Phiếu không được ghi nhận: Trùng với dữ liệu đã có.", refusal
+        assert refusal == (
+            "Phiếu không được ghi nhận: Bạn đã bỏ phiếu trong lần biểu quyết này; "
+            "phiếu đã ghi không thay đổi."
+        ), refusal
         assert await held.locator("[data-your-choice]").get_attribute("data-your-choice") == "0"
         assert await held.locator("button[data-action=change-vote]").count() == 0
         await other_ctx.close()
