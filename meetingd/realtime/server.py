@@ -135,14 +135,14 @@ class RealtimeServer:
         #: This node's presence rows may not be its connections (swept by the others, or
         #: a departure not written while the database was away): mend at the next beat.
         self._presence_stale = False
-        manager: socketio.AsyncManager
-        if rc.redis_url:
-            manager = socketio.AsyncRedisManager(rc.redis_url, channel=rc.redis_channel)
-        else:
-            manager = socketio.AsyncManager()
+        # The manager keeps this process's rooms only: events cross processes on the
+        # ordered bus (RedisEventBus), every emit here is local (rooms by fastemit, one
+        # connection's with ignore_queue), and a disconnect is of a local connection. A
+        # pub/sub manager would only add a second Redis subscription, and its retry errors
+        # in the log while Redis is away.
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
-            client_manager=manager,
+            client_manager=socketio.AsyncManager(),
             ping_interval=rc.ping_interval,
             ping_timeout=rc.ping_timeout,
             max_http_buffer_size=config.server.max_body_bytes,
