@@ -538,15 +538,13 @@ async def spawn_workers(
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(cfg).encode() + b"\n")
         await proc.stdin.drain()
-        worker = Worker(proc, len(tokens))
-        worker.role = role  # type: ignore[attr-defined]
-        workers.append(worker)
+        workers.append(Worker(proc, len(tokens), role))
     return workers
 
 
 def fetching(workers: list[Worker]) -> int:
     """Followers whose fetches these workers make."""
-    return sum(w.n for w in workers if getattr(w, "role", "both") != "follow")
+    return sum(w.n for w in workers if w.role != "follow")
 
 
 async def upload_and_publish(cl: Cluster, pdf: Path, within: float) -> dict[str, Any]:

@@ -619,9 +619,11 @@ async def stop_cluster(cl: Cluster | None) -> None:
 
 
 class Worker:
-    def __init__(self, proc: asyncio.subprocess.Process, n: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, n: int, role: str = "both") -> None:
         self.proc = proc
         self.n = n
+        #: what it does with its connections (bench/documents.py --split: "follow", "fetch")
+        self.role = role
         self.ready: dict[str, Any] = {}
         self.result: dict[str, Any] = {}
 

@@ -158,6 +158,10 @@ class ReadingServer:
         self._fixed: dict[tuple[str, bool, str, bool], bytes] = {}
         self._cors: dict[tuple[bytes, bytes], bytes] = {}
 
+    def figures(self) -> tuple[int, dict[int, int], int]:
+        """Connections, answers by status and body bytes sent (``/metrics``)."""
+        return len(self.connections), self.answered, self.bytes_sent
+
     @property
     def port(self) -> int:
         """The port listened on (0 before :meth:`start`)."""
@@ -787,8 +791,12 @@ def serve_reading(
         if o
     )
     limits = limits or Limits()
-    server = ReadingServer(documents, origins=origins, limits=limits)
-    app[READING] = server
+    # the child reads the blobs where the local store keeps them
+    root = documents.blobs.root if isinstance(documents.blobs, LocalBlobStore) else None
+    in_child = process and root is not None
+    server = None if in_child else ReadingServer(documents, origins=origins, limits=limits)
+    if server is not None:
+        app[READING] = server
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         try:
@@ -808,10 +816,11 @@ def serve_reading(
             yield
             return
         child: ReadingProcess | None = None
-        if process and isinstance(documents.blobs, LocalBlobStore):
+        if server is None:
+            assert root is not None
             settings = child_settings(
                 documents.reader.key,
-                documents.blobs.root,
+                root,
                 origins,
                 dataclasses.asdict(limits),
                 config.server.log_level,
@@ -821,11 +830,10 @@ def serve_reading(
             await child.start()
             app[READING_PROCESS] = child
             figures: Figures = child.figures
-            bound = int(sock.getsockname()[1])
         else:
             await server.start_on(sock)
-            figures = lambda: (len(server.connections), server.answered, server.bytes_sent)  # noqa: E731
-            bound = server.port
+            figures = server.figures
+        bound = int(sock.getsockname()[1])
         public = config.documents.read_public_url.rstrip("/")
         documents.reading_port = ReadingPort(
             public_url=public,
@@ -844,7 +852,7 @@ def serve_reading(
             if child is not None:
                 documents.on_revoke.remove(child.revoked)
                 await child.close()
-            else:
+            if server is not None:
                 await server.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import mmap
@@ -52,6 +53,8 @@ _WRITTEN = 0  # lines of removals the server has written to the pipe (the server
 _CONNECTIONS = 8  # connections open (the child)
 _BODY_BYTES = 16  # body bytes sent (the child)
 _ANSWERS = 24  # answers per status of STATUSES (the child)
+#: The pipe's size: removals heard in one burst the child has not read yet (~20,000 keys).
+_PIPE_BYTES = 1 << 20
 #: A removal's line stays within one atomic pipe write.
 _MAX_LINE = select.PIPE_BUF
 #: Seconds a child is given to catch up with the pipe before a grant is refused.
@@ -115,16 +118,22 @@ class ReadingProcess:
     async def _spawn(self) -> None:
         r, w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(w, False)
+        with contextlib.suppress(OSError):  # room for a burst of removals (Linux: 1 MiB)
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         old_w, self._pipe_w = self._pipe_w, w
         if old_w >= 0:
             os.close(old_w)
         self._written = 0
         struct.pack_into("Q", self.shm, _WRITTEN, 0)
-        # every removal still in force, before the child serves anything
-        for k, at in self._reader.revocations.items():
-            self._write(list(_lines([k], at)))
+        # every removal still in force goes with the settings (the pipe holds 64 KiB, the
+        # table up to MAX_REVOCATIONS keys): applied before the child serves anything, and
+        # removals heard from now on go to the new pipe, applied after it
         fds = (self.sock.fileno(), r, self._memfd)
-        settings = {**self._settings, "fds": list(fds)}
+        settings = {
+            **self._settings,
+            "fds": list(fds),
+            "revoked": self._reader.revocations.items(),
+        }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -211,12 +220,7 @@ class _ToldReader(GrantReader):
     def __init__(self, key: bytes, root: Path, pipe: int, shm: mmap.mmap) -> None:
         from meetingd.store.blobs import LocalBlobStore
 
-        blobs = LocalBlobStore(root)
-        super().__init__(
-            key,
-            lambda sha, derived: blobs.derived(sha, derived) if derived else blobs.path_of(sha),
-            lambda: int(time.time() * 1000),
-        )
+        super().__init__(key, LocalBlobStore(root), lambda: int(time.time() * 1000))
         self._pipe = pipe
         self._shm = shm
         self._applied = 0
@@ -263,6 +267,8 @@ async def _child(settings: dict[str, Any]) -> None:
     os.set_blocking(pipe, False)
     shm = mmap.mmap(memfd, _SHM_BYTES)
     reader = _ToldReader(bytes.fromhex(settings["key"]), Path(settings["blobs"]), pipe, shm)
+    for key, at_ms in settings["revoked"]:
+        reader.revoke([key], at_ms)
     loop = asyncio.get_running_loop()
     loop.add_reader(pipe, reader.drain)
     server = ReadingServer(
@@ -275,10 +281,11 @@ async def _child(settings: dict[str, Any]) -> None:
 
     async def publish() -> None:
         while True:
-            struct.pack_into("Q", shm, _CONNECTIONS, len(server.connections))
-            struct.pack_into("Q", shm, _BODY_BYTES, server.bytes_sent)
+            connections, answered, body_bytes = server.figures()
+            struct.pack_into("Q", shm, _CONNECTIONS, connections)
+            struct.pack_into("Q", shm, _BODY_BYTES, body_bytes)
             for i, s in enumerate(STATUSES):
-                struct.pack_into("Q", shm, _ANSWERS + 8 * i, server.answered.get(s, 0))
+                struct.pack_into("Q", shm, _ANSWERS + 8 * i, answered.get(s, 0))
             await asyncio.sleep(0.5)
 
     figures = asyncio.create_task(publish())

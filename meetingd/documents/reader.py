@@ -15,11 +15,14 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meetingd.documents import grants
 from meetingd.documents.domain import sniff_media_type
 from meetingd.errors import MeetingdError, NotFound
+
+if TYPE_CHECKING:
+    from meetingd.store.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +55,15 @@ class Readable:
     media_type: str = "application/pdf"
 
 
-#: Where a blob named by a grant (``<sha256>`` or ``<sha256>/<derived name>``) lives.
-BlobPath = Callable[[str, str], "Path | None"]
-
-
 class GrantReader:
     """Checks grants (signature, document, expiry, revocations) and opens what they name.
 
-    ``blob_path(sha256, derived)`` locates a blob (``derived`` empty for the original);
+    ``blobs`` holds what grants name (``<sha256>`` or ``<sha256>/<derived name>``);
     ``clock_ms`` is the time grants and removals are compared by."""
 
-    def __init__(self, key: bytes, blob_path: BlobPath, clock_ms: Callable[[], int]) -> None:
+    def __init__(self, key: bytes, blobs: BlobStore, clock_ms: Callable[[], int]) -> None:
         self._key = key
-        self._blob_path = blob_path
+        self._blobs = blobs
         self.clock_ms = clock_ms
         #: When rights were last removed, per key: read by every range request under a grant.
         self.revocations = grants.Revocations(GRANT_TTL_SECONDS)
@@ -120,7 +119,7 @@ class GrantReader:
             return got
         sha, _, derived = blob.partition("/")
         try:
-            path = self._blob_path(sha, derived)
+            path = self._blobs.derived(sha, derived) if derived else self._blobs.path_of(sha)
             if path is None:
                 raise FileNotFoundError(blob)
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

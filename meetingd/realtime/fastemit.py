@@ -68,13 +68,18 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
+def _request(sio: socketio.AsyncServer, eio_sid: str | None) -> Any:
+    """The aiohttp request an engine.io connection was opened with (None if it is gone)."""
+    return sio.environ.get(eio_sid, {}).get("aiohttp.request")
+
+
 def _direct_transport(sio: socketio.AsyncServer, socket: Any) -> asyncio.Transport | None:
     """The transport a frame for ``socket`` may be written to now, or None."""
     try:
         transport = _DIRECT[socket]
     except KeyError:
         transport = None
-        request = sio.environ.get(socket.sid, {}).get("aiohttp.request")
+        request = _request(sio, socket.sid)
         # only a connection that opened as a websocket: the request under it is the upgrade,
         # so its transport carries the websocket (after polling, it would be a poll's)
         if request is not None and request.headers.get("Upgrade", "").lower() == "websocket":
@@ -100,7 +105,6 @@ def check_internals(sio: socketio.AsyncServer) -> None:
     for owner, name in (
         (sio.manager, "get_participants"),
         (sio.manager, "eio_sid_from_sid"),
-        (sio, "get_environ"),
         (sio, "environ"),
         (sio.eio, "sockets"),
         (sio, "packet_class"),
@@ -167,8 +171,7 @@ def abort_transport(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool
     """Cut the TCP connection under ``sid`` at once (no close handshake: its client reads
     nothing). engine.io's reader and its blocked writer then end, and the socket closes as
     any lost transport does (the disconnect handler runs). False if it was already gone."""
-    environ = sio.get_environ(sid, namespace) or {}
-    request = environ.get("aiohttp.request")
+    request = _request(sio, sio.manager.eio_sid_from_sid(sid, namespace))
     transport = getattr(request, "transport", None)
     if transport is None or transport.is_closing():
         return False

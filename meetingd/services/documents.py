@@ -194,7 +194,7 @@ class DocumentService:
         #: Checks the range requests of the grants issued here (and a reading process's
         #: copy of it is told every revocation, see :attr:`on_revoke`).
         self.reader = GrantReader(
-            grants.grant_key(settings.grant_signing_key), self._blob_path, self._clock_ms
+            grants.grant_key(settings.grant_signing_key), blobs, self._clock_ms
         )
         #: Told of every removal of rights (keys, when) as it is heard, before it returns.
         self.on_revoke: list[Callable[[list[str], int], None]] = []
@@ -644,9 +644,6 @@ class DocumentService:
 
     def _clock_ms(self) -> int:
         return int(self._clock.now().timestamp() * 1000)
-
-    def _blob_path(self, sha256: str, derived: str) -> Path | None:
-        return self.blobs.derived(sha256, derived) if derived else self.blobs.path_of(sha256)
 
     def close(self) -> None:
         """Close the worker pool and the blob descriptors kept for readers."""

@@ -129,3 +129,28 @@ async def test_the_child_stops_with_the_server(config: Config) -> None:
         assert os.path.exists(f"/proc/{pid}")  # noqa: ASYNC240 (a stat)
     proc = a[READING_PROCESS].proc
     assert proc is not None and proc.returncode is not None  # exited and reaped
+
+
+async def test_a_new_child_is_told_a_table_of_removals_larger_than_a_pipe(
+    app: web.Application, client: Any, world: World
+) -> None:
+    """20,000 removals in force (~1.2 MB, more than the pipe holds) and then the one that
+    matters: the replacement child still refuses what it withdraws."""
+    child = app[READING_PROCESS]
+    documents = app[PARTS].services.documents
+    gone = await seed_document(app[PARTS], world, world.meeting_id, title="Thu hồi sau cùng")
+    gone_url = (await open_reading(client, world, gone.id))["url"]
+    for first in range(0, 20_000, 2_000):  # heard in bursts the child keeps up with
+        documents.revoke_grants([f"token:{i:032x}" for i in range(first, first + 2_000)])
+        await asyncio.sleep(0.05)
+    resp = await client.post(
+        f"/api/v1/meetings/{world.meeting_id}/documents/{gone.id}/unpublish",
+        headers=world.auth("chair"),
+    )
+    assert resp.status == 200
+    first_pid = child.pid
+    os.kill(first_pid, signal.SIGKILL)
+    await _until(lambda: child.pid != first_pid and child.started == 2, "a new reading process")
+    async with aiohttp.ClientSession() as http:
+        status, body = await _range(http, gone_url, 0, 99)
+        assert status == 403 and b"grant_refused" in body
