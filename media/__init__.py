@@ -4,6 +4,7 @@ The control plane drives it through this interface only; ``media`` never imports
 ``meetingd``. See media/README.md.
 """
 
+from .cascade import CascadeNode, PeerNode, RemoteMember
 from .config import IceServer, MediaConfig, turn_credentials
 from .endpoint import Endpoint
 from .errors import (
@@ -21,6 +22,7 @@ from .room import Layout, LinkState, Room, SlotInfo
 from .stats import EndpointStats
 
 __all__ = [
+    "CascadeNode",
     "ConflictError",
     "Endpoint",
     "EndpointStats",
@@ -33,8 +35,10 @@ __all__ = [
     "MediaError",
     "MediaPlane",
     "NotFoundError",
+    "PeerNode",
     "PrivateApiError",
     "RecordingInfo",
+    "RemoteMember",
     "Role",
     "Room",
     "SignallingError",

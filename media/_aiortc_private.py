@@ -21,6 +21,8 @@ here:
   by raising; STUN and DTLS take aioice's path as before.
 * That socket is ``connect``-ed to the selected remote address, and packets are written
   with ``send``: the kernel keeps the route, Python parses no address per packet.
+* The links between media nodes (``media.cascade``) are protected with pylibsrtp's public
+  ``Session`` (:class:`LinkSrtp`): no private member, but pylibsrtp is reached from here only.
 * ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
   listen addresses (it leaves out 127.0.0.1 and would use every other interface). This is
   the one process-wide patch: it is held by leases (``restrict_host_addresses``), installed
@@ -169,6 +171,39 @@ class CodecInfo:
     name: str
     clock_rate: int
     parameters: tuple[tuple[str, str], ...]
+
+
+class LinkSrtp:
+    """SRTP/SRTCP of one direction of a link between media nodes (a 30-byte master key and
+    salt, AES-128-CM + HMAC-SHA1-80); a packet that fails answers None, never raises."""
+
+    def __init__(self, key: bytes, outbound: bool) -> None:
+        from pylibsrtp import Policy, Session
+
+        policy = Policy(
+            key=key,
+            ssrc_type=Policy.SSRC_ANY_OUTBOUND if outbound else Policy.SSRC_ANY_INBOUND,
+        )
+        policy.allow_repeat_tx = True  # a NACK is answered with the packet's own index
+        self._session = Session(policy)
+
+    def protect(self, packet: bytes, rtcp: bool = False) -> bytes | None:
+        from pylibsrtp import Error
+
+        try:
+            s = self._session
+            return s.protect_rtcp(packet) if rtcp else s.protect(packet)
+        except Error:
+            return None
+
+    def unprotect(self, packet: bytes, rtcp: bool = False) -> bytes | None:
+        from pylibsrtp import Error
+
+        try:
+            s = self._session
+            return s.unprotect_rtcp(packet) if rtcp else s.unprotect(packet)
+        except Error:
+            return None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -53,7 +54,7 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
-from ._aiortc_private import CodecInfo, RtpParams, TransportIO
+from ._aiortc_private import CodecInfo, RtpParams
 from .config import MediaConfig
 from .policy import Kind
 from .rtp import (
@@ -132,6 +133,15 @@ SWITCH_SETTLE = 2.5
 SWITCH_FRAME_WAIT = 0.3
 
 
+class PacketIO(Protocol):
+    """Where a track's RTCP and a slot's RTP go: a peer connection's transport
+    (``TransportIO``), a link to another node (``media.cascade.LinkIO``), the recorder."""
+
+    def send_rtp(self, packet: bytes) -> bool: ...
+
+    def send_rtcp(self, packet: bytes) -> bool: ...
+
+
 def codec_key(codec: CodecInfo) -> CodecKey:
     """What must match for a stream to be forwardable: name and H.264 packetization."""
     if codec.name == "H264":
@@ -146,7 +156,7 @@ class PublishedTrack:
         self,
         endpoint_id: str,
         kind: Kind,
-        io: TransportIO,
+        io: PacketIO,
         rtcp_ssrc: int,
         config: MediaConfig,
     ) -> None:
@@ -408,7 +418,7 @@ class Slot:
         kind: Kind,
         index: int,
         ssrc: int,
-        io: TransportIO,
+        io: PacketIO,
         clock: Callable[[], float],
         remote: bool = True,
     ) -> None:

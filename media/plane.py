@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import TracebackType
 
 from ._aiortc_private import HostAddressLease, restrict_host_addresses
+from .cascade import CascadeNode
 from .config import IceServer, MediaConfig, turn_credentials
 from .errors import ConflictError, NotFoundError
 from .room import LayoutCallback, Room, StatsCallback
@@ -24,6 +25,16 @@ class MediaPlane:
         self.config = config or MediaConfig()
         self._rooms: dict[str, Room] = {}
         self._host_lease: HostAddressLease | None = None
+        #: the links to the other media nodes of a cluster (cascading), once attached
+        self.cascade: CascadeNode | None = None
+
+    def attach_cascade(self, node: CascadeNode) -> None:
+        """Cascade this plane's rooms with other nodes through ``node`` (before any room);
+        the plane closes it with itself."""
+        if self._rooms:
+            raise ConflictError("rooms_open", "attach the cascade before opening rooms")
+        self.cascade = node
+        self.start()
 
     def start(self) -> None:
         """Open the plane: restrict ICE to ``config.listen_ips`` (idempotent)."""
@@ -91,6 +102,9 @@ class MediaPlane:
             for room_id in list(self._rooms):
                 await self.close_room(room_id)
         finally:
+            if self.cascade is not None:
+                await self.cascade.close()
+                self.cascade = None
             if self._host_lease is not None:
                 self._host_lease.release()
                 self._host_lease = None

@@ -216,8 +216,9 @@ class Recording:
         self.started_at = time.time()
         self._t0 = clock()
         # a local sink: the best layer at once, no slow start
-        self.video_slot = Slot("recorder", Kind.VIDEO, 0, 0x5EC0, _Sink(self._on_video),  # type: ignore[arg-type]
-                               clock, remote=False)
+        self.video_slot = Slot(
+            "recorder", Kind.VIDEO, 0, 0x5EC0, _Sink(self._on_video), clock, remote=False
+        )
         self.video_slot.configure(RtpParams(None, (_VP8, _H264), (), (), "recorder"))
         self.audio_slots: list[Slot] = []
         self._audio_bufs: list[bytearray] = []
@@ -225,7 +226,7 @@ class Recording:
         self._resamplers: list[Any] = []
         for i in range(audio_slots):
             buf = bytearray()
-            slot = Slot("recorder", Kind.AUDIO, i, 0x5EC1 + i, _Sink(self._audio_handler(i)), clock)  # type: ignore[arg-type]
+            slot = Slot("recorder", Kind.AUDIO, i, 0x5EC1 + i, _Sink(self._audio_handler(i)), clock)
             slot.configure(RtpParams(None, (_OPUS,), (), (), "recorder"))
             self.audio_slots.append(slot)
             self._audio_bufs.append(buf)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import policy
+from .cascade import RemoteEndpoint, RemoteMember
 from .config import MediaConfig
 from .endpoint import Endpoint, OfferCallback, StateCallback
 from .errors import ConflictError, NotFoundError, SignallingError
@@ -112,6 +113,9 @@ class Room:
             page_size=page_size or self.config.video_page_size,
         )
         self._endpoints: dict[str, Endpoint] = {}
+        #: endpoints of the room on other media nodes (cascading), and what this node
+        #: needs of each node's sources
+        self._remote: dict[str, RemoteEndpoint] = {}
         self._floor: tuple[str, ...] = ()
         self._muted: set[str] = set()
         self._pages: dict[str, int] = {}
@@ -145,6 +149,8 @@ class Room:
         self._timer = asyncio.get_running_loop().create_task(
             self._run_timer(), name=f"media-room-{room_id}"
         )
+        if plane.cascade is not None:
+            plane.cascade.add_room(self)
 
     # -- membership --------------------------------------------------------------------
 
@@ -179,6 +185,92 @@ class Room:
     def endpoints(self) -> Mapping[str, Endpoint]:
         """Endpoints by id (read-only view)."""
         return dict(self._endpoints)
+
+    def local_endpoint(self, endpoint_id: str) -> Endpoint | None:
+        """The endpoint with this id on this node, if any."""
+        return self._endpoints.get(endpoint_id)
+
+    # -- cascading (endpoints on other media nodes) --------------------------------------
+
+    def set_remote_members(self, members: Mapping[str, RemoteMember]) -> None:
+        """The room's endpoints on other nodes now (the whole set, replacing the last).
+
+        The policy decides for them as for the local ones (one decision for the room on
+        every node); the sources this node's receivers are given are then asked of their
+        nodes (:mod:`media.cascade`). An id that is also a local endpoint is this node's.
+        """
+        members = {k: v for k, v in members.items() if k not in self._endpoints}
+        changed = False
+        for eid in [e for e in self._remote if e not in members]:
+            self._forget_remote(self._remote.pop(eid))
+            changed = True
+        for eid, member in members.items():
+            cur = self._remote.get(eid)
+            if cur is not None and cur.member == member:
+                continue
+            if cur is not None and cur.node_id != member.node_id:
+                self._forget_remote(cur)
+                cur = None
+            if cur is None:
+                self._remote[eid] = RemoteEndpoint(eid, member)
+            else:
+                cur.member, cur.role = member, member.role
+            changed = True
+        if changed:
+            self._update()
+
+    def _forget_remote(self, ep: RemoteEndpoint) -> None:
+        if self.plane.cascade is not None:
+            self.plane.cascade.forget_remote(ep)
+        else:
+            ep.close()
+
+    @property
+    def remote_endpoints(self) -> Mapping[str, RemoteEndpoint]:
+        """The room's endpoints on other nodes, by id (read-only view)."""
+        return dict(self._remote)
+
+    def remote_endpoint(self, endpoint_id: str) -> RemoteEndpoint | None:
+        return self._remote.get(endpoint_id)
+
+    def members(self) -> dict[str, tuple[Role, frozenset[Kind]]]:
+        """This node's endpoints as other nodes must know them: role and kinds published."""
+        return {
+            eid: (ep.role, frozenset(ep.published_kinds())) for eid, ep in self._endpoints.items()
+        }
+
+    def cascade_changed(self) -> None:
+        """Proxy tracks of remote endpoints came or went: re-point the slots."""
+        self._update()
+
+    def _member(self, endpoint_id: str) -> Endpoint | RemoteEndpoint | None:
+        ep = self._endpoints.get(endpoint_id)
+        return ep if ep is not None else self._remote.get(endpoint_id)
+
+    def _sync_cascade(self, st: RoomState) -> None:
+        """Tell the cascade what this node needs of the others (``a:<id>`` for a source's
+        audio, ``v:<id>`` for its video), and re-point what it sends them."""
+        cascade = self.plane.cascade
+        if cascade is None:
+            return
+        cascade.room_changed(self)
+        needs: dict[str, set[str]] = {}
+        if self._remote:
+            wanted: set[tuple[str, str | None]] = set()
+            for eid in self._endpoints:
+                a = self._assignments.get(eid)
+                if a is not None:
+                    wanted.update(("a", s) for s in a.audio)
+                    wanted.update(("v", s) for s in a.video)
+            if self._recording is not None:
+                video, voices = policy.recorded(st)
+                wanted.update(("a", s) for s in voices)
+                wanted.add(("v", video))
+            for kind, src in wanted:
+                rem = self._remote.get(src) if src is not None else None
+                if rem is not None:
+                    needs.setdefault(rem.node_id, set()).add(f"{kind}:{rem.endpoint_id}")
+        cascade.want(self.room_id, {k: frozenset(v) for k, v in needs.items()})
 
     async def remove_endpoint(self, endpoint_id: str) -> None:
         """Close the endpoint's peer connection and forget it, and all kept about it.
@@ -349,11 +441,12 @@ class Room:
 
     def state(self) -> RoomState:
         """The policy input for this instant."""
+        members: dict[str, Endpoint | RemoteEndpoint] = {**self._remote, **self._endpoints}
         publishing = frozenset(
-            (eid, kind) for eid, ep in self._endpoints.items() for kind in ep.published_kinds()
+            (eid, kind) for eid, ep in members.items() for kind in ep.published_kinds()
         )
         return RoomState(
-            endpoints={eid: ep.role for eid, ep in self._endpoints.items()},
+            endpoints={eid: ep.role for eid, ep in members.items()},
             publishing=publishing,
             floor=self._floor,
             muted=frozenset(self._muted),
@@ -388,6 +481,7 @@ class Room:
             self._apply_assignment(ep, pages)
         if self._recording is not None:
             self._apply_recording(st, self._recording)
+        self._sync_cascade(st)
 
     def _apply_assignment(self, ep: Endpoint, pages: int | None = None) -> None:
         a = self._assignments.get(ep.endpoint_id)
@@ -400,10 +494,8 @@ class Room:
                 continue
             for i, slot in enumerate(slots):
                 src = sources[i] if i < len(sources) else None
-                track = None
-                if src is not None and src in self._endpoints:
-                    track = self._endpoints[src].primary_track(kind)
-                slot.set_source(track)
+                member = self._member(src) if src is not None else None
+                slot.set_source(member.primary_track(kind) if member is not None else None)
         if pages is None:
             pages = self._page_count
         key = (a, pages, self._pages.get(ep.endpoint_id, 0), ep.slots_version)
@@ -444,7 +536,8 @@ class Room:
 
     def _apply_recording(self, st: RoomState, rec: Recording) -> None:
         video, voices = policy.recorded(st)
-        layers = self._endpoints[video].primary_layers(Kind.VIDEO) if video else []
+        shown = self._member(video) if video else None
+        layers = shown.primary_layers(Kind.VIDEO) if shown is not None else []
         if video != self._recorded_video:
             if self._recorded_video is not None and video is not None:
                 rec.source_switches += 1
@@ -456,7 +549,8 @@ class Room:
             policy.stable_fill(voices, previous, len(rec.audio_slots)),
             strict=True,
         ):
-            slot.set_source(self._endpoints[src].primary_track(Kind.AUDIO) if src else None)
+            voice = self._member(src) if src else None
+            slot.set_source(voice.primary_track(Kind.AUDIO) if voice is not None else None)
 
     def _apply_video(
         self, ep: Endpoint, slots: Sequence[Slot], sources: tuple[str | None, ...]
@@ -468,8 +562,9 @@ class Room:
         for i in range(len(slots)):
             src = sources[i] if i < len(sources) else None
             found = None
-            if src is not None and src in self._endpoints and mode is not LinkMode.AUDIO_ONLY:
-                found = self._endpoints[src].primary_layers(Kind.VIDEO)
+            member = self._member(src) if src is not None else None
+            if member is not None and mode is not LinkMode.AUDIO_ONLY:
+                found = member.primary_layers(Kind.VIDEO)
             layers.append(found or [])
         # audio first: a weak link's estimate keeps room for audio; a cap is the link's
         # whole budget, so audio comes out of it before video slots share the rest
@@ -614,6 +709,11 @@ class Room:
     async def close(self) -> None:
         """Close every endpoint and stop the room's timer."""
         self._closed = True
+        if self.plane.cascade is not None:
+            self.plane.cascade.remove_room(self.room_id)
+        for rem in self._remote.values():
+            self._forget_remote(rem)
+        self._remote.clear()
         if self._recording is not None:
             with contextlib.suppress(Exception):
                 await self.stop_recording()
