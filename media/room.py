@@ -40,6 +40,10 @@ _SLOT_INFO_MEMO_SIZE = 4096
 StatsCallback = Callable[[str, Mapping[str, EndpointStats]], None]
 #: called when what an endpoint receives changes
 LayoutCallback = Callable[["Layout"], None]
+#: called when this node's endpoints of the room, or what they publish, change (cascading:
+#: the other nodes must learn it): endpoint id -> (role, kinds published)
+Members = Mapping[str, tuple[Role, frozenset[Kind]]]
+MembersCallback = Callable[[Members], None]
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,9 @@ class Room:
         #: endpoints of the room on other media nodes (cascading), and what this node
         #: needs of each node's sources
         self._remote: dict[str, RemoteEndpoint] = {}
+        #: told when :meth:`members` changes (the control plane publishes it to other nodes)
+        self.on_members: MembersCallback | None = None
+        self._members: Members = {}
         self._floor: tuple[str, ...] = ()
         self._muted: set[str] = set()
         self._pages: dict[str, int] = {}
@@ -481,6 +488,11 @@ class Room:
             self._apply_assignment(ep, pages)
         if self._recording is not None:
             self._apply_recording(st, self._recording)
+        if repoint and self.on_members is not None:
+            members = self.members()
+            if members != self._members:
+                self._members = members
+                self.on_members(members)
         self._sync_cascade(st)
 
     def _apply_assignment(self, ep: Endpoint, pages: int | None = None) -> None:

@@ -151,6 +151,11 @@ class MediaConfig:
     turn_ttl_seconds: int = 86_400
     video_page_size: int = 16
     stats_interval_seconds: float = 2.0
+    #: With Redis: the cascade link socket other media nodes send this node's meetings'
+    #: media to, ``host:port`` (port 0: any free one).
+    cascade_address: str = "127.0.0.1:0"
+    #: The ``host:port`` other nodes are told to send to (empty: the address bound).
+    cascade_announce: str = ""
 
 
 @dataclass(frozen=True)
@@ -657,6 +662,12 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
             raise fail("media.listen_ips", f"not an IP address: {ip!r}")
     if media.announced_ip and not _is_ip(media.announced_ip):
         raise fail("media.announced_ip", f"not an IP address: {media.announced_ip!r}")
+    for name, text in (
+        ("media.cascade_address", media.cascade_address),
+        ("media.cascade_announce", media.cascade_announce),
+    ):
+        if (text or name == "media.cascade_address") and host_port(text) is None:
+            raise fail(name, f"not an IP address and port (host:port, [v6]:port): {text!r}")
     for url in media.ice_servers:
         if _ice_scheme(url) not in ("stun", "turn", "turns"):
             raise fail("media.ice_servers", f"not a stun:, turn: or turns: URL: {url!r}")
@@ -727,6 +738,15 @@ def _scheme(url: str) -> str:
 def _ice_scheme(url: str) -> str:
     scheme, sep, rest = url.partition(":")
     return scheme.lower() if sep and rest.strip() else ""
+
+
+def host_port(text: str) -> tuple[str, int] | None:
+    """``"127.0.0.1:4000"`` or ``"[::1]:4000"`` as (host, port); None if it is neither."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not _is_ip(host) or not port.isdigit() or int(port) > 65535:
+        return None
+    return host, int(port)
 
 
 def _is_ip(text: str) -> bool:

@@ -18,17 +18,20 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from media import (
     Endpoint,
     EndpointStats,
     IceServer,
+    Kind,
     Layout,
     LinkState,
     MediaError,
     MediaPlane,
     RecordingInfo,
+    RemoteMember,
+    Role,
     Room,
     SlotInfo,
 )
@@ -115,6 +118,16 @@ def media_role(principal: Principal, meeting: Meeting) -> str:
     return "delegate" if principal.id in meeting.delegate_ids else "observer"
 
 
+class Directory(Protocol):
+    """Where a node's media rosters and figures go for the other nodes (cascading)."""
+
+    def roster(
+        self, meeting_id: int, members: Mapping[str, tuple[Role, frozenset[Kind]]]
+    ) -> None: ...
+
+    def health_measured(self, meeting_id: int, rows: list[MediaHealth]) -> None: ...
+
+
 class MediaBridge:
     """Owns this process's media rooms (one per meeting with media here)."""
 
@@ -134,6 +147,8 @@ class MediaBridge:
         self._pending: set[asyncio.Task[None]] = set()
         #: recordings that ended with the meeting or its room, being kept as documents
         self._keeping: set[asyncio.Task[None]] = set()
+        #: with cascading: where this node's rosters and health figures go (Redis)
+        self.directory: Directory | None = None
         #: told of every finished recording once it is kept as a document of the meeting
         #: (the media plane hands the finished file back here; ``media/`` knows nothing of
         #: documents)
@@ -375,7 +390,10 @@ class MediaBridge:
         def on_stats(_room_id: str, stats: Mapping[str, EndpointStats]) -> None:
             cur = self._meetings.get(meeting.id)
             if cur is not None:
-                self._services.health.record(meeting.id, self._health(meeting.id, stats))
+                rows = self._health(meeting.id, stats)
+                self._services.health.record(meeting.id, rows)
+                if self.directory is not None:
+                    self.directory.health_measured(meeting.id, rows)
 
         def on_layout(layout: Layout) -> None:
             cur = self._meetings.get(meeting.id)
@@ -384,6 +402,9 @@ class MediaBridge:
                 self._send_layout(sid, meeting.id, layout)
 
         room = self.plane.create_room(str(meeting.id), on_stats=on_stats, on_layout=on_layout)
+        directory = self.directory
+        if directory is not None:
+            room.on_members = lambda members: directory.roster(meeting.id, members)
         mm = _MeetingMedia(room=room, chair_subject=None, floor=mirror)
         self._meetings[meeting.id] = mm
         logger.info("meeting %s: media room opened", meeting.id)
@@ -426,10 +447,20 @@ class MediaBridge:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def set_remote(self, meeting_id: int, members: Mapping[str, RemoteMember]) -> None:
+        """The meeting's media endpoints on the other nodes now (cascading): the policy
+        decides for the whole meeting, floor holders there included."""
+        mm = self._meetings.get(meeting_id)
+        if mm is None:
+            return
+        mm.room.set_remote_members(members)
+        self._apply_floor(meeting_id, mm)
+
     def _apply_floor(self, meeting_id: int, mm: _MeetingMedia) -> None:
-        """Floor holders (in order) become the room's floor; mutes are enforced."""
+        """Floor holders (in order) become the room's floor; mutes are enforced (on every
+        node: a holder on another node is heard here from there, and muted there)."""
         by_subject: dict[str, list[str]] = {}
-        for eid in mm.endpoints:
+        for eid in [*mm.endpoints, *mm.room.remote_endpoints]:
             by_subject.setdefault(subject_of(eid), []).append(eid)
         floor = [eid for subject in mm.floor.holders for eid in by_subject.get(subject, [])]
         muted = [eid for subject in mm.floor.muted for eid in by_subject.get(subject, [])]
@@ -490,6 +521,8 @@ class MediaBridge:
         for eid, sid in mm.endpoints.items():
             self._by_sid.get(sid, set()).discard((meeting_id, eid))
         self._services.health.forget(meeting_id)
+        if self.directory is not None:
+            self.directory.roster(meeting_id, {})
         if mm.room.recording is not None:  # the room closes while it records
             info = await mm.room.stop_recording()  # the file is complete
             # kept beside the stream's processing: hashing a long recording takes a while

@@ -66,6 +66,31 @@ class RealtimeCollector(Collector):
                 "Messages not published to Redis (it was away or behind); healed from the log",
                 value=s.bus.dropped,
             )
+        if s.directory is not None:
+            streams = GaugeMetricFamily(
+                "meetingd_media_cascade_streams",
+                "Media tracks crossing between this node and another (cascading), by peer "
+                "node and direction: one per published track wanted there, whatever the "
+                "number of receivers behind it",
+                labels=["peer", "direction"],
+            )
+            sent = CounterMetricFamily(
+                "meetingd_media_cascade_bytes",
+                "Bytes of media and feedback sent to and received from another media node",
+                labels=["peer", "direction"],
+            )
+            for peer, figures in s.directory.node.stats().items():
+                streams.add_metric([peer, "out"], figures["streams_out"])
+                streams.add_metric([peer, "in"], figures["streams_in"])
+                sent.add_metric([peer, "out"], figures["bytes_out"])
+                sent.add_metric([peer, "in"], figures["bytes_in"])
+            yield streams
+            yield sent
+            yield GaugeMetricFamily(
+                "meetingd_media_cascade_peers",
+                "Other media nodes registered in Redis (cascading)",
+                value=len(s.directory.node.peers),
+            )
         yield GaugeMetricFamily(
             "meetingd_media_rooms",
             "Media rooms (meetings with media) on this process",

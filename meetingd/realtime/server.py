@@ -28,10 +28,10 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from media import MediaPlane
+from media import CascadeNode, MediaPlane
 from meetingd.clock import Clock
 from meetingd.commands import COMMANDS
-from meetingd.config import Config
+from meetingd.config import Config, host_port
 from meetingd.domain import MeetingEvent
 from meetingd.errors import MeetingdError, StateError, Unavailable
 from meetingd.events import (
@@ -44,6 +44,7 @@ from meetingd.events import (
     to_data,
 )
 from meetingd.realtime.bus import RedisEventBus
+from meetingd.realtime.cascade import MediaDirectory
 from meetingd.realtime.connection import Connection
 from meetingd.realtime.fastemit import Deliveries, check_internals, emit_to_room
 from meetingd.realtime.joins import WHOLE_MEETING, Entered, JoinBatcher, SharedSnapshot
@@ -174,6 +175,24 @@ class RealtimeServer:
             if media is not None
             else None
         )
+        #: with Redis and media: this process is a media node of the deployment, its
+        #: meetings' media cascaded with the other nodes (meetingd.realtime.cascade)
+        self.directory: MediaDirectory | None = None
+        self._cascade_bind: tuple[str, int] | None = None
+        if rc.redis_url and media is not None and self.media is not None:
+            mc = config.media
+            self._cascade_bind = host_port(mc.cascade_address)
+            node = CascadeNode(self.node_id, media.config)
+            media.attach_cascade(node)
+            self.directory = MediaDirectory(
+                rc.redis_url,
+                rc.redis_channel,
+                node,
+                host_port(mc.cascade_announce) if mc.cascade_announce else None,
+                self.media.set_remote,
+            )
+            self.media.directory = self.directory
+            services.health.elsewhere = self.directory.health
         self.namespace = MeetingNamespace(
             media=self.media,
             services=services,
@@ -436,6 +455,9 @@ class RealtimeServer:
             await self.bus.start()
         if self.media is not None:
             self.media.plane.start()  # ICE restricted before any peer gathers; closed below
+        if self.directory is not None and self._cascade_bind is not None:
+            self.directory.node.start(*self._cascade_bind)
+            await self.directory.start()
         self._tasks = [
             asyncio.create_task(every(HEAL_INTERVAL, self.sequencer.heal), name="heal"),
             asyncio.create_task(every(self._beat_interval, self._beat), name="heartbeat"),
@@ -463,6 +485,8 @@ class RealtimeServer:
                     logger.error("task %s did not stop within %g s", t.get_name(), SHUTDOWN_GRACE)
             await self.namespace.close()
             await self.joins.close()
+            if self.directory is not None:
+                await self.directory.close()
             if self.media is not None:
                 await self.media.close()
             await self.sio.shutdown()

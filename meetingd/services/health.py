@@ -1,12 +1,13 @@
 """Link health of the media connections, for the operator's view and ``/metrics``.
 
 The media plane pushes its figures here every ~2 s (through the realtime layer, which owns
-the media rooms). The figures are this process's: a meeting's media lives on one node.
+the media rooms). The figures kept here are this process's; with cascading, a meeting's
+view adds the other media nodes' (``elsewhere``, read from Redis).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from meetingd.clock import Clock
@@ -22,6 +23,8 @@ class HealthService:
         self._clock = clock
         self._stale = stale_after_seconds
         self._latest: dict[int, list[MediaHealth]] = {}
+        #: with cascading: the other media nodes' figures of a meeting
+        self.elsewhere: Callable[[int], Awaitable[list[MediaHealth]]] | None = None
 
     def now(self) -> datetime:
         """The time figures are stamped with."""
@@ -47,4 +50,8 @@ class HealthService:
         """The health view of a meeting: for its operators, chair and secretary."""
         async with self._store.transaction() as uow:
             await authz.meeting_for(uow, principal, meeting_id, need=Permission.WATCH_HEALTH)
-        return list(self.current().get(meeting_id, []))
+        rows = list(self.current().get(meeting_id, []))
+        if self.elsewhere is not None:
+            rows += await self.elsewhere(meeting_id)
+            rows.sort(key=lambda h: (h.subject, h.connection))
+        return rows
