@@ -24,7 +24,8 @@ not authenticate, is dropped). On it:
   so one weak receiver there counts as it would at the origin); sender reports the other
   way;
 * RTCP APP messages, JSON, as soft state: ``WANT`` (receiving node: the sources it needs in
-  a room, each source's audio and video apart, resent every :data:`REFRESH` s) and
+  a room, each source's audio and video apart, the video as all its simulcast layers or
+  the lowest one only for thumbnails, resent every :data:`REFRESH` s) and
   ``MAPS`` (origin: a source's tracks, their link SSRCs and codecs, resent as long as they
   are forwarded). What is not refreshed for
   :data:`EXPIRE` s is dropped, so a node that dies or restarts leaves nothing behind.
@@ -531,10 +532,12 @@ class CascadeNode:
                     audio = ep.primary_track(Kind.AUDIO)
                     if audio is not None:
                         wanted[(room_id, source, Kind.AUDIO, 0)] = audio
-                elif kind == "v":
-                    for layer in ep.primary_layers(Kind.VIDEO):
-                        if not layer.closed:
-                            wanted[(room_id, source, Kind.VIDEO, layer.layer_index)] = layer
+                elif kind in ("v", "t"):
+                    layers = [t for t in ep.primary_layers(Kind.VIDEO) if not t.closed]
+                    if kind == "t" and layers:  # thumbnails only: the lowest layer
+                        layers = [min(layers, key=lambda t: t.layer_index)]
+                    for layer in layers:
+                        wanted[(room_id, source, Kind.VIDEO, layer.layer_index)] = layer
         changed: set[str] = set()
         for key in [k for k in peer.links if k[0] == room_id and k not in wanted]:
             self._drop_link(peer, key)

@@ -256,7 +256,9 @@ class Room:
 
     def _sync_cascade(self, st: RoomState) -> None:
         """Tell the cascade what this node needs of the others (``a:<id>`` for a source's
-        audio, ``v:<id>`` for its video), and re-point what it sends them."""
+        audio, ``v:<id>`` for its video, ``t:<id>`` for its lowest simulcast layer only:
+        it is shown here in thumbnails, or to weak links in ``low``, and nowhere bigger),
+        and re-point what it sends them."""
         cascade = self.plane.cascade
         if cascade is None:
             return
@@ -264,18 +266,27 @@ class Room:
         needs: dict[str, set[str]] = {}
         if self._remote:
             wanted: set[tuple[str, str | None]] = set()
-            for eid in self._endpoints:
+            big: set[str | None] = set()  # sources shown in a big tile somewhere here
+            for eid, ep in self._endpoints.items():
                 a = self._assignments.get(eid)
-                if a is not None:
-                    wanted.update(("a", s) for s in a.audio)
-                    wanted.update(("v", s) for s in a.video)
+                if a is None:
+                    continue
+                wanted.update(("a", s) for s in a.audio)
+                link = self._links.get(eid)
+                low = link is not None and link.effective is LinkMode.LOW
+                for i, s in enumerate(a.video):
+                    wanted.add(("t", s))
+                    if not low and policy.video_tile_layer(ep.role, i) > 0:
+                        big.add(s)
             if self._recording is not None:
                 video, voices = policy.recorded(st)
                 wanted.update(("a", s) for s in voices)
-                wanted.add(("v", video))
+                wanted.add(("t", video))
+                big.add(video)
             for kind, src in wanted:
                 rem = self._remote.get(src) if src is not None else None
                 if rem is not None:
+                    kind = "v" if kind == "t" and src in big else kind
                     needs.setdefault(rem.node_id, set()).add(f"{kind}:{rem.endpoint_id}")
         cascade.want(self.room_id, {k: frozenset(v) for k, v in needs.items()})
 
@@ -375,6 +386,8 @@ class Room:
             ep = self._endpoints.get(state.endpoint_id)
             if ep is not None:
                 self._apply_assignment(ep)
+            if self._remote:  # a weak link in "low" needs only the lowest layers from afar
+                self._sync_cascade(self.state())
             if (old is None or old.effective is not state.effective) and self.on_link_mode:
                 self.on_link_mode(state)
         return state

@@ -11,10 +11,12 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from media_peers import ConnectFn, wait_for
+from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for
 
 from media import CascadeNode, Kind, MediaConfig, MediaPlane, PeerNode, RemoteMember, Role, Room
 from media.cascade import LinkIO, pair_key
+
+SMALL, _, BIG = (size for size, _ in LAYERS)
 
 
 @pytest.fixture
@@ -217,3 +219,36 @@ async def test_datagrams_from_strangers_or_forged_are_dropped(
     await wait_for(lambda: peer_b.rejected > rejected, what="forged datagram refused")
     frames = bp.frames(vmid)
     await wait_for(lambda: bp.frames(vmid) >= frames + 5, what="video goes on")
+
+
+async def test_simulcast_layers_cross_and_each_receiver_gets_its_own(
+    nodes: tuple[MediaPlane, MediaPlane], peers: list[Peer], join: ConnectFn
+) -> None:
+    a, b = nodes
+    room_a, room_b = a.create_room("m6"), b.create_room("m6")
+    bp = SimulcastPeer(room_a, "bp1", "bridge_point")
+    peers.append(bp)
+    await bp.connect()
+    await asyncio.wait_for(bp.negotiated.wait(), 10)
+    await wait_for(lambda: len(bp.endpoint.primary_layers(Kind.VIDEO)) == 3, what="3 layers")
+    chair = await join(room_b, "chair", "chair", video=False, audio=False)
+    share(room_a, room_b)
+    # a thumbnail in the chair's grid: only the lowest layer crosses, and no voice
+    assert room_b.layout("chair").video[1].source == "bp1"
+    await wait_for(lambda: streams(a, "node-b").get("streams_out") == 1, what="1 link stream")
+    link = next(iter(a.cascade._peers["node-b"].links.values()))  # type: ignore[union-attr]
+    assert link.source is not None and link.source.layer_index == 0
+    await wait_for(lambda: chair.size(room_b.layout("chair").video[1].mid) == SMALL,
+                   what="the thumbnail")  # fmt: skip
+    for room in (room_a, room_b):
+        room.set_floor(["bp1"])
+    layout = room_b.layout("chair")
+    assert layout.video[0].source == "bp1" and layout.video[1].source == "bp1"
+    speaker_mid, thumb_mid = layout.video[0].mid, layout.video[1].mid
+    # every layer crosses once (the receiving node chooses per receiver), with the voice
+    await wait_for(lambda: streams(a, "node-b").get("streams_out") == 4, what="4 link streams")
+    # the speaker tile climbs to the top layer; the thumbnail stays on the lowest
+    await wait_for(lambda: chair.size(speaker_mid) == BIG, within=20, what="top layer")
+    await wait_for(lambda: chair.size(thumb_mid) == SMALL, what="lowest layer in the grid")
+    remote = room_b.remote_endpoint("bp1")
+    assert remote is not None and len(remote.primary_layers(Kind.VIDEO)) == 3
