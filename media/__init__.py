@@ -18,7 +18,7 @@ from .errors import (
 from .plane import MediaPlane
 from .policy import Kind, LinkMode, Role
 from .recording import RecordingInfo
-from .room import Layout, LinkState, Room, SlotInfo
+from .room import Layout, LinkState, Room, SlotInfo, link_state
 from .stats import EndpointStats
 
 __all__ = [
@@ -44,5 +44,6 @@ __all__ = [
     "SignallingError",
     "SlotInfo",
     "UnsupportedCodecError",
+    "link_state",
     "turn_credentials",
 ]

@@ -78,6 +78,19 @@ class LinkState:
     bitrate_cap: int | None = None
 
 
+def link_state(endpoint_id: str, mode: LinkMode | str, bitrate_cap: int | None) -> LinkState:
+    """The weak-link mode asked for, checked (``SignallingError`` ``bad_link_mode``); what
+    is in force at first: ``normal`` for ``auto``, else the mode itself."""
+    try:
+        mode = LinkMode(mode)
+    except ValueError as exc:
+        raise SignallingError("bad_link_mode", f"unknown weak-link mode {mode!r}") from exc
+    if mode is LinkMode.CAPPED and (bitrate_cap is None or bitrate_cap < 10_000):
+        raise SignallingError("bad_link_mode", "capped needs bitrate_cap >= 10000 bit/s")
+    cap = bitrate_cap if mode is LinkMode.CAPPED else None
+    return LinkState(endpoint_id, mode, LinkMode.NORMAL if mode is LinkMode.AUTO else mode, cap)
+
+
 #: seconds an automatic "audio only" lasts before video is tried again (low layer)
 AUTO_AUDIO_ONLY_FOR = 30.0
 
@@ -360,14 +373,8 @@ class Room:
         switch at the next keyframe, ``audio_only`` idles the video slots.
         """
         self.endpoint(endpoint_id)
-        try:
-            mode = LinkMode(mode)
-        except ValueError as exc:
-            raise SignallingError("bad_link_mode", f"unknown weak-link mode {mode!r}") from exc
-        if mode is LinkMode.CAPPED and (bitrate_cap is None or bitrate_cap < 10_000):
-            raise SignallingError("bad_link_mode", "capped needs bitrate_cap >= 10000 bit/s")
-        cap = bitrate_cap if mode is LinkMode.CAPPED else None
-        effective: LinkMode = LinkMode.NORMAL if mode is LinkMode.AUTO else mode
+        asked = link_state(endpoint_id, mode, bitrate_cap)
+        mode, cap, effective = asked.mode, asked.bitrate_cap, asked.effective
         old = self._links.get(endpoint_id)
         if old is not None and old.mode is LinkMode.AUTO and mode is LinkMode.AUTO:
             effective = old.effective

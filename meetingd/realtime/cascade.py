@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 
 from media import CascadeNode, Kind, PeerNode, RemoteMember, Role
 from meetingd.domain import MediaHealth
+from meetingd.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class MediaDirectory:
         node: CascadeNode,
         announce: tuple[str, int] | None,
         on_members: Any,
+        on_link_mode: Any = None,
     ) -> None:
         self._url = url
         self._prefix = f"{prefix}:media"
@@ -68,6 +70,9 @@ class MediaDirectory:
         self._announce = announce
         #: (meeting id, {endpoint id: RemoteMember}) -> None: the other nodes' endpoints
         self._on_members = on_members
+        #: (meeting id, subject, mode, bitrate cap) -> None: an operator's weak-link mode
+        #: asked on another node for a subject whose media may be here
+        self._on_link_mode = on_link_mode
         self._redis: aioredis.Redis | None = None
         self._rosters: dict[int, Mapping[str, tuple[Role, frozenset[Kind]]]] = {}
         self._written: dict[int, set[str]] = {}
@@ -167,6 +172,43 @@ class MediaDirectory:
     @property
     def _channel(self) -> str:
         return f"{self._prefix}:rooms"
+
+    @property
+    def _control(self) -> str:
+        return f"{self._prefix}:control"
+
+    async def media_of(self, meeting_id: int, subject: str) -> list[str]:
+        """The subject's media endpoints of the meeting on the other live nodes."""
+        if self._redis is None:
+            return []
+        try:
+            raw = await self._redis.hgetall(self._room_key(meeting_id))
+        except (RedisError, OSError):
+            return []
+        out = []
+        for field_b, value in raw.items():
+            eid = field_b.decode() if isinstance(field_b, bytes) else field_b
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                node_id = str(json.loads(value)["n"])
+                if eid.partition("#")[0] == subject and node_id in self._live:
+                    out.append(eid)
+        return out
+
+    async def send_link_mode(
+        self, meeting_id: int, subject: str, mode: str, bitrate_cap: int | None
+    ) -> None:
+        """Ask every other node to apply a weak-link mode to the subject's media there
+        (the caller's rights were checked where it asked)."""
+        body = {"m": meeting_id, "s": subject, "mode": mode, "cap": bitrate_cap,
+                "from": self.node.node_id}  # fmt: skip
+        try:
+            if self._redis is None:
+                raise RedisError("the media directory has not started")
+            await self._redis.publish(self._control, json.dumps(body))
+        except (RedisError, OSError) as exc:
+            raise Unavailable(
+                "the other media servers cannot be reached for the moment: try again"
+            ) from exc
 
     # -- loops -------------------------------------------------------------------------
 
@@ -301,8 +343,14 @@ class MediaDirectory:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel)
+                await pubsub.subscribe(self._channel, self._control)
                 async for message in pubsub.listen():
+                    channel = message["channel"]
+                    if isinstance(channel, bytes):
+                        channel = channel.decode()
+                    if channel == self._control:
+                        self._control_heard(message["data"])
+                        continue
                     with contextlib.suppress(ValueError, TypeError):
                         meeting_id = int(message["data"])
                         if meeting_id in self._rosters:
@@ -313,6 +361,19 @@ class MediaDirectory:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _control_heard(self, data: bytes | str) -> None:
+        try:
+            body = json.loads(data)
+            if body.get("from") == self.node.node_id or self._on_link_mode is None:
+                return
+            cap = body.get("cap")
+            self._on_link_mode(
+                int(body["m"]), str(body["s"]), str(body["mode"]),
+                int(cap) if cap is not None else None,
+            )  # fmt: skip
+        except Exception:
+            logger.exception("media directory: a control message could not be applied")
 
     async def _write_health(self, meeting_id: int, body: str) -> None:
         assert self._redis is not None

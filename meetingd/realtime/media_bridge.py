@@ -34,6 +34,7 @@ from media import (
     Role,
     Room,
     SlotInfo,
+    link_state,
 )
 from meetingd.domain import MediaHealth, Meeting, MeetingEvent, Principal
 from meetingd.errors import ConflictError, ErrorCode, MeetingdError, StateError
@@ -126,6 +127,12 @@ class Directory(Protocol):
     ) -> None: ...
 
     def health_measured(self, meeting_id: int, rows: list[MediaHealth]) -> None: ...
+
+    async def media_of(self, meeting_id: int, subject: str) -> list[str]: ...
+
+    async def send_link_mode(
+        self, meeting_id: int, subject: str, mode: str, bitrate_cap: int | None
+    ) -> None: ...
 
 
 class MediaBridge:
@@ -251,20 +258,39 @@ class MediaBridge:
         mode: str,
         bitrate_cap: int | None,
     ) -> LinkState:
-        """Weak-link mode for every media session of ``subject`` (operator/chair)."""
+        """Weak-link mode for every media session of ``subject`` (operator/chair), on this
+        node and (cascading) on the others: the answer is this node's session's state, or
+        the mode as asked when the subject's media is elsewhere only."""
         meeting = await self._services.meetings.get(principal, meeting_id)  # 404 if unseen
-        mm = self._meetings.get(meeting_id)
-        if mm is None:
-            raise StateError("no media in this meeting yet", code="no_session")
         require(principal, meeting, Permission.WATCH_HEALTH)
-        eids = [e for e in mm.endpoints if subject_of(e) == subject]
-        if not eids:
+        mm = self._meetings.get(meeting_id)
+        eids = [e for e in mm.endpoints if subject_of(e) == subject] if mm else []
+        elsewhere: list[str] = []
+        if self.directory is not None:
+            elsewhere = await self.directory.media_of(meeting_id, subject)
+        if not eids and not elsewhere:
+            if mm is None and self.directory is None:
+                raise StateError("no media in this meeting yet", code="no_session")
             raise StateError(f"{subject} has no media session", code="no_session")
         try:
-            states = [mm.room.set_link_mode(e, mode, bitrate_cap) for e in eids]
+            asked = link_state(eids[0] if eids else elsewhere[0], mode, bitrate_cap)
+            states = [mm.room.set_link_mode(e, mode, bitrate_cap) for e in eids] if mm else []
         except MediaError as exc:
             raise _signalling(exc) from None
-        return states[0]
+        if elsewhere and self.directory is not None:
+            await self.directory.send_link_mode(meeting_id, subject, mode, bitrate_cap)
+        return states[0] if states else asked
+
+    def link_mode_heard(
+        self, meeting_id: int, subject: str, mode: str, bitrate_cap: int | None
+    ) -> None:
+        """A weak-link mode an operator set on another node (its rights checked there)."""
+        mm = self._meetings.get(meeting_id)
+        for eid in [e for e in mm.endpoints if subject_of(e) == subject] if mm else []:
+            try:
+                mm.room.set_link_mode(eid, mode, bitrate_cap)  # type: ignore[union-attr]
+            except MediaError as exc:
+                logger.warning("meeting %s: link mode for %s: %s", meeting_id, eid, exc)
 
     def recording_now(self, meeting_id: int) -> tuple[str, datetime] | None:
         """The meeting's recording in progress on this process (its name, since when)."""

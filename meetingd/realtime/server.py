@@ -190,6 +190,7 @@ class RealtimeServer:
                 node,
                 host_port(mc.cascade_announce) if mc.cascade_announce else None,
                 self.media.set_remote,
+                self.media.link_mode_heard,
             )
             self.media.directory = self.directory
             services.health.elsewhere = self.directory.health

@@ -116,6 +116,33 @@ async def test_floor_holder_on_one_process_reaches_the_other_once(
                 assert time.monotonic() < deadline, subjects
                 await asyncio.sleep(0.5)
 
+            # bp1 (on A) speaks too: bp2 (on B) gets its video across; the operator's
+            # console on A puts bp2's link in "audio only", and its video stops (on B): as
+            # the health figures on A say (B's own, through Redis)
+            await chair.ok("floor.grant", {"meeting_id": mid, "subject": listener})
+
+            async def video_to_speaker(check: Any, what: str) -> None:
+                deadline = time.monotonic() + 30
+                while True:
+                    rows = await chair.ok("media.health", {"meeting_id": mid})
+                    fps = [r["fps_out"] for r in rows if r["subject"] == speaker]
+                    if fps and check(fps[0]):
+                        return
+                    assert time.monotonic() < deadline, (what, fps)
+                    await asyncio.sleep(0.5)
+
+            await video_to_speaker(lambda fps: fps > 5, "bp1's video (on A) at bp2 (on B)")
+            answer = await chair.ok(
+                "rtc.link_mode", {"meeting_id": mid, "subject": speaker, "mode": "audio_only"}
+            )
+            assert answer["mode"] == "audio_only", answer
+            await video_to_speaker(lambda fps: fps == 0, "no video to bp2 in audio only")
+            await chair.ok(
+                "rtc.link_mode", {"meeting_id": mid, "subject": speaker, "mode": "normal"}
+            )
+            await video_to_speaker(lambda fps: fps > 5, "video to bp2 again")
+            await chair.ok("floor.revoke", {"meeting_id": mid, "subject": listener})
+
             # B dies (-9) and comes back as a new node: bp2's agent reconnects to it, the
             # nodes find each other again in Redis and the video crosses again
             sessions = agents["bp2"].health.sessions
