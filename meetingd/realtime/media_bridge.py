@@ -262,15 +262,15 @@ class MediaBridge:
         node and (cascading) on the others: the answer is this node's session's state, or
         the mode as asked when the subject's media is elsewhere only."""
         meeting = await self._services.meetings.get(principal, meeting_id)  # 404 if unseen
-        require(principal, meeting, Permission.WATCH_HEALTH)
         mm = self._meetings.get(meeting_id)
+        if mm is None and self.directory is None:
+            raise StateError("no media in this meeting yet", code="no_session")
+        require(principal, meeting, Permission.WATCH_HEALTH)
         eids = [e for e in mm.endpoints if subject_of(e) == subject] if mm else []
         elsewhere: list[str] = []
         if self.directory is not None:
             elsewhere = await self.directory.media_of(meeting_id, subject)
         if not eids and not elsewhere:
-            if mm is None and self.directory is None:
-                raise StateError("no media in this meeting yet", code="no_session")
             raise StateError(f"{subject} has no media session", code="no_session")
         try:
             asked = link_state(eids[0] if eids else elsewhere[0], mode, bitrate_cap)
