@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.realtime.cluster import Node, nodes, seeded, wait_healthy
+from tests.realtime.cluster import Node, OwnRedis, nodes, seeded, wait_healthy
 from tests.realtime.rtcpeer import SocketPeer
 from tests.realtime.test_faults import screens, start_meeting
 
@@ -164,6 +164,69 @@ async def test_floor_holder_on_one_process_reaches_the_other_once(
         finally:
             stop.set()
             await delegate.close()
+            for t in tasks:
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(t, 10)
+
+
+@pytest.mark.timeout(240)
+async def test_media_across_processes_survives_redis_restarting_empty(
+    scaleout_db: str, own_redis: OwnRedis, tmp_path: Path
+) -> None:
+    """Redis is killed and started again with nothing in it: the media already crossing
+    goes on while it is away (the links are the nodes' own), and once it is back the nodes
+    register and write their rosters again by themselves: a bridge point that joins after
+    the restart on A gets the floor holder's video from B."""
+    from media.agent import AgentConfig, BridgePointAgent
+    from media.sio_signaller import SocketIOSignaller
+
+    world = await seeded(scaleout_db, tmp_path)
+    mid = world.meeting_id
+    own = {"MEETINGD_REALTIME_REDIS_URL": own_redis.url}
+    async with (
+        nodes(scaleout_db, "cascade-redis", tmp_path, ("a", "b"), **own) as n,
+        screens(world) as s,
+    ):
+        chair = await s.open(n["a"], "chair")
+        await start_meeting(chair, mid)
+        speaker = f"bridge_point:{world.bridge_points['bp2']}"
+        await chair.ok("floor.grant", {"meeting_id": mid, "subject": speaker})
+        stop = asyncio.Event()
+        config = AgentConfig(
+            local_ips=("127.0.0.1",), video_size=(160, 120), reconnect_delay=0.2,
+            reconnect_max_delay=1.0, link_timeout=8.0, health_interval=0.5,
+        )  # fmt: skip
+        speaking = BridgePointAgent(
+            SocketIOSignaller(n["b"].url, world.credentials["bp2"], meeting_id=mid), config
+        )
+        tasks = [asyncio.create_task(speaking.run(stop), name="agent-bp2")]
+        delegate: SocketPeer | None = None
+        try:
+            delegate = SocketPeer(await s.open(n["a"], "delegate"), mid, size=(160, 120))
+            await delegate.start()
+            await _until(lambda: delegate.frames("video") > 10, 40, "video across, before")
+            await own_redis.kill()
+            frames = delegate.frames("video")
+            await asyncio.sleep(4.0)  # longer than the soft state's expiry (3.5 s)
+            assert delegate.frames("video") > frames + 20, "the video stopped with Redis"
+            await own_redis.start()  # empty: no registration, no roster
+            listener = BridgePointAgent(
+                SocketIOSignaller(n["a"].url, world.credentials["bp1"], meeting_id=mid), config
+            )
+            tasks.append(asyncio.create_task(listener.run(stop), name="agent-bp1"))
+            await _until(
+                lambda: listener.health.frames_received > 10, 40, "video at a new joiner"
+            )
+            frames = delegate.frames("video")
+            await _until(lambda: delegate.frames("video") > frames + 10, 20, "video goes on")
+            for node in n.values():
+                log = node.log_text()
+                assert "media directory: Redis is away" in log
+                assert "media directory: Redis answers again" in log
+        finally:
+            stop.set()
+            if delegate is not None:
+                await delegate.close()
             for t in tasks:
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
                     await asyncio.wait_for(t, 10)
