@@ -13,7 +13,7 @@ do).
 The link between two nodes is one UDP socket per node, SRTP and SRTCP protected with a key
 per direction derived from the sending node's secret (which its peers learn from the
 control plane's registry; a datagram from an address that is no known node, or that does
-not authenticate, is dropped). On it:
+not authenticate, is dropped; AEAD AES-128-GCM where libsrtp has it). On it:
 
 * RTP: each forwarded track under a link SSRC the origin chose, its sequence numbers and
   timestamps continuous across the publisher's reconnects (the origin's side of a link is
@@ -112,8 +112,9 @@ class RemoteMember:
 
 
 def pair_key(secret: bytes, sender: str, receiver: str) -> bytes:
-    """The SRTP master key and salt (30 bytes) of the direction ``sender`` -> ``receiver``."""
-    return hmac.new(secret, f"{sender}>{receiver}".encode(), hashlib.sha256).digest()[:30]
+    """The SRTP master key and salt of the direction ``sender`` -> ``receiver`` (32 bytes;
+    the profile takes what it needs)."""
+    return hmac.new(secret, f"{sender}>{receiver}".encode(), hashlib.sha256).digest()
 
 
 def _app(ssrc: int, name: bytes, body: dict[str, Any]) -> bytes:
