@@ -56,6 +56,107 @@ def use_low_rate_clip(width: int, height: int, fps: int, kbps: int, gop: int) ->
         width, height, fps, kbps, gop)
 
 
+def opus_clip(ptime_ms: int) -> Any:
+    """An Opus clip of ``ptime_ms`` frames (the 20 ms one is ``_media_common``'s)."""
+    if ptime_ms == 20:
+        return mc.clip_paths()[1]
+    import av
+
+    path = mc.OUT_DIR / f"clip_opus_440hz_32k_{ptime_ms}ms.webm"
+    if path.exists():
+        return path
+    mc.progress(f"encoding {path.name} once (PyAV libopus)...")
+    samples = 48 * ptime_ms
+    graph = av.filter.Graph()
+    src = graph.add("sine", f"frequency=440:sample_rate=48000:samples_per_frame={samples}")
+    fmt = graph.add("aformat", "sample_fmts=s16:channel_layouts=mono")
+    sink = graph.add("abuffersink")
+    src.link_to(fmt)
+    fmt.link_to(sink)
+    graph.configure()
+    tmp = path.with_suffix(".tmp.webm")
+    with av.open(str(tmp), "w", format="webm") as out:
+        stream = out.add_stream("libopus", rate=48000,
+                                options={"b": "32k", "frame_duration": str(ptime_ms)})
+        stream.layout = "mono"
+        for _ in range(mc.CLIP_SECONDS * 1000 // ptime_ms):
+            for pkt in stream.encode(sink.pull()):
+                out.mux(pkt)
+        for pkt in stream.encode(None):
+            out.mux(pkt)
+    tmp.replace(path)
+    return path
+
+
+def audio_track(packets: list[Any], ptime_ms: int) -> Any:
+    """A paced track of pre-encoded Opus packets, ``ptime_ms`` each (as PacketTrack)."""
+    if ptime_ms == 20:
+        return PacketTrack.create("audio", packets)
+    import fractions
+
+    import av
+    from aiortc import MediaStreamTrack
+
+    step, period = 48 * ptime_ms, ptime_ms / 1000
+    time_base = fractions.Fraction(1, 48000)
+    av_packets = [av.Packet(p.data) for p in packets]
+
+    class _Audio(MediaStreamTrack):  # type: ignore[misc]
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+            self.start: float | None = None
+
+        def request_keyframe(self) -> None:
+            pass
+
+        async def recv(self) -> Any:
+            now = time.monotonic()
+            if self.start is None:
+                self.start = now
+            due = self.start + self.n * period
+            if due - now < -1.0:
+                self.start = now - self.n * period
+                due = now
+            if due > now:
+                await asyncio.sleep(due - now)
+            pkt = av_packets[self.n % len(av_packets)]
+            pkt.pts = pkt.dts = self.n * step
+            pkt.time_base = time_base
+            self.n += 1
+            return pkt
+
+    return _Audio()
+
+
+class LoopLag:
+    """How late this process's event loop wakes a 50 ms timer (a starved loop misses
+    ICE consent checks and DTLS timers)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.05)
+            self.lags.append(time.monotonic() - t - 0.05)
+            if len(self.lags) > 100_000:
+                del self.lags[:50_000]
+
+    def take(self) -> dict[str, Any]:
+        xs = sorted(self.lags)
+        self.lags = []
+        if not xs:
+            return {}
+        return {"p50_ms": round(xs[len(xs) // 2] * 1000, 1),
+                "p99_ms": round(xs[int(len(xs) * 0.99)] * 1000, 1),
+                "max_ms": round(xs[-1] * 1000, 1)}
+
+
 def emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -63,7 +164,7 @@ def emit(obj: dict[str, Any]) -> None:
 
 class Participant:
     def __init__(self, spec: dict[str, Any], meeting_id: int, clips: dict[str, list[Any]],
-                 http: aiohttp.ClientSession) -> None:
+                 http: aiohttp.ClientSession, ptime_ms: int = 20) -> None:
         from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 
         self.id: str = spec["id"]
@@ -75,7 +176,8 @@ class Participant:
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.tracks: dict[str, Any] = {}
         for kind in ("audio", "video"):
-            track = PacketTrack.create(kind, clips[kind])
+            track = (audio_track(clips[kind], ptime_ms) if kind == "audio"
+                     else PacketTrack.create(kind, clips[kind]))
             sender = self.pc.addTrack(track)
             attach_keyframe_on_request(sender, track)
             self.tracks[kind] = track
@@ -84,6 +186,7 @@ class Participant:
         self.layout: dict[str, str | None] = {}  # mid -> subject
         self.layouts_seen = 0
         self.offers_applied = 0
+        self.offers_received = 0
         self.error: str | None = None
         self.t_join: float | None = None
         self.t_media: float | None = None
@@ -96,6 +199,7 @@ class Participant:
     def _on_event(self, body: str, _t: float) -> None:
         if body.startswith('["rtc.offered"'):
             data = json.loads(body)[1]
+            self.offers_received += 1
             task = asyncio.ensure_future(self._apply_offer(data["sdp"]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -202,7 +306,8 @@ class Participant:
             "connection_state": self.pc.connectionState,
             "socket_closed": None if self.sock is None or self.sock.is_open
             else self.sock.closed_reason,
-            "offers_applied": self.offers_applied, "layouts_seen": self.layouts_seen,
+            "offers_received": self.offers_received, "offers_applied": self.offers_applied,
+            "layouts_seen": self.layouts_seen,
             "signalling_s": (round(self.t_media - self.t_join, 3)
                              if self.t_media is not None and self.t_join is not None else None),
             "sent_fps": {k: round((t.n - self._win_sent.get(k, 0)) / dt, 2)
@@ -228,7 +333,9 @@ async def serve(spec: dict[str, Any]) -> None:
     install_light_senders()
     v = spec["video"]
     use_low_rate_clip(v["width"], v["height"], v["fps"], v["kbps"], v["gop"])
-    video_path, audio_path = mc.clip_paths()
+    video_path, _ = mc.clip_paths()
+    ptime = int(spec.get("audio_ptime_ms", 20))
+    audio_path = opus_clip(ptime)
     clips = {"video": load_packets(video_path), "audio": load_packets(audio_path)}
     deadline = time.monotonic() + float(spec.get("max_seconds", 600))
     loop = asyncio.get_running_loop()
@@ -237,7 +344,7 @@ async def serve(spec: dict[str, Any]) -> None:
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn,
                                      timeout=aiohttp.ClientTimeout(total=None)) as http:
-        people = {p["id"]: Participant(p, int(spec["meeting_id"]), clips, http)
+        people = {p["id"]: Participant(p, int(spec["meeting_id"]), clips, http, ptime)
                   for p in spec["participants"]}
         try:
             await _loop(people, reader, deadline)
@@ -248,6 +355,7 @@ async def serve(spec: dict[str, Any]) -> None:
 async def _loop(people: dict[str, Participant], reader: asyncio.StreamReader,
                 deadline: float) -> None:
     window_t0 = 0.0
+    lag = LoopLag()
     emit({"event": "ready", "pid": os.getpid()})
     while True:
         remaining = deadline - time.monotonic()
@@ -269,9 +377,11 @@ async def _loop(people: dict[str, Participant], reader: asyncio.StreamReader,
                 await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
                 await people[pid].join()
 
+            lag.take()
             await asyncio.gather(*(join_at(k, float(a)) for k, a in cmd["schedule"].items()))
-            emit({"event": "joined",
-                  "errors": {k: people[k].error for k in cmd["schedule"] if people[k].error}})
+            emit({"event": "joined", "loop_lag": lag.take(),
+                  "errors": {k: people[k].error for k in cmd["schedule"] if people[k].error},
+                  "subjects": {k: people[k].subject for k in cmd["schedule"]}})
         elif op == "call":
             try:
                 ack = await people[cmd["id"]].call(cmd["name"], cmd.get("data", {}))
@@ -280,16 +390,19 @@ async def _loop(people: dict[str, Participant], reader: asyncio.StreamReader,
                 emit({"event": "called", "ok": False, "error": repr(exc)})
         elif op == "status":
             emit({"event": "status", "clients": {k: p.status() for k, p in people.items()},
+                  "offers": {k: [p.offers_received, p.offers_applied]
+                             for k, p in people.items()},
                   "states": {k: p.pc.connectionState for k, p in people.items()}})
         elif op == "window_start":
             window_t0 = time.monotonic()
+            lag.take()
             for p in people.values():
                 p.window_start()
             emit({"event": "window_started"})
         elif op == "window_stop":
             now = time.monotonic()
             dt = now - window_t0
-            emit({"event": "report", "window_s": round(dt, 3),
+            emit({"event": "report", "window_s": round(dt, 3), "loop_lag": lag.take(),
                   "clients": [p.window_stop(dt, now) for p in people.values()]})
         elif op == "quit":
             return

@@ -219,12 +219,13 @@ async def start_clients(name: str, spec: dict[str, Any], spec_dir: Path) -> Chil
     return child
 
 
-async def wait_media(children: list[Child], where: dict[str, Child], chair_subject: str,
-                     speaker: str, speaker_subject: str, within: float) -> dict[str, Any]:
+async def wait_media(children: list[Child], chair_subject: str,
+                     speaker: str, speaker_subject: str,
+                     within: float) -> dict[str, list[Any]]:
     """Until every bridge point has frames from the chair's and the speaker's video (the
     speaker itself the chair's), or ``within`` s; returns who still lacks what."""
     deadline = time.monotonic() + within
-    missing: dict[str, list[str]] = {}
+    missing: dict[str, list[Any]] = {}
     while True:
         missing = {}
         for ch in children:
@@ -237,7 +238,9 @@ async def wait_media(children: list[Child], where: dict[str, Child], chair_subje
                     need.append(f"video:{speaker_subject}")
                 lack = [k for k in need if slots.get(k, 0) < 3]
                 if lack:
-                    missing[pid] = lack
+                    # what it lacks; the server's slot offers it got and answered; its slots
+                    missing[pid] = [*lack, {"offers_received_applied": st["offers"][pid],
+                                            "state": st["states"][pid], "slots": slots}]
         if not missing or time.monotonic() > deadline:
             return missing
         await asyncio.sleep(1.0)
@@ -336,6 +339,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for j, g in enumerate(groups):
             children.append(await start_clients(f"clients{j}", {
                 "meeting_id": cl.meeting_id, "video": video, "rcvbuf": args.client_rcvbuf,
+                "audio_ptime_ms": args.audio_ptime,
                 "max_seconds": budget, "participants": g}, spec_dir))
         where = {p["id"]: children[j % k] for j, p in enumerate(people)}
         doc["processes"] = {
@@ -346,10 +350,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         progress("chair and speaker join")
         t_join = time.monotonic()
+        subjects: dict[str, str] = {}
         for who in ("chair", speaker):
             got = await where[who].call({"cmd": "join", "schedule": {who: 0}}, "joined", 120)
             if got["errors"]:
                 raise RuntimeError(f"{who} could not join: {got['errors']}")
+            subjects[who] = got["subjects"][who]
         req = await where[speaker].call({"cmd": "call", "id": speaker, "name": "floor.request"},
                                         "called", 60)
         if not req["ok"]:
@@ -371,14 +377,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "joined", budget)
             for ch in children))
         join_errors = {k2: v for j in joined for k2, v in j["errors"].items()}
+        doc["client_loop_lag_joining"] = {c.name: j.get("loop_lag")
+                                          for c, j in zip(children, joined, strict=True)}
         doc["join"] = {"seconds": round(time.monotonic() - t_join, 1),
                        "errors": len(join_errors), "first_errors": dict(list(
                            join_errors.items())[:5])}
-        # the chair's subject: whoever is not a bridge point on a bridge point's video slot
-        chair_subject = await _chair_subject(where[speaker], speaker)
+        chair_subject = subjects["chair"]
         progress(f"all joined in {doc['join']['seconds']} s ({len(join_errors)} errors); "
                  f"chair is {chair_subject}; waiting for media")
-        missing = await wait_media(children, where, chair_subject, speaker, speaker_subject,
+        missing = await wait_media(children, chair_subject, speaker, speaker_subject,
                                    args.media_wait)
         doc["media_wait"] = {"seconds": round(time.monotonic() - t_join, 1),
                              "still_missing": len(missing),
@@ -401,6 +408,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             reports = [await c.call({"cmd": "window_stop"}, "report", 120) for c in children]
             m1 = await cascade_metrics(http, cl)
         doc["cpu"] = cpu_res
+        doc["client_loop_lag_window"] = {c.name: r.get("loop_lag")
+                                         for c, r in zip(children, reports, strict=True)}
         doc["server_cores"] = {k2: v for k2, v in cpu_res["cores"].items()
                                if k2.startswith("server")}
         doc["client_cores"] = {k2: v for k2, v in cpu_res["cores"].items()
@@ -451,19 +460,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return doc
 
 
-async def _chair_subject(speaker_child: Child, speaker: str) -> str:
-    """The chair's subject as the speaker's layout names it (the one that is a user)."""
-    for _ in range(30):
-        got = await speaker_child.call(
-            {"cmd": "call", "id": speaker, "name": "rtc.layout"}, "called", 60)
-        if got["ok"]:
-            for s in got["data"].get("video", []):
-                if str(s.get("subject") or "").startswith("user:"):
-                    return str(s["subject"])
-        await asyncio.sleep(1.0)
-    raise RuntimeError(f"the speaker's layout never showed the chair: {got}")
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -482,6 +478,8 @@ def main() -> int:
     p.add_argument("--fps", type=int, default=10)
     p.add_argument("--kbps", type=int, default=100)
     p.add_argument("--gop", type=int, default=20, help="frames between keyframes")
+    p.add_argument("--audio-ptime", type=int, default=20, choices=[20, 40, 60],
+                   help="ms of audio per Opus packet")
     p.add_argument("--client-rcvbuf", type=int, default=4 * 1024 * 1024)
     p.add_argument("--quiet-below", type=float, default=0.6)
     p.add_argument("--quiet-wait", type=float, default=60.0)
