@@ -686,6 +686,7 @@ class CascadeNode:
                     peer.wants[room_id] = sources
                 else:
                     peer.wants.pop(room_id, None)
+                    peer.want_heard.pop(room_id, None)
                 self._sync_links(peer, room_id)
         elif name == _MAPS:
             room = self._rooms.get(str(body["r"]))
@@ -729,6 +730,7 @@ class CascadeNode:
             for room_id in list(peer.wants):
                 if now - peer.want_heard.get(room_id, now) > EXPIRE:
                     del peer.wants[room_id]
+                    peer.want_heard.pop(room_id, None)
                     self._sync_links(peer, room_id)
             sources: set[tuple[str, str]] = set()
             for link in peer.links.values():

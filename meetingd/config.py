@@ -668,6 +668,17 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
     ):
         if (text or name == "media.cascade_address") and host_port(text) is None:
             raise fail(name, f"not an IP address and port (host:port, [v6]:port): {text!r}")
+    announce = host_port(media.cascade_announce) if media.cascade_announce else None
+    bound = host_port(media.cascade_address)
+    if announce is not None and (
+        ipaddress.ip_address(announce[0]).is_unspecified or not announce[1]
+    ):
+        raise fail("media.cascade_announce", "must name the address and port other nodes send to")
+    if announce is None and bound is not None and ipaddress.ip_address(bound[0]).is_unspecified:
+        raise fail(
+            "media.cascade_announce",
+            "must be set when media.cascade_address binds every interface (0.0.0.0 or ::)",
+        )
     for url in media.ice_servers:
         if _ice_scheme(url) not in ("stun", "turn", "turns"):
             raise fail("media.ice_servers", f"not a stun:, turn: or turns: URL: {url!r}")
@@ -746,7 +757,7 @@ def host_port(text: str) -> tuple[str, int] | None:
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not sep or not _is_ip(host) or not port.isdigit() or int(port) > 65535:
         return None
-    return host, int(port)
+    return str(ipaddress.ip_address(host)), int(port)  # as the kernel writes it
 
 
 def _is_ip(text: str) -> bool:

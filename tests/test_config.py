@@ -205,6 +205,12 @@ def test_toml_types_are_strict(tmp_path: Path, toml: str, key: str) -> None:
         ({"MEETINGD_MEDIA_LISTEN_IPS": ""}, "media.listen_ips"),
         ({"MEETINGD_MEDIA_ANNOUNCED_IP": "example.vn"}, "media.announced_ip"),
         ({"MEETINGD_MEDIA_ICE_SERVERS": "http://stun.example.vn"}, "media.ice_servers"),
+        ({"MEETINGD_MEDIA_CASCADE_ADDRESS": "media.example.vn:4000"}, "media.cascade_address"),
+        ({"MEETINGD_MEDIA_CASCADE_ADDRESS": "10.0.0.2"}, "media.cascade_address"),
+        ({"MEETINGD_MEDIA_CASCADE_ADDRESS": "10.0.0.2:70000"}, "media.cascade_address"),
+        ({"MEETINGD_MEDIA_CASCADE_ADDRESS": "0.0.0.0:4000"}, "media.cascade_announce"),
+        ({"MEETINGD_MEDIA_CASCADE_ANNOUNCE": "0.0.0.0:4000"}, "media.cascade_announce"),
+        ({"MEETINGD_MEDIA_CASCADE_ANNOUNCE": "10.0.0.2:0"}, "media.cascade_announce"),
         ({"MEETINGD_MEDIA_TURN_URLS": "stun:stun.example.vn"}, "media.turn_urls"),
         ({"MEETINGD_MEDIA_TURN_URLS": "turn:turn.example.vn"}, "media.turn_secret"),
         ({"MEETINGD_AUTH_SIGNING_KEY": "short"}, "auth.signing_key"),
@@ -214,6 +220,15 @@ def test_toml_types_are_strict(tmp_path: Path, toml: str, key: str) -> None:
 )
 def test_bad_values(env: dict[str, str], key: str) -> None:
     assert error(env=env).key == key
+
+
+def test_cascade_addresses() -> None:
+    config = load_config(
+        env={"MEETINGD_MEDIA_CASCADE_ADDRESS": "[::]:4000",
+             "MEETINGD_MEDIA_CASCADE_ANNOUNCE": "[2001:db8::2]:4000"}
+    )  # fmt: skip
+    assert config.media.cascade_announce == "[2001:db8::2]:4000"
+    assert load_config(env={}).media.cascade_address == "127.0.0.1:0"
 
 
 def test_out_of_range_port_message() -> None:
