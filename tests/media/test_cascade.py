@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import av
 import pytest
 from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for
 
@@ -252,3 +254,25 @@ async def test_simulcast_layers_cross_and_each_receiver_gets_its_own(
     await wait_for(lambda: chair.size(thumb_mid) == SMALL, what="lowest layer in the grid")
     remote = room_b.remote_endpoint("bp1")
     assert remote is not None and len(remote.primary_layers(Kind.VIDEO)) == 3
+
+
+async def test_recording_on_one_node_holds_the_speaker_on_the_other(
+    nodes: tuple[MediaPlane, MediaPlane], join: ConnectFn, tmp_path: Path
+) -> None:
+    a, b = nodes
+    room_a, room_b = a.create_room("m7"), b.create_room("m7")
+    await join(room_a, "bp1", "bridge_point", size=(320, 240))
+    await join(room_b, "chair", "chair", video=False)
+    share(room_a, room_b)
+    for room in (room_a, room_b):
+        room.set_floor(["bp1"])
+    # the chair's node records: the file holds the speaker's picture and voice from afar
+    rec = room_b.start_recording(str(tmp_path / "meeting"))
+    await wait_for(lambda: rec.video_slot.frames_out >= 30, within=15, what="speaker recorded")
+    info = await room_b.stop_recording()
+    assert info.video_frames >= 30 and info.audio_frames > 0, info
+    with av.open(info.path) as container:
+        stream = container.streams.video[0]
+        decoded = [f for packet in container.demux(stream) for f in packet.decode()]
+    assert len(decoded) >= 30
+    assert {(f.width, f.height) for f in decoded} == {(320, 240)}
