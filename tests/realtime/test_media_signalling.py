@@ -168,5 +168,8 @@ async def test_realtime_and_media_figures_in_metrics(live_meeting: Live) -> None
         assert float(lines["meetingd_realtime_meetings"]) == 1
         assert float(lines["meetingd_media_rooms"]) == 1
         assert float(lines["meetingd_realtime_events_fanned_out_total"]) >= 1
+        # one process without Redis: no media node, no cascade link, nothing of it runs
+        assert "meetingd_media_cascade" not in text
+        assert live.realtime.directory is None
     finally:
         await bp1.close()
