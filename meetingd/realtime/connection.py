@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from meetingd.schemas import JoinOut, ReplayOut
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     """One authenticated connection (one device); ``sid`` is its socket.io id."""
 

@@ -46,6 +46,16 @@ class RealtimeCollector(Collector):
             value=s.namespace.slow_dropped,
         )
         yield CounterMetricFamily(
+            "meetingd_realtime_allocator_trims",
+            "Times the allocator was made to give back memory freed after a burst of work",
+            value=s.memory.trims,
+        )
+        yield CounterMetricFamily(
+            "meetingd_realtime_allocator_trimmed_bytes",
+            "Resident memory given back by those trims",
+            value=s.memory.released,
+        )
+        yield CounterMetricFamily(
             "meetingd_realtime_events_healed",
             "Meeting events read from the database log because they did not arrive in time",
             value=s.sequencer.healed,

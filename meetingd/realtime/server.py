@@ -49,6 +49,7 @@ from meetingd.realtime.connection import Connection
 from meetingd.realtime.fastemit import Deliveries, check_internals, emit_to_room
 from meetingd.realtime.joins import WHOLE_MEETING, Entered, JoinBatcher, SharedSnapshot
 from meetingd.realtime.media_bridge import MediaBridge
+from meetingd.realtime.memory import TICK, FreedMemory, glibc_trim
 from meetingd.realtime.namespace import NAMESPACE, MeetingNamespace
 from meetingd.realtime.sequencer import Sequencer
 from meetingd.realtime.wire import SPLICING_JSON, event_payload, replayed_event, room_name
@@ -158,6 +159,8 @@ class RealtimeServer:
         self._max_queued = rc.max_queued_packets
         #: How room events reached their connections here (written straight, or queued).
         self.deliveries = Deliveries()
+        #: Gives back what a join storm freed but the allocator kept (realtime.memory).
+        self.memory = FreedMemory(glibc_trim())
         self.bus = (
             RedisEventBus(
                 rc.redis_url,
@@ -472,6 +475,7 @@ class RealtimeServer:
             asyncio.create_task(
                 every(COUNT_INTERVAL, self._services.votes.flush_counts), name="vote-counts"
             ),
+            asyncio.create_task(every(TICK, self._trim_memory), name="memory-trim"),
         ]
         logger.info("real-time node %s ready", self.node_id)
         try:
@@ -499,6 +503,9 @@ class RealtimeServer:
 
     async def _expire(self) -> None:
         self.namespace.expire(self._clock.now())
+
+    async def _trim_memory(self) -> None:
+        self.memory.tick()
 
     # -- presence across nodes ---------------------------------------------------------------
 
