@@ -196,8 +196,9 @@ class LinkSrtp:
     never raises."""
 
     def __init__(self, key: bytes, outbound: bool) -> None:
-        from pylibsrtp import Policy, Session
+        from pylibsrtp import Error, Policy, Session
 
+        self._error = Error
         policy = Policy(
             key=key[:LINK_KEY_LENGTH],
             ssrc_type=Policy.SSRC_ANY_OUTBOUND if outbound else Policy.SSRC_ANY_INBOUND,
@@ -207,21 +208,17 @@ class LinkSrtp:
         self._session = Session(policy)
 
     def protect(self, packet: bytes, rtcp: bool = False) -> bytes | None:
-        from pylibsrtp import Error
-
         try:
             s = self._session
             return s.protect_rtcp(packet) if rtcp else s.protect(packet)
-        except Error:
+        except self._error:
             return None
 
     def unprotect(self, packet: bytes, rtcp: bool = False) -> bytes | None:
-        from pylibsrtp import Error
-
         try:
             s = self._session
             return s.unprotect_rtcp(packet) if rtcp else s.unprotect(packet)
-        except Error:
+        except self._error:
             return None
 
 

@@ -41,12 +41,13 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
 import random
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,7 @@ from aiortc.rtp import (
 
 from ._aiortc_private import CodecInfo, LinkSrtp, RtpParams
 from .config import MediaConfig
-from .forwarder import PublishedTrack, Slot
+from .forwarder import PublishedTrack, Slot, ranked_layers
 from .policy import Kind, Role
 from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, parse_rtp
 
@@ -86,6 +87,8 @@ EXPIRE = 3.5
 MAX_DATAGRAM = 2048
 #: JSON of one APP message at most (a want list is cut into parts under it)
 MAX_MESSAGE = 1000
+#: link keys kept for peers no longer linked (a peer linked again keeps its replay window)
+KEPT_KEYS = 256
 _RTCP_APP = 204
 _WANT = b"WANT"
 _MAPS = b"MAPS"
@@ -100,6 +103,9 @@ class PeerNode:
     host: str
     port: int
     secret: bytes = field(repr=False)
+    #: when the node started (its clock, seconds): of two registrations claiming one
+    #: address, the later start is the node there now (the other died and restarted)
+    since: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,10 +136,10 @@ def _app(ssrc: int, name: bytes, body: dict[str, Any]) -> bytes:
 class LinkIO:
     """Writes one peer's datagrams: SRTP-protected, non-blocking, dropped when full."""
 
-    def __init__(self, sock: socket.socket, addr: tuple[str, int], key: bytes) -> None:
+    def __init__(self, sock: socket.socket, addr: tuple[str, int], tx: LinkSrtp) -> None:
         self._sock = sock
         self.addr = addr
-        self._tx = LinkSrtp(key, outbound=True)
+        self._tx = tx
         self.packets_out = 0
         self.bytes_out = 0
         self.dropped = 0
@@ -141,10 +147,7 @@ class LinkIO:
     def _write(self, data: bytes) -> bool:
         try:
             self._sock.sendto(data, self.addr)
-        except (BlockingIOError, InterruptedError):
-            self.dropped += 1
-            return False
-        except OSError:
+        except Exception:  # full (BlockingIOError), unreachable, a bad address: dropped
             self.dropped += 1
             return False
         self.packets_out += 1
@@ -176,13 +179,19 @@ class LinkSlot(Slot):
     """
 
     def __init__(
-        self, key: tuple[str, str, Kind, int], ssrc: int, io: LinkIO, config: MediaConfig
+        self,
+        key: tuple[str, str, Kind, int],
+        ssrc: int,
+        io: LinkIO,
+        config: MediaConfig,
+        changed: Callable[[LinkSlot], None],
     ) -> None:
         room_id, source, kind, index = key
         super().__init__(f"link:{room_id}:{source}", kind, index, ssrc, io, config.clock,
                          remote=False)  # fmt: skip
         self.key = key
-        self.refreshed = 0.0
+        #: told when the other node must learn this track's numbers again (a MAPS now)
+        self._changed = changed
 
     def point(self, track: PublishedTrack) -> bool:
         """Forward ``track``; True if that changed what the other node must be told."""
@@ -199,7 +208,7 @@ class LinkSlot(Slot):
             self.configure(
                 RtpParams(None, tuple(self.source.codecs.values()), _LINK_EXTENSIONS, (), "")
             )
-            self.refreshed = 0.0  # the other node must learn the new numbers now
+            self._changed(self)  # the other node must learn the new numbers now
 
     def on_receiver_report(self, report: RtcpReceiverInfo) -> None:
         self.fraction_lost = report.fraction_lost
@@ -309,11 +318,13 @@ class RemoteEndpoint:
 
 
 class _Peer:
-    def __init__(self, node: PeerNode, own_id: str, own_secret: bytes, sock: socket.socket) -> None:
+    def __init__(
+        self, node: PeerNode, addr: tuple[str, int], sock: socket.socket, keys: _Keys
+    ) -> None:
         self.node = node
-        self.addr = (node.host, node.port)
-        self.io = LinkIO(sock, self.addr, pair_key(own_secret, own_id, node.node_id))
-        self._rx = LinkSrtp(pair_key(node.secret, node.node_id, own_id), outbound=False)
+        self.addr = addr
+        self.io = LinkIO(sock, self.addr, keys.tx)
+        self._rx = keys.rx
         #: the sender SSRC of this end's RTCP: new with every link, so that the other end's
         #: replay protection starts afresh for it when this end forgot the link and made it
         #: again (the other end's may have lived on)
@@ -356,6 +367,10 @@ class _Peer:
             for k, part in enumerate(parts)
         ]
 
+    def forget_parts(self, room_id: str) -> None:
+        for key in [key for key in self._want_parts if key[0] == room_id]:
+            del self._want_parts[key]
+
     def want_part(self, body: Mapping[str, Any]) -> tuple[str, frozenset[str]] | None:
         """A part of a ``WANT``; the room and its whole list once every part came."""
         room_id, gen, k, n = str(body["r"]), int(body["g"]), int(body["k"]), int(body["n"])
@@ -374,6 +389,32 @@ class _Peer:
         return room_id, frozenset(s for p in parts.values() for s in p)
 
 
+@dataclass
+class _Keys:
+    """One peer's SRTP sessions, kept while its secret stays the same: a link made again
+    (the registry lost it for a while) goes on with the same replay window, so datagrams
+    captured before cannot be played back to it."""
+
+    tx: LinkSrtp
+    rx: LinkSrtp
+
+
+def _address(host: str, port: int, family: int) -> tuple[str, int] | None:
+    """A peer's address as this node's socket sends to it and receives from it (an IPv4
+    peer on an IPv6 socket as ``::ffff:a.b.c.d``); None if it is not an IP and a port."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not 0 < port < 65536:
+        return None
+    if family == socket.AF_INET6 and ip.version == 4:
+        return f"::ffff:{ip}", port
+    if family == socket.AF_INET and ip.version == 6:
+        return None
+    return str(ip), port
+
+
 class CascadeNode:
     """This node's links to the other media nodes: one UDP socket, one link per peer.
 
@@ -390,6 +431,7 @@ class CascadeNode:
         self._peers: dict[str, _Peer] = {}
         self._by_addr: dict[tuple[str, int], _Peer] = {}
         self._rooms: dict[str, Room] = {}
+        self._keys: dict[tuple[str, bytes], _Keys] = {}
         self._used_ssrcs: set[int] = set()
         self._timer: asyncio.Task[None] | None = None
         self.unknown_datagrams = 0
@@ -440,13 +482,35 @@ class CascadeNode:
         """The other nodes as the registry lists them now (this node left out)."""
         if self._sock is None:
             return
-        fresh = {p.node_id: p for p in peers if p.node_id != self.node_id}
+        family = self._sock.family
+        fresh: dict[str, tuple[PeerNode, tuple[str, int]]] = {}
+        taken: dict[tuple[str, int], str] = {}
+        for p in peers:
+            addr = _address(p.host, p.port, family)
+            if p.node_id == self.node_id:
+                continue
+            if addr is None:
+                logger.warning("media node %s: peer %s has no address it can reach (%s:%s)",
+                               self.node_id, p.node_id, p.host, p.port)  # fmt: skip
+                continue
+            if addr in taken:  # two registrations, one address: the later start is there now
+                older = fresh[taken[addr]][0]
+                logger.info("media node %s: peers %s and %s both claim %s:%s",
+                            self.node_id, taken[addr], p.node_id, *addr)  # fmt: skip
+                if older.since >= p.since:
+                    continue
+                del fresh[taken[addr]]
+            taken[addr] = p.node_id
+            fresh[p.node_id] = (p, addr)
         for node_id in list(self._peers):
-            if node_id not in fresh or fresh[node_id] != self._peers[node_id].node:
+            if node_id not in fresh or fresh[node_id][0] != self._peers[node_id].node:
                 self._drop_peer(node_id)
-        for node_id, node in fresh.items():
+        for node_id, (node, addr) in fresh.items():
             if node_id not in self._peers:
-                peer = _Peer(node, self.node_id, self.secret, self._sock)
+                other = self._by_addr.get(addr)
+                if other is not None:
+                    self._drop_peer(other.node.node_id)
+                peer = _Peer(node, addr, self._sock, self._keys_for(node))
                 self._peers[node_id] = peer
                 self._by_addr[peer.addr] = peer
                 logger.info("media node %s: peer %s at %s:%s", self.node_id, node_id,
@@ -458,11 +522,25 @@ class CascadeNode:
     def peers(self) -> Mapping[str, PeerNode]:
         return {k: p.node for k, p in self._peers.items()}
 
+    def _keys_for(self, node: PeerNode) -> _Keys:
+        key = (node.node_id, node.secret)
+        keys = self._keys.pop(key, None)
+        if keys is None:
+            keys = _Keys(
+                tx=LinkSrtp(pair_key(self.secret, self.node_id, node.node_id), outbound=True),
+                rx=LinkSrtp(pair_key(node.secret, node.node_id, self.node_id), outbound=False),
+            )
+        self._keys[key] = keys  # the most recently used last
+        while len(self._keys) > KEPT_KEYS + len(self._peers):
+            del self._keys[next(iter(self._keys))]
+        return keys
+
     def _drop_peer(self, node_id: str) -> None:
         peer = self._peers.pop(node_id, None)
         if peer is None:
             return
-        self._by_addr.pop(peer.addr, None)
+        if self._by_addr.get(peer.addr) is peer:
+            del self._by_addr[peer.addr]
         for link in peer.links.values():
             link.set_source(None)
             self._used_ssrcs.discard(link.ssrc)
@@ -486,6 +564,8 @@ class CascadeNode:
         for peer in self._peers.values():
             peer.wanted.pop(room_id, None)
             peer.wants.pop(room_id, None)
+            peer.want_heard.pop(room_id, None)
+            peer.forget_parts(room_id)
             for key in [k for k in peer.links if k[0] == room_id]:
                 self._drop_link(peer, key)
 
@@ -536,7 +616,7 @@ class CascadeNode:
                 elif kind in ("v", "t"):
                     layers = [t for t in ep.primary_layers(Kind.VIDEO) if not t.closed]
                     if kind == "t" and layers:  # thumbnails only: the lowest layer
-                        layers = [min(layers, key=lambda t: t.layer_index)]
+                        layers = ranked_layers(layers, self.config.clock())[:1]
                     for layer in layers:
                         wanted[(room_id, source, Kind.VIDEO, layer.layer_index)] = layer
         changed: set[str] = set()
@@ -546,13 +626,19 @@ class CascadeNode:
         for key, track in wanted.items():
             link = peer.links.get(key)
             if link is None:
-                link = LinkSlot(key, self._new_ssrc(), peer.io, self.config)
+                link = LinkSlot(key, self._new_ssrc(), peer.io, self.config, self._relabelled)
                 peer.links[key] = link
                 peer.links_by_ssrc[link.ssrc] = link
             if link.point(track):
                 changed.add(key[1])
         for source in changed:
             self._send_map(peer, room_id, source)
+
+    def _relabelled(self, link: LinkSlot) -> None:
+        """A forwarded track's payload types changed: the other node learns them now."""
+        for peer in self._peers.values():
+            if peer.links.get(link.key) is link:
+                self._send_map(peer, link.key[0], link.key[1])
 
     def _drop_link(self, peer: _Peer, key: tuple[str, str, Kind, int]) -> None:
         link = peer.links.pop(key)
@@ -568,10 +654,7 @@ class CascadeNode:
                 return ssrc
 
     def _send_map(self, peer: _Peer, room_id: str, source: str) -> None:
-        now = self.config.clock()
         links = [link for k, link in peer.links.items() if k[0] == room_id and k[1] == source]
-        for link in links:
-            link.refreshed = now
         body = {"r": room_id, "e": source, "t": [link.describe() for link in links]}
         peer.io.send_rtcp(_app(peer.rtcp_ssrc, _MAPS, body))
 
@@ -716,42 +799,54 @@ class CascadeNode:
                 logger.exception("cascade timer failed")
 
     def _tick(self, now: float) -> None:
-        retry_after = 3 * self.config.keyframe_min_interval
         for peer in list(self._peers.values()):
-            # receiving side: wants refreshed, proxies reported on, stale maps dropped
-            for room_id in list(peer.wanted):
-                self._send_wants(peer, room_id)
-            for track in list(peer.proxies.values()):
-                track.update_rate(now)
-                report = track.rtcp_report()
-                if report:
-                    peer.io.send_rtcp(report)
-            # origin side: wants that stopped coming end their links; maps refreshed
-            for room_id in list(peer.wants):
-                if now - peer.want_heard.get(room_id, now) > EXPIRE:
-                    del peer.wants[room_id]
-                    peer.want_heard.pop(room_id, None)
-                    self._sync_links(peer, room_id)
-            sources: set[tuple[str, str]] = set()
-            for link in peer.links.values():
-                report = link.rtcp_report()
-                if report:
-                    peer.io.send_rtcp(report)
-                if link.keyframe_overdue(now, retry_after):
-                    link.request_keyframe()
-                sources.add((link.key[0], link.key[1]))
-            for room_id, source in sources:
-                self._send_map(peer, room_id, source)
+            try:
+                self._tick_peer(peer, now)
+            except Exception:  # one peer's trouble never stops the others' refreshes
+                logger.exception("cascade: the refresh of peer %s failed", peer.node.node_id)
         for room in list(self._rooms.values()):
-            stale = [
-                ep
-                for ep in room.remote_endpoints.values()
-                if ep.tracks() and now - ep.mapped_at > EXPIRE
-            ]
-            for ep in stale:
-                self.forget_remote(ep)
-            if stale:
-                room.cascade_changed()
+            try:
+                self._expire_maps(room, now)
+            except Exception:
+                logger.exception("cascade: the maps of room %s could not be expired",
+                                 room.room_id)  # fmt: skip
+
+    def _tick_peer(self, peer: _Peer, now: float) -> None:
+        retry_after = 3 * self.config.keyframe_min_interval
+        # receiving side: wants refreshed, proxies reported on, stale maps dropped
+        for room_id in list(peer.wanted):
+            self._send_wants(peer, room_id)
+        for track in list(peer.proxies.values()):
+            track.update_rate(now)
+            report = track.rtcp_report()
+            if report:
+                peer.io.send_rtcp(report)
+        # origin side: wants that stopped coming end their links; maps refreshed
+        for room_id in list(peer.wants):
+            if now - peer.want_heard.get(room_id, now) > EXPIRE:
+                del peer.wants[room_id]
+                peer.want_heard.pop(room_id, None)
+                self._sync_links(peer, room_id)
+        sources: set[tuple[str, str]] = set()
+        for link in peer.links.values():
+            report = link.rtcp_report()
+            if report:
+                peer.io.send_rtcp(report)
+            if link.keyframe_overdue(now, retry_after):
+                link.request_keyframe()
+            sources.add((link.key[0], link.key[1]))
+        for room_id, source in sources:
+            self._send_map(peer, room_id, source)
+
+    def _expire_maps(self, room: Room, now: float) -> None:
+        stale = [
+            ep for ep in room.remote_endpoints.values()
+            if ep.tracks() and now - ep.mapped_at > EXPIRE
+        ]  # fmt: skip
+        for ep in stale:
+            self.forget_remote(ep)
+        if stale:
+            room.cascade_changed()
 
     # -- figures -----------------------------------------------------------------------
 

@@ -539,6 +539,9 @@ class Endpoint:
         if rid not in rids:
             return None
         layer = track.add_layer(rid, rids.index(rid))
+        # local slots see it in the live group; the room is told after this packet (a
+        # cascade link forwards each layer, and must learn of a new one)
+        asyncio.get_running_loop().call_soon(self._host.tracks_changed)
         logger.info("endpoint %s/%s: simulcast layer %s on mid %s", self._host.room_id,
                     self.endpoint_id, rid, track.mid)
         return layer

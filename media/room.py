@@ -287,6 +287,8 @@ class Room:
                 wanted.update(("a", s) for s in a.audio)
                 link = self._links.get(eid)
                 low = link is not None and link.effective is LinkMode.LOW
+                if link is not None and link.effective is LinkMode.AUDIO_ONLY:
+                    continue  # no video to it, from anywhere
                 for i, s in enumerate(a.video):
                     wanted.add(("t", s))
                     if not low and policy.video_tile_layer(ep.role, i) > 0:

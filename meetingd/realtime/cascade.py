@@ -37,6 +37,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from media import CascadeNode, Kind, PeerNode, RemoteMember, Role
+from meetingd.config import host_port
 from meetingd.domain import MediaHealth
 from meetingd.errors import Unavailable
 
@@ -83,6 +84,12 @@ class MediaDirectory:
         self._live: dict[str, PeerNode] = {}
         self._failing = False
         self.up = False
+        self._since = time.time()
+        #: the other nodes' registrations and when a scan last found them (monotonic)
+        self._seen: dict[str, tuple[PeerNode, float]] = {}
+        #: what this node last announced of each meeting (a change is published)
+        self._announced: dict[int, dict[str, tuple[str, tuple[str, ...]]]] = {}
+        self._lock = asyncio.Lock()
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -153,9 +160,14 @@ class MediaDirectory:
             return []
         rows: list[MediaHealth] = []
         for value in values:
-            if value:
-                with contextlib.suppress(ValueError, TypeError, KeyError):
-                    rows.extend(_health_of(item) for item in json.loads(value))
+            try:
+                items = json.loads(value) if value else []
+            except ValueError:
+                continue
+            for item in items if isinstance(items, list) else []:
+                row = _health_of(item)
+                if row is not None and row.meeting_id == meeting_id:
+                    rows.append(row)
         return rows
 
     # -- keys --------------------------------------------------------------------------
@@ -218,11 +230,14 @@ class MediaDirectory:
                 await self._refresh()
                 if self._failing:
                     logger.info("media directory: Redis answers again")
+                    self._announced.clear()  # tell the others again what is here
                 self._failing, self.up = False, True
             except (RedisError, OSError) as exc:
                 if not self._failing:
                     logger.warning("media directory: Redis is away (%s); links made go on", exc)
                 self._failing, self.up = True, False
+            except Exception:  # never the end of this node's registration
+                logger.exception("media directory: the refresh failed")
             await asyncio.sleep(REFRESH)
 
     async def _refresh(self) -> None:
@@ -231,7 +246,8 @@ class MediaDirectory:
         address = self._announce or self.node.address
         if address is None:
             return
-        me = {"host": address[0], "port": address[1], "secret": self.node.secret.hex()}
+        me = {"host": address[0], "port": address[1], "secret": self.node.secret.hex(),
+              "since": self._since}  # fmt: skip
         await self._redis.set(self._node_key(self.node.node_id), json.dumps(me), ex=NODE_TTL)
         live: dict[str, PeerNode] = {}
         async for key in self._redis.scan_iter(match=self._node_key("*"), count=100):
@@ -241,18 +257,26 @@ class MediaDirectory:
             raw = await self._redis.get(key)
             if raw is None:
                 continue
-            try:
-                info = json.loads(raw)
-                live[node_id] = PeerNode(
-                    node_id, str(info["host"]), int(info["port"]), bytes.fromhex(info["secret"])
-                )
-            except (ValueError, KeyError, TypeError):
+            peer = _registration(node_id, raw)
+            if peer is None:
                 logger.warning("media directory: node %s registered garbage", node_id)
+            else:
+                live[node_id] = peer
+        # a node missing from one scan (Redis restarted empty, and it has not written
+        # itself again yet) is kept until its registration would have expired
+        now = time.monotonic()
+        for node_id, peer in live.items():
+            self._seen[node_id] = (peer, now)
+        for node_id, (peer, seen) in list(self._seen.items()):
+            if node_id not in live and now - seen < NODE_TTL:
+                live[node_id] = peer
+            elif node_id not in live:
+                del self._seen[node_id]
         self._live = live
         self.node.set_peers(live.values())
         self._to_write.update(self._rosters)
         self._to_read.update(self._rosters)
-        await self._work()
+        self._wake.set()
 
     async def _work_loop(self) -> None:
         while True:
@@ -267,6 +291,10 @@ class MediaDirectory:
                 await asyncio.sleep(1.0)
 
     async def _work(self) -> None:
+        async with self._lock:  # one at a time: a later roster is never overtaken
+            await self._work_locked()
+
+    async def _work_locked(self) -> None:
         assert self._redis is not None
         writes, self._to_write = self._to_write, set()
         for meeting_id in writes:
@@ -296,21 +324,26 @@ class MediaDirectory:
         }  # fmt: skip
         key = self._room_key(meeting_id)
         gone = self._written.get(meeting_id, set()) - set(fields)
-        changed = bool(gone) or set(fields) != self._written.get(meeting_id, set())
+        said = {
+            eid: (role.value, tuple(sorted(k.value for k in kinds)))
+            for eid, (role, kinds) in members.items()
+        }
+        changed = bool(gone) or said != self._announced.get(meeting_id)
         pipe = self._redis.pipeline()
         if gone:
             pipe.hdel(key, *gone)
         if fields:
             pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
             pipe.expire(key, ROOM_TTL)
-        pipe.publish(self._channel, str(meeting_id))
+        if changed:  # the others re-read it now (else at their next refresh)
+            pipe.publish(self._channel, str(meeting_id))
         await pipe.execute()
         if fields:
             self._written[meeting_id] = set(fields)
+            self._announced[meeting_id] = said
         else:
             self._written.pop(meeting_id, None)
-        if changed:
-            logger.debug("media directory: meeting %s roster here: %d", meeting_id, len(fields))
+            self._announced.pop(meeting_id, None)
 
     async def _read(self, meeting_id: int) -> None:
         assert self._redis is not None
@@ -391,8 +424,43 @@ def _health_json(h: MediaHealth) -> dict[str, Any]:
     return out
 
 
-def _health_of(item: dict[str, Any]) -> MediaHealth:
-    for key in ("last_keyframe_at", "measured_at"):
-        value = item.get(key)
-        item[key] = datetime.fromisoformat(value) if value else None
-    return MediaHealth(**item)
+_HEALTH_TYPES: dict[str, tuple[type, ...]] = {
+    "meeting_id": (int,), "subject": (str,), "connection": (str,), "role": (str,),
+    "state": (str,), "bitrate_in": (int,), "bitrate_out": (int,), "loss_in": (int, float),
+    "loss_out": (int, float), "jitter_in_ms": (int, float), "jitter_out_ms": (int, float),
+    "rtt_ms": (int, float, type(None)), "fps_in": (int, float), "fps_out": (int, float),
+}  # fmt: skip
+
+
+def _health_of(item: object) -> MediaHealth | None:
+    """One row of another node's figures; None if it is not one (garbage in Redis)."""
+    if not isinstance(item, dict) or set(item) != {*_HEALTH_TYPES, "last_keyframe_at",
+                                                   "measured_at"}:  # fmt: skip
+        return None
+    if any(not isinstance(item[k], t) or isinstance(item[k], bool)
+           for k, t in _HEALTH_TYPES.items()):  # fmt: skip
+        return None
+    try:
+        keyframe = item["last_keyframe_at"]
+        return MediaHealth(
+            **{k: item[k] for k in _HEALTH_TYPES},
+            last_keyframe_at=datetime.fromisoformat(keyframe) if keyframe else None,
+            measured_at=datetime.fromisoformat(item["measured_at"]),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _registration(node_id: str, raw: bytes | str) -> PeerNode | None:
+    """Another node's registration; None if it is not one (an IP literal, a port, a
+    secret of 16 bytes or more)."""
+    try:
+        info = json.loads(raw)
+        host, port, secret = str(info["host"]), int(info["port"]), bytes.fromhex(info["secret"])
+        since = float(info.get("since", 0.0))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    address = host_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    if address is None or not 0 < port < 65536 or len(secret) < 16:
+        return None
+    return PeerNode(node_id, address[0], port, secret, since)

@@ -16,6 +16,7 @@ import pytest
 from media_peers import LAYERS, ConnectFn, Peer, SimulcastPeer, wait_for
 
 from media import CascadeNode, Kind, MediaConfig, MediaPlane, PeerNode, RemoteMember, Role, Room
+from media._aiortc_private import LinkSrtp
 from media.cascade import LinkIO, pair_key
 
 SMALL, _, BIG = (size for size, _ in LAYERS)
@@ -202,7 +203,8 @@ async def test_datagrams_from_strangers_or_forged_are_dropped(
     try:
         stranger.bind(("127.0.0.1", 0))
         # a WANT for the chair from an address that is no node: nothing is sent to it
-        forged = LinkIO(stranger, a.cascade.address, pair_key(b"guess" * 7, "node-b", "node-a"))
+        key = pair_key(b"guess" * 7, "node-b", "node-a")
+        forged = LinkIO(stranger, a.cascade.address, LinkSrtp(key, outbound=True))
         for _ in range(20):
             forged.send_rtcp(b"\x80\xcc\x00\x02" + b"\x00" * 8)
             stranger.sendto(b"\x80" * 40, a.cascade.address)
@@ -276,3 +278,74 @@ async def test_recording_on_one_node_holds_the_speaker_on_the_other(
         decoded = [f for packet in container.demux(stream) for f in packet.decode()]
     assert len(decoded) >= 30
     assert {(f.width, f.height) for f in decoded} == {(320, 240)}
+
+
+# -- the link itself (no media) -----------------------------------------------------------
+
+
+@pytest.fixture
+async def bare() -> AsyncIterator[list[CascadeNode]]:
+    made: list[CascadeNode] = []
+    yield made
+    for node in made:
+        await node.close()
+
+
+def bare_node(made: list[CascadeNode], name: str, host: str = "127.0.0.1") -> CascadeNode:
+    node = CascadeNode(name, MediaConfig())
+    node.start(host, 0)
+    made.append(node)
+    return node
+
+
+def registration(node: CascadeNode, host: str = "127.0.0.1", since: float = 0.0) -> PeerNode:
+    assert node.address is not None
+    return PeerNode(node.node_id, host, node.address[1], node.secret, since)
+
+
+RR = bytes([0x80, 201, 0, 1]) + b"\x00\x00\x00\x07"  # an empty receiver report
+
+
+async def test_a_node_restarted_on_the_same_address_takes_it_over(
+    bare: list[CascadeNode],
+) -> None:
+    a, b1 = bare_node(bare, "a"), bare_node(bare, "b1")
+    b2 = CascadeNode("b2", MediaConfig())  # b1 restarted as b2, same address and port
+    b2_reg = PeerNode("b2", "127.0.0.1", registration(b1).port, b2.secret, since=2.0)
+    # b1's registration has not expired yet: both claim the address, the later start wins
+    a.set_peers([registration(b1, since=1.0), b2_reg])
+    assert set(a.peers) == {"b2"}
+    a.set_peers([b2_reg])  # b1's registration expired: b2 keeps the address
+    assert set(a.peers) == {"b2"}
+    assert a._by_addr[("127.0.0.1", b2_reg.port)].node.node_id == "b2"
+
+
+async def test_an_ipv6_node_talks_to_an_ipv4_one(bare: list[CascadeNode]) -> None:
+    a, b = bare_node(bare, "a", "::"), bare_node(bare, "b")
+    a.set_peers([registration(b)])
+    b.set_peers([registration(a, "127.0.0.1")])  # a binds every interface, announces v4
+    a._peers["b"].io.send_rtcp(RR)
+    b._peers["a"].io.send_rtcp(RR)
+    await wait_for(lambda: b._peers["a"].packets_in == 1 and a._peers["b"].packets_in == 1,
+                   within=3, what="a datagram each way")  # fmt: skip
+    assert a.unknown_datagrams == b.unknown_datagrams == 0
+
+
+async def test_a_datagram_is_taken_once_even_across_a_link_made_again(
+    bare: list[CascadeNode],
+) -> None:
+    a, b = bare_node(bare, "a"), bare_node(bare, "b")
+    a.set_peers([registration(b)])
+    b.set_peers([registration(a)])
+    assert a.address is not None and b._sock is not None
+    captured = b._peers["a"].io._tx.protect(RR, rtcp=True)
+    assert captured is not None
+    for _ in range(2):
+        b._sock.sendto(captured, a.address)
+    await wait_for(lambda: a._peers["b"].rejected == 1, within=3, what="the replay refused")
+    assert a._peers["b"].packets_in == 1
+    a.set_peers([])  # the registry lost b for a while
+    a.set_peers([registration(b)])
+    b._sock.sendto(captured, a.address)  # played back to the new link
+    await wait_for(lambda: a._peers["b"].rejected == 1, within=3, what="the replay refused")
+    assert a._peers["b"].packets_in == 0

@@ -93,6 +93,10 @@ async def test_garbage_in_redis_is_ignored_and_removed(
         "dead-node": json.dumps({"n": "gone", "r": "chair", "k": ["audio"], "t": 0}),
     })  # fmt: skip
     await client.set(f"{redis_channel}:media:node:evil", b"{not json")
+    secret = "ab" * 32
+    for name, host, port in (("port", "127.0.0.1", 70000), ("name", "media.example.vn", 4000)):
+        body = {"host": host, "port": port, "secret": secret}
+        await client.set(f"{redis_channel}:media:node:{name}", json.dumps(body), ex=30)
     d1.roster(8, MEMBERS)
     d2.roster(8, {"user:3#s2": (Role.CHAIR, frozenset({Kind.AUDIO}))})
     await until(lambda: "bridge_point:1#s1" in heard2.get(8, {}), what="n1's roster at n2")
@@ -104,13 +108,15 @@ async def test_garbage_in_redis_is_ignored_and_removed(
             break
         await asyncio.sleep(0.1)
     assert not {b"junk", b"bad-role", b"dead-node"} & set(fields), fields
-    assert "evil" not in d2.node.peers
+    assert not {"evil", "port", "name"} & set(d2.node.peers)
+    assert set(d2.node.peers) == {"n1"}
 
 
 async def test_health_figures_of_the_other_node(
     two: tuple[MediaDirectory, MediaDirectory, Heard, Heard, aioredis.Redis],
+    redis_channel: str,
 ) -> None:
-    d1, d2, _, _, _ = two
+    d1, d2, _, _, client = two
     await until(lambda: "n1" in d2.node.peers, what="registration")
     now = datetime.now(UTC)
     row = MediaHealth(
@@ -128,3 +134,8 @@ async def test_health_figures_of_the_other_node(
         await asyncio.sleep(0.1)
     assert got == [row]
     assert await d1.health(9) == []  # its own figures are read where they are kept
+    # garbage where n1's figures are: nothing shown from there, no error
+    key = f"{redis_channel}:media:health:9:n1"
+    for junk in (b"[1, \"x\", null]", b"{}", b"not json", json.dumps([{"subject": 3}]).encode()):
+        await client.set(key, junk, ex=10)
+        assert await d2.health(9) == []
