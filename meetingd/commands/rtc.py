@@ -190,7 +190,9 @@ async def link_mode(ctx: Context, p: RtcLinkMode) -> RtcLinkModeOut:
     (bit/s for the link, audio included), `low` sends the lowest simulcast layer only,
     `audio_only` no video; `auto` (the default) picks `normal`, `low` or `audio_only` from
     the link's estimate. Applies to every media session of the subject, at once (layers
-    switch at the next keyframe); `no_session` when it has none."""
+    switch at the next keyframe), on whichever media process it is (cascading: the answer
+    is then the mode as set, its effect seen in `media.health`); `no_session` when it has
+    none."""
     st = await _media(ctx).set_link_mode(
         ctx.principal, p.meeting_id, p.subject, p.mode, p.bitrate_cap
     )
