@@ -430,6 +430,10 @@ class Slot:
         self.remote = remote
         self.ssrc = ssrc
         self.io = io
+        #: the transport's fused build-protect-send, where it has one (a peer connection's)
+        self._send_parts: Callable[[int, int, int, int, bytes, bytes], int] | None = getattr(
+            io, "send_rtp_parts", None
+        )
         self._clock = clock
         self.mid: str | None = None
         self.cname = ""
@@ -867,7 +871,7 @@ class Slot:
             self._seq_off = (self.last_seq + 1 - pkt.seq) & 0xFFFF
             self._ts_off = (self.last_ts + gap - pkt.timestamp) & 0xFFFFFFFF
             self._base_in_seq = pkt.seq
-        elif seq_diff(pkt.seq, self._base_in_seq) < 0:
+        elif ((pkt.seq - self._base_in_seq + 0x8000) & 0xFFFF) < 0x8000:  # seq_diff < 0
             return  # older than the switch point: would collide with the old source
         self._send(pkt, codec, now)
 
@@ -900,16 +904,21 @@ class Slot:
             pkt.ext_cache[key] = ext
         seq = (pkt.seq + self._seq_off) & 0xFFFF
         ts = (pkt.timestamp + self._ts_off) & 0xFFFFFFFF
-        data = build_rtp(pt, pkt.marker, seq, ts, self.ssrc, ext, pkt.payload, pkt.padding)
-        if not self.io.send_rtp(data):
+        parts = self._send_parts
+        if parts is not None and not pkt.padding:
+            sent = parts((pkt.marker << 7) | pt, seq, ts, self.ssrc, ext, pkt.payload)
+        else:
+            data = build_rtp(pt, pkt.marker, seq, ts, self.ssrc, ext, pkt.payload, pkt.padding)
+            sent = len(data) if self.io.send_rtp(data) else 0
+        if not sent:
             self.dropped += 1
             return False
-        if seq_diff(seq, self.last_seq) > 0:
+        if ((seq - self.last_seq + 0x8000) & 0xFFFF) > 0x8000:  # seq_diff(seq, last) > 0
             self.last_seq = seq
             self.last_ts = ts
             self._last_send = now
         self.packets_out += 1
-        self.bytes_out += len(data)
+        self.bytes_out += sent
         if self.kind is Kind.VIDEO:
             self._in_frame = not pkt.marker
             if pkt.marker:

@@ -294,3 +294,47 @@ def test_rtp_and_rtcp_datagrams_skip_the_stun_parse() -> None:
         protocol.datagram_received(data, peer)
     assert delivered == [(rtp, 1), (rtcp, 1)]
     assert through_aioice == [stun, dtls_record]
+
+
+def test_the_fused_send_writes_what_build_and_send_would() -> None:
+    """``send_rtp_parts`` (header, extensions and payload written into libsrtp's buffer,
+    sent from it) puts on the wire exactly what ``send_rtp(build_rtp(...))`` does."""
+    import os
+    from types import SimpleNamespace
+
+    from aiortc.rtcdtlstransport import State
+    from pylibsrtp import Policy, Session
+
+    from media.rtp import build_rtp, extension_block
+
+    key = os.urandom(30)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(2)
+        ios = []
+        for sock in socks:
+            pair = SimpleNamespace(
+                protocol=SimpleNamespace(transport=SimpleNamespace(_sock=sock)),
+                remote_addr=sink.getsockname(),
+            )
+            dtls = SimpleNamespace(
+                _state=State.CONNECTED,
+                _tx_srtp=Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+                transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+            )
+            ios.append(private.TransportIO(dtls, max_send_buffer=1024))
+        built, fused = ios
+        for seq, ext, marker in ((1, extension_block([(1, b"3"), (3, b"\x01\x02\x03")]), 1),
+                                 (2, b"", 0)):  # fmt: skip
+            payload = os.urandom(900)
+            assert built.send_rtp(build_rtp(96, marker, seq, 4242, 77, ext, payload, 0))
+            one = sink.recv(2048)
+            sent = fused.send_rtp_parts((marker << 7) | 96, seq, 4242, 77, ext, payload)
+            assert sent == 12 + len(ext) + len(payload)
+            assert sink.recv(2048) == one
+    finally:
+        sink.close()
+        for s in socks:
+            s.close()
