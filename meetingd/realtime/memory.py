@@ -3,13 +3,14 @@
 A join storm (every joiner's snapshot answer encoded, its frames written, the batch's rows
 read) allocates far more than the connections then hold, and frees it. glibc's ``malloc``
 keeps those freed chunks in its heap for reuse instead of returning the pages: after 2,000
-joins one process measured 337 MB resident of which ``malloc_trim`` gave back 94 MB, the
-per-connection figure going from ~85 KB to ~38 KB (bench/README.md, "Memory per
-connection"). Nothing else ever gives those pages back while the process lives.
+joins one process measured 337 MB resident of which ``malloc_trim`` gave back 94 MB
+(bench/README.md, "Memory per connection"). Nothing else ever gives those pages back while
+the process lives.
 
 :class:`FreedMemory` looks at the resident size once a tick and trims when it grew and then
-settled (a burst just ended), or when it grew a lot (a burst still going on). A steady server
-never trims. Where ``malloc_trim`` does not exist (not glibc) it does nothing.
+settled (a burst just ended), or when it grew a lot (a burst still going on; then again once
+it settles, for what the burst's end freed). A steady server never trims. Where
+``malloc_trim`` does not exist (not glibc) it does nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class FreedMemory:
         self._floor = now
         #: Resident size at the previous tick.
         self._last = now
+        #: The last trim was made while the size still grew: trim again once it settles.
+        self._trimmed_in_burst = False
         #: Trims made and bytes they gave back (``/metrics``).
         self.trims = 0
         self.released = 0
@@ -86,7 +89,11 @@ class FreedMemory:
         grown = now - self._floor
         settled = now - self._last < SETTLE_SLACK
         self._last = now
-        if grown < BURST_GROWTH and not (grown >= SETTLED_GROWTH and settled):
+        if settled:  # what a trim during the burst could not give back is free now
+            due = grown >= SETTLED_GROWTH or self._trimmed_in_burst
+        else:
+            due = grown >= BURST_GROWTH
+        if not due:
             return
         started = time.perf_counter()
         self._trim()
@@ -94,6 +101,7 @@ class FreedMemory:
         self.trims += 1
         self.released += max(0, now - after)
         self._floor = self._last = after
+        self._trimmed_in_burst = not settled
         logger.info(
             "memory: resident %.1f MB -> %.1f MB after trimming the allocator (%.1f ms)",
             now / 2**20, after / 2**20, (time.perf_counter() - started) * 1000,

@@ -61,7 +61,7 @@ def test_trimmed_once_a_burst_settles() -> None:
     assert p.trims == 1  # nothing grew since
 
 
-def test_trimmed_during_a_long_burst() -> None:
+def test_trimmed_during_a_long_burst_and_again_once_it_settles() -> None:
     p = Process()
     memory = FreedMemory(trim=p.trim, resident=lambda: p.size)
     for _ in range(BURST_GROWTH // (8 * MB) + 1):
@@ -69,6 +69,15 @@ def test_trimmed_during_a_long_burst() -> None:
         p.kept += 4 * MB
         memory.tick()
     assert p.trims == 1
+    p.size += 2 * MB  # the burst's last work, most of it freed as it ends
+    p.kept += 2 * MB
+    memory.tick()
+    assert p.trims == 1  # not settled yet
+    memory.tick()
+    assert p.trims == 2  # settled: what the end of the burst freed is given back
+    assert p.kept == 0
+    memory.tick()
+    assert p.trims == 2
 
 
 def test_growth_is_counted_from_the_lowest_size() -> None:
