@@ -952,6 +952,7 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
         c0 = [proc_cpu_s(p) for p in pids]
         await asyncio.sleep(3.0)
         idle = [(proc_cpu_s(p) - c) / 3.0 for p, c in zip(pids, c0, strict=True)]
+        rss_idle = [proc_rss_kb(p) for p in pids]  # N joined, 3 s doing nothing
 
         # The event phase.
         rate, n_events = args.rate, args.events
@@ -1126,7 +1127,9 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
             "rss_base_mb": [round(x / 1024, 1) for x in rss_base],
             "rss_joined_mb": [round(x / 1024, 1) for x in rss_joined],
             "rss_end_mb": [round(x / 1024, 1) for x in rss_end],
+            "rss_idle_mb": [round(x / 1024, 1) for x in rss_idle],
             "rss_per_connection_kb": round((sum(rss_joined) - sum(rss_base)) / max(n, 1), 1),
+            "rss_per_connection_idle_kb": round((sum(rss_idle) - sum(rss_base)) / max(n, 1), 1),
         }
         cu = [w.result["cpu_s"] / max(w.result["wall_s"], 1e-3) for w in workers]
         out["clients"] = {
@@ -1217,6 +1220,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 f"{dl['duplicated']}; server cpu {res['server']['cpu_util_of_one_core']}; "
                 f"clients {[p['cpu_util_of_one_core'] for p in res['clients']['procs']]}; "
                 f"rss/conn {res['server']['rss_per_connection_kb']} KB"
+                f" ({res['server']['rss_per_connection_idle_kb']} KB after 3 s idle)"
             )
     doc["host"]["loadavg_at_end"] = loadavg()
     return doc
