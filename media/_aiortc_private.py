@@ -23,6 +23,11 @@ here:
   with ``send``: the kernel keeps the route, Python parses no address per packet.
 * The links between media nodes (``media.cascade``) are protected with pylibsrtp's public
   ``Session`` (:class:`LinkSrtp`): no private member, but pylibsrtp is reached from here only.
+* ``aioice.ice.Connection.query_consent`` is replaced on the server's connections
+  (:func:`patient_consent`): aioice sends each consent check once with a 0.5 s timeout and
+  closes after six misses in a row, so an event loop slowed for 30 s (a join storm on a
+  small machine) closed every peer whose answers came late; RFC 7675 expires consent 30 s
+  after the last answer, and checks are retransmitted.
 * ``aioice.ice.get_host_addresses`` is wrapped so ICE gathers only the configured
   listen addresses (it leaves out 127.0.0.1 and would use every other interface). This is
   the one process-wide patch: it is held by leases (``restrict_host_addresses``), installed
@@ -35,8 +40,10 @@ raises :class:`~media.errors.PrivateApiError` instead of failing strangely at ru
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import logging
+import random
 import socket
 import struct
 import time
@@ -46,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
+import aioice.stun
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import State as DtlsState
 from pylibsrtp import SRTP_MAX_TRAILER_LEN
@@ -293,6 +301,52 @@ def sender_ssrc(sender: RTCRtpSender) -> int:
     return int(sender._ssrc)
 
 
+#: RFC 7675: consent expires this long after the last answer to a check (seconds)
+CONSENT_EXPIRY = 30.0
+#: a consent check's STUN request is sent again after 0.5 and 1.5 s (aioice's RTO,
+#: doubling): an answer up to 3.5 s late still counts
+CONSENT_RETRANSMISSIONS = 2
+
+
+def patient_consent(connection: Any) -> None:
+    """Consent freshness (RFC 7675) on one of the server's aioice connections, in place of
+    aioice's: a check every 4-6 s, retransmitted, and expiry only when no check has been
+    answered for :data:`CONSENT_EXPIRY` seconds. Before ICE connects the replacement is
+    what ``connect()`` starts; after, it takes the place of the task running."""
+
+    async def query_consent() -> None:
+        password = connection.remote_password
+        assert password is not None
+        answered = time.monotonic()
+        while True:
+            interval = aioice.ice.CONSENT_INTERVAL * (0.8 + 0.4 * random.random())
+            await asyncio.sleep(interval)
+            for pair in list(connection._nominated.values()):
+                request = connection.build_request(pair, nominate=False)
+                try:
+                    await pair.protocol.request(
+                        request, pair.remote_addr, integrity_key=password.encode("utf8"),
+                        retransmissions=CONSENT_RETRANSMISSIONS,
+                    )  # fmt: skip
+                    answered = time.monotonic()
+                except Exception:  # TransactionError, or the socket went: not answered
+                    pass
+            if time.monotonic() - answered > CONSENT_EXPIRY:
+                logger.info("media: ICE consent expired (no answer for %.0f s)",
+                            time.monotonic() - answered)  # fmt: skip
+                connection._query_consent_task = None
+                await connection.close()
+                return
+
+    connection.query_consent = query_consent
+    running = getattr(connection, "_query_consent_task", None)
+    if running is not None and not running.done():
+        running.cancel()
+        connection._query_consent_task = asyncio.get_running_loop().create_task(
+            query_consent()
+        )
+
+
 _RTP_HEADER = struct.Struct("!BBHII")
 
 
@@ -319,6 +373,8 @@ class TransportIO:
     ) -> None:
         self._dtls = dtls
         self._connection = dtls.transport._connection
+        if hasattr(self._connection, "query_consent"):  # a real aioice connection
+            patient_consent(self._connection)
         self._max_buffer = max_send_buffer
         self._socket_buffer = socket_buffer
         self._remb_interval = remb_min_interval
@@ -695,6 +751,19 @@ async def check_internals() -> None:
         aioice.ice.Connection.data_received
     ):
         problems.append("aioice.ice.Connection.data_received changed")
+    src_consent = inspect.getsource(aioice.ice.Connection.query_consent)
+    for needle in ("self.build_request(pair, nominate=False)", "pair.protocol.request(",
+                   "retransmissions=0", "self._query_consent_task = None"):  # fmt: skip
+        if needle not in src_consent:
+            problems.append(f"aioice.ice.Connection.query_consent no longer has {needle!r}")
+    if "self._query_consent_task = asyncio.create_task(self.query_consent())" not in (
+        inspect.getsource(aioice.ice.Connection.connect)
+    ):
+        problems.append("aioice.ice.Connection.connect no longer starts self.query_consent()")
+    if not isinstance(getattr(aioice.ice, "CONSENT_INTERVAL", None), (int, float)):
+        problems.append("aioice.ice.CONSENT_INTERVAL is gone")
+    if not hasattr(aioice.stun, "TransactionError"):
+        problems.append("aioice.stun.TransactionError is gone")
     src_stun = inspect.getsource(aioice.ice.StunProtocol.send_data)
     if "self.transport.sendto(data, addr)" not in src_stun:
         problems.append("aioice.ice.StunProtocol.send_data changed")

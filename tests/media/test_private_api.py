@@ -6,6 +6,7 @@ import ast
 import importlib.metadata
 import pathlib
 import socket
+from typing import Any
 
 import aioice.ice
 import pytest
@@ -338,3 +339,60 @@ def test_the_fused_send_writes_what_build_and_send_would() -> None:
         sink.close()
         for s in socks:
             s.close()
+
+
+async def test_consent_waits_for_late_answers_and_expires_without_any(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server's consent checks (RFC 7675): an answer that comes late, or checks that
+    miss now and then, keep the connection; none answered for the expiry closes it."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import aioice.ice
+    import aioice.stun
+
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.05)
+    monkeypatch.setattr(private, "CONSENT_EXPIRY", 0.6)
+
+    def connection(answer: Any) -> Any:
+        calls: list[int] = []
+
+        async def request(*args: Any, retransmissions: int | None = None, **kw: Any) -> Any:
+            calls.append(retransmissions or 0)
+            return await answer(len(calls))
+
+        conn = SimpleNamespace(
+            remote_password="pw", _query_consent_task=None, closed=False, calls=calls,
+            _nominated={1: SimpleNamespace(protocol=SimpleNamespace(request=request),
+                                           remote_addr=("127.0.0.1", 9))},
+            build_request=lambda pair, nominate: object(),
+        )  # fmt: skip
+
+        async def close() -> None:
+            conn.closed = True
+
+        conn.close = close
+        private.patient_consent(conn)
+        conn._query_consent_task = asyncio.get_running_loop().create_task(conn.query_consent())
+        return conn
+
+    async def late(n: int) -> None:  # answered, 0.2 s late (aioice gave up after 0.5 s ...)
+        await asyncio.sleep(0.2)
+
+    async def flaky(n: int) -> None:  # two checks in three missed
+        if n % 3:
+            raise aioice.stun.TransactionError()
+
+    async def gone(n: int) -> None:
+        raise aioice.stun.TransactionError()
+
+    kept_late, kept_flaky, dead = connection(late), connection(flaky), connection(gone)
+    await asyncio.sleep(1.5)
+    try:
+        assert not kept_late.closed and not kept_flaky.closed
+        assert dead.closed and dead._query_consent_task is None
+        assert set(kept_late.calls) == {private.CONSENT_RETRANSMISSIONS}
+    finally:
+        for conn in (kept_late, kept_flaky):
+            conn._query_consent_task.cancel()
