@@ -94,7 +94,10 @@ async def test_the_child_serves_grants_and_a_removal_holds_for_the_next_range(
         wanted = ('meetingd_reading_answers_total{status="206"} 15.0',
                   'meetingd_reading_answers_total{status="403"} 5.0')  # fmt: skip
         deadline = time.monotonic() + WITHIN
-        while not all(w in (text := await served()) for w in wanted):
+        while True:
+            text = await served()
+            if all(w in text for w in wanted):
+                break
             assert time.monotonic() < deadline, text[-2000:]
             await asyncio.sleep(0.2)
 
