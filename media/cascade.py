@@ -56,17 +56,12 @@ from aiortc.rtp import (
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpPacket,
-    RtcpPsfbPacket,
     RtcpReceiverInfo,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    RtcpSrPacket,
-    unpack_remb_fci,
 )
 
 from ._aiortc_private import CodecInfo, LinkSrtp, RtpParams
 from .config import MediaConfig
-from .forwarder import PublishedTrack, Slot, ranked_layers
+from .forwarder import PublishedTrack, Slot, on_feedback, ranked_layers
 from .policy import Kind, Role
 from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, parse_rtp
 
@@ -728,33 +723,7 @@ class CascadeNode:
             pos = end
 
     def _on_rtcp_packet(self, peer: _Peer, packet: object) -> None:
-        if isinstance(packet, RtcpSrPacket):
-            track = peer.proxies.get(packet.ssrc)
-            if track is not None:
-                track.on_sender_report(packet.sender_info.ntp_timestamp)
-        if isinstance(packet, (RtcpSrPacket, RtcpRrPacket)):
-            for report in packet.reports:
-                link = peer.links_by_ssrc.get(report.ssrc)
-                if link is not None:
-                    link.on_receiver_report(report)
-        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            link = peer.links_by_ssrc.get(packet.media_ssrc)
-            if link is not None:
-                link.on_nack(list(packet.lost))
-        elif isinstance(packet, RtcpPsfbPacket):
-            if packet.fmt == RTCP_PSFB_PLI:
-                link = peer.links_by_ssrc.get(packet.media_ssrc)
-                if link is not None:
-                    link.request_keyframe()
-            elif packet.fmt == RTCP_PSFB_APP:
-                try:
-                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                except ValueError:
-                    return
-                for ssrc in ssrcs:
-                    link = peer.links_by_ssrc.get(ssrc)
-                    if link is not None:
-                        link.remb = bitrate
+        on_feedback(packet, peer.proxies, peer.links_by_ssrc)
 
     def _on_message(self, peer: _Peer, name: bytes, body: Mapping[str, Any]) -> None:
         now = self.config.clock()

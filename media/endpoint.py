@@ -18,17 +18,10 @@ from aiortc import (
 from aiortc.rtp import (
     RTCP_PSFB,
     RTCP_PSFB_APP,
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
     RTCP_RR,
     RTCP_RTPFB,
-    RTCP_RTPFB_NACK,
     RTCP_SR,
     RtcpPacket,
-    RtcpPsfbPacket,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    RtcpSrPacket,
     unpack_remb_fci,
 )
 from aiortc.sdp import SessionDescription, candidate_from_sdp
@@ -44,7 +37,7 @@ from ._aiortc_private import (
 )
 from .config import MediaConfig
 from .errors import SignallingError
-from .forwarder import PublishedTrack, Slot
+from .forwarder import PublishedTrack, Slot, on_feedback
 from .policy import Kind, PolicyConfig, Role
 from .rtp import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, URI_RID, parse_rtp
 from .sdp import (
@@ -600,37 +593,7 @@ class Endpoint:
                     s.remb_next = now + self._config.remb_min_interval
 
     def _on_rtcp_packet(self, packet: object) -> None:
-        if isinstance(packet, RtcpSrPacket):
-            track = self._tracks_by_ssrc.get(packet.ssrc)
-            if track is not None:
-                track.on_sender_report(packet.sender_info.ntp_timestamp)
-        if isinstance(packet, (RtcpSrPacket, RtcpRrPacket)):
-            for report in packet.reports:
-                slot = self._slots_by_ssrc.get(report.ssrc)
-                if slot is not None:
-                    slot.on_receiver_report(report)
-        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            slot = self._slots_by_ssrc.get(packet.media_ssrc)
-            if slot is not None:
-                slot.on_nack(list(packet.lost))
-        elif isinstance(packet, RtcpPsfbPacket):
-            if packet.fmt == RTCP_PSFB_PLI:
-                slot = self._slots_by_ssrc.get(packet.media_ssrc)
-                if slot is not None:
-                    slot.request_keyframe()
-            elif packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
-                slot = self._slots_by_ssrc.get(int.from_bytes(packet.fci[:4], "big"))
-                if slot is not None:
-                    slot.request_keyframe()
-            elif packet.fmt == RTCP_PSFB_APP:  # REMB with padding: the rare slow path
-                try:
-                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                except ValueError:
-                    return
-                for ssrc in ssrcs:
-                    slot = self._slots_by_ssrc.get(ssrc)
-                    if slot is not None:
-                        slot.remb = bitrate
+        on_feedback(packet, self._tracks_by_ssrc, self._slots_by_ssrc)
 
     def tick(self, now: float) -> None:
         """The room's periodic timer: RTCP reports, overdue keyframe requests, liveness.

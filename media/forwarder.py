@@ -36,11 +36,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
@@ -52,6 +53,7 @@ from aiortc.rtp import (
     RtcpSourceInfo,
     RtcpSrPacket,
     pack_remb_fci,
+    unpack_remb_fci,
 )
 
 from ._aiortc_private import CodecInfo, RtpParams
@@ -1098,3 +1100,42 @@ class Slot:
             chunks=[RtcpSourceInfo(ssrc=self.ssrc, items=[(1, self.cname.encode())])]
         )
         return bytes(sr) + bytes(sdes)
+
+
+def on_feedback(
+    packet: object, tracks: Mapping[int, PublishedTrack], slots: Mapping[int, Slot]
+) -> None:
+    """One parsed RTCP packet from a peer: its sender reports to the tracks it publishes
+    (by SSRC), its reports, NACKs, PLIs, FIRs and REMBs to the slots it receives (by
+    SSRC). For a client's peer connection and for a link to another media node alike."""
+    if isinstance(packet, RtcpSrPacket):
+        track = tracks.get(packet.ssrc)
+        if track is not None:
+            track.on_sender_report(packet.sender_info.ntp_timestamp)
+    if isinstance(packet, (RtcpSrPacket, RtcpRrPacket)):
+        for report in packet.reports:
+            slot = slots.get(report.ssrc)
+            if slot is not None:
+                slot.on_receiver_report(report)
+    elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+        slot = slots.get(packet.media_ssrc)
+        if slot is not None:
+            slot.on_nack(list(packet.lost))
+    elif isinstance(packet, RtcpPsfbPacket):
+        if packet.fmt == RTCP_PSFB_PLI:
+            slot = slots.get(packet.media_ssrc)
+            if slot is not None:
+                slot.request_keyframe()
+        elif packet.fmt == RTCP_PSFB_FIR and len(packet.fci) >= 4:
+            slot = slots.get(int.from_bytes(packet.fci[:4], "big"))
+            if slot is not None:
+                slot.request_keyframe()
+        elif packet.fmt == RTCP_PSFB_APP:  # REMB with padding: the rare slow path
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            for ssrc in ssrcs:
+                slot = slots.get(ssrc)
+                if slot is not None:
+                    slot.remb = bitrate
