@@ -591,6 +591,62 @@ async def _seed_meeting(cl: Cluster, n_bp: int) -> None:
     )
 
 
+class DeafSocket:
+    """A slow consumer: joins over a bare websocket (Engine.IO 4 / Socket.IO 5), then keeps
+    its connection alive with a pong every 0.3 s but reads nothing more (a stalled tab, a
+    device behind a link that stopped). The server must bound what it holds for it."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.token = token
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._pong: asyncio.Task[None] | None = None
+
+    async def join(self, meeting_id: int) -> None:
+        self._http = aiohttp.ClientSession()
+        self._ws = ws = await self._http.ws_connect(self.url, max_msg_size=0)
+        sock = ws.get_extra_info("socket")
+        if sock is not None:  # a small window: the server's buffers fill sooner
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await ws.receive_str()  # the Engine.IO open packet
+        await ws.send_str("40" + json.dumps({"token": self.token}))
+        while not (await ws.receive_str()).startswith("40"):
+            pass
+        await ws.send_str("420" + json.dumps(["meeting.join", {"meeting_id": meeting_id}]))
+        while not (msg := await ws.receive_str()).startswith("430"):
+            if msg == "2":
+                await ws.send_str("3")
+
+        async def pong() -> None:
+            while not ws.closed:
+                await ws.send_str("3")
+                await asyncio.sleep(0.3)
+
+        self._pong = asyncio.create_task(pong())
+
+    async def close(self) -> None:
+        if self._pong is not None:
+            self._pong.cancel()
+        with contextlib.suppress(Exception):
+            if self._ws is not None:
+                await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
+
+
+async def slow_consumers_dropped(http: aiohttp.ClientSession, cl: Cluster) -> float:
+    """``meetingd_realtime_slow_consumers_dropped_total`` summed over the servers."""
+    total = 0.0
+    for srv in cl.servers:
+        with contextlib.suppress(aiohttp.ClientError, ValueError):
+            async with http.get(srv.url + "/metrics") as r:
+                for line in (await r.text()).splitlines():
+                    if line.startswith("meetingd_realtime_slow_consumers_dropped_total "):
+                        total += float(line.split()[1])
+    return total
+
+
 def log_problems(cl: Cluster, limit: int = 12) -> dict[str, Any]:
     """Warnings, errors and tracebacks in the servers' logs (counted; the first few kept)."""
     out: dict[str, Any] = {}
@@ -869,6 +925,7 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
     workers: list[Worker] = []
     chair_http: aiohttp.ClientSession | None = None
     spy: asyncio.subprocess.Process | None = None
+    deaf: list[DeafSocket] = []
     try:
         progress(f"N={n}: starting {out['servers']} {args.server} server(s), {n_bp} bridge points")
         cl = await start_cluster(args, n_bp)
@@ -948,6 +1005,13 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
 
         quiet_s = await wait_quiet(pids)
         rss_joined = [proc_rss_kb(p) for p in pids]
+        # Slow consumers (--deaf): they join now and read nothing from here on.
+        for i in range(args.deaf if cl.kind == "meetingd" else 0):
+            d = DeafSocket(cl.servers[i % len(cl.servers)].url, cl.bp_tokens[-1 - i % n_bp])
+            deaf.append(d)
+            await d.join(cl.meeting_id)
+        dropped_before = await slow_consumers_dropped(chair_http, cl) if deaf else 0.0
+        rss_deaf_joined = [proc_rss_kb(p) for p in pids]
         # Idle cost of N joined connections (pings, heartbeats), over 3 s.
         c0 = [proc_cpu_s(p) for p in pids]
         await asyncio.sleep(3.0)
@@ -1024,6 +1088,13 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
         delay_end = [proc_run_delay_s(p) for p in pids]
         rss_end = [proc_rss_kb(p) for p in pids]
         out["loadavg_end"] = loadavg()
+        if deaf:
+            out["slow_consumers"] = {
+                "n": len(deaf),
+                "dropped": await slow_consumers_dropped(chair_http, cl) - dropped_before,
+                "rss_mb_with_them_joined": [round(x / 1024, 1) for x in rss_deaf_joined],
+                "rss_mb_after_events": [round(x / 1024, 1) for x in rss_end],
+            }
         if spy is not None:
             _, err = await asyncio.wait_for(spy.communicate(), 60)
             _CHILDREN.pop(spy.pid, None)
@@ -1152,6 +1223,8 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
         out["error"] = f"{type(exc).__name__}: {exc}"[:3000]
         return out
     finally:
+        for d in deaf:
+            await d.close()
         if spy is not None and spy.returncode is None:
             kill_pid(spy.pid)
         for w in workers:
@@ -1258,6 +1331,9 @@ def main() -> int:
                    help="how long the join storm's profile records")  # fmt: skip
     p.add_argument("--storm-rate", type=float, default=0.0,
                    help="chair commands per second during the join storm (0: none)")  # fmt: skip
+    p.add_argument("--deaf", type=int, default=0,
+                   help="slow consumers: connections that join, then answer pings but read "
+                   "nothing (meetingd only); the server must drop them, not grow")  # fmt: skip
     p.add_argument("--server-env", action="append", default=[], metavar="MEETINGD_X=Y")
     p.add_argument("--out", "--json-out", dest="out", type=Path, help="also write the JSON here")
     p.add_argument("--connect-concurrency", type=int, default=20,
