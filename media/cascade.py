@@ -52,9 +52,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
     RtcpPacket,
     RtcpReceiverInfo,
 )
@@ -87,7 +84,6 @@ KEPT_KEYS = 256
 _RTCP_APP = 204
 _WANT = b"WANT"
 _MAPS = b"MAPS"
-_RECEIVED = (RTCP_RTPFB_NACK, RTCP_PSFB_PLI, RTCP_PSFB_APP)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -62,8 +62,8 @@ class MediaDirectory:
         prefix: str,
         node: CascadeNode,
         announce: tuple[str, int] | None,
-        on_members: Any,
-        on_link_mode: Any = None,
+        on_members: Callable[[int, Mapping[str, RemoteMember]], None],
+        on_link_mode: Callable[[int, str, str, int | None], None] | None = None,
     ) -> None:
         self._url = url
         self._prefix = f"{prefix}:media"
